@@ -1,0 +1,6 @@
+//! The `apitap` command line.
+#![forbid(unsafe_code)]
+
+fn main() {
+    println!("apitap");
+}

@@ -1,0 +1,1 @@
+//! Wires the stages together: capture → decode → flow/reassembly → http → a sink.
