@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit/property/integration tests (including the
+# Zeek/Suricata conformance test over ../shared/corpus), and the end-to-end scripts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export APITAP_REQUIRE_VALIDATOR=${APITAP_REQUIRE_VALIDATOR:-1}
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo build --workspace --locked
+cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+passed=0; failed=0
+shopt -s nullglob
+for t in e2e/*.sh; do
+  case "$t" in e2e/lib.sh) continue ;; esac
+  echo "== $t"
+  if bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); echo "FAILED: $t"; fi
+done
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
