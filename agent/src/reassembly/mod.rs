@@ -51,6 +51,7 @@ pub struct SeqNum(pub u32);
 
 impl SeqNum {
     /// `self + n` modulo 2^32.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_add(n))
     }
@@ -87,7 +88,10 @@ pub struct ReassemblyConfig {
 
 impl Default for ReassemblyConfig {
     fn default() -> Self {
-        ReassemblyConfig { max_buffer_bytes: 256 * 1024, max_buffer_segments: 2048 }
+        ReassemblyConfig {
+            max_buffer_bytes: 256 * 1024,
+            max_buffer_segments: 2048,
+        }
     }
 }
 
@@ -382,7 +386,11 @@ impl StreamReassembler {
     /// Frees the buffer by declaring its holes lost and delivering everything buffered (and
     /// the FIN, if it becomes deliverable); the stream continues afterwards. Used to respect
     /// a global memory cap.
-    pub fn skip_holes<F: FnMut(Delivery<'_>)>(&mut self, stats: &mut ReassemblyStats, sink: &mut F) {
+    pub fn skip_holes<F: FnMut(Delivery<'_>)>(
+        &mut self,
+        stats: &mut ReassemblyStats,
+        sink: &mut F,
+    ) {
         if let Some(end) = self.buf.back().map(Piece::end) {
             self.skip_to(end, GapCause::Flush, stats, sink);
         }
@@ -516,7 +524,13 @@ impl StreamReassembler {
                     stats.ooo_segments += 1;
                     counted_ooo = true;
                 }
-                self.buf.insert(i, Piece { seq: cur, data: piece.to_vec() });
+                self.buf.insert(
+                    i,
+                    Piece {
+                        seq: cur,
+                        data: piece.to_vec(),
+                    },
+                );
                 self.buffered += n;
                 i += 1;
             }
@@ -611,7 +625,9 @@ impl StreamReassembler {
             } else {
                 if last.end().diff(f) > 0 {
                     let keep = f.diff(last.seq).max(0) as usize;
-                    self.buffered = self.buffered.saturating_sub(last.data.len() - keep.min(last.data.len()));
+                    self.buffered = self
+                        .buffered
+                        .saturating_sub(last.data.len() - keep.min(last.data.len()));
                     last.data.truncate(keep);
                     stats.out_of_window_segments += 1;
                 }

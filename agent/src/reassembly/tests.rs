@@ -44,13 +44,19 @@ struct H {
 
 impl H {
     fn new(cfg: ReassemblyConfig) -> H {
-        H { s: StreamReassembler::new(cfg), st: ReassemblyStats::default(), rec: Rec::default() }
+        H {
+            s: StreamReassembler::new(cfg),
+            st: ReassemblyStats::default(),
+            rec: Rec::default(),
+        }
     }
     fn seg(&mut self, seq: u32, flags: TcpFlags, data: &[u8]) {
-        self.s.segment(SeqNum(seq), flags, data, &mut self.st, &mut self.rec.sink());
+        self.s
+            .segment(SeqNum(seq), flags, data, &mut self.st, &mut self.rec.sink());
     }
     fn ack(&mut self, ack: u32) {
-        self.s.peer_ack(SeqNum(ack), &mut self.st, &mut self.rec.sink());
+        self.s
+            .peer_ack(SeqNum(ack), &mut self.st, &mut self.rec.sink());
     }
     fn flush(&mut self) {
         self.s.flush(&mut self.st, &mut self.rec.sink());
@@ -146,7 +152,7 @@ fn overlap_first_seen_wins_and_conflicts_are_counted() {
     let mut h = H::new(ReassemblyConfig::default());
     h.seg(0, SYN, b"");
     h.seg(5, NONE, b"EFG"); // buffered [5,8)
-    // Same bytes again: overlap, no conflict.
+                            // Same bytes again: overlap, no conflict.
     h.seg(5, NONE, b"EFG");
     assert_eq!(h.st.overlap_bytes, 3);
     assert_eq!(h.st.overlap_conflicts, 0);
@@ -216,7 +222,10 @@ fn absurd_ack_is_ignored() {
 
 #[test]
 fn buffer_byte_cap_skips_first_hole() {
-    let mut h = H::new(ReassemblyConfig { max_buffer_bytes: 4, max_buffer_segments: 100 });
+    let mut h = H::new(ReassemblyConfig {
+        max_buffer_bytes: 4,
+        max_buffer_segments: 100,
+    });
     h.seg(0, SYN, b"");
     h.seg(1, NONE, b"a");
     h.seg(4, NONE, b"de"); // hole [2,4); 2 buffered
@@ -233,7 +242,10 @@ fn buffer_byte_cap_skips_first_hole() {
 
 #[test]
 fn buffer_segment_cap_skips_first_hole() {
-    let mut h = H::new(ReassemblyConfig { max_buffer_bytes: 1000, max_buffer_segments: 2 });
+    let mut h = H::new(ReassemblyConfig {
+        max_buffer_bytes: 1000,
+        max_buffer_segments: 2,
+    });
     h.seg(0, SYN, b"");
     h.seg(3, NONE, b"c");
     h.seg(5, NONE, b"e");
@@ -245,7 +257,10 @@ fn buffer_segment_cap_skips_first_hole() {
 
 #[test]
 fn oversized_segment_is_delivered_via_overflow_not_lost() {
-    let mut h = H::new(ReassemblyConfig { max_buffer_bytes: 4, max_buffer_segments: 100 });
+    let mut h = H::new(ReassemblyConfig {
+        max_buffer_bytes: 4,
+        max_buffer_segments: 100,
+    });
     h.seg(0, SYN, b"");
     h.seg(3, NONE, b"cdefghij");
     assert_eq!(h.take(), vec![Ev::Gap(2), d("cdefghij")]);
@@ -386,7 +401,10 @@ fn replay(evs: &[Ev]) -> (Vec<Option<u8>>, u64, bool) {
 }
 
 /// A stream, a segmentation of it (cut points) and randomness for the rest.
-fn stream_case() -> impl Strategy<Value = (u32, Vec<u8>, Vec<usize>, Vec<(usize, usize)>, u64)> {
+/// (ISN, stream bytes, segment lengths, extra (start, len) ranges, shuffle seed).
+type Case = (u32, Vec<u8>, Vec<usize>, Vec<(usize, usize)>, u64);
+
+fn stream_case() -> impl Strategy<Value = Case> {
     (
         0u32..20_000,
         proptest::collection::vec(any::<u8>(), 1..3000),
@@ -406,7 +424,11 @@ fn segments(len: usize, cuts: &[usize]) -> Vec<(usize, usize)> {
     let mut pos = 0;
     let mut i = 0;
     while pos < len {
-        let n = cuts.get(i % cuts.len()).copied().unwrap_or(1).min(len - pos);
+        let n = cuts
+            .get(i % cuts.len())
+            .copied()
+            .unwrap_or(1)
+            .min(len - pos);
         out.push((pos, pos + n));
         pos += n;
         i += 1;
