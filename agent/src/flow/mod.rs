@@ -8,12 +8,14 @@
 //!
 //! - **Key and hashing.** A connection is keyed by its two (address, port) endpoints in
 //!   canonical order (lower first), so both directions find the same entry. The key is a
-//!   fixed 37-byte struct (no allocation). It is hashed with `ahash` seeded randomly per
-//!   process: the keys come from the network and are attacker-controlled, so an unkeyed fast
-//!   hash (FxHash) would let a crafted flood of colliding flows degrade lookups to linear
-//!   probing; SipHash (std) resists that but costs several times more per packet. ahash is
-//!   keyed (DoS-resistant) and about as fast as FxHash for small keys. Nothing iterates the
-//!   map, so its random order never reaches the output.
+//!   fixed-size struct (two 128-bit addresses, two ports, the families; no allocation). It
+//!   is hashed with `ahash` seeded randomly per table: the keys come from the network and are
+//!   attacker-controlled, so an unkeyed fast hash (FxHash) would let a crafted flood of
+//!   colliding flows degrade lookups to linear probing; SipHash (std) resists that but costs
+//!   several times more per packet. ahash is keyed (DoS-resistant) and about as fast as
+//!   FxHash for small keys. Nothing iterates the map, so its random order never reaches the
+//!   output. (Flow tracking + reassembly alone: about 6 M packets/s with 20,000 active flows
+//!   on the development machine, `tests/flow_perf.rs`.)
 //! - **Roles.** The sender of a SYN without ACK is the originator; the sender of a SYN+ACK
 //!   is the responder. A connection first seen mid-stream (a data segment without SYN) is
 //!   originated by the sender of that segment, unless the sender's port is a server port
