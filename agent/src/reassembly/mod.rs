@@ -30,6 +30,8 @@
 //!   (c) the owner gives up waiting: connection close, RST, idle timeout, eviction, end of
 //!   capture ([`StreamReassembler::flush`]), or a global memory cap
 //!   ([`StreamReassembler::skip_holes`]).
+//!   A FIN alone does not declare holes before it lost (a reordered segment may still
+//!   come): the peer's ACK of the FIN, or the owner's flush, does.
 //!   Everything depends only on the order of calls, so results are deterministic.
 //! - **Sequence space.** All arithmetic is modulo 2^32 ([`SeqNum`]). Segments starting more
 //!   than [`MAX_WINDOW`] (2^30, the largest TCP window) beyond the next expected byte are
