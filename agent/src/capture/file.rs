@@ -166,6 +166,8 @@ fn pcap_message(e: pcap::Error) -> String {
 
 /// Decompresses (or copies) `input` into `out` until end of input or until the reader goes
 /// away; records the error, if any, in `shared`.
+// `std::io::pipe` needs Rust 1.87 (the workspace MSRV must be at least that).
+#[allow(clippy::incompatible_msrv)]
 fn pump<R: BufRead>(mut input: R, mut out: io::PipeWriter, shared: &PumpShared) {
     let result = (|| -> io::Result<()> {
         let is_gzip = input.fill_buf()?.starts_with(&GZIP_MAGIC);
@@ -211,6 +213,12 @@ impl FileSource {
         } else {
             let mut file = File::open(path).map_err(io_err)?;
             let total = file.metadata().ok().map(|m| m.len());
+            if total == Some(0) {
+                return Err(CaptureError::Open {
+                    path: path.to_string(),
+                    message: "empty file".to_string(),
+                });
+            }
             let mut magic = [0u8; 2];
             let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
             if n == 2 && magic == GZIP_MAGIC {
@@ -260,6 +268,7 @@ impl FileSource {
     }
 
     /// Starts the pump thread and lets libpcap open the pipe's read end by path.
+    #[allow(clippy::incompatible_msrv)]
     fn open_pumped<R: BufRead + Send + 'static>(
         path: &str,
         reader: R,
@@ -318,12 +327,15 @@ impl FileSource {
         match self.cap.next_packet() {
             Ok(p) => {
                 let h = p.header;
+                // `time_t`/`suseconds_t` are not i64 on every platform.
+                #[allow(clippy::unnecessary_cast)]
+                let ts = Timestamp::from_nanos(h.ts.tv_sec as i64, h.ts.tv_usec as i64);
                 st.stats.packets += 1;
                 st.stats.bytes += u64::from(h.caplen);
                 st.direct_consumed = st.direct_consumed.saturating_add(16 + u64::from(h.caplen));
                 Ok(Some(Packet {
                     // With nanosecond precision requested, `tv_usec` holds nanoseconds.
-                    ts: Timestamp::from_nanos(h.ts.tv_sec as i64, h.ts.tv_usec as i64),
+                    ts,
                     link: self.link,
                     data: p.data,
                     orig_len: h.len,

@@ -79,7 +79,7 @@ struct Datagram {
 pub(crate) enum FragResult {
     /// Buffered; the datagram is not complete yet.
     Held,
-    /// Rejected (caps or inconsistent); counted in `frag_dropped`.
+    /// Rejected (caps or inconsistent); the caller counts it in `frag_dropped`.
     Dropped,
     /// The datagram is complete: its payload is in [`FragTable::output`]; `next` is the
     /// protocol / next header of that payload.
@@ -168,7 +168,6 @@ impl FragTable {
         self.expire(ts, stats);
         let end = offset + data.len();
         if end > MAX_DATAGRAM || (data.is_empty() && more) {
-            stats.frag_dropped += 1;
             return FragResult::Dropped;
         }
         let dg = match self.map.get_mut(&key) {
@@ -176,7 +175,6 @@ impl FragTable {
             None => {
                 if self.map.len() >= self.cfg.max_datagrams || self.bytes + end > self.cfg.max_bytes
                 {
-                    stats.frag_dropped += 1;
                     return FragResult::Dropped;
                 }
                 self.map.entry(key).or_insert(Datagram {
@@ -197,12 +195,10 @@ impl FragTable {
             (true, None) => true,
         };
         if !consistent || dg.have.len() >= MAX_PIECES {
-            stats.frag_dropped += 1;
             return FragResult::Dropped;
         }
         let grow = end.saturating_sub(dg.data.len());
         if self.bytes + grow > self.cfg.max_bytes {
-            stats.frag_dropped += 1;
             return FragResult::Dropped;
         }
         if grow > 0 {

@@ -186,8 +186,8 @@ const NFULA_PAYLOAD: u16 = 9;
 /// NFLOG: a 4-byte header (address family, version, resource id) then TLVs
 /// (length incl. the 4-byte TLV header, type), each padded to 4 bytes. Lengths and types
 /// are in the capturing host's byte order: little-endian in practice; if the first TLV's
-/// little-endian length is impossible but its big-endian one is plausible, big-endian is
-/// used for the whole packet.
+/// type only reads as a plausible (small) value in big-endian, big-endian is used for the
+/// whole packet.
 fn nflog(data: &[u8]) -> Result<Net<'_>, Skip> {
     let (h, mut rest) = split::<4>(data).ok_or(Skip::Truncated)?;
     if h[1] != 0 {
@@ -203,8 +203,13 @@ fn nflog(data: &[u8]) -> Result<Net<'_>, Skip> {
         let (tlv, _) = split::<4>(rest).ok_or(Skip::Truncated)?;
         let le = u16::from_le_bytes([tlv[0], tlv[1]]);
         let be = u16::from_be_bytes([tlv[0], tlv[1]]);
-        let plausible = |l: u16| l >= 4 && usize::from(l) <= rest.len();
-        let is_be = *big_endian.get_or_insert(!plausible(le) && plausible(be));
+        // TLV types are small numbers (NFULA_*), so the byte order whose type reads as a
+        // small number wins; this also works when the packet is cut by the snaplen.
+        let small = |t: u16| t & 0x3fff <= 0xff;
+        let is_be = *big_endian.get_or_insert_with(|| {
+            !small(u16::from_le_bytes([tlv[2], tlv[3]]))
+                && small(u16::from_be_bytes([tlv[2], tlv[3]]))
+        });
         let (len, ty) = if is_be {
             (be, u16::from_be_bytes([tlv[2], tlv[3]]))
         } else {

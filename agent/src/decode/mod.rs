@@ -31,6 +31,8 @@ mod frag;
 mod ip;
 mod link;
 mod tcp;
+#[cfg(test)]
+mod tests;
 
 pub use frag::FragConfig;
 
