@@ -31,6 +31,12 @@ pub(crate) mod proto {
     pub const DSTOPTS: u8 = 60;
     /// ICMP.
     pub const ICMP: u8 = 1;
+    /// IPv4 in IP.
+    pub const IPIP: u8 = 4;
+    /// IPv6 in IP.
+    pub const IPV6_IN_IP: u8 = 41;
+    /// GRE.
+    pub const GRE: u8 = 47;
 }
 
 /// A validated IPv4 header and its payload.

@@ -234,3 +234,31 @@ fn nflog(data: &[u8]) -> Result<Net<'_>, Skip> {
     }
     Err(Skip::BadHeader)
 }
+
+/// GRE (RFC 2784/2890, version 0): flags and protocol, then optional checksum, key and
+/// sequence number words. Transparent Ethernet bridging carries a whole Ethernet frame;
+/// other protocols are ethertypes. Version 1 (PPTP) and source routing are not followed.
+pub(crate) fn gre(data: &[u8]) -> Result<Net<'_>, Skip> {
+    let (h, rest) = split::<4>(data).ok_or(Skip::Truncated)?;
+    let flags = be16([h[0], h[1]]);
+    if flags & 0x0007 != 0 || flags & 0x4000 != 0 {
+        return Err(Skip::NonTcp);
+    }
+    let words = usize::from(flags & 0x8000 != 0)
+        + usize::from(flags & 0x2000 != 0)
+        + usize::from(flags & 0x1000 != 0);
+    let rest = rest.get(words * 4..).ok_or(Skip::Truncated)?;
+    match be16([h[2], h[3]]) {
+        0x6558 => decode_link(LinkType::ETHERNET, rest),
+        et => by_ethertype(et, rest),
+    }
+}
+
+/// VXLAN (RFC 7348): an 8-byte header with the I flag, then an Ethernet frame.
+pub(crate) fn vxlan(data: &[u8]) -> Result<Net<'_>, Skip> {
+    let (h, rest) = split::<8>(data).ok_or(Skip::Truncated)?;
+    if h[0] & 0x08 == 0 {
+        return Err(Skip::NonTcp);
+    }
+    decode_link(LinkType::ETHERNET, rest)
+}

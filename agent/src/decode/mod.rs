@@ -25,7 +25,11 @@
 //!   datagram borrows the decoder's buffer until the next call. Fragments of non-TCP
 //!   datagrams are not buffered (`non_tcp`), nor are fragments cut by the snaplen
 //!   (`truncated`).
-//! - Tunnels (GRE, IP-in-IP, VXLAN) are not decoded: their packets count as `non_tcp`.
+//! - Tunnels are followed up to [`MAX_TUNNEL_DEPTH`] levels: IPv4/IPv6-in-IPv4/IPv6
+//!   (protocols 4 and 41), GRE version 0 (IP, MPLS or transparent Ethernet bridging inside)
+//!   and VXLAN (UDP port 4789, Ethernet inside). The segment's addresses are the innermost
+//!   ones. Tunnel packets inside *reassembled* datagrams, and fragments of tunnel
+//!   datagrams, are not followed (`non_tcp`); deeper nesting is `bad_header`.
 
 mod frag;
 mod ip;
@@ -252,19 +256,75 @@ impl Decoder {
     }
 }
 
+/// How many tunnel levels are followed.
+pub const MAX_TUNNEL_DEPTH: u8 = 3;
+
+/// VXLAN's IANA UDP port.
+const VXLAN_PORT: u16 = 4789;
+
 fn decode_packet<'a>(
     stats: &mut DecodeStats,
     frags: &'a mut FragTable,
     pkt: &Packet<'a>,
 ) -> Result<TcpSegment<'a>, Skip> {
-    match link::decode_link(pkt.link, pkt.data)? {
+    let net = link::decode_link(pkt.link, pkt.data)?;
+    decode_net(stats, frags, pkt.ts, net, 0)
+}
+
+/// The packet inside a tunnel of protocol `protocol` whose payload is `data`, if it is a
+/// tunnel we follow.
+fn tunnel_inner(protocol: u8, data: &[u8]) -> Option<Result<Net<'_>, Skip>> {
+    match protocol {
+        proto::IPIP => Some(Ok(Net::V4(data))),
+        proto::IPV6_IN_IP => Some(Ok(Net::V6(data))),
+        proto::GRE => Some(link::gre(data)),
+        proto::UDP => {
+            let (udp, rest) = link::split::<8>(data)?;
+            if u16::from_be_bytes([udp[2], udp[3]]) != VXLAN_PORT {
+                return None;
+            }
+            Some(link::vxlan(rest))
+        }
+        _ => None,
+    }
+}
+
+fn decode_net<'a>(
+    stats: &mut DecodeStats,
+    frags: &'a mut FragTable,
+    ts: Timestamp,
+    net: Net<'a>,
+    depth: u8,
+) -> Result<TcpSegment<'a>, Skip> {
+    // Unfragmented upper layer: TCP, or a tunnel to follow.
+    let upper = |stats: &mut DecodeStats,
+                 frags: &'a mut FragTable,
+                 src: IpAddr,
+                 dst: IpAddr,
+                 protocol: u8,
+                 data: &'a [u8],
+                 declared: usize| {
+        if protocol != proto::TCP {
+            if let Some(inner) = tunnel_inner(protocol, data) {
+                if depth >= MAX_TUNNEL_DEPTH {
+                    return Err(Skip::BadHeader);
+                }
+                // Inside IP, "not IP" means "not TCP" for the outer packet.
+                let inner = inner.map_err(|e| if e == Skip::NonIp { Skip::NonTcp } else { e })?;
+                return decode_net(stats, frags, ts, inner, depth + 1);
+            }
+        }
+        tcp_segment(stats, src, dst, protocol, data, declared)
+    };
+    match net {
         Net::V4(buf) => {
             let ip = Ipv4::new_checked(buf)?;
             let src = IpAddr::V4(ip.src());
             let dst = IpAddr::V4(ip.dst());
             if !ip.is_fragment() {
-                return tcp_segment(
+                return upper(
                     stats,
+                    frags,
                     src,
                     dst,
                     ip.protocol(),
@@ -287,7 +347,7 @@ fn decode_packet<'a>(
             };
             match frags.insert(
                 key,
-                pkt.ts,
+                ts,
                 ip.frag_offset(),
                 ip.more_fragments(),
                 ip.protocol(),
@@ -311,7 +371,7 @@ fn decode_packet<'a>(
                     proto,
                     data,
                     declared,
-                } => tcp_segment(stats, src, dst, proto, data, declared),
+                } => upper(stats, frags, src, dst, proto, data, declared),
                 V6Upper::Fragment {
                     next,
                     offset,
@@ -333,7 +393,7 @@ fn decode_packet<'a>(
                         ident,
                         proto: 0,
                     };
-                    match frags.insert(key, pkt.ts, offset, more, next, data, stats) {
+                    match frags.insert(key, ts, offset, more, next, data, stats) {
                         FragResult::Held => Err(Skip::FragmentHeld),
                         FragResult::Dropped => Err(Skip::FragmentDropped),
                         FragResult::Complete { next } => {

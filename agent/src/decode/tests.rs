@@ -508,6 +508,88 @@ fn skips_are_classified_and_counted() {
     assert_eq!(s.outcomes(), s.packets);
 }
 
+/// An outer IPv4 header (198.51.100.1 -> .2) of protocol `proto` around `inner`.
+fn outer_v4(proto: u8, inner: &[u8]) -> Vec<u8> {
+    let mut ip = ipv4_with(proto, 99, 0, inner);
+    ip[12..16].copy_from_slice(&[198, 51, 100, 1]);
+    ip[16..20].copy_from_slice(&[198, 51, 100, 2]);
+    ip
+}
+
+#[test]
+fn tunnels_are_followed_to_the_inner_segment() {
+    let inner4 = ipv4(&tcp());
+    let inner6 = ipv6(&tcp());
+    let udp_vxlan = |frame: &[u8]| {
+        let mut u = vec![0xc0, 0x00, 0x12, 0xb5];
+        u.extend_from_slice(&((16 + frame.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0, 0x08, 0, 0, 0, 0, 0x01, 0x00, 0]);
+        cat(&u, frame)
+    };
+    let mut d = Decoder::new();
+    // IPv4 in IPv4, IPv6 in IPv4, IPv4 in IPv6.
+    expect_v4(dec(&mut d, LinkType::RAW, &outer_v4(4, &inner4)), PAYLOAD);
+    expect_v6(dec(&mut d, LinkType::RAW, &outer_v4(41, &inner6)), PAYLOAD);
+    expect_v4(dec(&mut d, LinkType::RAW, &ipv6_with(4, &inner4)), PAYLOAD);
+    // GRE: plain, with checksum+key+sequence, transparent Ethernet bridging, MPLS.
+    let gre_plain = cat(&[0, 0, 0x08, 0x00], &inner4);
+    expect_v4(
+        dec(&mut d, LinkType::RAW, &outer_v4(47, &gre_plain)),
+        PAYLOAD,
+    );
+    let gre_cks = cat(
+        &[0xb0, 0, 0x86, 0xdd, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1],
+        &inner6,
+    );
+    expect_v6(dec(&mut d, LinkType::RAW, &outer_v4(47, &gre_cks)), PAYLOAD);
+    let gre_teb = cat(&[0, 0, 0x65, 0x58], &eth(0x0800, &inner4));
+    expect_v4(dec(&mut d, LinkType::RAW, &outer_v4(47, &gre_teb)), PAYLOAD);
+    let gre_mpls = cat(&[0, 0, 0x88, 0x47, 0, 1, 1, 64], &inner4);
+    expect_v4(
+        dec(&mut d, LinkType::RAW, &outer_v4(47, &gre_mpls)),
+        PAYLOAD,
+    );
+    // VXLAN.
+    let vx = outer_v4(17, &udp_vxlan(&eth(0x0800, &inner4)));
+    expect_v4(dec(&mut d, LinkType::RAW, &vx), PAYLOAD);
+    // Not followed / not TCP: GRE version 1, GRE with ARP inside, UDP to another port,
+    // VXLAN without the I flag.
+    let gre_v1 = cat(&[0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0], &inner4);
+    assert_eq!(
+        dec(&mut d, LinkType::RAW, &outer_v4(47, &gre_v1)),
+        Err(Skip::NonTcp)
+    );
+    let gre_arp = cat(&[0, 0, 0x08, 0x06], &[0; 28]);
+    assert_eq!(
+        dec(&mut d, LinkType::RAW, &outer_v4(47, &gre_arp)),
+        Err(Skip::NonTcp)
+    );
+    let mut other_udp = udp_vxlan(&eth(0x0800, &inner4));
+    other_udp[3] = 53;
+    assert_eq!(
+        dec(&mut d, LinkType::RAW, &outer_v4(17, &other_udp)),
+        Err(Skip::NonTcp)
+    );
+    let mut no_i = udp_vxlan(&eth(0x0800, &inner4));
+    no_i[8] = 0;
+    assert_eq!(
+        dec(&mut d, LinkType::RAW, &outer_v4(17, &no_i)),
+        Err(Skip::NonTcp)
+    );
+    // Nesting: 3 levels are followed, 4 are too deep.
+    let three = outer_v4(4, &outer_v4(4, &outer_v4(4, &inner4)));
+    expect_v4(dec(&mut d, LinkType::RAW, &three), PAYLOAD);
+    let four = outer_v4(4, &three);
+    assert_eq!(dec(&mut d, LinkType::RAW, &four), Err(Skip::BadHeader));
+    // A truncated tunnel header.
+    assert_eq!(
+        dec(&mut d, LinkType::RAW, &outer_v4(47, &[0, 0])),
+        Err(Skip::Truncated)
+    );
+    let s = d.stats();
+    assert_eq!((s.tcp, s.non_tcp, s.bad_header, s.truncated), (9, 4, 1, 1));
+}
+
 #[test]
 fn stats_add() {
     let mut a = DecodeStats {
