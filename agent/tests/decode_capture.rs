@@ -253,6 +253,26 @@ fn pcapng_is_read() {
     assert!(src.next_packet().unwrap().is_none());
 }
 
+#[test]
+fn fifo_is_read_once_plain_and_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [("plain", sample()), ("gzip", gzip(&sample()))] {
+        let fifo = dir.path().join(format!("{name}.fifo"));
+        let ok = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo");
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || std::fs::write(writer_path, bytes));
+        let (got, src) = read_all(fifo.to_str().unwrap(), None);
+        writer.join().unwrap().unwrap();
+        assert_eq!(got, payloads(&["one", "two", "three"]), "{name}");
+        assert_eq!(src.progress().1, None);
+    }
+}
+
 /// Child half of the stdin tests: runs only when re-executed by `stdin_plain_and_gzip`.
 #[test]
 #[ignore = "helper: run by stdin_plain_and_gzip with a capture on stdin"]

@@ -7,9 +7,9 @@
 //!   stream is decompressed on a background thread (flate2, multi-member like `zcat`) into
 //!   an OS pipe whose read end libpcap opens as `/dev/fd/N` (the `pcap` crate's fd API is
 //!   `unsafe`, and this crate forbids `unsafe`). Memory stays bounded by the pipe buffer.
-//! - **stdin** (`-`): the first bytes are sniffed for gzip, so both plain and compressed
-//!   captures work; stdin always goes through the same pipe thread (we cannot "un-read" the
-//!   sniffed bytes into libpcap's stdin stream).
+//! - **stdin** (`-`) and other non-regular files (FIFOs, `<(zcat ...)`): the first bytes
+//!   are sniffed for gzip, so both plain and compressed captures work; they always go
+//!   through the same pipe thread (sniffed bytes cannot be "un-read" from a pipe).
 //! - **Truncated last record** (a capture cut off mid-packet, or a gzip stream that ends
 //!   early): the file ends cleanly; the event is logged (`tracing::warn!`) and counted in
 //!   [`CaptureStats::truncated_records`] / [`CaptureStats::decompress_errors`].
@@ -27,7 +27,7 @@
 use super::{LinkType, Packet};
 use crate::Timestamp;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -200,48 +200,38 @@ impl FileSource {
             source,
         };
         let (cap, input, total) = if path == "-" {
-            let shared = Arc::new(PumpShared::default());
-            let reader = BufReader::with_capacity(
-                64 * 1024,
-                Counting {
-                    inner: io::stdin(),
-                    shared: shared.clone(),
-                },
-            );
-            let cap = Self::open_pumped(path, reader, shared.clone())?;
+            let (cap, shared) = Self::open_pumped(path, io::stdin())?;
             (cap, Input::Pumped(shared), None)
         } else {
             let mut file = File::open(path).map_err(io_err)?;
-            let total = file.metadata().ok().map(|m| m.len());
-            if total == Some(0) {
+            let meta = file.metadata().map_err(io_err)?;
+            if !meta.is_file() {
+                // A FIFO, `<(zcat ...)`, a character device: it can be read only once, so
+                // the pump thread reads (and sniffs) it for libpcap.
+                let (cap, shared) = Self::open_pumped(path, file)?;
+                (cap, Input::Pumped(shared), None)
+            } else if meta.len() == 0 {
                 return Err(CaptureError::Open {
                     path: path.to_string(),
                     message: "empty file".to_string(),
                 });
-            }
-            let mut magic = [0u8; 2];
-            let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
-            if n == 2 && magic == GZIP_MAGIC {
-                // Reopen so the decompressor sees the stream from its first byte.
-                let file = File::open(path).map_err(io_err)?;
-                let shared = Arc::new(PumpShared::default());
-                let reader = BufReader::with_capacity(
-                    64 * 1024,
-                    Counting {
-                        inner: file,
-                        shared: shared.clone(),
-                    },
-                );
-                let cap = Self::open_pumped(path, reader, shared.clone())?;
-                (cap, Input::Pumped(shared), total)
             } else {
-                drop(file);
-                let cap = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano)
-                    .map_err(|e| CaptureError::Open {
-                        path: path.to_string(),
-                        message: pcap_message(e),
-                    })?;
-                (cap, Input::Direct, total)
+                let mut magic = [0u8; 2];
+                let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
+                if n == 2 && magic == GZIP_MAGIC {
+                    // Back to the start so the decompressor sees the whole stream.
+                    file.rewind().map_err(io_err)?;
+                    let (cap, shared) = Self::open_pumped(path, file)?;
+                    (cap, Input::Pumped(shared), Some(meta.len()))
+                } else {
+                    drop(file);
+                    let cap = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano)
+                        .map_err(|e| CaptureError::Open {
+                            path: path.to_string(),
+                            message: pcap_message(e),
+                        })?;
+                    (cap, Input::Direct, Some(meta.len()))
+                }
             }
         };
         let mut cap = cap;
@@ -267,31 +257,41 @@ impl FileSource {
         })
     }
 
-    /// Starts the pump thread and lets libpcap open the pipe's read end by path.
+    /// Starts the pump thread over `input` (sniffed for gzip there) and lets libpcap open
+    /// the pipe's read end by path.
     #[allow(clippy::incompatible_msrv)]
-    fn open_pumped<R: BufRead + Send + 'static>(
+    fn open_pumped<R: Read + Send + 'static>(
         path: &str,
-        reader: R,
-        shared: Arc<PumpShared>,
-    ) -> Result<pcap::Capture<pcap::Offline>, CaptureError> {
+        input: R,
+    ) -> Result<(pcap::Capture<pcap::Offline>, Arc<PumpShared>), CaptureError> {
         let pipe_err = |source| CaptureError::Pipe {
             path: path.to_string(),
             source,
         };
+        let shared = Arc::new(PumpShared::default());
+        let reader = BufReader::with_capacity(
+            64 * 1024,
+            Counting {
+                inner: input,
+                shared: shared.clone(),
+            },
+        );
         let (rx, tx) = io::pipe().map_err(pipe_err)?;
+        let thread_shared = shared.clone();
         std::thread::Builder::new()
             .name("apitap-gunzip".into())
-            .spawn(move || pump(reader, tx, &shared))
+            .spawn(move || pump(reader, tx, &thread_shared))
             .map_err(pipe_err)?;
         let fd_path = format!("/dev/fd/{}", rx.as_raw_fd());
         let opened = pcap::Capture::from_file_with_precision(&fd_path, pcap::Precision::Nano);
         // libpcap holds its own descriptor now (or failed); ours can go. If libpcap failed,
         // this also makes the pump thread's next write fail with EPIPE, ending it.
         drop(rx);
-        opened.map_err(|e| CaptureError::Open {
+        let cap = opened.map_err(|e| CaptureError::Open {
             path: path.to_string(),
             message: pcap_message(e),
-        })
+        })?;
+        Ok((cap, shared))
     }
 
     /// The link-layer type of the capture.

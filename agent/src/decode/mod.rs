@@ -106,6 +106,9 @@ pub enum Skip {
     FragmentDropped,
 }
 
+/// The name used in the design notes for [`Skip`].
+pub type DecodeSkip = Skip;
+
 /// Decoder counters. All fields are plain counts since the decoder was created.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DecodeStats {
