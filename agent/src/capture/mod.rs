@@ -3,7 +3,7 @@
 //!
 //! Output: a stream of [`Packet`]s (timestamp, link type, bytes) handed to [`crate::decode`].
 //!
-//! The offline source is [`FileSource`] (see [`file`] for the policies: gzip detection by
+//! The offline source is [`FileSource`] (see [`mod@file`] for the policies: gzip detection by
 //! magic bytes, stdin, truncated last records, errors).
 
 pub mod file;
