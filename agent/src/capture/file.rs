@@ -27,7 +27,7 @@
 use super::{LinkType, Packet};
 use crate::Timestamp;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -168,14 +168,19 @@ fn pcap_message(e: pcap::Error) -> String {
 /// away; records the error, if any, in `shared`.
 // `std::io::pipe` needs Rust 1.87 (the workspace MSRV must be at least that).
 #[allow(clippy::incompatible_msrv)]
-fn pump<R: BufRead>(mut input: R, mut out: io::PipeWriter, shared: &PumpShared) {
+fn pump<R: Read>(input: R, mut out: io::PipeWriter, shared: &PumpShared) {
     let result = (|| -> io::Result<()> {
-        let is_gzip = input.fill_buf()?.starts_with(&GZIP_MAGIC);
-        if is_gzip {
-            let mut dec = flate2::bufread::MultiGzDecoder::new(input);
+        let mut input = BufReader::with_capacity(64 * 1024, input);
+        // Read the magic bytes explicitly (a pipe may deliver them in separate reads),
+        // then put them back in front of the stream.
+        let mut magic = [0u8; 2];
+        let n = read_up_to(&mut input, &mut magic)?;
+        let mut stream = magic.get(..n).unwrap_or_default().chain(input);
+        if n == 2 && magic == GZIP_MAGIC {
+            let mut dec = flate2::bufread::MultiGzDecoder::new(stream);
             io::copy(&mut dec, &mut out)?;
         } else {
-            io::copy(&mut input, &mut out)?;
+            io::copy(&mut stream, &mut out)?;
         }
         out.flush()
     })();
@@ -269,13 +274,10 @@ impl FileSource {
             source,
         };
         let shared = Arc::new(PumpShared::default());
-        let reader = BufReader::with_capacity(
-            64 * 1024,
-            Counting {
-                inner: input,
-                shared: shared.clone(),
-            },
-        );
+        let reader = Counting {
+            inner: input,
+            shared: shared.clone(),
+        };
         let (rx, tx) = io::pipe().map_err(pipe_err)?;
         let thread_shared = shared.clone();
         std::thread::Builder::new()
