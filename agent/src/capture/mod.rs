@@ -2,6 +2,13 @@
 //! later, live interfaces, narrowed by a BPF filter compiled by libpcap itself.
 //!
 //! Output: a stream of [`Packet`]s (timestamp, link type, bytes) handed to [`crate::decode`].
+//!
+//! The offline source is [`FileSource`] (see [`mod@file`] for the policies: gzip detection by
+//! magic bytes, stdin, truncated last records, errors).
+
+pub mod file;
+
+pub use file::{CaptureError, CaptureStats, FileSource};
 
 /// A libpcap link-layer header type (DLT / LINKTYPE value as stored in the file).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -32,6 +39,23 @@ impl LinkType {
     pub const NFLOG: LinkType = LinkType(239);
     /// Linux cooked capture v2 (DLT_LINUX_SLL2).
     pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// A short human-readable name for logs ("ethernet", "null", "dlt-147", ...).
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "null",
+            1 => "ethernet",
+            12 | 14 | 101 => "raw",
+            108 => "loop",
+            104 => "c-hdlc",
+            113 => "linux-sll",
+            228 => "ipv4",
+            229 => "ipv6",
+            239 => "nflog",
+            276 => "linux-sll2",
+            _ => "other",
+        }
+    }
 }
 
 /// One captured packet, borrowed from the capture's buffer.
