@@ -392,7 +392,8 @@ impl HttpConn {
             side.head_ts = ts;
         }
         let room = (cap + 1).saturating_sub(side.buf.len());
-        side.buf.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+        let appended = room.min(data.len());
+        side.buf.extend_from_slice(data.get(..appended).unwrap_or_default());
         // Leading blank lines are not evidence either way.
         let start = side.buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(side.buf.len());
         let view = side.buf.get(start..).unwrap_or_default();
@@ -409,7 +410,13 @@ impl HttpConn {
             return; // need more
         };
         match role {
-            Some(r) => self.decide_roles(s, r, ts, out),
+            Some(r) => {
+                self.decide_roles(s, r, ts, out);
+                let rest = data.get(appended..).unwrap_or_default();
+                if !rest.is_empty() {
+                    self.feed(s, ts, rest, out);
+                }
+            }
             None => {
                 let side = self.side(s);
                 side.neither = true;
@@ -531,7 +538,7 @@ impl HttpConn {
             let v = if v == Verdict::NeedMore && side.buf.len() > cap { Verdict::Neither } else { v };
             match v {
                 Verdict::NeedMore => return skipped + take,
-                Verdict::Neither | Verdict::Response => {
+                Verdict::Neither => {
                     // Garbage: drop through the end of this line and look again.
                     if !resync {
                         self.stats.parse_errors += 1;
@@ -552,7 +559,7 @@ impl HttpConn {
                     };
                     return skipped + consumed;
                 }
-                Verdict::Request => side.checked = true,
+                Verdict::Request | Verdict::Response => side.checked = true,
             }
         }
 
@@ -883,7 +890,7 @@ impl HttpConn {
         let bad_headers = parser::parse_headers(head.get(fl..).unwrap_or_default(), &mut headers);
         let f = parser::framing(&headers);
         let mut flags = 0u16;
-        if bad_headers || sl.malformed {
+        if bad_headers || sl.malformed || f.bad_content_length {
             flags |= bit(Flag::Malformed);
         }
         if truncated {
