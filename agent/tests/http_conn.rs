@@ -29,9 +29,15 @@ fn simple_get() {
     assert_eq!(q.version, "HTTP/1.1");
     assert_eq!(q.ts_start, ts_of(0));
     let p = x.response.as_ref().unwrap();
-    assert_eq!((p.status, p.reason.as_str(), p.ts_start, p.ts_end), (Some(200), "OK", ts_of(1), ts_of(1)));
+    assert_eq!(
+        (p.status, p.reason.as_str(), p.ts_start, p.ts_end),
+        (Some(200), "OK", ts_of(1), ts_of(1))
+    );
     assert_eq!(x.latency_ms(), Some(1.0));
-    assert_eq!((r.stats.requests, r.stats.responses, r.stats.exchanges), (1, 1, 1));
+    assert_eq!(
+        (r.stats.requests, r.stats.responses, r.stats.exchanges),
+        (1, 1, 1)
+    );
     assert!(r.wants_data_end);
 }
 
@@ -190,7 +196,11 @@ fn switching_protocols_upgrades() {
 fn http09_request_and_reply() {
     // Zeek no-version: the reply to a version-less request is a 0.9 reply (status 0).
     let r = check(
-        &[c(b"GET /cgi-bin/x.pl?a=b\r\n"), s(b"<HTML>404 Not Found</HTML>\n"), Step::FinS],
+        &[
+            c(b"GET /cgi-bin/x.pl?a=b\r\n"),
+            s(b"<HTML>404 Not Found</HTML>\n"),
+            Step::FinS,
+        ],
         &["GET - /cgi-bin/x.pl?a=b 0 0 27 [malformed]"],
     );
     let x = &r.exchanges[0];
@@ -221,15 +231,27 @@ fn not09_headers_after_versionless_line() {
         &["GET localhost / 0 0 37 [malformed]"],
     );
     let q = r.exchanges[0].request.as_ref().unwrap();
-    assert_eq!(q.headers, vec![("Host".to_string(), "localhost".to_string()), ("User-Agent".into(), "myscript".into())]);
+    assert_eq!(
+        q.headers,
+        vec![
+            ("Host".to_string(), "localhost".to_string()),
+            ("User-Agent".into(), "myscript".into())
+        ]
+    );
 }
 
 #[test]
 fn http09_followed_by_request_line() {
     check(
-        &[c(b"GET /old\r\nGET /new HTTP/1.1\r\nHost: h\r\n\r\n"), s(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx")],
+        &[
+            c(b"GET /old\r\nGET /new HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"),
+        ],
         // the 0.9 request takes the whole reply (Zeek semantics), the 1.1 one gets nothing
-        &["GET - /old 0 0 39 [malformed]", "GET h /new - 0 - [unpaired_request]"],
+        &[
+            "GET - /old 0 0 39 [malformed]",
+            "GET h /new - 0 - [unpaired_request]",
+        ],
     );
 }
 
@@ -246,7 +268,10 @@ fn http09_content_length_confusion() {
             c(b"\r\n"),
             s(b"this is too much.\r\n"),
         ],
-        &["- - - 200 - 0 [truncated,unpaired_response]", "GET - / 0 0 19 [malformed]"],
+        &[
+            "- - - 200 - 0 [truncated,unpaired_response]",
+            "GET - / 0 0 19 [malformed]",
+        ],
     );
 }
 
@@ -269,7 +294,11 @@ fn content_length_overflow_truncated_at_close() {
     let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2200000000\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
     resp.extend_from_slice(&[b'A'; 100]);
     check(
-        &[c(b"GET /bigfile HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n"), s(&resp), Step::FinS],
+        &[
+            c(b"GET /bigfile HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n"),
+            s(&resp),
+            Step::FinS,
+        ],
         &["GET 10.0.0.2 /bigfile 200 0 100 [truncated]"],
     );
 }
@@ -302,15 +331,26 @@ fn x_gzip_is_decoded() {
     let body: &[u8] = b"\x1f\x8b\x08\x00'\x85\xcdW\x02\xffs\xcdK\xceOIMQH\xaf\xca,P\xc8HMLI-\x02\x00\x9c>\xe6\x02\x13\x00\x00\x00";
     let mut resp = b"HTTP/1.1 200 ok\r\nServer: simpleHTTP\r\nContent-Encoding: x-gzip\r\nContent-Length: 39\r\n\r\n".to_vec();
     resp.extend_from_slice(body);
-    let cfg = HttpConfig { keep_bodies: true, ..HttpConfig::default() };
-    let r = check_cfg(&[c(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"), s(&resp)], cfg, &["GET localhost / 200 0 19 []"]);
-    assert_eq!(r.exchanges[0].response.as_ref().unwrap().body.as_deref(), Some(&b"Encoded gzip header"[..]));
+    let cfg = HttpConfig {
+        keep_bodies: true,
+        ..HttpConfig::default()
+    };
+    let r = check_cfg(
+        &[c(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"), s(&resp)],
+        cfg,
+        &["GET localhost / 200 0 19 []"],
+    );
+    assert_eq!(
+        r.exchanges[0].response.as_ref().unwrap().body.as_deref(),
+        Some(&b"Encoded gzip header"[..])
+    );
 }
 
 #[test]
 fn chunked_gzip_and_raw_deflate() {
     let z = gzip(b"0123456789abcdef0123456789abcdef");
-    let mut resp = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut resp =
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     let (a, b) = z.split_at(10);
     resp.extend_from_slice(format!("{:x}\r\n", a.len()).as_bytes());
     resp.extend_from_slice(a);
@@ -324,10 +364,18 @@ fn chunked_gzip_and_raw_deflate() {
         e.write_all(b"raw deflate body").unwrap();
         e.finish().unwrap()
     };
-    let mut resp2 = format!("HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: {}\r\n\r\n", raw.len()).into_bytes();
+    let mut resp2 = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: {}\r\n\r\n",
+        raw.len()
+    )
+    .into_bytes();
     resp2.extend_from_slice(&raw);
     check(
-        &[c(b"GET /z HTTP/1.1\r\nHost: h\r\n\r\nGET /d HTTP/1.1\r\nHost: h\r\n\r\n"), s(&resp), s(&resp2)],
+        &[
+            c(b"GET /z HTTP/1.1\r\nHost: h\r\n\r\nGET /d HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(&resp),
+            s(&resp2),
+        ],
         &["GET h /z 200 0 32 []", "GET h /d 200 0 16 []"],
     );
 }
@@ -340,9 +388,16 @@ fn brotli_is_decoded() {
         let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
         w.write_all(b"brotli brotli brotli brotli").unwrap();
     }
-    let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: {}\r\n\r\n", br.len()).into_bytes();
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: {}\r\n\r\n",
+        br.len()
+    )
+    .into_bytes();
     resp.extend_from_slice(&br);
-    check(&[c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), s(&resp)], &["GET h / 200 0 27 []"]);
+    check(
+        &[c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), s(&resp)],
+        &["GET h / 200 0 27 []"],
+    );
 }
 
 #[test]
@@ -415,7 +470,10 @@ fn one_sided_responses_from_originator() {
             c(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nHello World!\n"),
             c(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nHello People"),
         ],
-        &["- - - 200 - 12 [unpaired_response]", "- - - 200 - 12 [unpaired_response]"],
+        &[
+            "- - - 200 - 12 [unpaired_response]",
+            "- - - 200 - 12 [unpaired_response]",
+        ],
     );
 }
 
@@ -436,7 +494,10 @@ fn non_http_connection_is_given_up() {
 #[test]
 fn ssh_banner_and_smtp_are_not_http() {
     for (a, b) in [
-        (&b"SSH-2.0-OpenSSH_9.6\r\n"[..], &b"SSH-2.0-OpenSSH_8.0\r\n"[..]),
+        (
+            &b"SSH-2.0-OpenSSH_9.6\r\n"[..],
+            &b"SSH-2.0-OpenSSH_8.0\r\n"[..],
+        ),
         (b"EHLO mail.example.com\r\n", b"220 mx ESMTP ready\r\n"),
     ] {
         let r = check(&[c(a), s(b)], &[]);
@@ -460,7 +521,11 @@ fn gap_inside_known_length_body_is_consumed() {
             c(b"GET /3 HTTP/1.0\r\n\r\n"),
             s(b"HTTP/1.0 200 OK\r\nContent-Length: 14\r\n\r\n0123456789abcd"),
         ],
-        &["GET - /1 200 0 14 []", "GET - /2 200 0 70 [gap]", "GET - /3 200 0 14 []"],
+        &[
+            "GET - /1 200 0 14 []",
+            "GET - /2 200 0 70 [gap]",
+            "GET - /3 200 0 14 []",
+        ],
     );
     assert_eq!(r.stats.gaps_in_messages, 1);
     assert_eq!(r.stats.resyncs, 0);
@@ -505,7 +570,10 @@ fn gap_longer_than_body_resyncs() {
             Step::GapS(50),
             s(b"xyz\r\nHTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n"),
         ],
-        &["GET h /1 200 0 2 [gap,truncated]", "- - - 404 - 0 [unpaired_response]"],
+        &[
+            "GET h /1 200 0 2 [gap,truncated]",
+            "- - - 404 - 0 [unpaired_response]",
+        ],
     );
 }
 
@@ -526,11 +594,21 @@ fn gap_in_close_delimited_body_counts() {
 #[test]
 fn close_delimited_body_ends_at_fin_not_truncated() {
     check(
-        &[c(b"GET / HTTP/1.0\r\n\r\n"), s(b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until close"), Step::FinS],
+        &[
+            c(b"GET / HTTP/1.0\r\n\r\n"),
+            s(b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until close"),
+            Step::FinS,
+        ],
         &["GET - / 200 0 16 []"],
     );
     // ... and at close too.
-    check(&[c(b"GET / HTTP/1.0\r\n\r\n"), s(b"HTTP/1.0 200 OK\r\n\r\nabc")], &["GET - / 200 0 3 []"]);
+    check(
+        &[
+            c(b"GET / HTTP/1.0\r\n\r\n"),
+            s(b"HTTP/1.0 200 OK\r\n\r\nabc"),
+        ],
+        &["GET - / 200 0 3 []"],
+    );
 }
 
 #[test]
@@ -545,14 +623,21 @@ fn partial_heads_at_close() {
 #[test]
 fn request_body_truncated_at_fin() {
     check(
-        &[c(b"PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc"), Step::FinC, s(b"HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n")],
+        &[
+            c(b"PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc"),
+            Step::FinC,
+            s(b"HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n"),
+        ],
         &["PUT h /x 400 3 0 [truncated]"],
     );
 }
 
 #[test]
 fn head_cap_exceeded_is_malformed_and_resyncs() {
-    let cfg = HttpConfig { head_cap: 64, ..HttpConfig::default() };
+    let cfg = HttpConfig {
+        head_cap: 64,
+        ..HttpConfig::default()
+    };
     let mut big = b"GET /big HTTP/1.1\r\nX-Long: ".to_vec();
     big.extend_from_slice(&[b'a'; 100]);
     big.extend_from_slice(b"\r\n\r\nGET /ok HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -562,7 +647,10 @@ fn head_cap_exceeded_is_malformed_and_resyncs() {
 
 #[test]
 fn pipeline_cap_emits_oldest_early() {
-    let cfg = HttpConfig { max_pipeline: 2, ..HttpConfig::default() };
+    let cfg = HttpConfig {
+        max_pipeline: 2,
+        ..HttpConfig::default()
+    };
     let mut reqs = Vec::new();
     for i in 0..4 {
         reqs.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
@@ -582,22 +670,38 @@ fn pipeline_cap_emits_oldest_early() {
 
 #[test]
 fn body_cap_keeps_prefix_and_counts_all() {
-    let cfg = HttpConfig { keep_bodies: true, body_cap: 4, ..HttpConfig::default() };
+    let cfg = HttpConfig {
+        keep_bodies: true,
+        body_cap: 4,
+        ..HttpConfig::default()
+    };
     let r = check_cfg(
-        &[c(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nabcdef"), s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+        &[
+            c(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nabcdef"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        ],
         cfg,
         &["POST h / 200 6 2 [body_capped]"],
     );
     let x = &r.exchanges[0];
-    assert_eq!(x.request.as_ref().unwrap().body.as_deref(), Some(&b"abcd"[..]));
-    assert_eq!(x.response.as_ref().unwrap().body.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(
+        x.request.as_ref().unwrap().body.as_deref(),
+        Some(&b"abcd"[..])
+    );
+    assert_eq!(
+        x.response.as_ref().unwrap().body.as_deref(),
+        Some(&b"ok"[..])
+    );
     assert!(x.flags.contains(&Flag::BodyCapped));
 }
 
 #[test]
 fn bodies_not_kept_by_default() {
     let r = check(
-        &[c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+        &[
+            c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        ],
         &["GET h / 200 0 2 []"],
     );
     assert_eq!(r.exchanges[0].response.as_ref().unwrap().body, None);
@@ -615,16 +719,27 @@ fn odd_request_lines() {
             c(b"QUERY /users HTTP/1.1\r\nHost: example.com\r\nContent-Length: 2\r\n\r\n{}"),
             s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]"),
         ],
-        &["OPTIONS www.google.com - 400 0 1 [malformed]", "GET h /a b 200 0 0 [malformed]", "QUERY example.com /users 200 2 2 []"],
+        &[
+            "OPTIONS www.google.com - 400 0 1 [malformed]",
+            "GET h /a b 200 0 0 [malformed]",
+            "QUERY example.com /users 200 2 2 []",
+        ],
     );
 }
 
 #[test]
 fn garbage_request_lines_leave_unpaired_responses() {
     // Zeek http-methods: `OPTIONSHTTP/1.1` / `GET/ HTTP/1.1` are not requests.
-    for req in [&b"OPTIONSHTTP/1.1\nHost: www.google.com\n\n"[..], b"GET/ HTTP/1.1\nHost: www.google.com\n\n", b"OPTIONS\nHost: www.google.com\n\n"] {
+    for req in [
+        &b"OPTIONSHTTP/1.1\nHost: www.google.com\n\n"[..],
+        b"GET/ HTTP/1.1\nHost: www.google.com\n\n",
+        b"OPTIONS\nHost: www.google.com\n\n",
+    ] {
         check(
-            &[c(req), s(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad")],
+            &[
+                c(req),
+                s(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad"),
+            ],
             &["- - - 400 - 3 [unpaired_response]"],
         );
     }
@@ -633,7 +748,10 @@ fn garbage_request_lines_leave_unpaired_responses() {
 #[test]
 fn obs_fold_and_colonless_header_lines() {
     let r = check(
-        &[c(b"GET / HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n  b\r\nNoColonHere\r\n\r\n"), s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")],
+        &[
+            c(b"GET / HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n  b\r\nNoColonHere\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ],
         &["GET h / 200 0 0 [malformed]"],
     );
     let q = r.exchanges[0].request.as_ref().unwrap();
@@ -657,7 +775,10 @@ fn multipart_body_counts_as_is() {
     let body = b"--XX\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nvalue\r\n--XX--\r\n";
     let mut req = format!("POST / HTTP/1.1\r\nHost: localhost:8000\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     req.extend_from_slice(body);
-    check(&[c(&req)], &["POST localhost:8000 / - 65 - [unpaired_request]"]);
+    check(
+        &[c(&req)],
+        &["POST localhost:8000 / - 65 - [unpaired_request]"],
+    );
 }
 
 #[test]

@@ -35,7 +35,11 @@ fn load(name: &str) -> Vec<Vec<Step>> {
         let n: usize = n.parse().unwrap();
         let bytes = raw[i..i + n].to_vec();
         i += n + 1;
-        convs.last_mut().unwrap().push(if d == ">" { Step::C(bytes) } else { Step::S(bytes) });
+        convs.last_mut().unwrap().push(if d == ">" {
+            Step::C(bytes)
+        } else {
+            Step::S(bytes)
+        });
     }
     convs
 }
@@ -48,8 +52,15 @@ fn zeek_row(x: &Exchange) -> [String; 6] {
     let (m, h, u, ql) = match &x.request {
         Some(q) => (
             q.method.clone(),
-            q.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map_or_else(dash, |(_, v)| v.clone()),
-            if q.uri.is_empty() { dash() } else { q.uri.clone() },
+            q.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+                .map_or_else(dash, |(_, v)| v.clone()),
+            if q.uri.is_empty() {
+                dash()
+            } else {
+                q.uri.clone()
+            },
             q.body_len.to_string(),
         ),
         None => (dash(), dash(), dash(), "0".into()),
@@ -68,14 +79,24 @@ fn zeek_row(x: &Exchange) -> [String; 6] {
     [m, h, u, st, ql, pl]
 }
 
-const COLS: [&str; 6] = ["method", "host", "uri", "status_code", "request_body_len", "response_body_len"];
+const COLS: [&str; 6] = [
+    "method",
+    "host",
+    "uri",
+    "status_code",
+    "request_body_len",
+    "response_body_len",
+];
 
 fn expected(name: &str) -> (Vec<usize>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(dir().join(format!("{name}.expected"))).expect("expected");
     let mut lines = text.lines();
     let first = lines.next().unwrap();
     let have = first.split_once("has: ").unwrap().1;
-    let cols: Vec<usize> = have.split(',').map(|c| COLS.iter().position(|k| *k == c.trim()).unwrap()).collect();
+    let cols: Vec<usize> = have
+        .split(',')
+        .map(|c| COLS.iter().position(|k| *k == c.trim()).unwrap())
+        .collect();
     let rows = lines
         .skip(1)
         .filter(|l| !l.is_empty())
@@ -88,15 +109,29 @@ fn expected(name: &str) -> (Vec<usize>, Vec<Vec<String>>) {
 fn exchanges(name: &str) -> Vec<Exchange> {
     let mut all = Vec::new();
     for conv in load(name) {
-        let total: usize = conv.iter().map(|s| if let Step::C(d) | Step::S(d) = s { d.len() } else { 0 }).sum();
+        let total: usize = conv
+            .iter()
+            .map(|s| {
+                if let Step::C(d) | Step::S(d) = s {
+                    d.len()
+                } else {
+                    0
+                }
+            })
+            .sum();
         let whole = http_support::run_cfg(&conv, http_support::Cut::Whole, HttpConfig::default());
         if total <= 4096 {
             let expect: Vec<String> = http_support::rows(&whole);
             let e: Vec<&str> = expect.iter().map(String::as_str).collect();
             check_cfg(&conv, HttpConfig::default(), &e);
         } else {
-            let bw = http_support::run_cfg(&conv, http_support::Cut::Bytewise, HttpConfig::default());
-            assert_eq!(http_support::rows(&bw), http_support::rows(&whole), "{name}: bytewise");
+            let bw =
+                http_support::run_cfg(&conv, http_support::Cut::Bytewise, HttpConfig::default());
+            assert_eq!(
+                http_support::rows(&bw),
+                http_support::rows(&whole),
+                "{name}: bytewise"
+            );
         }
         all.extend(whole.exchanges);
     }
@@ -109,7 +144,10 @@ fn exchanges(name: &str) -> Vec<Exchange> {
 fn zeek_case(name: &str, known: &[(&str, Option<&str>)]) {
     let (cols, mut want) = expected(name);
     for (zeek, ours) in known {
-        let pos = want.iter().position(|r| r.join("\t") == *zeek).expect("known row is in the baseline");
+        let pos = want
+            .iter()
+            .position(|r| r.join("\t") == *zeek)
+            .expect("known row is in the baseline");
         match ours {
             Some(o) => want[pos] = o.split('\t').map(str::to_string).collect(),
             None => {
@@ -117,8 +155,15 @@ fn zeek_case(name: &str, known: &[(&str, Option<&str>)]) {
             }
         }
     }
-    let got: Vec<Vec<String>> = exchanges(name).iter().map(|x| zeek_row(x).to_vec()).collect();
-    let proj = |r: &Vec<String>| cols.iter().map(|&c| r.get(c).cloned().unwrap_or_default()).collect::<Vec<_>>();
+    let got: Vec<Vec<String>> = exchanges(name)
+        .iter()
+        .map(|x| zeek_row(x).to_vec())
+        .collect();
+    let proj = |r: &Vec<String>| {
+        cols.iter()
+            .map(|&c| r.get(c).cloned().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
     let mut w: Vec<Vec<String>> = want.iter().map(proj).collect();
     let mut g: Vec<Vec<String>> = got.iter().map(proj).collect();
     w.sort();
@@ -141,7 +186,10 @@ zeek!(te_cl_desync, "zeek__261-te-cl-desync");
 zeek!(content_length_overflow, "zeek__content-length-overflow");
 zeek!(curl_http_09, "zeek__curl-http-09");
 zeek!(fake_content_length, "zeek__fake-content-length");
-zeek!(http_09_content_length_confusion, "zeek__http-09-content-length-confusion");
+zeek!(
+    http_09_content_length_confusion,
+    "zeek__http-09-content-length-confusion"
+);
 zeek!(http_desynched, "zeek__http-desynched");
 zeek!(http_lower_case, "zeek__http-lower-case-nonstandard-port");
 zeek!(version_mismatch, "zeek__version-mismatch");
@@ -154,7 +202,10 @@ zeek!(websocket, "zeek__101-switching-protocols-websocket");
 zeek!(connect_smtp, "zeek__http-connect-smtp");
 zeek!(connect_with_header, "zeek__http-connect-with-header");
 zeek!(docker_upgrade, "zeek__upgrade-to-tcp-docker");
-zeek!(flip_content_line_resp, "zeek__flip-content-line-resp-pcapng");
+zeek!(
+    flip_content_line_resp,
+    "zeek__flip-content-line-resp-pcapng"
+);
 zeek!(get_known_ports, "zeek__get-known-ports");
 zeek!(missing_zlib_header, "zeek__missing-zlib-header");
 zeek!(continue_100, "zeek__100-continue");
@@ -169,7 +220,10 @@ fn http_port_22() {
     // The close-delimited body is 12630 bytes on the wire (12649 server bytes minus the
     // 19-byte head); Zeek logs 12632, two more than the server sent (its line-oriented
     // delivery adds a CRLF for the final unterminated line).
-    zeek_case("zeek__http-port-22", &[("GET\t-\t/\t200\t0\t12632", Some("GET\t-\t/\t200\t0\t12630"))]);
+    zeek_case(
+        "zeek__http-port-22",
+        &[("GET\t-\t/\t200\t0\t12632", Some("GET\t-\t/\t200\t0\t12630"))],
+    );
 }
 
 #[test]
@@ -185,7 +239,10 @@ fn smuggle_http_request() {
     // as a nested MIME entity. We count the 65 bytes the (truncated) gzip stream decodes to.
     zeek_case(
         "zeek__smuggle-http-request",
-        &[("POST\tlocalhost\t/first\t200\t57\t35", Some("POST\tlocalhost\t/first\t200\t65\t35"))],
+        &[(
+            "POST\tlocalhost\t/first\t200\t57\t35",
+            Some("POST\tlocalhost\t/first\t200\t65\t35"),
+        )],
     );
 }
 
@@ -196,7 +253,9 @@ fn suricata(name: &str) -> Vec<Exchange> {
 }
 
 fn hdr<'a>(h: &'a [(String, String)], n: &str) -> Option<&'a str> {
-    h.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str())
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(n))
+        .map(|(_, v)| v.as_str())
 }
 
 #[test]
@@ -212,21 +271,39 @@ fn suricata_noint_status() {
     let x = suricata("suricata-verify__http1-noint-status");
     assert_eq!(x.len(), 1);
     let p = x[0].response.as_ref().unwrap();
-    assert_eq!((p.status, p.status_text.as_str(), p.body_len), (None, "2XX", 4));
+    assert_eq!(
+        (p.status, p.status_text.as_str(), p.body_len),
+        (None, "2XX", 4)
+    );
 }
 
 #[test]
 fn suricata_async() {
     let x = suricata("suricata-verify__http-async");
-    let got: Vec<(String, Option<u16>)> =
-        x.iter().map(|e| (e.request.as_ref().unwrap().uri.clone(), e.response.as_ref().unwrap().status)).collect();
-    assert_eq!(got, vec![("/1".to_string(), Some(200)), ("/2".to_string(), Some(200))]);
+    let got: Vec<(String, Option<u16>)> = x
+        .iter()
+        .map(|e| {
+            (
+                e.request.as_ref().unwrap().uri.clone(),
+                e.response.as_ref().unwrap().status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![("/1".to_string(), Some(200)), ("/2".to_string(), Some(200))]
+    );
 }
 
 #[test]
 fn suricata_async_srv() {
     let x = suricata("suricata-verify__http-async-srv");
-    assert_eq!(x.iter().filter(|e| e.response.as_ref().and_then(|p| p.status) == Some(200)).count(), 2);
+    assert_eq!(
+        x.iter()
+            .filter(|e| e.response.as_ref().and_then(|p| p.status) == Some(200))
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -242,8 +319,13 @@ fn suricata_multiple100() {
 fn suricata_brotli() {
     let x = suricata("suricata-verify__http-brotli-ce");
     assert_eq!(x.len(), 3);
-    assert!(x.iter().all(|e| !e.flags.contains(&apitap::http::Flag::DecodeError)));
-    let lens: Vec<u64> = x.iter().map(|e| e.response.as_ref().map_or(0, |p| p.body_len)).collect();
+    assert!(x
+        .iter()
+        .all(|e| !e.flags.contains(&apitap::http::Flag::DecodeError)));
+    let lens: Vec<u64> = x
+        .iter()
+        .map(|e| e.response.as_ref().map_or(0, |p| p.body_len))
+        .collect();
     assert!(lens.contains(&121) || lens.contains(&1743), "{lens:?}");
 }
 
@@ -251,12 +333,17 @@ fn suricata_brotli() {
 fn suricata_options_method() {
     let x = suricata("suricata-verify__http-options-method");
     let q = x[0].request.as_ref().unwrap();
-    assert_eq!((q.method.as_str(), hdr(&q.headers, "host")), ("OPTIONS", Some("example.com")));
+    assert_eq!(
+        (q.method.as_str(), hdr(&q.headers, "host")),
+        ("OPTIONS", Some("example.com"))
+    );
 }
 
 #[test]
 fn suricata_all_headers() {
     let x = suricata("suricata-verify__http-all-headers");
     assert!(!x.is_empty());
-    assert!(x.iter().all(|e| e.request.is_some() && e.response.is_some()));
+    assert!(x
+        .iter()
+        .all(|e| e.request.is_some() && e.response.is_some()));
 }

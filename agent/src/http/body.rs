@@ -71,7 +71,13 @@ impl Default for Chunked {
 impl Chunked {
     /// A de-chunker at the start of a body.
     pub fn new() -> Self {
-        Chunked { state: ChunkState::SizeStart, size: 0, remaining: 0, line_len: 0, trailer_bytes: 0 }
+        Chunked {
+            state: ChunkState::SizeStart,
+            size: 0,
+            remaining: 0,
+            line_len: 0,
+            trailer_bytes: 0,
+        }
     }
 
     /// Bytes of chunk data still expected in the current chunk (0 when in framing).
@@ -131,7 +137,11 @@ impl Chunked {
                 }
                 ChunkState::Size => {
                     if let Some(d) = hex(b) {
-                        match self.size.checked_mul(16).and_then(|s| s.checked_add(u64::from(d))) {
+                        match self
+                            .size
+                            .checked_mul(16)
+                            .and_then(|s| s.checked_add(u64::from(d)))
+                        {
                             Some(s) => self.size = s,
                             None => return ChunkStatus::Error(i, ParseError::ChunkSizeOverflow),
                         }
@@ -179,7 +189,11 @@ impl Chunked {
                         self.state = ChunkState::Done;
                         return ChunkStatus::Done(i);
                     }
-                    self.state = if b == b'\r' { ChunkState::TrailerCr } else { ChunkState::Trailer };
+                    self.state = if b == b'\r' {
+                        ChunkState::TrailerCr
+                    } else {
+                        ChunkState::Trailer
+                    };
                     if self.bump_trailer() {
                         return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
                     }
@@ -325,7 +339,9 @@ pub struct ContentDecoder {
 
 impl std::fmt::Debug for ContentDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContentDecoder").field("raw_len", &self.raw_len).finish_non_exhaustive()
+        f.debug_struct("ContentDecoder")
+            .field("raw_len", &self.raw_len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -345,13 +361,24 @@ impl ContentDecoder {
         let engine = match coding {
             Coding::Identity => Engine::Identity,
             Coding::Deflate => Engine::DeflatePending([0; 2], 0),
-            Coding::Gzip => Engine::Gzip(Box::new(flate2::write::GzDecoder::new(sink.empty_like()))),
-            Coding::Brotli => {
-                Engine::Brotli(Box::new(brotli::DecompressorWriter::new(sink.empty_like(), BROTLI_BUF)))
+            Coding::Gzip => {
+                Engine::Gzip(Box::new(flate2::write::GzDecoder::new(sink.empty_like())))
             }
+            Coding::Brotli => Engine::Brotli(Box::new(brotli::DecompressorWriter::new(
+                sink.empty_like(),
+                BROTLI_BUF,
+            ))),
         };
         let raw = (limits.keep && coding != Coding::Identity).then(Vec::new);
-        ContentDecoder { engine, sink, raw, raw_len: 0, limits, error: false, capped: false }
+        ContentDecoder {
+            engine,
+            sink,
+            raw,
+            raw_len: 0,
+            limits,
+            error: false,
+            capped: false,
+        }
     }
 
     /// Raw body bytes seen so far.
@@ -412,7 +439,13 @@ impl ContentDecoder {
                 } else {
                     Engine::Raw(Box::new(flate2::write::DeflateDecoder::new(s)))
                 };
-                self.feed_engine(&head).and_then(|done| if done { Ok(true) } else { self.feed_engine(rest) })
+                self.feed_engine(&head).and_then(|done| {
+                    if done {
+                        Ok(true)
+                    } else {
+                        self.feed_engine(rest)
+                    }
+                })
             }
             _ => self.feed_engine(data),
         };
@@ -530,7 +563,14 @@ impl Sink {
     }
 
     fn zero() -> Sink {
-        Sink { len: 0, max_len: 0, body: None, body_cap: 0, capped: false, hit_max: false }
+        Sink {
+            len: 0,
+            max_len: 0,
+            body: None,
+            body_cap: 0,
+            capped: false,
+            hit_max: false,
+        }
     }
 
     /// Take over a finished engine's output (this sink was unused for coded bodies).
@@ -562,7 +602,8 @@ mod tests {
 
     #[test]
     fn chunked_with_extensions_and_trailers() {
-        let input = b"4;name=v\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        let input =
+            b"4;name=v\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
         for split in 0..input.len() {
             let (out, st) = dechunk(input, split);
             assert_eq!(out, b"Wikipedia in\r\n\r\nchunks.", "split {split}");
@@ -591,15 +632,25 @@ mod tests {
     fn chunk_gap_skip() {
         let mut c = Chunked::new();
         let mut out = Vec::new();
-        assert_eq!(c.feed(b"a\r\n0123", &mut |d| out.extend_from_slice(d)), ChunkStatus::Partial);
+        assert_eq!(
+            c.feed(b"a\r\n0123", &mut |d| out.extend_from_slice(d)),
+            ChunkStatus::Partial
+        );
         assert_eq!(c.data_remaining(), 6);
         c.skip_data(6);
-        assert_eq!(c.feed(b"\r\n0\r\n\r\n", &mut |d| out.extend_from_slice(d)), ChunkStatus::Done(7));
+        assert_eq!(
+            c.feed(b"\r\n0\r\n\r\n", &mut |d| out.extend_from_slice(d)),
+            ChunkStatus::Done(7)
+        );
         assert_eq!(out, b"0123");
     }
 
     fn limits() -> DecodeLimits {
-        DecodeLimits { keep: true, body_cap: 1 << 20, decoded_cap: 64 << 20 }
+        DecodeLimits {
+            keep: true,
+            body_cap: 1 << 20,
+            decoded_cap: 64 << 20,
+        }
     }
 
     fn decode(coding: Coding, data: &[u8], step: usize) -> BodyResult {
@@ -654,7 +705,9 @@ mod tests {
 
     #[test]
     fn all_codings_roundtrip_at_any_step() {
-        let text: Vec<u8> = (0..5000u32).map(|i| b"abcdefghij"[(i * 7 % 10) as usize]).collect();
+        let text: Vec<u8> = (0..5000u32)
+            .map(|i| b"abcdefghij"[(i * 7 % 10) as usize])
+            .collect();
         for (kind, coding) in [
             ("gzip", Coding::Gzip),
             ("zlib", Coding::Deflate),
@@ -688,7 +741,11 @@ mod tests {
         let z = compress("gzip", &vec![0u8; 1 << 20]);
         let mut d = ContentDecoder::new(
             Coding::Gzip,
-            DecodeLimits { keep: false, body_cap: 0, decoded_cap: 1000 },
+            DecodeLimits {
+                keep: false,
+                body_cap: 0,
+                decoded_cap: 1000,
+            },
         );
         d.write(&z);
         let r = d.finish();
@@ -701,7 +758,11 @@ mod tests {
     fn body_cap_cuts_kept_body_but_counts_all() {
         let mut d = ContentDecoder::new(
             Coding::Identity,
-            DecodeLimits { keep: true, body_cap: 4, decoded_cap: 1 << 20 },
+            DecodeLimits {
+                keep: true,
+                body_cap: 4,
+                decoded_cap: 1 << 20,
+            },
         );
         d.write(b"abc");
         d.write(b"defg");

@@ -393,9 +393,14 @@ impl HttpConn {
         }
         let room = (cap + 1).saturating_sub(side.buf.len());
         let appended = room.min(data.len());
-        side.buf.extend_from_slice(data.get(..appended).unwrap_or_default());
+        side.buf
+            .extend_from_slice(data.get(..appended).unwrap_or_default());
         // Leading blank lines are not evidence either way.
-        let start = side.buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(side.buf.len());
+        let start = side
+            .buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(side.buf.len());
         let view = side.buf.get(start..).unwrap_or_default();
         let req = parser::sniff_request(view, false);
         let resp = parser::sniff_response(view);
@@ -448,7 +453,17 @@ impl HttpConn {
         }
         let other = s.other();
         let mut replay = Vec::new();
-        for (x, r) in [(s, role), (other, if role == Role::Client { Role::Server } else { Role::Client })] {
+        for (x, r) in [
+            (s, role),
+            (
+                other,
+                if role == Role::Client {
+                    Role::Server
+                } else {
+                    Role::Client
+                },
+            ),
+        ] {
             let side = self.side(x);
             side.role = r;
             if side.neither {
@@ -503,7 +518,14 @@ impl HttpConn {
     }
 
     /// Returns how many bytes of `data` were consumed.
-    fn head_step(&mut self, s: S, ts: Timestamp, data: &[u8], resync: bool, out: &mut Vec<HttpEvent>) -> usize {
+    fn head_step(
+        &mut self,
+        s: S,
+        ts: Timestamp,
+        data: &[u8],
+        resync: bool,
+        out: &mut Vec<HttpEvent>,
+    ) -> usize {
         let role = self.side_ref(s).role;
         let mut skipped = 0;
         if self.side_ref(s).buf.is_empty() && !self.side_ref(s).v09 {
@@ -516,7 +538,10 @@ impl HttpConn {
                 }
             }
             // Skip blank lines between messages.
-            skipped = data.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(data.len());
+            skipped = data
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+                .unwrap_or(data.len());
             if skipped == data.len() {
                 return skipped;
             }
@@ -528,14 +553,19 @@ impl HttpConn {
         let base = side.buf.len();
         let room = (cap + 1).saturating_sub(base);
         let take = room.min(data.len());
-        side.buf.extend_from_slice(data.get(..take).unwrap_or_default());
+        side.buf
+            .extend_from_slice(data.get(..take).unwrap_or_default());
 
         if !side.checked {
             let v = match role {
                 Role::Client => parser::sniff_request(&side.buf, resync),
                 _ => parser::sniff_response(&side.buf),
             };
-            let v = if v == Verdict::NeedMore && side.buf.len() > cap { Verdict::Neither } else { v };
+            let v = if v == Verdict::NeedMore && side.buf.len() > cap {
+                Verdict::Neither
+            } else {
+                v
+            };
             match v {
                 Verdict::NeedMore => return skipped + take,
                 Verdict::Neither => {
@@ -579,7 +609,10 @@ impl HttpConn {
                             self.open_v09_request(s, rl, ts, out);
                             // Re-scan the following lines one at a time.
                             let side = self.side(s);
-                            side.scan = HeadScan { line_start: fl, first_line_end: Some(fl) };
+                            side.scan = HeadScan {
+                                line_start: fl,
+                                first_line_end: Some(fl),
+                            };
                             let _ = buf_len;
                             continue;
                         }
@@ -590,7 +623,8 @@ impl HttpConn {
                 // The line after a version-less request line decides.
                 let side = self.side(s);
                 let fl = side.scan.first_line_end.unwrap_or(0);
-                let next_end = memchr(b'\n', side.buf.get(fl..).unwrap_or_default()).map(|p| fl + p + 1);
+                let next_end =
+                    memchr(b'\n', side.buf.get(fl..).unwrap_or_default()).map(|p| fl + p + 1);
                 match next_end {
                     None => {
                         side.scan.line_start = fl;
@@ -610,7 +644,10 @@ impl HttpConn {
                             return skipped + self.finish_v09_with_leftover(s, fl, base, ts, out);
                         }
                         side.v09_headers = true;
-                        side.scan = HeadScan { line_start: fl, first_line_end: Some(fl) };
+                        side.scan = HeadScan {
+                            line_start: fl,
+                            first_line_end: Some(fl),
+                        };
                         continue;
                     }
                 }
@@ -623,7 +660,11 @@ impl HttpConn {
                     let v09 = side.v09;
                     side.reset_head();
                     let consumed = end.saturating_sub(base);
-                    let leftover = if end < base { head.get(end..base).map(<[u8]>::to_vec) } else { None };
+                    let leftover = if end < base {
+                        head.get(end..base).map(<[u8]>::to_vec)
+                    } else {
+                        None
+                    };
                     let head_slice = head.get(..end).unwrap_or_default();
                     match role {
                         Role::Client => self.on_request_head(s, head_slice, v09, ts, false, out),
@@ -667,7 +708,13 @@ impl HttpConn {
 
     /// A version-less request line: open its exchange right away (the server may answer
     /// before anything else comes from the client).
-    fn open_v09_request(&mut self, s: S, rl: parser::RequestLine, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+    fn open_v09_request(
+        &mut self,
+        s: S,
+        rl: parser::RequestLine,
+        ts: Timestamp,
+        out: &mut Vec<HttpEvent>,
+    ) {
         let head_ts = self.side_ref(s).head_ts;
         let req = Request {
             method: rl.method,
@@ -715,7 +762,14 @@ impl HttpConn {
 
     /// The version-less request ended at `fl` (end of its line) because a new request line
     /// follows. Returns bytes of the current input consumed.
-    fn finish_v09_with_leftover(&mut self, s: S, fl: usize, base: usize, ts: Timestamp, out: &mut Vec<HttpEvent>) -> usize {
+    fn finish_v09_with_leftover(
+        &mut self,
+        s: S,
+        fl: usize,
+        base: usize,
+        ts: Timestamp,
+        out: &mut Vec<HttpEvent>,
+    ) -> usize {
         let side = self.side(s);
         let buf = std::mem::take(&mut side.buf);
         self.finish_v09_request(s, out);
@@ -749,7 +803,10 @@ impl HttpConn {
     }
 
     fn first_unanswered(&self) -> Option<u64> {
-        self.queue.iter().find(|e| e.request.is_some() && e.response.is_none()).map(|e| e.index)
+        self.queue
+            .iter()
+            .find(|e| e.request.is_some() && e.response.is_none())
+            .map(|e| e.index)
     }
 
     fn is_09(&self, idx: u64) -> bool {
@@ -775,12 +832,21 @@ impl HttpConn {
         let limits = self.limits();
         let side = self.side(s);
         side.cur = Some(idx);
-        side.body = Some(BodyState { framing: Framing::UntilClose, dec: ContentDecoder::new(Coding::Identity, limits) });
+        side.body = Some(BodyState {
+            framing: Framing::UntilClose,
+            dec: ContentDecoder::new(Coding::Identity, limits),
+        });
         side.phase = Phase::Body;
         let _ = out;
     }
 
-    fn new_entry(&mut self, request: Option<Request>, response: Option<Response>, ts: Timestamp, out: &mut Vec<HttpEvent>) -> u64 {
+    fn new_entry(
+        &mut self,
+        request: Option<Request>,
+        response: Option<Response>,
+        ts: Timestamp,
+        out: &mut Vec<HttpEvent>,
+    ) -> u64 {
         while self.queue.len() >= self.cfg.max_pipeline.max(1) {
             self.stats.pipeline_overflows += 1;
             if let Some(e) = self.queue.pop_front() {
@@ -803,7 +869,15 @@ impl HttpConn {
         index
     }
 
-    fn on_request_head(&mut self, s: S, head: &[u8], v09: bool, ts: Timestamp, truncated: bool, out: &mut Vec<HttpEvent>) {
+    fn on_request_head(
+        &mut self,
+        s: S,
+        head: &[u8],
+        v09: bool,
+        ts: Timestamp,
+        truncated: bool,
+        out: &mut Vec<HttpEvent>,
+    ) {
         let fl = memchr(b'\n', head).map_or(head.len(), |p| p + 1);
         let mut headers = Vec::new();
         let bad_headers = parser::parse_headers(head.get(fl..).unwrap_or_default(), &mut headers);
@@ -817,7 +891,9 @@ impl HttpConn {
         }
         let idx = if v09 {
             // Headers after a version-less request line.
-            let Some(idx) = self.side_ref(s).cur else { return };
+            let Some(idx) = self.side_ref(s).cur else {
+                return;
+            };
             if let Some(e) = self.entry_mut(idx) {
                 if let Some(r) = e.request.as_mut() {
                     r.headers = headers;
@@ -870,7 +946,14 @@ impl HttpConn {
         self.start_body(s, framing, f.coding, out);
     }
 
-    fn on_response_head(&mut self, s: S, head: &[u8], ts: Timestamp, truncated: bool, out: &mut Vec<HttpEvent>) {
+    fn on_response_head(
+        &mut self,
+        s: S,
+        head: &[u8],
+        ts: Timestamp,
+        truncated: bool,
+        out: &mut Vec<HttpEvent>,
+    ) {
         let fl = memchr(b'\n', head).map_or(head.len(), |p| p + 1);
         let line = parser::trim_eol(head.get(..fl).unwrap_or_default());
         let sl = match parser::parse_status_line(line) {
@@ -913,12 +996,19 @@ impl HttpConn {
             Some(idx) => {
                 let mut method = String::new();
                 if let Some(e) = self.entry_mut(idx) {
-                    method = e.request.as_ref().map(|r| r.method.clone()).unwrap_or_default();
+                    method = e
+                        .request
+                        .as_ref()
+                        .map(|r| r.method.clone())
+                        .unwrap_or_default();
                     e.response = Some(resp);
                 }
                 (idx, method)
             }
-            None => (self.new_entry(None, Some(resp), head_ts, out), String::new()),
+            None => (
+                self.new_entry(None, Some(resp), head_ts, out),
+                String::new(),
+            ),
         };
         if let Some(e) = self.entry_mut(idx) {
             e.flags |= flags;
@@ -930,7 +1020,8 @@ impl HttpConn {
             self.upgrade(idx, out);
             return;
         }
-        let no_body = truncated || method.eq_ignore_ascii_case("HEAD") || code == 204 || code == 304;
+        let no_body =
+            truncated || method.eq_ignore_ascii_case("HEAD") || code == 204 || code == 304;
         let framing = if no_body {
             None
         } else if f.chunked {
@@ -962,10 +1053,19 @@ impl HttpConn {
         self.flush_all(out);
     }
 
-    fn start_body(&mut self, s: S, framing: Option<Framing>, coding: Coding, out: &mut Vec<HttpEvent>) {
+    fn start_body(
+        &mut self,
+        s: S,
+        framing: Option<Framing>,
+        coding: Coding,
+        out: &mut Vec<HttpEvent>,
+    ) {
         let limits = self.limits();
         let side = self.side(s);
-        side.body = Some(BodyState { framing: Framing::UntilClose, dec: ContentDecoder::new(coding, limits) });
+        side.body = Some(BodyState {
+            framing: Framing::UntilClose,
+            dec: ContentDecoder::new(coding, limits),
+        });
         match framing {
             Some(fr) => {
                 if let Some(b) = side.body.as_mut() {
@@ -1103,7 +1203,9 @@ impl HttpConn {
             Phase::Body => {
                 self.stats.gaps_in_messages += 1;
                 let side = self.side(s);
-                let Some(body) = side.body.as_mut() else { return };
+                let Some(body) = side.body.as_mut() else {
+                    return;
+                };
                 let fits = match &mut body.framing {
                     Framing::UntilClose => {
                         body.dec.gap(len);
@@ -1144,7 +1246,10 @@ impl HttpConn {
         match phase {
             Phase::Dead | Phase::Sniff | Phase::SkipLine => {}
             Phase::Body => {
-                let until_close = matches!(self.side_ref(s).body.as_ref().map(|b| &b.framing), Some(Framing::UntilClose));
+                let until_close = matches!(
+                    self.side_ref(s).body.as_ref().map(|b| &b.framing),
+                    Some(Framing::UntilClose)
+                );
                 let flags = if until_close { 0 } else { bit(Flag::Truncated) };
                 self.finish_body(s, flags, out);
             }
@@ -1221,7 +1326,11 @@ impl HttpConn {
                 (a, a, 0)
             }
         };
-        let flags = ALL_FLAGS.iter().copied().filter(|&f| flags & bit(f) != 0).collect();
+        let flags = ALL_FLAGS
+            .iter()
+            .copied()
+            .filter(|&f| flags & bit(f) != 0)
+            .collect();
         out.push(HttpEvent::Done(Box::new(Exchange {
             conn_id,
             index: e.index,
@@ -1245,12 +1354,26 @@ impl ConnHandler for HttpConn {
         !(self.non_http || self.upgraded || self.closed)
     }
 
-    fn on_data(&mut self, conn: &ConnInfo, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+    fn on_data(
+        &mut self,
+        conn: &ConnInfo,
+        dir: Dir,
+        ts: Timestamp,
+        data: &[u8],
+        out: &mut Vec<HttpEvent>,
+    ) {
         self.info = Some(*conn);
         self.data(S::of(dir), ts, data, out);
     }
 
-    fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
+    fn on_gap(
+        &mut self,
+        conn: &ConnInfo,
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+        out: &mut Vec<HttpEvent>,
+    ) {
         self.info = Some(*conn);
         self.side(S::of(dir)).last_ts = ts;
         self.gap(S::of(dir), len, out);
@@ -1264,7 +1387,13 @@ impl ConnHandler for HttpConn {
         self.end_side(S::of(dir), ts, out);
     }
 
-    fn on_close(&mut self, conn: &ConnInfo, ts: Timestamp, _reason: CloseReason, out: &mut Vec<HttpEvent>) {
+    fn on_close(
+        &mut self,
+        conn: &ConnInfo,
+        ts: Timestamp,
+        _reason: CloseReason,
+        out: &mut Vec<HttpEvent>,
+    ) {
         self.info = Some(*conn);
         if self.closed {
             return;

@@ -92,7 +92,11 @@ pub fn sniff_request(buf: &[u8], strict: bool) -> Verdict {
         if b == b' ' {
             break;
         }
-        let ok = if i == 0 { b.is_ascii_alphabetic() } else { is_method_char(b) };
+        let ok = if i == 0 {
+            b.is_ascii_alphabetic()
+        } else {
+            is_method_char(b)
+        };
         if !ok || i >= MAX_METHOD_LEN {
             return Verdict::Neither;
         }
@@ -126,7 +130,10 @@ pub fn sniff_request(buf: &[u8], strict: bool) -> Verdict {
         return Verdict::NeedMore;
     };
     let line = trim_eol(rest.get(..nl).unwrap_or_default());
-    let last = line.rsplit(|&b| is_ws(b)).find(|t| !t.is_empty()).unwrap_or_default();
+    let last = line
+        .rsplit(|&b| is_ws(b))
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
     if last.len() >= 5 && sniff_response(last) == Verdict::Response {
         Verdict::Request
     } else {
@@ -207,7 +214,10 @@ pub struct RequestLine {
 /// separate tokens, the target is everything between method and a final `HTTP/` token.
 pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
     let line = trim_ws(line);
-    let sp = line.iter().position(|&b| is_ws(b)).ok_or(ParseError::BadRequestLine)?;
+    let sp = line
+        .iter()
+        .position(|&b| is_ws(b))
+        .ok_or(ParseError::BadRequestLine)?;
     let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
     if method.is_empty()
         || method.len() > MAX_METHOD_LEN
@@ -276,7 +286,9 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ParseError> {
     let code = parts.next().unwrap_or_default();
     let reason = trim_ws(parts.next().unwrap_or_default());
     let status = if code.len() == 3 && code.iter().all(u8::is_ascii_digit) {
-        std::str::from_utf8(code).ok().and_then(|s| s.parse::<u16>().ok())
+        std::str::from_utf8(code)
+            .ok()
+            .and_then(|s| s.parse::<u16>().ok())
     } else {
         None
     };
@@ -379,7 +391,10 @@ pub fn framing(headers: &[(String, String)]) -> Framing {
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("transfer-encoding") {
             f.has_te = true;
-            if value.split(',').any(|t| t.trim().eq_ignore_ascii_case("chunked")) {
+            if value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
+            {
                 f.chunked = true;
             }
         } else if name.eq_ignore_ascii_case("content-length") {
@@ -436,7 +451,10 @@ mod tests {
         assert_eq!(sniff_response(b"HT"), Verdict::NeedMore);
         assert_eq!(sniff_response(b"http/1.1 200"), Verdict::Response);
         assert_eq!(sniff_response(b"HTTX/"), Verdict::Neither);
-        assert_eq!(sniff_request(b"GET / HTTP/1.1\r\n", false), Verdict::Request);
+        assert_eq!(
+            sniff_request(b"GET / HTTP/1.1\r\n", false),
+            Verdict::Request
+        );
         assert_eq!(sniff_request(b"GE", false), Verdict::NeedMore);
         assert_eq!(sniff_request(b"GET ", false), Verdict::NeedMore);
         assert_eq!(sniff_request(b"GET /", false), Verdict::Request);
@@ -444,16 +462,34 @@ mod tests {
         assert_eq!(sniff_request(b"GET /x\r\n", true), Verdict::Neither);
         assert_eq!(sniff_request(b"GET /x http/1.0\n", true), Verdict::Request);
         assert_eq!(sniff_request(b"CONNECT h:443", false), Verdict::NeedMore);
-        assert_eq!(sniff_request(b"CONNECT h:443 HTTP/1.1\r\n", false), Verdict::Request);
+        assert_eq!(
+            sniff_request(b"CONNECT h:443 HTTP/1.1\r\n", false),
+            Verdict::Request
+        );
         assert_eq!(sniff_request(b"EHLO host\r\n", false), Verdict::Neither);
         assert_eq!(sniff_request(b"220 ready\r\n", false), Verdict::Neither);
         assert_eq!(sniff_request(b"GET/ HTTP/1.1\n", false), Verdict::Neither);
         assert_eq!(sniff_request(b"OPTIONS\n", false), Verdict::Neither);
-        assert_eq!(sniff_request(b"HTTP/1.1 200 OK\r\n", false), Verdict::Neither);
-        assert_eq!(sniff_request("ÃÂÃ / HTTP/1.".as_bytes(), false), Verdict::Neither);
-        assert_eq!(sniff_request(b"CCM_POST / HTTP/1.\n", false), Verdict::Request);
-        assert_eq!(sniff_request(b"OPTIONS * HTTP/1.1\n", false), Verdict::Request);
-        assert_eq!(sniff_request(b"OPTIONS HTTP/1.1\n", false), Verdict::Request);
+        assert_eq!(
+            sniff_request(b"HTTP/1.1 200 OK\r\n", false),
+            Verdict::Neither
+        );
+        assert_eq!(
+            sniff_request("ÃÂÃ / HTTP/1.".as_bytes(), false),
+            Verdict::Neither
+        );
+        assert_eq!(
+            sniff_request(b"CCM_POST / HTTP/1.\n", false),
+            Verdict::Request
+        );
+        assert_eq!(
+            sniff_request(b"OPTIONS * HTTP/1.1\n", false),
+            Verdict::Request
+        );
+        assert_eq!(
+            sniff_request(b"OPTIONS HTTP/1.1\n", false),
+            Verdict::Request
+        );
     }
 
     #[test]
@@ -465,21 +501,36 @@ mod tests {
         let r = parse_request_line(b"GET /HTTP/1.1").unwrap();
         assert_eq!((r.uri.as_str(), r.version.as_deref()), ("/HTTP/1.1", None));
         let r = parse_request_line(b"OPTIONS HTTP/1.1").unwrap();
-        assert_eq!((r.uri.as_str(), r.version.as_deref()), ("", Some("HTTP/1.1")));
+        assert_eq!(
+            (r.uri.as_str(), r.version.as_deref()),
+            ("", Some("HTTP/1.1"))
+        );
         let r = parse_request_line(b"get /x http/1.0").unwrap();
-        assert_eq!((r.method.as_str(), r.version.as_deref()), ("get", Some("http/1.0")));
+        assert_eq!(
+            (r.method.as_str(), r.version.as_deref()),
+            ("get", Some("http/1.0"))
+        );
         assert!(r.malformed);
         let r = parse_request_line(b"QUERY /users HTTP/1.1").unwrap();
         assert!(!r.malformed);
-        assert_eq!(parse_request_line(b"OPTIONSHTTP/1.1"), Err(ParseError::BadRequestLine));
-        assert_eq!(parse_request_line(b"GET/ HTTP/1.1"), Err(ParseError::BadRequestLine));
+        assert_eq!(
+            parse_request_line(b"OPTIONSHTTP/1.1"),
+            Err(ParseError::BadRequestLine)
+        );
+        assert_eq!(
+            parse_request_line(b"GET/ HTTP/1.1"),
+            Err(ParseError::BadRequestLine)
+        );
         assert_eq!(parse_request_line(b""), Err(ParseError::BadRequestLine));
     }
 
     #[test]
     fn status_lines() {
         let s = parse_status_line(b"HTTP/1.1 200 OK").unwrap();
-        assert_eq!((s.status, s.reason.as_str(), s.malformed), (Some(200), "OK", false));
+        assert_eq!(
+            (s.status, s.reason.as_str(), s.malformed),
+            (Some(200), "OK", false)
+        );
         let s = parse_status_line(b"HTTP/1.0 2XX OK").unwrap();
         assert_eq!((s.status, s.status_text.as_str()), (None, "2XX"));
         let s = parse_status_line(b"http/1.1 404").unwrap();
@@ -505,7 +556,10 @@ mod tests {
         let mut h = Vec::new();
         let bad = parse_headers(b"A: 1\r\n  more\r\nFakeHeader\nB:2\n\n", &mut h);
         assert!(bad);
-        assert_eq!(h, vec![("A".into(), "1 more".into()), ("B".into(), "2".into())]);
+        assert_eq!(
+            h,
+            vec![("A".into(), "1 more".into()), ("B".into(), "2".into())]
+        );
         let mut h = Vec::new();
         assert!(!parse_headers(b"Host: x\r\n\r\n", &mut h));
     }
@@ -513,9 +567,14 @@ mod tests {
     #[test]
     fn framing_rules() {
         let h = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
-        let f = framing(&h(&[("Transfer-Encoding", "chunked"), ("Content-Length", "50")]));
+        let f = framing(&h(&[
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Length", "50"),
+        ]));
         assert!(f.chunked);
         assert_eq!(f.content_length, Some(50));
         let f = framing(&h(&[("content-length", "99999999999999999999")]));
@@ -526,9 +585,18 @@ mod tests {
         assert_eq!(f.content_length, Some(5));
         let f = framing(&h(&[("Content-Length", "14"), ("Content-Len", "1")]));
         assert_eq!(f.content_length, Some(14));
-        assert_eq!(framing(&h(&[("Content-Encoding", "x-gzip")])).coding, Coding::Gzip);
-        assert_eq!(framing(&h(&[("Content-Encoding", "BR")])).coding, Coding::Brotli);
-        assert_eq!(framing(&h(&[("Content-Encoding", "gzip, br")])).coding, Coding::Identity);
+        assert_eq!(
+            framing(&h(&[("Content-Encoding", "x-gzip")])).coding,
+            Coding::Gzip
+        );
+        assert_eq!(
+            framing(&h(&[("Content-Encoding", "BR")])).coding,
+            Coding::Brotli
+        );
+        assert_eq!(
+            framing(&h(&[("Content-Encoding", "gzip, br")])).coding,
+            Coding::Identity
+        );
         assert_eq!(parse_content_length("9223372036854775808"), None);
         assert_eq!(parse_content_length(" 2200000000 "), Some(2_200_000_000));
         assert_eq!(parse_content_length("+5"), None);

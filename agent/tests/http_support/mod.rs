@@ -63,7 +63,11 @@ pub fn run_cfg(steps: &[Step], cut: Cut, cfg: HttpConfig) -> Run {
         let ts = ts_of(i);
         match st {
             Step::C(d) | Step::S(d) => {
-                let dir = if matches!(st, Step::C(_)) { Dir::ToResponder } else { Dir::ToOriginator };
+                let dir = if matches!(st, Step::C(_)) {
+                    Dir::ToResponder
+                } else {
+                    Dir::ToOriginator
+                };
                 match cut {
                     Cut::Whole => h.on_data(&conn, dir, ts, d, &mut out),
                     Cut::Bytewise => {
@@ -93,7 +97,12 @@ pub fn run_cfg(steps: &[Step], cut: Cut, cfg: HttpConfig) -> Run {
     let flipped = h.flipped();
     h.on_close(&conn, ts_of(steps.len()), CloseReason::Fin, &mut out);
     let exchanges = check_events(&out, conn.id);
-    Run { exchanges, stats: *h.stats(), wants_data_end, flipped }
+    Run {
+        exchanges,
+        stats: *h.stats(),
+        wants_data_end,
+        flipped,
+    }
 }
 
 pub fn run(steps: &[Step], cut: Cut) -> Run {
@@ -109,7 +118,11 @@ pub fn check_events(out: &[HttpEvent], conn_id: u64) -> Vec<Exchange> {
     let mut done = Vec::new();
     for ev in out {
         match ev {
-            HttpEvent::Started { ts, conn_id: c, index } => {
+            HttpEvent::Started {
+                ts,
+                conn_id: c,
+                index,
+            } => {
                 assert_eq!(*c, conn_id);
                 assert_eq!(*index, next_start, "Started out of sequence");
                 next_start += 1;
@@ -135,7 +148,9 @@ pub fn check_events(out: &[HttpEvent], conn_id: u64) -> Vec<Exchange> {
 }
 
 fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    h.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    h.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Zeek-like row: `method host uri status req_len resp_len [flags]`, `-` for absent;
@@ -145,7 +160,11 @@ pub fn row(x: &Exchange) -> String {
         Some(q) => (
             q.method.clone(),
             header(&q.headers, "host").unwrap_or("-").to_string(),
-            if q.uri.is_empty() { "-".to_string() } else { q.uri.clone() },
+            if q.uri.is_empty() {
+                "-".to_string()
+            } else {
+                q.uri.clone()
+            },
             q.body_len.to_string(),
         ),
         None => ("-".into(), "-".into(), "-".into(), "-".into()),
@@ -162,7 +181,10 @@ pub fn row(x: &Exchange) -> String {
         None => ("-".into(), "-".into()),
     };
     let flags: Vec<&str> = x.flags.iter().map(|f| f.as_str()).collect();
-    format!("{method} {host} {uri} {status} {qlen} {plen} [{}]", flags.join(","))
+    format!(
+        "{method} {host} {uri} {status} {qlen} {plen} [{}]",
+        flags.join(",")
+    )
 }
 
 pub fn rows(r: &Run) -> Vec<String> {
@@ -174,8 +196,17 @@ pub fn detail(x: &Exchange) -> String {
     format!(
         "{} | {:?} | {:?} | c={} s={}",
         row(x),
-        x.request.as_ref().map(|q| (&q.version, &q.headers, &q.body, q.ts_start, q.ts_end)),
-        x.response.as_ref().map(|p| (&p.version, &p.status_text, &p.reason, &p.headers, &p.body, p.ts_start)),
+        x.request
+            .as_ref()
+            .map(|q| (&q.version, &q.headers, &q.body, q.ts_start, q.ts_end)),
+        x.response.as_ref().map(|p| (
+            &p.version,
+            &p.status_text,
+            &p.reason,
+            &p.headers,
+            &p.body,
+            p.ts_start
+        )),
         x.client,
         x.server
     )
