@@ -806,3 +806,84 @@ fn response_before_request_completes_waits_for_upload() {
         &["POST h /big 413 8 0 []"],
     );
 }
+
+#[test]
+fn two_gaps_in_one_body() {
+    // suricata http-gap-double: two gaps in the middle response's body.
+    let r = check(
+        &[
+            c(b"GET /1 HTTP/1.0\r\n\r\n"),
+            s(b"HTTP/1.0 200 OK\r\nContent-Length: 14\r\n\r\n0123456789abcd"),
+            c(b"GET /2 HTTP/1.0\r\n\r\n"),
+            s(b"HTTP/1.0 200 OK\r\nContent-Length: 70\r\n\r\n"),
+            s(b"01234567890123"),
+            Step::GapS(14),
+            Step::GapS(14),
+            s(b"0123456789012301234567890123"),
+            c(b"GET /3 HTTP/1.0\r\n\r\n"),
+            s(b"HTTP/1.0 200 OK\r\nContent-Length: 14\r\n\r\n0123456789abcd"),
+        ],
+        &[
+            "GET - /1 200 0 14 []",
+            "GET - /2 200 0 70 [gap]",
+            "GET - /3 200 0 14 []",
+        ],
+    );
+    assert_eq!(r.stats.gaps_in_messages, 2);
+}
+
+#[test]
+fn gap_in_gzip_body_counts_raw_and_flags() {
+    let z = gzip(&[b'x'; 1000]);
+    let (a, b) = z.split_at(5);
+    let mut head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        z.len() + 3
+    )
+    .into_bytes();
+    head.extend_from_slice(a);
+    let want = format!("GET h / 200 0 {} [gap,decode_error]", z.len() + 3);
+    check(
+        &[
+            c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(&head),
+            Step::GapS(3),
+            s(b),
+        ],
+        &[want.as_str()],
+    );
+}
+
+/// Run with `cargo test --release -p apitap --test http_conn -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_smoke() {
+    use apitap::flow::{CloseReason, ConnHandler, Dir};
+    use apitap::http::{HttpConn, HttpEvent};
+    let req = b"GET /api/v1/items/123?x=1 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"id\":123,\"name\":\"example\"}";
+    let conn = info();
+    let n = 200_000u64;
+    let t0 = std::time::Instant::now();
+    let mut h = HttpConn::default();
+    let mut out = Vec::with_capacity(1024);
+    let mut done = 0u64;
+    for i in 0..n {
+        let ts = ts_of(i as usize);
+        h.on_data(&conn, Dir::ToResponder, ts, req, &mut out);
+        h.on_data(&conn, Dir::ToOriginator, ts, resp, &mut out);
+        done += out
+            .iter()
+            .filter(|e| matches!(e, HttpEvent::Done(_)))
+            .count() as u64;
+        out.clear();
+    }
+    h.on_close(&conn, ts_of(0), CloseReason::Fin, &mut out);
+    let dt = t0.elapsed().as_secs_f64();
+    println!(
+        "{n} exchanges in {dt:.3}s: {:.0} exchanges/s, {:.0} MB/s",
+        n as f64 / dt,
+        (n as f64 * (req.len() + resp.len()) as f64) / dt / 1e6
+    );
+    assert_eq!(done, n);
+}

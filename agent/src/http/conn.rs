@@ -670,9 +670,10 @@ impl HttpConn {
                         Role::Client => self.on_request_head(s, head_slice, v09, ts, false, out),
                         _ => self.on_response_head(s, head_slice, ts, false, out),
                     }
-                    // Give the buffer's allocation back for the next head.
+                    // Give the buffer's allocation back for the next head (unless a huge
+                    // head made it large: idle connections should not pin memory).
                     let side = self.side(s);
-                    if side.buf.capacity() == 0 {
+                    if side.buf.capacity() == 0 && head.capacity() <= 8192 {
                         let mut h = head;
                         h.clear();
                         side.buf = h;
@@ -992,36 +993,31 @@ impl HttpConn {
             ts_end: ts,
         };
         self.stats.responses += 1;
-        let (idx, method) = match self.first_unanswered() {
+        let (idx, is_head, is_connect) = match self.first_unanswered() {
             Some(idx) => {
-                let mut method = String::new();
+                let (mut is_head, mut is_connect) = (false, false);
                 if let Some(e) = self.entry_mut(idx) {
-                    method = e
-                        .request
-                        .as_ref()
-                        .map(|r| r.method.clone())
-                        .unwrap_or_default();
+                    if let Some(q) = e.request.as_ref() {
+                        is_head = q.method.eq_ignore_ascii_case("HEAD");
+                        is_connect = q.method.eq_ignore_ascii_case("CONNECT");
+                    }
                     e.response = Some(resp);
                 }
-                (idx, method)
+                (idx, is_head, is_connect)
             }
-            None => (
-                self.new_entry(None, Some(resp), head_ts, out),
-                String::new(),
-            ),
+            None => (self.new_entry(None, Some(resp), head_ts, out), false, false),
         };
         if let Some(e) = self.entry_mut(idx) {
             e.flags |= flags;
         }
         self.side(s).cur = Some(idx);
         let code = sl.status.unwrap_or(0);
-        let connect_ok = method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&code);
+        let connect_ok = is_connect && (200..300).contains(&code);
         if code == 101 || connect_ok {
             self.upgrade(idx, out);
             return;
         }
-        let no_body =
-            truncated || method.eq_ignore_ascii_case("HEAD") || code == 204 || code == 304;
+        let no_body = truncated || is_head || code == 204 || code == 304;
         let framing = if no_body {
             None
         } else if f.chunked {
