@@ -887,3 +887,12 @@ fn throughput_smoke() {
     );
     assert_eq!(done, n);
 }
+
+#[test]
+fn one_sided_non_http_counts_at_close() {
+    let r = check(&[c(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")], &[]);
+    assert_eq!(r.stats.non_http_conns, 1);
+    // ... but a silent connection is not counted as non-HTTP.
+    let r = check(&[], &[]);
+    assert_eq!(r.stats.non_http_conns, 0);
+}

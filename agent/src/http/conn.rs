@@ -1394,6 +1394,10 @@ impl ConnHandler for HttpConn {
         if self.closed {
             return;
         }
+        if self.client.is_none() && (self.up.neither || self.down.neither) {
+            // Only non-HTTP bytes were ever seen (e.g. one direction of a TLS connection).
+            self.give_up();
+        }
         if !self.non_http && !self.upgraded && self.client.is_some() {
             // Client first: a request finished by close can still pair.
             let c = self.client.unwrap_or(S::Up);
