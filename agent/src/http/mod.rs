@@ -1,6 +1,17 @@
 //! Stage 5 — HTTP/1.x: each connection's two byte streams → request/response exchanges.
 //!
 //! Input: [`crate::flow::ConnHandler`] calls. Output: [`HttpEvent`]s.
+//!
+//! - [`parser`]: lenient start-line and header parsing, recognising HTTP by content.
+//! - [`body`]: chunked transfer coding and content decoding (gzip, deflate, br), streaming.
+//! - [`conn`]: [`HttpConn`], the per-connection handler: roles, pairing, gaps, resync.
+//!   Its module docs state the policies (what Zeek/libhtp behaviour is followed where).
+
+pub mod body;
+pub mod conn;
+pub mod parser;
+
+pub use conn::{HttpConfig, HttpConn, HttpStats};
 
 use crate::Timestamp;
 use std::net::SocketAddr;

@@ -1,0 +1,782 @@
+//! Message bodies: chunked transfer coding and content decoding, both streaming.
+//!
+//! - [`Chunked`] is a byte-driven state machine (no buffering): chunk-size lines with
+//!   extensions, chunk data, the CRLF after each chunk, and trailer fields. It is lenient
+//!   about bare `\n` and junk before the line end after a chunk, and strict about the size:
+//!   a size that overflows 64 bits, or a line with no hex digits, is an error (the caller
+//!   flags the message and resynchronises, like Zeek and libhtp).
+//! - [`ContentDecoder`] undoes `gzip`/`x-gzip`, `deflate` (zlib-wrapped or raw: Microsoft
+//!   servers famously send raw deflate, detected from the first two bytes) and `br`,
+//!   counting the decoded length (what Zeek logs as `*_body_len`) and keeping the decoded
+//!   bytes up to the body cap. The decoded length is bounded by a separate cap (decompression
+//!   bombs): beyond it decoding stops. On a decode error (or the cap) the body length falls
+//!   back to the raw (de-chunked) length and the kept body to the raw bytes, so the result
+//!   does not depend on how the stream was split into segments.
+
+use super::parser::{Coding, ParseError};
+use std::io::{self, Write};
+
+/// Longest chunk-size line, chunk terminator junk, or trailer line accepted.
+pub const MAX_CHUNK_LINE: u32 = 4096;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum ChunkState {
+    /// Leading whitespace before the hex size.
+    SizeStart,
+    /// Hex digits.
+    Size,
+    /// After the digits: whitespace, `;ext`, `\r`, until `\n`.
+    SizeRest,
+    /// Chunk data.
+    Data,
+    /// After data: until `\n`.
+    DataEnd,
+    /// Start of a trailer line (or the final empty line).
+    TrailerStart,
+    /// Inside a trailer line.
+    Trailer,
+    /// After a `\r` at the start of a trailer line.
+    TrailerCr,
+    /// Finished.
+    Done,
+}
+
+/// Streaming de-chunker.
+#[derive(Clone, Debug)]
+pub struct Chunked {
+    state: ChunkState,
+    size: u64,
+    remaining: u64,
+    line_len: u32,
+    trailer_bytes: u32,
+}
+
+/// Result of feeding [`Chunked`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ChunkStatus {
+    /// All input consumed; more is needed.
+    Partial,
+    /// The body ended after consuming this many bytes of the input.
+    Done(usize),
+    /// Framing error after consuming this many bytes.
+    Error(usize, ParseError),
+}
+
+impl Default for Chunked {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Chunked {
+    /// A de-chunker at the start of a body.
+    pub fn new() -> Self {
+        Chunked {
+            state: ChunkState::SizeStart,
+            size: 0,
+            remaining: 0,
+            line_len: 0,
+            trailer_bytes: 0,
+        }
+    }
+
+    /// Bytes of chunk data still expected in the current chunk (0 when in framing).
+    pub fn data_remaining(&self) -> u64 {
+        if self.state == ChunkState::Data {
+            self.remaining
+        } else {
+            0
+        }
+    }
+
+    /// Skip `n <= data_remaining()` bytes of chunk data (a capture gap).
+    pub fn skip_data(&mut self, n: u64) {
+        if self.state == ChunkState::Data {
+            self.remaining = self.remaining.saturating_sub(n);
+            if self.remaining == 0 {
+                self.state = ChunkState::DataEnd;
+                self.line_len = 0;
+            }
+        }
+    }
+
+    /// Feed bytes; chunk data is passed to `data`.
+    pub fn feed(&mut self, input: &[u8], data: &mut dyn FnMut(&[u8])) -> ChunkStatus {
+        let mut i = 0usize;
+        while i < input.len() {
+            if self.state == ChunkState::Data {
+                let avail = input.len() - i;
+                let take = usize::try_from(self.remaining).map_or(avail, |r| r.min(avail));
+                if let Some(part) = input.get(i..i + take) {
+                    data(part);
+                }
+                i += take;
+                self.remaining -= take as u64;
+                if self.remaining == 0 {
+                    self.state = ChunkState::DataEnd;
+                    self.line_len = 0;
+                }
+                continue;
+            }
+            let Some(&b) = input.get(i) else { break };
+            i += 1;
+            match self.state {
+                ChunkState::SizeStart => {
+                    if b == b' ' || b == b'\t' || b == b'\r' || b == b'\n' {
+                        // Tolerate leading whitespace and stray empty lines.
+                        if self.bump_line() {
+                            return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
+                        }
+                    } else if let Some(d) = hex(b) {
+                        self.size = u64::from(d);
+                        self.state = ChunkState::Size;
+                        self.line_len = 1;
+                    } else {
+                        return ChunkStatus::Error(i, ParseError::BadChunkSize);
+                    }
+                }
+                ChunkState::Size => {
+                    if let Some(d) = hex(b) {
+                        match self
+                            .size
+                            .checked_mul(16)
+                            .and_then(|s| s.checked_add(u64::from(d)))
+                        {
+                            Some(s) => self.size = s,
+                            None => return ChunkStatus::Error(i, ParseError::ChunkSizeOverflow),
+                        }
+                        if self.bump_line() {
+                            return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
+                        }
+                    } else if b == b'\n' {
+                        self.end_size_line();
+                    } else if b == b';' || b == b' ' || b == b'\t' || b == b'\r' {
+                        self.state = ChunkState::SizeRest;
+                    } else {
+                        return ChunkStatus::Error(i, ParseError::BadChunkSize);
+                    }
+                }
+                ChunkState::SizeRest => {
+                    if b == b'\n' {
+                        self.end_size_line();
+                    } else if self.bump_line() {
+                        return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
+                    }
+                }
+                ChunkState::DataEnd => {
+                    if b == b'\n' {
+                        self.state = ChunkState::SizeStart;
+                        self.line_len = 0;
+                    } else if self.bump_line() {
+                        return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
+                    }
+                }
+                ChunkState::TrailerStart => {
+                    if b == b'\n' {
+                        self.state = ChunkState::Done;
+                        return ChunkStatus::Done(i);
+                    } else if b == b'\r' {
+                        self.state = ChunkState::TrailerCr;
+                    } else {
+                        self.state = ChunkState::Trailer;
+                        if self.bump_trailer() {
+                            return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
+                        }
+                    }
+                }
+                ChunkState::TrailerCr => {
+                    if b == b'\n' {
+                        self.state = ChunkState::Done;
+                        return ChunkStatus::Done(i);
+                    }
+                    self.state = if b == b'\r' {
+                        ChunkState::TrailerCr
+                    } else {
+                        ChunkState::Trailer
+                    };
+                    if self.bump_trailer() {
+                        return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
+                    }
+                }
+                ChunkState::Trailer => {
+                    if b == b'\n' {
+                        self.state = ChunkState::TrailerStart;
+                    } else if self.bump_trailer() {
+                        return ChunkStatus::Error(i, ParseError::ChunkLineTooLong);
+                    }
+                }
+                ChunkState::Data => {}
+                ChunkState::Done => return ChunkStatus::Done(i - 1),
+            }
+        }
+        if self.state == ChunkState::Done {
+            ChunkStatus::Done(i)
+        } else {
+            ChunkStatus::Partial
+        }
+    }
+
+    fn bump_line(&mut self) -> bool {
+        self.line_len += 1;
+        self.line_len > MAX_CHUNK_LINE
+    }
+
+    fn bump_trailer(&mut self) -> bool {
+        self.trailer_bytes += 1;
+        self.trailer_bytes > 16 * MAX_CHUNK_LINE
+    }
+
+    fn end_size_line(&mut self) {
+        self.line_len = 0;
+        if self.size == 0 {
+            self.state = ChunkState::TrailerStart;
+        } else {
+            self.remaining = self.size;
+            self.state = ChunkState::Data;
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Collects decoded output: counts it, keeps it up to a cap, refuses beyond the decoded cap.
+#[derive(Debug)]
+struct Sink {
+    len: u64,
+    max_len: u64,
+    body: Option<Vec<u8>>,
+    body_cap: usize,
+    capped: bool,
+    hit_max: bool,
+}
+
+impl Sink {
+    fn push(&mut self, b: &[u8]) {
+        self.len = self.len.saturating_add(b.len() as u64);
+        if let Some(body) = self.body.as_mut() {
+            let room = self.body_cap.saturating_sub(body.len());
+            if b.len() > room {
+                self.capped = true;
+            }
+            body.extend_from_slice(b.get(..room.min(b.len())).unwrap_or_default());
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if self.len.saturating_add(b.len() as u64) > self.max_len {
+            self.hit_max = true;
+            return Err(io::Error::other("decoded length cap"));
+        }
+        self.push(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Engine {
+    Identity,
+    /// Deflate before its first two bytes are known.
+    DeflatePending([u8; 2], usize),
+    Gzip(Box<flate2::write::GzDecoder<Sink>>),
+    Zlib(Box<flate2::write::ZlibDecoder<Sink>>),
+    Raw(Box<flate2::write::DeflateDecoder<Sink>>),
+    Brotli(Box<brotli::DecompressorWriter<Sink>>),
+    /// The compressed stream ended; trailing bytes are ignored.
+    Finished,
+    /// Decoding failed or hit the cap: raw counting from now on.
+    Failed,
+}
+
+/// Configuration of a [`ContentDecoder`].
+#[derive(Copy, Clone, Debug)]
+pub struct DecodeLimits {
+    /// Keep the body bytes?
+    pub keep: bool,
+    /// Maximum kept body bytes.
+    pub body_cap: usize,
+    /// Maximum decoded length before decoding stops.
+    pub decoded_cap: u64,
+}
+
+/// The outcome of a body.
+#[derive(Debug, Default)]
+pub struct BodyResult {
+    /// Decoded length (raw length if decoding failed).
+    pub len: u64,
+    /// Raw (de-chunked) length.
+    pub raw_len: u64,
+    /// Kept bytes, if bodies are kept.
+    pub body: Option<Vec<u8>>,
+    /// The kept body was cut at the cap (or the decoded cap was hit).
+    pub capped: bool,
+    /// Content decoding failed.
+    pub decode_error: bool,
+}
+
+/// Streaming content decoder for one body.
+pub struct ContentDecoder {
+    engine: Engine,
+    /// Identity / decoded output.
+    sink: Sink,
+    /// Raw bytes, kept when bodies are kept and a coding is applied (for the error fallback).
+    raw: Option<Vec<u8>>,
+    raw_len: u64,
+    limits: DecodeLimits,
+    error: bool,
+    capped: bool,
+}
+
+impl std::fmt::Debug for ContentDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentDecoder")
+            .field("raw_len", &self.raw_len)
+            .finish_non_exhaustive()
+    }
+}
+
+const BROTLI_BUF: usize = 4096;
+
+impl ContentDecoder {
+    /// A decoder for a body with `coding`.
+    pub fn new(coding: Coding, limits: DecodeLimits) -> Self {
+        let sink = Sink {
+            len: 0,
+            max_len: limits.decoded_cap,
+            body: limits.keep.then(Vec::new),
+            body_cap: limits.body_cap,
+            capped: false,
+            hit_max: false,
+        };
+        let engine = match coding {
+            Coding::Identity => Engine::Identity,
+            Coding::Deflate => Engine::DeflatePending([0; 2], 0),
+            Coding::Gzip => {
+                Engine::Gzip(Box::new(flate2::write::GzDecoder::new(sink.empty_like())))
+            }
+            Coding::Brotli => Engine::Brotli(Box::new(brotli::DecompressorWriter::new(
+                sink.empty_like(),
+                BROTLI_BUF,
+            ))),
+        };
+        let raw = (limits.keep && coding != Coding::Identity).then(Vec::new);
+        ContentDecoder {
+            engine,
+            sink,
+            raw,
+            raw_len: 0,
+            limits,
+            error: false,
+            capped: false,
+        }
+    }
+
+    /// Raw body bytes seen so far.
+    pub fn raw_len(&self) -> u64 {
+        self.raw_len
+    }
+
+    /// `len` body bytes were lost in a capture gap: they count in the length, but a coded
+    /// body can no longer be decoded (raw counting from now on).
+    pub fn gap(&mut self, len: u64) {
+        self.raw_len = self.raw_len.saturating_add(len);
+        match self.engine {
+            Engine::Identity => self.sink.len = self.sink.len.saturating_add(len),
+            Engine::Finished | Engine::Failed => {}
+            _ => {
+                self.error = true;
+                self.engine = Engine::Failed;
+            }
+        }
+    }
+
+    /// Feed raw (de-chunked) body bytes.
+    pub fn write(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.raw_len = self.raw_len.saturating_add(data.len() as u64);
+        if let Some(raw) = self.raw.as_mut() {
+            let room = self.limits.body_cap.saturating_sub(raw.len());
+            raw.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+        }
+        let res = match &mut self.engine {
+            Engine::Identity => {
+                self.sink.push(data);
+                Ok(false)
+            }
+            Engine::DeflatePending(head, n) => {
+                let mut rest = data;
+                while *n < 2 {
+                    match rest.split_first() {
+                        Some((&b, r)) => {
+                            if let Some(slot) = head.get_mut(*n) {
+                                *slot = b;
+                            }
+                            *n += 1;
+                            rest = r;
+                        }
+                        None => return,
+                    }
+                }
+                let head = *head;
+                let cmf = u16::from(head[0]);
+                let flg = u16::from(head[1]);
+                let zlib = cmf & 0x0f == 8 && (cmf * 256 + flg) % 31 == 0;
+                let s = self.sink.empty_like();
+                self.engine = if zlib {
+                    Engine::Zlib(Box::new(flate2::write::ZlibDecoder::new(s)))
+                } else {
+                    Engine::Raw(Box::new(flate2::write::DeflateDecoder::new(s)))
+                };
+                self.feed_engine(&head).and_then(|done| {
+                    if done {
+                        Ok(true)
+                    } else {
+                        self.feed_engine(rest)
+                    }
+                })
+            }
+            _ => self.feed_engine(data),
+        };
+        self.after(res);
+    }
+
+    fn after(&mut self, res: io::Result<bool>) {
+        match res {
+            Ok(true) => {
+                self.take_engine_output();
+                self.engine = Engine::Finished;
+            }
+            Ok(false) => {}
+            Err(_) => {
+                if self.engine_sink().is_some_and(|s| s.hit_max) {
+                    self.capped = true;
+                }
+                self.error = true;
+                self.engine = Engine::Failed;
+            }
+        }
+    }
+
+    /// Move a compressed engine's output into `self.sink`.
+    fn take_engine_output(&mut self) {
+        if let Some(s) = self.engine_sink() {
+            let s = std::mem::replace(s, Sink::zero());
+            self.sink.merge(s);
+        }
+    }
+
+    /// Feed the compressed engine; `Ok(true)` when the compressed stream ended.
+    fn feed_engine(&mut self, mut data: &[u8]) -> io::Result<bool> {
+        while !data.is_empty() {
+            let n = match &mut self.engine {
+                Engine::Gzip(d) => d.write(data)?,
+                Engine::Zlib(d) => d.write(data)?,
+                Engine::Raw(d) => d.write(data)?,
+                Engine::Brotli(d) => d.write(data)?,
+                _ => return Ok(false),
+            };
+            if n == 0 {
+                return Ok(true);
+            }
+            data = data.get(n..).unwrap_or_default();
+        }
+        Ok(false)
+    }
+
+    fn engine_sink(&mut self) -> Option<&mut Sink> {
+        match &mut self.engine {
+            Engine::Gzip(d) => Some(d.get_mut()),
+            Engine::Zlib(d) => Some(d.get_mut()),
+            Engine::Raw(d) => Some(d.get_mut()),
+            Engine::Brotli(d) => Some(d.get_mut()),
+            _ => None,
+        }
+    }
+
+    /// Finish the body. `complete`: the body ended normally (not truncated), so an
+    /// unfinished compressed stream is reported as a decode error.
+    pub fn finish(mut self) -> BodyResult {
+        let mut error = self.error;
+        // Flush what the engine still holds.
+        let flushed = match &mut self.engine {
+            Engine::Gzip(d) => d.try_finish().map(|_| ()),
+            Engine::Zlib(d) => d.try_finish().map(|_| ()),
+            Engine::Raw(d) => d.try_finish().map(|_| ()),
+            Engine::Brotli(d) => d.flush(),
+            _ => Ok(()),
+        };
+        if flushed.is_err() && self.engine_sink().is_some_and(|s| s.len == 0) && self.raw_len > 0 {
+            // Nothing at all decoded: not this coding.
+            error = true;
+        }
+        let mut capped = self.capped;
+        if let Engine::DeflatePending(_, n) = self.engine {
+            if n > 0 {
+                error = true;
+            }
+        }
+        self.take_engine_output();
+        if error {
+            let raw = self.raw.take();
+            let raw_capped = self.limits.keep && self.raw_len > self.limits.body_cap as u64;
+            return BodyResult {
+                len: self.raw_len,
+                raw_len: self.raw_len,
+                body: raw.or_else(|| self.limits.keep.then(Vec::new)),
+                capped: capped || raw_capped,
+                decode_error: true,
+            };
+        }
+        capped |= self.sink.capped;
+        BodyResult {
+            len: self.sink.len,
+            raw_len: self.raw_len,
+            body: self.sink.body.take(),
+            capped,
+            decode_error: false,
+        }
+    }
+}
+
+impl Sink {
+    fn empty_like(&self) -> Sink {
+        Sink {
+            len: 0,
+            max_len: self.max_len,
+            body: self.body.as_ref().map(|_| Vec::new()),
+            body_cap: self.body_cap,
+            capped: false,
+            hit_max: false,
+        }
+    }
+
+    fn zero() -> Sink {
+        Sink {
+            len: 0,
+            max_len: 0,
+            body: None,
+            body_cap: 0,
+            capped: false,
+            hit_max: false,
+        }
+    }
+
+    /// Take over a finished engine's output (this sink was unused for coded bodies).
+    fn merge(&mut self, other: Sink) {
+        self.len = other.len;
+        self.body = other.body;
+        self.capped = other.capped;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dechunk(input: &[u8], split: usize) -> (Vec<u8>, ChunkStatus) {
+        let mut c = Chunked::new();
+        let mut out = Vec::new();
+        let (a, b) = input.split_at(split.min(input.len()));
+        let mut st = c.feed(a, &mut |d| out.extend_from_slice(d));
+        if st == ChunkStatus::Partial {
+            st = match c.feed(b, &mut |d| out.extend_from_slice(d)) {
+                ChunkStatus::Done(n) => ChunkStatus::Done(n + a.len()),
+                ChunkStatus::Error(n, e) => ChunkStatus::Error(n + a.len(), e),
+                p => p,
+            };
+        }
+        (out, st)
+    }
+
+    #[test]
+    fn chunked_with_extensions_and_trailers() {
+        let input =
+            b"4;name=v\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        for split in 0..input.len() {
+            let (out, st) = dechunk(input, split);
+            assert_eq!(out, b"Wikipedia in\r\n\r\nchunks.", "split {split}");
+            assert_eq!(st, ChunkStatus::Done(input.len() - 4), "split {split}");
+        }
+    }
+
+    #[test]
+    fn chunked_bare_lf_and_upper_hex() {
+        let (out, st) = dechunk(b"A\nabcdefghij\n0\n\n", 3);
+        assert_eq!(out, b"abcdefghij");
+        assert_eq!(st, ChunkStatus::Done(16));
+    }
+
+    #[test]
+    fn chunk_size_overflow_is_an_error() {
+        let input = b"10000000000000000\r\n\r\n";
+        let (out, st) = dechunk(input, 5);
+        assert!(out.is_empty());
+        assert_eq!(st, ChunkStatus::Error(17, ParseError::ChunkSizeOverflow));
+        let (_, st) = dechunk(b"zz\r\n", 0);
+        assert_eq!(st, ChunkStatus::Error(1, ParseError::BadChunkSize));
+    }
+
+    #[test]
+    fn chunk_gap_skip() {
+        let mut c = Chunked::new();
+        let mut out = Vec::new();
+        assert_eq!(
+            c.feed(b"a\r\n0123", &mut |d| out.extend_from_slice(d)),
+            ChunkStatus::Partial
+        );
+        assert_eq!(c.data_remaining(), 6);
+        c.skip_data(6);
+        assert_eq!(
+            c.feed(b"\r\n0\r\n\r\n", &mut |d| out.extend_from_slice(d)),
+            ChunkStatus::Done(7)
+        );
+        assert_eq!(out, b"0123");
+    }
+
+    fn limits() -> DecodeLimits {
+        DecodeLimits {
+            keep: true,
+            body_cap: 1 << 20,
+            decoded_cap: 64 << 20,
+        }
+    }
+
+    fn decode(coding: Coding, data: &[u8], step: usize) -> BodyResult {
+        let mut d = ContentDecoder::new(coding, limits());
+        for part in data.chunks(step.max(1)) {
+            d.write(part);
+        }
+        d.finish()
+    }
+
+    fn compress(kind: &str, data: &[u8]) -> Vec<u8> {
+        use flate2::Compression;
+        match kind {
+            "gzip" => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "zlib" => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "raw" => {
+                let mut e = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            _ => {
+                let mut out = Vec::new();
+                {
+                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                    w.write_all(data).unwrap();
+                }
+                out
+            }
+        }
+    }
+
+    #[test]
+    fn x_gzip_sample_from_zeek_decodes_to_19_bytes() {
+        let wire: &[u8] = b"\x1f\x8b\x08\x00'\x85\xcdW\x02\xffs\xcdK\xceOIMQH\xaf\xca,P\xc8HMLI-\x02\x00\x9c>\xe6\x02\x13\x00\x00\x00";
+        assert_eq!(wire.len(), 39);
+        for step in [1, 2, 7, 39] {
+            let r = decode(Coding::Gzip, wire, step);
+            assert_eq!(r.len, 19);
+            assert_eq!(r.raw_len, 39);
+            assert_eq!(r.body.as_deref(), Some(&b"Encoded gzip header"[..]));
+            assert!(!r.decode_error);
+        }
+    }
+
+    #[test]
+    fn all_codings_roundtrip_at_any_step() {
+        let text: Vec<u8> = (0..5000u32)
+            .map(|i| b"abcdefghij"[(i * 7 % 10) as usize])
+            .collect();
+        for (kind, coding) in [
+            ("gzip", Coding::Gzip),
+            ("zlib", Coding::Deflate),
+            ("raw", Coding::Deflate),
+            ("br", Coding::Brotli),
+        ] {
+            let z = compress(kind, &text);
+            for step in [1, 3, 100, z.len()] {
+                let r = decode(coding, &z, step);
+                assert!(!r.decode_error, "{kind} step {step}");
+                assert_eq!(r.len, 5000, "{kind} step {step}");
+                assert_eq!(r.raw_len, z.len() as u64);
+                assert_eq!(r.body.as_deref(), Some(&text[..]));
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_falls_back_to_raw() {
+        let r = decode(Coding::Gzip, b"this is not gzip at all", 4);
+        assert!(r.decode_error);
+        assert_eq!(r.len, 23);
+        assert_eq!(r.body.as_deref(), Some(&b"this is not gzip at all"[..]));
+        let r = decode(Coding::Brotli, b"\xff\xff\xff\xff\xff\xff", 1);
+        assert!(r.decode_error);
+        assert_eq!(r.len, 6);
+    }
+
+    #[test]
+    fn decoded_cap_stops_bombs() {
+        let z = compress("gzip", &vec![0u8; 1 << 20]);
+        let mut d = ContentDecoder::new(
+            Coding::Gzip,
+            DecodeLimits {
+                keep: false,
+                body_cap: 0,
+                decoded_cap: 1000,
+            },
+        );
+        d.write(&z);
+        let r = d.finish();
+        assert!(r.decode_error && r.capped);
+        assert_eq!(r.len, z.len() as u64);
+        assert_eq!(r.body, None);
+    }
+
+    #[test]
+    fn body_cap_cuts_kept_body_but_counts_all() {
+        let mut d = ContentDecoder::new(
+            Coding::Identity,
+            DecodeLimits {
+                keep: true,
+                body_cap: 4,
+                decoded_cap: 1 << 20,
+            },
+        );
+        d.write(b"abc");
+        d.write(b"defg");
+        let r = d.finish();
+        assert_eq!((r.len, r.capped), (7, true));
+        assert_eq!(r.body.as_deref(), Some(&b"abcd"[..]));
+    }
+
+    #[test]
+    fn trailing_bytes_after_gzip_end_are_ignored() {
+        let mut z = compress("gzip", b"hello");
+        z.extend_from_slice(b"\r\n");
+        let r = decode(Coding::Gzip, &z, 1);
+        assert!(!r.decode_error);
+        assert_eq!(r.len, 5);
+    }
+}

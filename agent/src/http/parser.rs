@@ -1,0 +1,604 @@
+//! Lenient HTTP/1.x message-head parsing: start lines, header fields, framing headers.
+//!
+//! # Why not `httparse`
+//!
+//! `httparse` is strict by design and rejects things real peers send and that Zeek and
+//! libhtp accept: a lower-case `http/1.1` version token, a request line without a version
+//! (`GET /path` – HTTP/0.9, or the libhtp "missing protocol" case followed by headers),
+//! `METHOD HTTP/1.1` with no target, spaces inside the target, header lines without a colon,
+//! obs-fold continuation lines, non-numeric status codes (`2XX`) and bare `\n` line endings.
+//! Rejecting any of those would lose the exchange, so this module is a small hand-written
+//! parser over complete lines. It never allocates per byte: the caller accumulates one
+//! message head in a reusable buffer, [`scan_head`] finds its end resumably, and the owned
+//! `String`s of the result are created once per message (lossy UTF-8).
+//!
+//! # Recognising HTTP by content
+//!
+//! [`sniff_request`] and [`sniff_response`] look at the first bytes of a message:
+//! a request starts with a method token (ASCII letter first, then letters, digits, `-`, `_`;
+//! at most [`MAX_METHOD_LEN`] bytes) followed by a space and a target; a response starts
+//! with `HTTP/` in any case. To keep text protocols (SMTP `EHLO host`, FTP `USER x`) from
+//! looking like HTTP/0.9, a version-less request line is only plausible when its target
+//! starts with `/`; in strict mode (resynchronising after garbage) the line must end with
+//! an `HTTP/` version token.
+
+use memchr::memchr;
+
+/// Longest method token accepted.
+pub const MAX_METHOD_LEN: usize = 32;
+
+/// A parse failure. Tiny and `Copy`, so it can be counted and returned cheaply.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// The start of a message is not HTTP.
+    NotHttp,
+    /// The request line is not `METHOD SP target [SP version]`.
+    BadRequestLine,
+    /// The status line does not start with `HTTP/`.
+    BadStatusLine,
+    /// The header section exceeded the configured cap.
+    HeadTooLarge,
+    /// A chunk-size line has no hex digits or bad characters.
+    BadChunkSize,
+    /// A chunk size does not fit in 64 bits.
+    ChunkSizeOverflow,
+    /// A chunk-size line, chunk terminator or trailer section is too long.
+    ChunkLineTooLong,
+}
+
+/// What the first bytes of a message look like.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Plausibly an HTTP request.
+    Request,
+    /// Plausibly an HTTP response.
+    Response,
+    /// Neither.
+    Neither,
+    /// Not enough bytes to tell.
+    NeedMore,
+}
+
+fn is_method_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Does `buf` start like an HTTP response (`HTTP/`, case-insensitive)?
+pub fn sniff_response(buf: &[u8]) -> Verdict {
+    const P: &[u8] = b"HTTP/";
+    let n = buf.len().min(P.len());
+    let (Some(have), Some(want)) = (buf.get(..n), P.get(..n)) else {
+        return Verdict::Neither;
+    };
+    if !have.eq_ignore_ascii_case(want) {
+        Verdict::Neither
+    } else if n < P.len() {
+        Verdict::NeedMore
+    } else {
+        Verdict::Response
+    }
+}
+
+/// Does `buf` start like an HTTP request line? `strict` additionally requires a trailing
+/// `HTTP/` version token (used when resynchronising inside garbage).
+pub fn sniff_request(buf: &[u8], strict: bool) -> Verdict {
+    // Method token.
+    let mut i = 0;
+    while let Some(&b) = buf.get(i) {
+        if b == b' ' {
+            break;
+        }
+        let ok = if i == 0 {
+            b.is_ascii_alphabetic()
+        } else {
+            is_method_char(b)
+        };
+        if !ok || i >= MAX_METHOD_LEN {
+            return Verdict::Neither;
+        }
+        i += 1;
+    }
+    if i >= buf.len() {
+        return Verdict::NeedMore;
+    }
+    if i == 0 {
+        return Verdict::Neither;
+    }
+    // Spaces, then the first byte of the target.
+    let mut j = i;
+    while buf.get(j).copied().is_some_and(is_ws) {
+        j += 1;
+    }
+    let Some(&first) = buf.get(j) else {
+        return Verdict::NeedMore;
+    };
+    if first == b'\r' || first == b'\n' {
+        return Verdict::Neither;
+    }
+    if first == b'/' && !strict {
+        return Verdict::Request;
+    }
+    // Otherwise the line must end in a version token: need the whole line.
+    let Some(rest) = buf.get(i..) else {
+        return Verdict::Neither;
+    };
+    let Some(nl) = memchr(b'\n', rest) else {
+        return Verdict::NeedMore;
+    };
+    let line = trim_eol(rest.get(..nl).unwrap_or_default());
+    let last = line
+        .rsplit(|&b| is_ws(b))
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
+    if last.len() >= 5 && sniff_response(last) == Verdict::Response {
+        Verdict::Request
+    } else {
+        Verdict::Neither
+    }
+}
+
+/// `line` without its trailing `\r\n` / `\n` (and a lone trailing `\r`).
+pub fn trim_eol(line: &[u8]) -> &[u8] {
+    let l = line.strip_suffix(b"\n").unwrap_or(line);
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+fn trim_ws(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if is_ws(*first) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if is_ws(*last) || *last == b'\r' {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Progress of [`scan_head`] over an accumulated message head.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct HeadScan {
+    /// Start of the first line not yet seen complete.
+    pub line_start: usize,
+    /// End (exclusive, after `\n`) of the start line, once complete.
+    pub first_line_end: Option<usize>,
+}
+
+impl HeadScan {
+    /// Resume scanning `buf` (which only ever grows) for the empty line that ends the head.
+    /// Returns the length of the whole head (including the empty line) when complete.
+    pub fn scan(&mut self, buf: &[u8]) -> Option<usize> {
+        loop {
+            let rest = buf.get(self.line_start..)?;
+            let nl = memchr(b'\n', rest)?;
+            let end = self.line_start + nl + 1;
+            let line = trim_eol(rest.get(..=nl).unwrap_or_default());
+            self.line_start = end;
+            if self.first_line_end.is_none() {
+                self.first_line_end = Some(end);
+            } else if line.is_empty() {
+                return Some(end);
+            }
+        }
+    }
+}
+
+/// A parsed request line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestLine {
+    /// Method token.
+    pub method: String,
+    /// Target as sent (may contain spaces; empty for `METHOD HTTP/1.1`).
+    pub uri: String,
+    /// Version token, `None` for a version-less (HTTP/0.9 style) line.
+    pub version: Option<String>,
+    /// Something odd was tolerated.
+    pub malformed: bool,
+}
+
+/// Parse a request line (without its line ending). Lenient: tabs or runs of spaces
+/// separate tokens, the target is everything between method and a final `HTTP/` token.
+pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
+    let line = trim_ws(line);
+    let sp = line
+        .iter()
+        .position(|&b| is_ws(b))
+        .ok_or(ParseError::BadRequestLine)?;
+    let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
+    if method.is_empty()
+        || method.len() > MAX_METHOD_LEN
+        || !method.first().is_some_and(|b| b.is_ascii_alphabetic())
+        || !method.iter().all(|&b| is_method_char(b))
+    {
+        return Err(ParseError::BadRequestLine);
+    }
+    let rest = trim_ws(line.get(sp..).unwrap_or_default());
+    if rest.is_empty() {
+        return Err(ParseError::BadRequestLine);
+    }
+    let mut malformed = line.contains(&b'\t') || line.windows(2).any(|w| w == b"  ");
+    let (uri, version) = match rest.iter().rposition(|&b| is_ws(b)) {
+        Some(p) => {
+            let last = rest.get(p + 1..).unwrap_or_default();
+            if sniff_response(last) == Verdict::Response {
+                (trim_ws(rest.get(..p).unwrap_or_default()), Some(last))
+            } else {
+                (rest, None)
+            }
+        }
+        None if sniff_response(rest) == Verdict::Response => (&b""[..], Some(rest)),
+        None => (rest, None),
+    };
+    if let Some(v) = version {
+        if !v.starts_with(b"HTTP/") || uri.is_empty() || uri.iter().any(|&b| is_ws(b)) {
+            malformed = true;
+        }
+    } else {
+        malformed = true;
+    }
+    Ok(RequestLine {
+        method: lossy(method),
+        uri: lossy(uri),
+        version: version.map(lossy),
+        malformed,
+    })
+}
+
+/// A parsed status line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusLine {
+    /// Version token as sent.
+    pub version: String,
+    /// Numeric status code, if the token was three digits.
+    pub status: Option<u16>,
+    /// Status code token as sent.
+    pub status_text: String,
+    /// Reason phrase.
+    pub reason: String,
+    /// Something odd was tolerated.
+    pub malformed: bool,
+}
+
+/// Parse a status line (without its line ending).
+pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ParseError> {
+    let line = trim_ws(line);
+    if sniff_response(line) != Verdict::Response {
+        return Err(ParseError::BadStatusLine);
+    }
+    let mut parts = line.splitn(2, |&b| is_ws(b));
+    let version = parts.next().unwrap_or_default();
+    let rest = trim_ws(parts.next().unwrap_or_default());
+    let mut parts = rest.splitn(2, |&b| is_ws(b));
+    let code = parts.next().unwrap_or_default();
+    let reason = trim_ws(parts.next().unwrap_or_default());
+    let status = if code.len() == 3 && code.iter().all(u8::is_ascii_digit) {
+        std::str::from_utf8(code)
+            .ok()
+            .and_then(|s| s.parse::<u16>().ok())
+    } else {
+        None
+    };
+    let malformed = status.is_none() || !version.starts_with(b"HTTP/");
+    Ok(StatusLine {
+        version: lossy(version),
+        status,
+        status_text: lossy(code),
+        reason: lossy(reason),
+        malformed,
+    })
+}
+
+/// Parse header lines (`lines` holds whole lines, each ending in `\n`; a final empty line is
+/// ignored) into `headers`. Continuation lines (obs-fold) are appended to the previous value
+/// with one space; lines without a colon are skipped. Returns whether anything was odd.
+pub fn parse_headers(lines: &[u8], headers: &mut Vec<(String, String)>) -> bool {
+    let mut malformed = false;
+    for raw in lines.split_inclusive(|&b| b == b'\n') {
+        let line = trim_eol(raw);
+        if line.is_empty() {
+            continue;
+        }
+        if line.first().is_some_and(|&b| is_ws(b)) {
+            let v = trim_ws(line);
+            if let Some((_, value)) = headers.last_mut() {
+                if !v.is_empty() {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(&String::from_utf8_lossy(v));
+                }
+            }
+            malformed = true;
+            continue;
+        }
+        match memchr(b':', line) {
+            Some(c) => {
+                let name = trim_ws(line.get(..c).unwrap_or_default());
+                let value = trim_ws(line.get(c + 1..).unwrap_or_default());
+                if name.is_empty() || name.len() != line.get(..c).map_or(0, <[u8]>::len) {
+                    malformed = true;
+                }
+                headers.push((lossy(name), lossy(value)));
+            }
+            None => malformed = true,
+        }
+    }
+    malformed
+}
+
+/// Content codings understood for decoding.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Coding {
+    /// No (or an unknown, or a stacked) coding: bytes are counted as they are.
+    Identity,
+    /// `gzip` / `x-gzip`.
+    Gzip,
+    /// `deflate` (zlib-wrapped or raw; detected from the first bytes).
+    Deflate,
+    /// `br`.
+    Brotli,
+}
+
+/// Body-relevant facts from a header list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Framing {
+    /// `Transfer-Encoding` names `chunked`.
+    pub chunked: bool,
+    /// `Transfer-Encoding` is present (chunked or not).
+    pub has_te: bool,
+    /// A valid `Content-Length`.
+    pub content_length: Option<u64>,
+    /// A `Content-Length` was present but invalid, overflowing, or contradictory.
+    pub bad_content_length: bool,
+    /// The content coding to undo.
+    pub coding: Coding,
+}
+
+/// Parse a Content-Length value: optional surrounding whitespace, decimal digits only, fits
+/// in 63 bits (larger values are treated as invalid, like libhtp).
+pub fn parse_content_length(v: &str) -> Option<u64> {
+    let t = v.trim_matches(|c: char| c == ' ' || c == '\t');
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse::<u64>().ok().filter(|&n| n <= i64::MAX as u64)
+}
+
+/// Extract framing facts from headers.
+pub fn framing(headers: &[(String, String)]) -> Framing {
+    let mut f = Framing {
+        chunked: false,
+        has_te: false,
+        content_length: None,
+        bad_content_length: false,
+        coding: Coding::Identity,
+    };
+    let mut codings = 0usize;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            f.has_te = true;
+            if value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
+            {
+                f.chunked = true;
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
+            // A comma-separated list of identical values is tolerated (RFC 9110 8.6).
+            let mut this = None;
+            let mut bad = false;
+            for part in value.split(',') {
+                match (parse_content_length(part), this) {
+                    (Some(n), None) => this = Some(n),
+                    (Some(n), Some(m)) if n == m => {}
+                    _ => bad = true,
+                }
+            }
+            match (this, f.content_length) {
+                (Some(n), None) if !bad => f.content_length = Some(n),
+                (Some(n), Some(m)) if !bad && n == m => {}
+                _ => f.bad_content_length = true,
+            }
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            for t in value.split(',') {
+                let t = t.trim();
+                if t.is_empty() || t.eq_ignore_ascii_case("identity") {
+                    continue;
+                }
+                codings += 1;
+                f.coding = if t.eq_ignore_ascii_case("gzip") || t.eq_ignore_ascii_case("x-gzip") {
+                    Coding::Gzip
+                } else if t.eq_ignore_ascii_case("deflate") {
+                    Coding::Deflate
+                } else if t.eq_ignore_ascii_case("br") {
+                    Coding::Brotli
+                } else {
+                    Coding::Identity
+                };
+            }
+        }
+    }
+    if codings > 1 {
+        // Stacked codings are rare; count such bodies as they are.
+        f.coding = Coding::Identity;
+    }
+    if f.bad_content_length {
+        f.content_length = None;
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff_response(b"HT"), Verdict::NeedMore);
+        assert_eq!(sniff_response(b"http/1.1 200"), Verdict::Response);
+        assert_eq!(sniff_response(b"HTTX/"), Verdict::Neither);
+        assert_eq!(
+            sniff_request(b"GET / HTTP/1.1\r\n", false),
+            Verdict::Request
+        );
+        assert_eq!(sniff_request(b"GE", false), Verdict::NeedMore);
+        assert_eq!(sniff_request(b"GET ", false), Verdict::NeedMore);
+        assert_eq!(sniff_request(b"GET /", false), Verdict::Request);
+        assert_eq!(sniff_request(b"GET /", true), Verdict::NeedMore);
+        assert_eq!(sniff_request(b"GET /x\r\n", true), Verdict::Neither);
+        assert_eq!(sniff_request(b"GET /x http/1.0\n", true), Verdict::Request);
+        assert_eq!(sniff_request(b"CONNECT h:443", false), Verdict::NeedMore);
+        assert_eq!(
+            sniff_request(b"CONNECT h:443 HTTP/1.1\r\n", false),
+            Verdict::Request
+        );
+        assert_eq!(sniff_request(b"EHLO host\r\n", false), Verdict::Neither);
+        assert_eq!(sniff_request(b"220 ready\r\n", false), Verdict::Neither);
+        assert_eq!(sniff_request(b"GET/ HTTP/1.1\n", false), Verdict::Neither);
+        assert_eq!(sniff_request(b"OPTIONS\n", false), Verdict::Neither);
+        assert_eq!(
+            sniff_request(b"HTTP/1.1 200 OK\r\n", false),
+            Verdict::Neither
+        );
+        assert_eq!(
+            sniff_request("ÃÂÃ / HTTP/1.".as_bytes(), false),
+            Verdict::Neither
+        );
+        assert_eq!(
+            sniff_request(b"CCM_POST / HTTP/1.\n", false),
+            Verdict::Request
+        );
+        assert_eq!(
+            sniff_request(b"OPTIONS * HTTP/1.1\n", false),
+            Verdict::Request
+        );
+        assert_eq!(
+            sniff_request(b"OPTIONS HTTP/1.1\n", false),
+            Verdict::Request
+        );
+    }
+
+    #[test]
+    fn request_lines() {
+        let r = parse_request_line(b"GET /a b HTTP/1.1").unwrap();
+        assert_eq!((r.method.as_str(), r.uri.as_str()), ("GET", "/a b"));
+        assert_eq!(r.version.as_deref(), Some("HTTP/1.1"));
+        assert!(r.malformed);
+        let r = parse_request_line(b"GET /HTTP/1.1").unwrap();
+        assert_eq!((r.uri.as_str(), r.version.as_deref()), ("/HTTP/1.1", None));
+        let r = parse_request_line(b"OPTIONS HTTP/1.1").unwrap();
+        assert_eq!(
+            (r.uri.as_str(), r.version.as_deref()),
+            ("", Some("HTTP/1.1"))
+        );
+        let r = parse_request_line(b"get /x http/1.0").unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.version.as_deref()),
+            ("get", Some("http/1.0"))
+        );
+        assert!(r.malformed);
+        let r = parse_request_line(b"QUERY /users HTTP/1.1").unwrap();
+        assert!(!r.malformed);
+        assert_eq!(
+            parse_request_line(b"OPTIONSHTTP/1.1"),
+            Err(ParseError::BadRequestLine)
+        );
+        assert_eq!(
+            parse_request_line(b"GET/ HTTP/1.1"),
+            Err(ParseError::BadRequestLine)
+        );
+        assert_eq!(parse_request_line(b""), Err(ParseError::BadRequestLine));
+    }
+
+    #[test]
+    fn status_lines() {
+        let s = parse_status_line(b"HTTP/1.1 200 OK").unwrap();
+        assert_eq!(
+            (s.status, s.reason.as_str(), s.malformed),
+            (Some(200), "OK", false)
+        );
+        let s = parse_status_line(b"HTTP/1.0 2XX OK").unwrap();
+        assert_eq!((s.status, s.status_text.as_str()), (None, "2XX"));
+        let s = parse_status_line(b"http/1.1 404").unwrap();
+        assert_eq!((s.status, s.reason.as_str()), (Some(404), ""));
+        assert_eq!(parse_status_line(b"<html>"), Err(ParseError::BadStatusLine));
+    }
+
+    #[test]
+    fn head_scan_resumes() {
+        let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
+        for split in 0..full.len() {
+            let mut s = HeadScan::default();
+            let a = s.scan(&full[..split]);
+            let b = s.scan(full);
+            assert_eq!(a.or(b), Some(27), "split {split}");
+        }
+        let mut s = HeadScan::default();
+        assert_eq!(s.scan(b"GET /\n\n"), Some(7));
+    }
+
+    #[test]
+    fn headers_fold_and_junk() {
+        let mut h = Vec::new();
+        let bad = parse_headers(b"A: 1\r\n  more\r\nFakeHeader\nB:2\n\n", &mut h);
+        assert!(bad);
+        assert_eq!(
+            h,
+            vec![("A".into(), "1 more".into()), ("B".into(), "2".into())]
+        );
+        let mut h = Vec::new();
+        assert!(!parse_headers(b"Host: x\r\n\r\n", &mut h));
+    }
+
+    #[test]
+    fn framing_rules() {
+        let h = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let f = framing(&h(&[
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Length", "50"),
+        ]));
+        assert!(f.chunked);
+        assert_eq!(f.content_length, Some(50));
+        let f = framing(&h(&[("content-length", "99999999999999999999")]));
+        assert_eq!((f.content_length, f.bad_content_length), (None, true));
+        let f = framing(&h(&[("Content-Length", "5"), ("Content-Length", "6")]));
+        assert_eq!((f.content_length, f.bad_content_length), (None, true));
+        let f = framing(&h(&[("Content-Length", "5, 5")]));
+        assert_eq!(f.content_length, Some(5));
+        let f = framing(&h(&[("Content-Length", "14"), ("Content-Len", "1")]));
+        assert_eq!(f.content_length, Some(14));
+        assert_eq!(
+            framing(&h(&[("Content-Encoding", "x-gzip")])).coding,
+            Coding::Gzip
+        );
+        assert_eq!(
+            framing(&h(&[("Content-Encoding", "BR")])).coding,
+            Coding::Brotli
+        );
+        assert_eq!(
+            framing(&h(&[("Content-Encoding", "gzip, br")])).coding,
+            Coding::Identity
+        );
+        assert_eq!(parse_content_length("9223372036854775808"), None);
+        assert_eq!(parse_content_length(" 2200000000 "), Some(2_200_000_000));
+        assert_eq!(parse_content_length("+5"), None);
+    }
+}
