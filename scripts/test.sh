@@ -10,7 +10,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo build --workspace --locked
-cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
 passed=0; failed=0
 shopt -s nullglob
 for t in e2e/*.sh; do

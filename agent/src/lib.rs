@@ -25,6 +25,7 @@ pub mod flow;
 pub mod http;
 pub mod output;
 pub mod pipeline;
+pub mod progress;
 pub mod reassembly;
 mod timestamp;
 

@@ -12,7 +12,13 @@ mod cli;
 #[command(name = "apitap", version, about, long_about = None)]
 struct Args {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "APITAP_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "APITAP_LOG_FORMAT"
+    )]
     log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `apitap=debug`.
     #[arg(long, global = true, default_value = "warn", env = "APITAP_LOG")]

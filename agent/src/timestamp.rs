@@ -12,7 +12,10 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// From seconds and microseconds, as in a pcap record header.
     pub fn from_micros(secs: i64, micros: i64) -> Self {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(micros.saturating_mul(1_000)))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(micros.saturating_mul(1_000)),
+        )
     }
 
     /// From seconds and nanoseconds.
@@ -74,7 +77,10 @@ mod tests {
     fn rfc3339_formats_utc_with_micros() {
         let ts = Timestamp::from_micros(1_258_577_884, 30_912);
         assert_eq!(ts.rfc3339(), "2009-11-18T20:58:04.030912Z");
-        assert_eq!(Timestamp::from_micros(0, 0).rfc3339(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Timestamp::from_micros(0, 0).rfc3339(),
+            "1970-01-01T00:00:00.000000Z"
+        );
     }
 
     #[test]

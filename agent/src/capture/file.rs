@@ -167,7 +167,6 @@ fn pcap_message(e: pcap::Error) -> String {
 /// Decompresses (or copies) `input` into `out` until end of input or until the reader goes
 /// away; records the error, if any, in `shared`.
 // `std::io::pipe` needs Rust 1.87 (the workspace MSRV must be at least that).
-#[allow(clippy::incompatible_msrv)]
 fn pump<R: Read>(input: R, mut out: io::PipeWriter, shared: &PumpShared) {
     let result = (|| -> io::Result<()> {
         let mut input = BufReader::with_capacity(64 * 1024, input);
@@ -264,7 +263,6 @@ impl FileSource {
 
     /// Starts the pump thread over `input` (sniffed for gzip there) and lets libpcap open
     /// the pipe's read end by path.
-    #[allow(clippy::incompatible_msrv)]
     fn open_pumped<R: Read + Send + 'static>(
         path: &str,
         input: R,

@@ -24,7 +24,7 @@ fn tcp_bytes(payload: &[u8], opt_words: usize, flags: u8) -> Vec<u8> {
     t.push(((5 + opt_words as u8) << 4) & 0xf0);
     t.push(flags);
     t.extend_from_slice(&[0xff, 0xff, 0xde, 0xad, 0, 0]); // window, bogus checksum, urg
-    t.extend(std::iter::repeat(1u8).take(opt_words * 4));
+    t.extend(std::iter::repeat_n(1u8, opt_words * 4));
     t.extend_from_slice(payload);
     t
 }

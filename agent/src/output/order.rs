@@ -88,10 +88,7 @@ impl Reorderer {
         }
     }
 
-    fn drain<E>(
-        &mut self,
-        emit: &mut impl FnMut(Box<Exchange>) -> Result<(), E>,
-    ) -> Result<(), E> {
+    fn drain<E>(&mut self, emit: &mut impl FnMut(Box<Exchange>) -> Result<(), E>) -> Result<(), E> {
         loop {
             let Some((&first_done, _)) = self.done.first_key_value() else {
                 return Ok(());
@@ -125,11 +122,19 @@ impl Reorderer {
 fn approx_size(ex: &Exchange) -> usize {
     let mut n = 256;
     if let Some(r) = &ex.request {
-        n += r.uri.len() + r.headers.iter().map(|(a, b)| a.len() + b.len() + 16).sum::<usize>();
+        n += r.uri.len()
+            + r.headers
+                .iter()
+                .map(|(a, b)| a.len() + b.len() + 16)
+                .sum::<usize>();
         n += r.body.as_ref().map_or(0, Vec::len);
     }
     if let Some(r) = &ex.response {
-        n += r.headers.iter().map(|(a, b)| a.len() + b.len() + 16).sum::<usize>();
+        n += r
+            .headers
+            .iter()
+            .map(|(a, b)| a.len() + b.len() + 16)
+            .sum::<usize>();
         n += r.body.as_ref().map_or(0, Vec::len);
     }
     n

@@ -458,7 +458,7 @@ impl StreamReassembler {
         let end = start.add(payload.len() as u32);
 
         // Fast path: exactly the next bytes, not overlapping anything buffered.
-        if start == next && self.buf.front().map_or(true, |p| p.seq.diff(end) >= 0) {
+        if start == next && self.buf.front().is_none_or(|p| p.seq.diff(end) >= 0) {
             sink(Delivery::Data(payload));
             stats.bytes_delivered += payload.len() as u64;
             self.next = Some(end);

@@ -392,7 +392,7 @@ fn replay(evs: &[Ev]) -> (Vec<Option<u8>>, u64, bool) {
             Ev::Data(b) => out.extend(b.iter().map(|&x| Some(x))),
             Ev::Gap(n) => {
                 gap_sum += n;
-                out.extend(std::iter::repeat(None).take(*n as usize));
+                out.extend(std::iter::repeat_n(None, *n as usize));
             }
             Ev::Fin => fin = true,
         }

@@ -47,7 +47,7 @@ fn di(dir: Dir) -> usize {
 impl ConnHandler for Trivial {
     type Event = ();
     fn wants_data(&self) -> bool {
-        self.budget.map_or(true, |b| self.seen < b)
+        self.budget.is_none_or(|b| self.seen < b)
     }
     fn on_data(&mut self, c: &ConnInfo, dir: Dir, _: Timestamp, data: &[u8], _: &mut Vec<()>) {
         assert!(!self.closed, "data after close");
