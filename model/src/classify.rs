@@ -270,6 +270,14 @@ pub fn is_version(s: &str) -> bool {
     tail.is_empty() || ["alpha", "beta", "rc"].iter().any(|p| tail.strip_prefix(p).is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit())))
 }
 
+/// Number of lower/upper case transitions between adjacent letters.
+fn case_changes(s: &str) -> usize {
+    s.as_bytes()
+        .windows(2)
+        .filter(|w| w[0].is_ascii_alphabetic() && w[1].is_ascii_alphabetic() && w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())
+        .count()
+}
+
 /// Classify a concrete path segment (raw, as on the wire).
 pub fn classify_segment(s: &str) -> SegClass {
     let b = s.as_bytes();
@@ -320,12 +328,16 @@ pub fn classify_segment(s: &str) -> SegClass {
             && prefix.bytes().all(|c| c.is_ascii_lowercase())
             && id.len() >= 6
             && id.bytes().all(|c| c.is_ascii_alphanumeric())
-            && id.bytes().any(|c| c.is_ascii_digit())
+            && (id.bytes().any(|c| c.is_ascii_digit()) || id.len() >= 10 && case_changes(id) >= 4)
         {
             return SegClass::Prefixed;
         }
     }
     if b.len() > 64 {
+        return SegClass::Token;
+    }
+    // random mixed-case ids without digits (`EogbvORNeLwZTkozYEic`)
+    if b.len() >= 12 && other == 0 && case_changes(s) >= 6 {
         return SegClass::Token;
     }
     // opaque tokens: long, several digits mixed with letters, few separators
@@ -450,6 +462,10 @@ mod tests {
         assert_eq!(classify_segment("ann.lee@example.com"), SegClass::Email);
         assert_eq!(classify_segment("ann.lee%40example.com"), SegClass::Email);
         assert_eq!(classify_segment("aGVsbG8gd29ybGQ1MjM0NQ=="), SegClass::Token);
+        assert_eq!(classify_segment("pi_EogbvORNeLwZTkozYEicNLXq"), SegClass::Prefixed);
+        assert_eq!(classify_segment("EogbvORNeLwZTkozYEicNLXq"), SegClass::Token);
+        assert_eq!(classify_segment("line_items"), SegClass::Word);
+        assert_eq!(classify_segment("GetUserProfile"), SegClass::Word);
         assert_eq!(classify_segment("featured"), SegClass::Word);
         assert_eq!(classify_segment("my-first-post-2024"), SegClass::Word);
         assert_eq!(classify_segment("accounts"), SegClass::Word);

@@ -37,7 +37,7 @@ use crate::endpoint::Endpoint;
 use crate::evidence::{cnt, combine_map, combine_opt, is_false, is_zero, Combine, Mode};
 use crate::schema::{Ctx, SchemaNode};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Max literal children per node.
 pub const MAX_LITERALS: usize = 64;
@@ -275,20 +275,15 @@ fn is_static(k: &str, node: &PathNode) -> bool {
         return true;
     }
     let Some(c) = node.lits.get(k) else { return false };
-    // A literal without endpoints of its own whose children all exist under the parameter
-    // (`/books/budget/copies` beside `/books/{isbn}/copies`) is a value, not a route.
-    if let Some(p) = &node.param {
-        if c.eps.is_empty() && !c.lits.is_empty() && c.lits.keys().all(|x| p.lits.contains_key(x)) {
-            return false;
-        }
-    }
     let mut hits: Vec<u64> = node.lits.values().map(|c| c.hits).collect();
     hits.sort_unstable();
     let median = hits.get(hits.len() / 2).copied().unwrap_or(0);
     let total: u64 = hits.iter().sum::<u64>() + node.param.as_ref().map_or(0, |p| p.hits);
     let plain = node.lits.keys().filter(|k| is_plain_word(k)).count();
-    (is_plain_word(k) && plain * 3 < node.lits.len() && c.hits >= 2)
-        || (c.hits >= 8 && c.hits >= 10 * median.max(1) && c.hits * 20 >= total)
+    let h = c.hits;
+    let frequent = h >= 3 && h >= 3 * median.max(1);
+    // a static route is its own operation: it carries a real share of this node's traffic
+    (frequent && h * 20 >= total) || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
 }
 
 fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String {
@@ -337,14 +332,34 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     }
     let absorb_all = node.pin.is_some();
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
+    let mut kept: Vec<(&String, &PathNode)> = Vec::new();
     for (k, child) in &node.lits {
         if absorb_all || node.collapsed && !is_static(k, node) {
             absorbed.push((k, child));
         } else {
-            segs.push(TSeg::Lit(k.clone()));
-            derive_rec(child, segs, out, depth + 1);
-            segs.pop();
+            kept.push((k, child));
         }
+    }
+    // A kept literal without endpoints of its own whose children all exist under the
+    // parameter values (`/books/budget/copies` beside `/books/{isbn}/copies`) is a value too.
+    if node.param.is_some() || !absorbed.is_empty() {
+        let mut value_children: BTreeSet<&str> = BTreeSet::new();
+        if let Some(p) = &node.param {
+            value_children.extend(p.lits.keys().map(|k| k.as_str()));
+        }
+        for (_, c) in &absorbed {
+            value_children.extend(c.lits.keys().map(|k| k.as_str()));
+        }
+        let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(_, c)| {
+            c.eps.is_empty() && !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()))
+        });
+        absorbed.extend(fold);
+        kept = keep;
+    }
+    for (k, child) in kept {
+        segs.push(TSeg::Lit(k.clone()));
+        derive_rec(child, segs, out, depth + 1);
+        segs.pop();
     }
     if node.param.is_none() && absorbed.is_empty() {
         return;
