@@ -270,6 +270,18 @@ pub fn is_version(s: &str) -> bool {
     tail.is_empty() || ["alpha", "beta", "rc"].iter().any(|p| tail.strip_prefix(p).is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit())))
 }
 
+/// The prefix of a prefixed id (`acct` for `acct_8f3k2l9x`), if the segment has that shape
+/// (lowercase prefix of 1–6 letters, `_` or `-`, 6+ alphanumerics).
+pub fn id_prefix(s: &str) -> Option<&str> {
+    let pos = s.find(['_', '-'])?;
+    let (prefix, id) = (&s[..pos], &s[pos + 1..]);
+    ((1..=6).contains(&prefix.len())
+        && prefix.bytes().all(|c| c.is_ascii_lowercase())
+        && id.len() >= 6
+        && id.bytes().all(|c| c.is_ascii_alphanumeric()))
+    .then_some(prefix)
+}
+
 /// Number of lower/upper case transitions between adjacent letters.
 fn case_changes(s: &str) -> usize {
     s.as_bytes()
@@ -328,7 +340,7 @@ pub fn classify_segment(s: &str) -> SegClass {
             && prefix.bytes().all(|c| c.is_ascii_lowercase())
             && id.len() >= 6
             && id.bytes().all(|c| c.is_ascii_alphanumeric())
-            && (id.bytes().any(|c| c.is_ascii_digit()) || id.len() >= 10 && case_changes(id) >= 4)
+            && (id.bytes().any(|c| c.is_ascii_digit()) || id.len() >= 10 && id.bytes().any(|c| c.is_ascii_uppercase()))
         {
             return SegClass::Prefixed;
         }
@@ -465,6 +477,9 @@ mod tests {
         assert_eq!(classify_segment("pi_EogbvORNeLwZTkozYEicNLXq"), SegClass::Prefixed);
         assert_eq!(classify_segment("EogbvORNeLwZTkozYEicNLXq"), SegClass::Token);
         assert_eq!(classify_segment("line_items"), SegClass::Word);
+        assert_eq!(classify_segment("acct_AvZFKKBLGICBKAHM"), SegClass::Prefixed);
+        assert_eq!(id_prefix("cus_abcdefgh"), Some("cus"));
+        assert_eq!(id_prefix("payment_methods"), None);
         assert_eq!(classify_segment("GetUserProfile"), SegClass::Word);
         assert_eq!(classify_segment("featured"), SegClass::Word);
         assert_eq!(classify_segment("my-first-post-2024"), SegClass::Word);

@@ -32,7 +32,7 @@
 //! `Email` for those classes; after another parameter or at the root a format-based name
 //! (`id`, `uuid`, `date`, `slug`...); pinned names win. Duplicates get a numeric suffix.
 
-use crate::classify::{camel, classify_segment, is_plain_word, singular, SegClass};
+use crate::classify::{camel, classify_segment, id_prefix, is_plain_word, singular, SegClass};
 use crate::endpoint::Endpoint;
 use crate::evidence::{cnt, combine_map, combine_opt, is_false, is_zero, Combine, Mode};
 use crate::schema::{Ctx, SchemaNode};
@@ -41,6 +41,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Max literal children per node.
 pub const MAX_LITERALS: usize = 64;
+/// Max remembered id prefixes per parameter node.
+pub const MAX_PREFIXES: usize = 8;
 /// Max methods per node.
 pub const MAX_METHODS: usize = 16;
 /// Max path segments considered.
@@ -62,6 +64,9 @@ pub struct PathNode {
     /// On a parameter node: counts of value classes routed here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub classes: BTreeMap<SegClass, u64>,
+    /// On a parameter node: prefixes of prefixed ids routed here (`acct`, `cus`), at most 8.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prefixes: BTreeMap<String, u64>,
     /// On a parameter node: scalar schema of the values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Box<SchemaNode>>,
@@ -90,6 +95,7 @@ impl Combine for PathNode {
         }
         combine_opt(&mut self.param, &o.param, m);
         combine_map(&mut self.classes, &o.classes, m, usize::MAX);
+        combine_map(&mut self.prefixes, &o.prefixes, m, MAX_PREFIXES);
         combine_opt(&mut self.values, &o.values, m);
         self.collapsed |= o.collapsed;
         cnt(&mut self.lit_overflow, o.lit_overflow, m);
@@ -206,6 +212,15 @@ pub(crate) fn route<'a>(
             }
             let p = cur.param.get_or_insert_with(Default::default);
             *p.classes.entry(class).or_insert(0) += 1;
+            if class == SegClass::Prefixed {
+                if let Some(pre) = id_prefix(seg) {
+                    if let Some(c) = p.prefixes.get_mut(pre) {
+                        *c += 1;
+                    } else if p.prefixes.len() < MAX_PREFIXES {
+                        p.prefixes.insert(pre.to_string(), 1);
+                    }
+                }
+            }
             p.values.get_or_insert_with(Default::default).observe_text(seg, "id", ctx);
             p
         };
@@ -350,8 +365,11 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
         for (_, c) in &absorbed {
             value_children.extend(c.lits.keys().map(|k| k.as_str()));
         }
-        let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(_, c)| {
-            c.eps.is_empty() && !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()))
+        let prefixes = node.param.as_ref().map(|p| &p.prefixes);
+        let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
+            // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
+            let same_prefix = id_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
+            same_prefix || c.eps.is_empty() && !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()))
         });
         absorbed.extend(fold);
         kept = keep;
