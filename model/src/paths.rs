@@ -301,6 +301,19 @@ fn is_static(k: &str, node: &PathNode) -> bool {
     (frequent && h * 20 >= total) || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
 }
 
+/// `prefix` of `prefix_rest` / `prefix-rest` where rest is 3+ alphanumerics with a digit or
+/// uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
+fn loose_prefix(s: &str) -> Option<&str> {
+    let pos = s.find(['_', '-'])?;
+    let (prefix, id) = (&s[..pos], &s[pos + 1..]);
+    ((1..=6).contains(&prefix.len())
+        && prefix.bytes().all(|c| c.is_ascii_lowercase())
+        && id.len() >= 3
+        && id.bytes().all(|c| c.is_ascii_alphanumeric())
+        && id.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase()))
+    .then_some(prefix)
+}
+
 fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String {
     if let Some(p) = pin {
         return p.to_string();
@@ -368,7 +381,7 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
         let prefixes = node.param.as_ref().map(|p| &p.prefixes);
         let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
             // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
-            let same_prefix = id_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
+            let same_prefix = loose_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
             same_prefix || c.eps.is_empty() && !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()))
         });
         absorbed.extend(fold);
