@@ -301,8 +301,8 @@ fn is_static(k: &str, node: &PathNode) -> bool {
     (frequent && h * 20 >= total) || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
 }
 
-/// `prefix` of `prefix_rest` / `prefix-rest` where rest is 3+ alphanumerics with a digit or
-/// uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
+/// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a
+/// digit or uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
 fn loose_prefix(s: &str) -> Option<&str> {
     let pos = s.find(['_', '-'])?;
     let (prefix, id) = (&s[..pos], &s[pos + 1..]);
@@ -310,7 +310,7 @@ fn loose_prefix(s: &str) -> Option<&str> {
         && prefix.bytes().all(|c| c.is_ascii_lowercase())
         && id.len() >= 3
         && id.bytes().all(|c| c.is_ascii_alphanumeric())
-        && id.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase()))
+        && (id.len() >= 6 || id.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase())))
     .then_some(prefix)
 }
 

@@ -10,7 +10,8 @@
 //!   strings (75% for `byte`) had it and no other specific format was seen.
 //! - Objects whose keys are all identifier-like (numbers, UUIDs, hashes, dates...) are maps:
 //!   their values merge into `additionalProperties`, keys are not stored.
-//! - Enums: only for strings that look like tokens (`active`, `in_progress`, `EUR`), never
+//! - Enums: only for strings that look like tokens (`active`, `in_progress`, `EUR`; letters
+//!   and `_-.` only, no digits, so ids/codes/secrets never qualify), never
 //!   under id/name/secret keys, at most 10 distinct values, at least 20 strings observed and
 //!   every value seen at least 3 times. Candidate values are kept as 64-bit hashes; the text
 //!   of a value is stored only once it has been seen 5 times (so a value seen once never
@@ -135,12 +136,18 @@ fn fnv(s: &str) -> u64 {
     h
 }
 
+/// Enum-looking tokens: `active`, `in_progress`, `Visa`, `EUR`, `IN_TRANSIT`: letters with
+/// `_`, `-`, `.`, all lowercase after an optional capital, or all uppercase. No digits, so
+/// identifiers, codes and secrets never qualify.
 fn enum_token(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 32
-        && b[0].is_ascii_alphabetic()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_-.".contains(c))
+    if b.is_empty() || b.len() > 32 || !b[0].is_ascii_alphabetic() {
+        return false;
+    }
+    let sep = |c: &u8| b"_-.".contains(c);
+    let lower = b[1..].iter().all(|c| c.is_ascii_lowercase() || sep(c));
+    let upper = b.iter().all(|c| c.is_ascii_uppercase() || sep(c));
+    lower || upper
 }
 
 /// Keys under which values are identities or free text, never enums.
