@@ -7,8 +7,18 @@ use apitap_model::{ApiModel, ExportOptions, LearnConfig};
 fn main() {
     let cfg = LearnConfig::default();
     let obs = traffic::generate(200_000, 7);
-    let bytes: usize = obs.iter().map(|o| o.response_body.as_ref().map_or(0, |b| b.len()) + o.request_body.as_ref().map_or(0, |b| b.len())).sum();
-    println!("traffic: {} exchanges, {:.0} body bytes/exchange", obs.len(), bytes as f64 / obs.len() as f64);
+    let bytes: usize = obs
+        .iter()
+        .map(|o| {
+            o.response_body.as_ref().map_or(0, |b| b.len())
+                + o.request_body.as_ref().map_or(0, |b| b.len())
+        })
+        .sum();
+    println!(
+        "traffic: {} exchanges, {:.0} body bytes/exchange",
+        obs.len(),
+        bytes as f64 / obs.len() as f64
+    );
     // throughput: best of 3
     let mut best = f64::MAX;
     for _ in 0..3 {
@@ -18,7 +28,10 @@ fn main() {
         best = best.min(t.elapsed().as_secs_f64());
         std::hint::black_box(&m);
     }
-    println!("throughput: {:.0} exchanges/s (one core)", obs.len() as f64 / best);
+    println!(
+        "throughput: {:.0} exchanges/s (one core)",
+        obs.len() as f64 / best
+    );
     // model size vs volume
     let mut m = ApiModel::new();
     let mut done = 0;
@@ -26,7 +39,16 @@ fn main() {
         m.observe_all(&obs[done..n], &cfg);
         done = n;
         let spec = m.to_openapi_json(&ExportOptions::default());
-        if n == 200_000 { for r in m.endpoints() { println!("  {} {} {}", r.method, r.template, r.count); } }
-        println!("after {n:>7} exchanges: model {:>7} bytes, openapi {:>7} bytes, {} endpoints", m.to_json().len(), spec.len(), m.endpoints().len());
+        if n == 200_000 {
+            for r in m.endpoints() {
+                println!("  {} {} {}", r.method, r.template, r.count);
+            }
+        }
+        println!(
+            "after {n:>7} exchanges: model {:>7} bytes, openapi {:>7} bytes, {} endpoints",
+            m.to_json().len(),
+            spec.len(),
+            m.endpoints().len()
+        );
     }
 }

@@ -70,7 +70,13 @@ pub fn is_date(s: &str) -> bool {
 /// `HH:MM:SS(.frac)?(Z|±HH:MM)?`.
 pub fn is_time(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() < 8 || !(digits(&b[0..2]) && b[2] == b':' && digits(&b[3..5]) && b[5] == b':' && digits(&b[6..8])) {
+    if b.len() < 8
+        || !(digits(&b[0..2])
+            && b[2] == b':'
+            && digits(&b[3..5])
+            && b[5] == b':'
+            && digits(&b[6..8]))
+    {
         return false;
     }
     let mut rest = &b[8..];
@@ -86,7 +92,9 @@ pub fn is_time(s: &str) -> bool {
         [s, h1, h2, b':', m1, m2] if (*s == b'+' || *s == b'-') => {
             [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
         }
-        [s, h1, h2, m1, m2] if (*s == b'+' || *s == b'-') => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
+        [s, h1, h2, m1, m2] if (*s == b'+' || *s == b'-') => {
+            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+        }
         _ => false,
     }
 }
@@ -116,8 +124,12 @@ pub fn is_email(s: &str) -> bool {
         && !domain.ends_with('.')
         && !domain.contains('@')
         && s.bytes().all(|c| c.is_ascii_graphic())
-        && local.bytes().all(|c| c.is_ascii_alphanumeric() || b"._%+-".contains(&c))
-        && domain.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+        && local
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"._%+-".contains(&c))
+        && domain
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
 }
 
 /// `http(s)://host...` without whitespace.
@@ -159,7 +171,9 @@ pub fn is_base64(s: &str) -> bool {
 /// String format of a value, or `None` for a plain string.
 pub fn string_format(s: &str) -> StrFormat {
     let b = s.as_bytes();
-    let Some(&first) = b.first() else { return StrFormat::None };
+    let Some(&first) = b.first() else {
+        return StrFormat::None;
+    };
     if first.is_ascii_digit() {
         if is_date_time(s) {
             return StrFormat::DateTime;
@@ -265,9 +279,16 @@ pub fn is_version(s: &str) -> bool {
         return false;
     }
     let rest = &s[1..];
-    let n = rest.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.').count();
+    let n = rest
+        .bytes()
+        .take_while(|c| c.is_ascii_digit() || *c == b'.')
+        .count();
     let tail = &rest[n..];
-    tail.is_empty() || ["alpha", "beta", "rc"].iter().any(|p| tail.strip_prefix(p).is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit())))
+    tail.is_empty()
+        || ["alpha", "beta", "rc"].iter().any(|p| {
+            tail.strip_prefix(p)
+                .is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit()))
+        })
 }
 
 /// The prefix of a prefixed id (`acct` for `acct_8f3k2l9x`), if the segment has that shape
@@ -286,7 +307,11 @@ pub fn id_prefix(s: &str) -> Option<&str> {
 fn case_changes(s: &str) -> usize {
     s.as_bytes()
         .windows(2)
-        .filter(|w| w[0].is_ascii_alphabetic() && w[1].is_ascii_alphabetic() && w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())
+        .filter(|w| {
+            w[0].is_ascii_alphabetic()
+                && w[1].is_ascii_alphabetic()
+                && w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase()
+        })
         .count()
 }
 
@@ -308,7 +333,9 @@ pub fn classify_segment(s: &str) -> SegClass {
     if is_date(s) {
         return SegClass::Date;
     }
-    if b.contains(&b'@') && is_email(&s.replace("%40", "@")) || s.contains("%40") && is_email(&s.replace("%40", "@")) {
+    if b.contains(&b'@') && is_email(&s.replace("%40", "@"))
+        || s.contains("%40") && is_email(&s.replace("%40", "@"))
+    {
         return SegClass::Email;
     }
     let (mut nd, mut nl, mut nu, mut other) = (0usize, 0usize, 0usize, 0usize);
@@ -340,7 +367,8 @@ pub fn classify_segment(s: &str) -> SegClass {
             && prefix.bytes().all(|c| c.is_ascii_lowercase())
             && id.len() >= 6
             && id.bytes().all(|c| c.is_ascii_alphanumeric())
-            && (id.bytes().any(|c| c.is_ascii_digit()) || id.len() >= 10 && id.bytes().any(|c| c.is_ascii_uppercase()))
+            && (id.bytes().any(|c| c.is_ascii_digit())
+                || id.len() >= 10 && id.bytes().any(|c| c.is_ascii_uppercase()))
         {
             return SegClass::Prefixed;
         }
@@ -425,7 +453,12 @@ pub fn singular(s: &str) -> String {
             return format!("{x}{}", &suf[..suf.len() - 2]);
         }
     }
-    if l.len() > 3 && l.ends_with('s') && !l.ends_with("ss") && !l.ends_with("us") && !l.ends_with("is") {
+    if l.len() > 3
+        && l.ends_with('s')
+        && !l.ends_with("ss")
+        && !l.ends_with("us")
+        && !l.ends_with("is")
+    {
         return l[..l.len() - 1].to_string();
     }
     l
@@ -466,18 +499,33 @@ mod tests {
         assert_eq!(classify_segment("9780306406157"), SegClass::Int);
         assert_eq!(classify_segment("v2"), SegClass::Version);
         assert_eq!(classify_segment("v1beta1"), SegClass::Version);
-        assert_eq!(classify_segment("3f2b8c1e-9d4a-4b6f-8e2d-1a2b3c4d5e6f"), SegClass::Uuid);
+        assert_eq!(
+            classify_segment("3f2b8c1e-9d4a-4b6f-8e2d-1a2b3c4d5e6f"),
+            SegClass::Uuid
+        );
         assert_eq!(classify_segment("5f2b9c0a"), SegClass::Hex);
         assert_eq!(classify_segment("deadbeefdeadbeefdeadbeef"), SegClass::Hex);
         assert_eq!(classify_segment("acct_8f3k2l9x"), SegClass::Prefixed);
         assert_eq!(classify_segment("2024-01-31"), SegClass::Date);
         assert_eq!(classify_segment("ann.lee@example.com"), SegClass::Email);
         assert_eq!(classify_segment("ann.lee%40example.com"), SegClass::Email);
-        assert_eq!(classify_segment("aGVsbG8gd29ybGQ1MjM0NQ=="), SegClass::Token);
-        assert_eq!(classify_segment("pi_EogbvORNeLwZTkozYEicNLXq"), SegClass::Prefixed);
-        assert_eq!(classify_segment("EogbvORNeLwZTkozYEicNLXq"), SegClass::Token);
+        assert_eq!(
+            classify_segment("aGVsbG8gd29ybGQ1MjM0NQ=="),
+            SegClass::Token
+        );
+        assert_eq!(
+            classify_segment("pi_EogbvORNeLwZTkozYEicNLXq"),
+            SegClass::Prefixed
+        );
+        assert_eq!(
+            classify_segment("EogbvORNeLwZTkozYEicNLXq"),
+            SegClass::Token
+        );
         assert_eq!(classify_segment("line_items"), SegClass::Word);
-        assert_eq!(classify_segment("acct_AvZFKKBLGICBKAHM"), SegClass::Prefixed);
+        assert_eq!(
+            classify_segment("acct_AvZFKKBLGICBKAHM"),
+            SegClass::Prefixed
+        );
         assert_eq!(id_prefix("cus_abcdefgh"), Some("cus"));
         assert_eq!(id_prefix("payment_methods"), None);
         assert_eq!(classify_segment("GetUserProfile"), SegClass::Word);
@@ -492,10 +540,16 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(string_format("2024-01-31T10:00:00Z"), StrFormat::DateTime);
-        assert_eq!(string_format("2024-01-31T10:00:00.123+01:00"), StrFormat::DateTime);
+        assert_eq!(
+            string_format("2024-01-31T10:00:00.123+01:00"),
+            StrFormat::DateTime
+        );
         assert_eq!(string_format("2024-01-31"), StrFormat::Date);
         assert_eq!(string_format("10:00:00"), StrFormat::Time);
-        assert_eq!(string_format("3f2b8c1e-9d4a-4b6f-8e2d-1a2b3c4d5e6f"), StrFormat::Uuid);
+        assert_eq!(
+            string_format("3f2b8c1e-9d4a-4b6f-8e2d-1a2b3c4d5e6f"),
+            StrFormat::Uuid
+        );
         assert_eq!(string_format("a@b.io"), StrFormat::Email);
         assert_eq!(string_format("https://x.org/a"), StrFormat::Uri);
         assert_eq!(string_format("10.0.0.1"), StrFormat::Ipv4);

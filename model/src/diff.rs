@@ -67,8 +67,16 @@ impl Diff {
         sec(&mut s, "Added endpoints", &self.added_endpoints);
         sec(&mut s, "Removed endpoints", &self.removed_endpoints);
         let fmt = |c: &Change| format!("{} [{}] {}: {}", c.operation, c.kind, c.location, c.detail);
-        sec(&mut s, "BREAKING changes", &self.breaking.iter().map(fmt).collect::<Vec<_>>());
-        sec(&mut s, "Compatible changes", &self.compatible.iter().map(fmt).collect::<Vec<_>>());
+        sec(
+            &mut s,
+            "BREAKING changes",
+            &self.breaking.iter().map(fmt).collect::<Vec<_>>(),
+        );
+        sec(
+            &mut s,
+            "Compatible changes",
+            &self.compatible.iter().map(fmt).collect::<Vec<_>>(),
+        );
         if s.is_empty() {
             s.push_str("No changes.\n");
         }
@@ -76,7 +84,9 @@ impl Diff {
     }
 }
 
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+];
 
 fn shape(path: &str) -> String {
     let mut out = String::new();
@@ -96,8 +106,12 @@ fn shape(path: &str) -> String {
 
 fn deref<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
     for _ in 0..16 {
-        let Some(r) = v.get("$ref").and_then(|r| r.as_str()) else { return v };
-        let Some(ptr) = r.strip_prefix('#') else { return v };
+        let Some(r) = v.get("$ref").and_then(|r| r.as_str()) else {
+            return v;
+        };
+        let Some(ptr) = r.strip_prefix('#') else {
+            return v;
+        };
         match doc.pointer(ptr) {
             Some(t) => v = t,
             None => return v,
@@ -120,7 +134,14 @@ fn operations(doc: &Value) -> BTreeMap<String, Op<'_>> {
             for m in METHODS {
                 if let Some(op) = item.get(m) {
                     let up = m.to_ascii_uppercase();
-                    out.insert(format!("{up} {}", shape(p)), Op { display: format!("{up} {p}"), item, op });
+                    out.insert(
+                        format!("{up} {}", shape(p)),
+                        Op {
+                            display: format!("{up} {p}"),
+                            item,
+                            op,
+                        },
+                    );
                 }
             }
         }
@@ -198,7 +219,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn push(&mut self, breaking: bool, kind: &str, location: String, detail: String) {
-        let c = Change { operation: self.op.clone(), kind: kind.into(), location, detail };
+        let c = Change {
+            operation: self.op.clone(),
+            kind: kind.into(),
+            location,
+            detail,
+        };
         if breaking {
             self.out.breaking.push(c)
         } else {
@@ -216,7 +242,16 @@ impl Ctx<'_> {
             let (gained, lost) = (!tn.is_subset(&widen(&to)), !to.is_subset(&widen(&tn)));
             let breaking = if response { gained } else { lost };
             let detail = format!("type {:?} -> {:?}", to, tn);
-            self.push(breaking, if breaking { "type-changed-incompatibly" } else { "type-changed" }, loc.to_string(), detail);
+            self.push(
+                breaking,
+                if breaking {
+                    "type-changed-incompatibly"
+                } else {
+                    "type-changed"
+                },
+                loc.to_string(),
+                detail,
+            );
         }
         let (po, ro) = props(self.old, o);
         let (pn, rn) = props(self.new, n);
@@ -225,17 +260,37 @@ impl Ctx<'_> {
             match pn.get(k) {
                 None => {
                     if response {
-                        self.push(true, "response-property-removed", l, "property removed".into());
+                        self.push(
+                            true,
+                            "response-property-removed",
+                            l,
+                            "property removed".into(),
+                        );
                     } else {
-                        self.push(false, "request-property-removed", l, "property no longer documented".into());
+                        self.push(
+                            false,
+                            "request-property-removed",
+                            l,
+                            "property no longer documented".into(),
+                        );
                     }
                 }
                 Some(nv) => {
                     if response && ro.contains(k) && !rn.contains(k) {
-                        self.push(true, "response-property-optional", l.clone(), "property may now be absent".into());
+                        self.push(
+                            true,
+                            "response-property-optional",
+                            l.clone(),
+                            "property may now be absent".into(),
+                        );
                     }
                     if !response && !ro.contains(k) && rn.contains(k) {
-                        self.push(true, "request-property-required", l.clone(), "property is now required".into());
+                        self.push(
+                            true,
+                            "request-property-required",
+                            l.clone(),
+                            "property is now required".into(),
+                        );
                     }
                     self.schema(ov, nv, &l, response, depth + 1);
                 }
@@ -244,16 +299,36 @@ impl Ctx<'_> {
         for k in pn.keys().filter(|k| !po.contains_key(*k)) {
             let l = format!("{loc}.{k}");
             if !response && rn.contains(k) {
-                self.push(true, "request-property-added-required", l, "new required property".into());
+                self.push(
+                    true,
+                    "request-property-added-required",
+                    l,
+                    "new required property".into(),
+                );
             } else {
-                self.push(false, if response { "response-property-added" } else { "request-property-added" }, l, "new property".into());
+                self.push(
+                    false,
+                    if response {
+                        "response-property-added"
+                    } else {
+                        "request-property-added"
+                    },
+                    l,
+                    "new property".into(),
+                );
             }
         }
-        let (io, inn) = (deref(self.old, o).get("items"), deref(self.new, n).get("items"));
+        let (io, inn) = (
+            deref(self.old, o).get("items"),
+            deref(self.new, n).get("items"),
+        );
         if let (Some(a), Some(b)) = (io, inn) {
             self.schema(a, b, &format!("{loc}[]"), response, depth + 1);
         }
-        let (ao, an) = (deref(self.old, o).get("additionalProperties"), deref(self.new, n).get("additionalProperties"));
+        let (ao, an) = (
+            deref(self.old, o).get("additionalProperties"),
+            deref(self.new, n).get("additionalProperties"),
+        );
         if let (Some(a), Some(b)) = (ao, an) {
             if a.is_object() && b.is_object() {
                 self.schema(a, b, &format!("{loc}.*"), response, depth + 1);
@@ -268,13 +343,20 @@ fn params(doc: &Value, item: &Value, op: &Value) -> BTreeMap<(String, String), V
         if let Some(ps) = src.get("parameters").and_then(|x| x.as_array()) {
             for p in ps {
                 let p = deref(doc, p);
-                let (Some(name), Some(loc)) = (p.get("name").and_then(|x| x.as_str()), p.get("in").and_then(|x| x.as_str())) else {
+                let (Some(name), Some(loc)) = (
+                    p.get("name").and_then(|x| x.as_str()),
+                    p.get("in").and_then(|x| x.as_str()),
+                ) else {
                     continue;
                 };
                 if loc == "path" {
                     continue; // compared through the path shape
                 }
-                let name = if loc == "header" { name.to_ascii_lowercase() } else { name.to_string() };
+                let name = if loc == "header" {
+                    name.to_ascii_lowercase()
+                } else {
+                    name.to_string()
+                };
                 out.insert((loc.to_string(), name), p.clone());
             }
         }
@@ -288,7 +370,11 @@ fn required(p: &Value) -> bool {
 
 fn content(doc: &Value, v: Option<&Value>) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    if let Some(c) = v.map(|v| deref(doc, v)).and_then(|v| v.get("content")).and_then(|c| c.as_object()) {
+    if let Some(c) = v
+        .map(|v| deref(doc, v))
+        .and_then(|v| v.get("content"))
+        .and_then(|c| c.as_object())
+    {
         for (k, m) in c {
             let key = k.split(';').next().unwrap_or(k).trim().to_ascii_lowercase();
             out.insert(key, m.get("schema").cloned().unwrap_or(json!({})));
@@ -319,17 +405,32 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
     }
     for (k, o) in &oo {
         let Some(n) = no.get(k) else { continue };
-        let mut cx = Ctx { old, new, op: n.display.clone(), out: &mut out };
+        let mut cx = Ctx {
+            old,
+            new,
+            op: n.display.clone(),
+            out: &mut out,
+        };
         // parameters
         let (po, pn) = (params(old, o.item, o.op), params(new, n.item, n.op));
         for ((loc, name), p) in &pn {
             let l = format!("{loc} parameter {name}");
             match po.get(&(loc.clone(), name.clone())) {
-                None if required(p) => cx.push(true, "parameter-added-required", l, "new required parameter".into()),
+                None if required(p) => cx.push(
+                    true,
+                    "parameter-added-required",
+                    l,
+                    "new required parameter".into(),
+                ),
                 None => cx.push(false, "parameter-added", l, "new optional parameter".into()),
                 Some(op) => {
                     if required(p) && !required(op) {
-                        cx.push(true, "parameter-now-required", l.clone(), "parameter became required".into());
+                        cx.push(
+                            true,
+                            "parameter-now-required",
+                            l.clone(),
+                            "parameter became required".into(),
+                        );
                     }
                     if let (Some(a), Some(b)) = (op.get("schema"), p.get("schema")) {
                         cx.schema(a, b, &l, false, 0);
@@ -339,20 +440,35 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
         }
         for (loc, name) in po.keys() {
             if !pn.contains_key(&(loc.clone(), name.clone())) {
-                cx.push(false, "parameter-removed", format!("{loc} parameter {name}"), "parameter no longer documented".into());
+                cx.push(
+                    false,
+                    "parameter-removed",
+                    format!("{loc} parameter {name}"),
+                    "parameter no longer documented".into(),
+                );
             }
         }
         // request body
         let (rbo, rbn) = (o.op.get("requestBody"), n.op.get("requestBody"));
         let rq = |v: Option<&Value>, d: &Value| v.map(|v| required(deref(d, v))).unwrap_or(false);
         if rq(rbn, new) && !rq(rbo, old) {
-            cx.push(true, "request-body-required", "requestBody".into(), "request body became required".into());
+            cx.push(
+                true,
+                "request-body-required",
+                "requestBody".into(),
+                "request body became required".into(),
+            );
         }
         let (co, cn) = (content(old, rbo), content(new, rbn));
         for (mt, so) in &co {
             match cn.get(mt) {
                 Some(sn) => cx.schema(so, sn, &format!("requestBody {mt} $"), false, 0),
-                None if !cn.is_empty() => cx.push(true, "request-media-removed", format!("requestBody {mt}"), "media type no longer accepted".into()),
+                None if !cn.is_empty() => cx.push(
+                    true,
+                    "request-media-removed",
+                    format!("requestBody {mt}"),
+                    "media type no longer accepted".into(),
+                ),
                 None => {}
             }
         }
@@ -363,23 +479,43 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
         if let (Some(ro), Some(rn)) = (ro, rn) {
             for (code, r) in ro {
                 match rn.get(code) {
-                    None => cx.push(true, "status-removed", code.clone(), "response status no longer returned".into()),
+                    None => cx.push(
+                        true,
+                        "status-removed",
+                        code.clone(),
+                        "response status no longer returned".into(),
+                    ),
                     Some(r2) => {
                         let (c1, c2) = (content(old, Some(r)), content(new, Some(r2)));
                         for (mt, s1) in &c1 {
                             match c2.get(mt) {
                                 Some(s2) => cx.schema(s1, s2, &format!("{code} {mt} $"), true, 0),
-                                None => cx.push(true, "response-media-removed", format!("{code} {mt}"), "media type removed".into()),
+                                None => cx.push(
+                                    true,
+                                    "response-media-removed",
+                                    format!("{code} {mt}"),
+                                    "media type removed".into(),
+                                ),
                             }
                         }
                         for mt in c2.keys().filter(|m| !c1.contains_key(*m)) {
-                            cx.push(false, "response-media-added", format!("{code} {mt}"), "new media type".into());
+                            cx.push(
+                                false,
+                                "response-media-added",
+                                format!("{code} {mt}"),
+                                "new media type".into(),
+                            );
                         }
                     }
                 }
             }
             for code in rn.keys().filter(|c| !ro.contains_key(*c)) {
-                cx.push(false, "status-added", code.clone(), "new response status".into());
+                cx.push(
+                    false,
+                    "status-added",
+                    code.clone(),
+                    "new response status".into(),
+                );
             }
         }
         let _ = &empty;
@@ -390,6 +526,10 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
 }
 
 /// Diff two models through their OpenAPI exports.
-pub fn diff_models(old: &crate::ApiModel, new: &crate::ApiModel, opts: &crate::ExportOptions) -> Diff {
+pub fn diff_models(
+    old: &crate::ApiModel,
+    new: &crate::ApiModel,
+    opts: &crate::ExportOptions,
+) -> Diff {
     diff(&old.to_openapi(opts), &new.to_openapi(opts))
 }

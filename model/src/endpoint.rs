@@ -20,21 +20,55 @@ pub const MAX_MEDIA: usize = 8;
 
 /// Request headers that are transport/standard and not part of an API's contract.
 const STANDARD_HEADERS: [&str; 36] = [
-    "accept", "accept-encoding", "accept-language", "accept-charset", "user-agent", "content-length",
-    "content-type", "content-encoding", "host", "connection", "keep-alive", "transfer-encoding", "te",
-    "upgrade", "cache-control", "pragma", "origin", "referer", "expect", "if-none-match",
-    "if-modified-since", "if-match", "if-unmodified-since", "range", "dnt", "via", "forwarded",
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "proxy-connection",
-    "upgrade-insecure-requests", "priority", "date", "trailer",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "accept-charset",
+    "user-agent",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "cache-control",
+    "pragma",
+    "origin",
+    "referer",
+    "expect",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "range",
+    "dnt",
+    "via",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "proxy-connection",
+    "upgrade-insecure-requests",
+    "priority",
+    "date",
+    "trailer",
 ];
 
 /// Is this a standard request header (skipped from parameters)?
 pub fn is_standard_header(name: &str) -> bool {
     let b = name.as_bytes();
-    if b.len() > 4 && b[..4].eq_ignore_ascii_case(b"sec-") || b.len() > 6 && b[..6].eq_ignore_ascii_case(b"proxy-") {
+    if b.len() > 4 && b[..4].eq_ignore_ascii_case(b"sec-")
+        || b.len() > 6 && b[..6].eq_ignore_ascii_case(b"proxy-")
+    {
         return true;
     }
-    STANDARD_HEADERS.iter().any(|h| h.len() == b.len() && h.as_bytes().eq_ignore_ascii_case(b))
+    STANDARD_HEADERS
+        .iter()
+        .any(|h| h.len() == b.len() && h.as_bytes().eq_ignore_ascii_case(b))
 }
 
 /// Percent-decode (and `+` as space when `plus`); invalid escapes stay as they are.
@@ -47,7 +81,7 @@ pub fn pct_decode(s: &str, plus: bool) -> Cow<'_, str> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if c == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+        if c == b'%' && i + 2 < b.len() {
             let hx = |x: u8| (x as char).to_digit(16);
             if let (Some(h), Some(l)) = (hx(b[i + 1]), hx(b[i + 2])) {
                 out.push((h * 16 + l) as u8);
@@ -127,7 +161,9 @@ fn boundary(ct: &str) -> Option<&str> {
     ct.split(';').skip(1).find_map(|p| {
         let p = p.trim();
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"'))
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"'))
     })
 }
 
@@ -135,12 +171,22 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || from > hay.len() {
         return None;
     }
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 impl Body {
     /// Observe one body of media type `ct` (the full header value, parameters included).
-    pub(crate) fn observe(&mut self, bytes: &[u8], ct: &str, media: &str, truncated: bool, ctx: Ctx) {
+    pub(crate) fn observe(
+        &mut self,
+        bytes: &[u8],
+        ct: &str,
+        media: &str,
+        truncated: bool,
+        ctx: Ctx,
+    ) {
         self.n += 1;
         if truncated {
             self.truncated += 1;
@@ -177,7 +223,9 @@ impl Body {
         let Some(b) = boundary(ct) else { return false };
         let delim = format!("--{b}");
         let d = delim.as_bytes();
-        let Some(mut pos) = find(bytes, d, 0) else { return false };
+        let Some(mut pos) = find(bytes, d, 0) else {
+            return false;
+        };
         self.schema.observe_object_start(ctx.ts);
         let mut parts = 0;
         while parts < 64 {
@@ -185,7 +233,9 @@ impl Body {
             if bytes.get(start..start + 2) == Some(b"--") {
                 break;
             }
-            let Some(hdr_end) = find(bytes, b"\r\n\r\n", start) else { break };
+            let Some(hdr_end) = find(bytes, b"\r\n\r\n", start) else {
+                break;
+            };
             let headers = String::from_utf8_lossy(bytes.get(start..hdr_end).unwrap_or(b""));
             let body_start = hdr_end + 4;
             let next = find(bytes, d, body_start).unwrap_or(bytes.len());
@@ -193,7 +243,9 @@ impl Body {
             let mut name = None;
             let mut file = false;
             for line in headers.split("\r\n") {
-                let Some((k, v)) = line.split_once(':') else { continue };
+                let Some((k, v)) = line.split_once(':') else {
+                    continue;
+                };
                 if !k.trim().eq_ignore_ascii_case("content-disposition") {
                     continue;
                 }
@@ -257,9 +309,20 @@ impl Combine for Response {
 /// Response headers worth documenting (not transport or caching boilerplate).
 fn interesting_response_header(name: &str) -> bool {
     const SKIP: [&str; 14] = [
-        "content-length", "content-type", "date", "server", "connection", "keep-alive",
-        "transfer-encoding", "content-encoding", "vary", "cache-control", "expires", "pragma",
-        "age", "etag",
+        "content-length",
+        "content-type",
+        "date",
+        "server",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-encoding",
+        "vary",
+        "cache-control",
+        "expires",
+        "pragma",
+        "age",
+        "etag",
     ];
     !SKIP.iter().any(|h| h.eq_ignore_ascii_case(name)) && !name.eq_ignore_ascii_case("set-cookie")
 }
@@ -324,7 +387,12 @@ impl Combine for Endpoint {
     }
 }
 
-fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str, cap: usize, overflow: &mut bool) -> Option<&'a mut V> {
+fn slot<'a, V: Default>(
+    map: &'a mut BTreeMap<String, V>,
+    key: &str,
+    cap: usize,
+    overflow: &mut bool,
+) -> Option<&'a mut V> {
     if !map.contains_key(key) {
         if map.len() >= cap {
             *overflow = true;
@@ -352,7 +420,9 @@ impl Endpoint {
                 if k.is_empty() {
                     continue;
                 }
-                let h = k.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+                let h = k.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x100000001b3)
+                });
                 if seen[..ns].contains(&h) {
                     continue; // repeated name (`a=1&a=2`): presence counts once
                 }
@@ -367,7 +437,11 @@ impl Endpoint {
         }
         for (k, v) in &obs.request_headers {
             if k.eq_ignore_ascii_case("authorization") {
-                let scheme = v.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+                let scheme = v
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 let scheme = match scheme.as_str() {
                     "bearer" | "basic" | "digest" => scheme,
                     _ => "other".to_string(),
@@ -377,7 +451,9 @@ impl Endpoint {
                 for c in v.split(';') {
                     let name = c.split('=').next().unwrap_or("").trim();
                     if !name.is_empty() {
-                        if let Some(x) = slot(&mut self.cookies, name, MAX_COOKIES, &mut self.overflow) {
+                        if let Some(x) =
+                            slot(&mut self.cookies, name, MAX_COOKIES, &mut self.overflow)
+                        {
                             *x += 1;
                         }
                     }
@@ -391,8 +467,16 @@ impl Endpoint {
         }
         if let Some(b) = obs.request_body.as_deref().filter(|b| !b.is_empty()) {
             let ct = obs.request_header("content-type").unwrap_or("");
-            let media = if ct.is_empty() { sniff(b).to_string() } else { media_key(ct) };
-            let map = if obs.status.is_some_and(|s| s >= 400) { &mut self.req_err } else { &mut self.req };
+            let media = if ct.is_empty() {
+                sniff(b).to_string()
+            } else {
+                media_key(ct)
+            };
+            let map = if obs.status.is_some_and(|s| s >= 400) {
+                &mut self.req_err
+            } else {
+                &mut self.req
+            };
             if let Some(body) = slot(map, &media, MAX_MEDIA, &mut self.overflow) {
                 body.observe(b, ct, &media, obs.request_body_truncated, ctx);
             }
@@ -408,7 +492,12 @@ impl Endpoint {
         let r = self.resp.entry(status).or_default();
         r.n += 1;
         for (k, _) in &obs.response_headers {
-            if interesting_response_header(k) && (k.len() > 2 && k.as_bytes()[..2].eq_ignore_ascii_case(b"x-") || k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("retry-after") || k.eq_ignore_ascii_case("link")) {
+            if interesting_response_header(k)
+                && (k.len() > 2 && k.as_bytes()[..2].eq_ignore_ascii_case(b"x-")
+                    || k.eq_ignore_ascii_case("location")
+                    || k.eq_ignore_ascii_case("retry-after")
+                    || k.eq_ignore_ascii_case("link"))
+            {
                 let lk = k.to_ascii_lowercase();
                 if let Some(x) = slot(&mut r.headers, &lk, MAX_HEADERS, &mut r.overflow) {
                     *x += 1;
@@ -419,7 +508,11 @@ impl Endpoint {
             None => r.empty += 1,
             Some(b) => {
                 let ct = obs.response_header("content-type").unwrap_or("");
-                let media = if ct.is_empty() { sniff(b).to_string() } else { media_key(ct) };
+                let media = if ct.is_empty() {
+                    sniff(b).to_string()
+                } else {
+                    media_key(ct)
+                };
                 if let Some(body) = slot(&mut r.content, &media, MAX_MEDIA, &mut r.overflow) {
                     body.observe(b, ct, &media, obs.response_body_truncated, ctx);
                 }
@@ -433,7 +526,12 @@ impl Endpoint {
         if total == 0 {
             return 0.0;
         }
-        let err: u64 = self.resp.iter().filter(|(s, _)| **s >= 400).map(|(_, r)| r.n).sum();
+        let err: u64 = self
+            .resp
+            .iter()
+            .filter(|(s, _)| **s >= 400)
+            .map(|(_, r)| r.n)
+            .sum();
         err as f64 / total as f64
     }
 }
@@ -456,7 +554,10 @@ mod tests {
         assert_eq!(pct_decode("a%20b+c", true), "a b c");
         assert_eq!(pct_decode("a%2", false), "a%2");
         assert_eq!(pct_decode("%", false), "%");
-        assert_eq!(media_key("Application/JSON; charset=utf-8"), "application/json");
+        assert_eq!(
+            media_key("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
         assert!(is_standard_header("User-Agent"));
         assert!(is_standard_header("sec-ch-ua"));
         assert!(!is_standard_header("X-Request-Id"));
@@ -466,7 +567,16 @@ mod tests {
     fn multipart_fields() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ--\r\n";
         let mut b = Body::default();
-        b.observe(body, "multipart/form-data; boundary=XyZ", "multipart/form-data", false, Ctx { ts: 1, examples: false });
+        b.observe(
+            body,
+            "multipart/form-data; boundary=XyZ",
+            "multipart/form-data",
+            false,
+            Ctx {
+                ts: 1,
+                examples: false,
+            },
+        );
         let s = b.schema.to_schema(false);
         assert_eq!(s["properties"]["title"]["type"], "string");
         assert_eq!(s["properties"]["file"]["format"], "binary");

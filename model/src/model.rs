@@ -38,7 +38,11 @@ pub struct LearnConfig {
 
 impl Default for LearnConfig {
     fn default() -> Self {
-        LearnConfig { source: "local".into(), examples: false, pinned: Vec::new() }
+        LearnConfig {
+            source: "local".into(),
+            examples: false,
+            pinned: Vec::new(),
+        }
     }
 }
 
@@ -117,7 +121,9 @@ impl Combine for SourceModel {
 pub fn split_target(target: &str) -> Option<(&str, Option<&str>)> {
     let mut t = target;
     for scheme in ["http://", "https://"] {
-        if t.len() >= scheme.len() && t.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes()) {
+        if t.len() >= scheme.len()
+            && t.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+        {
             let rest = &t[scheme.len()..];
             t = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
             break;
@@ -163,9 +169,12 @@ impl SourceModel {
                 self.stats.service_overflow += 1;
                 return;
             }
-            self.services.insert(svc_key.to_string(), ServiceModel::default());
+            self.services
+                .insert(svc_key.to_string(), ServiceModel::default());
         }
-        let Some(svc) = self.services.get_mut(svc_key) else { return };
+        let Some(svc) = self.services.get_mut(svc_key) else {
+            return;
+        };
         if let Some(server) = &obs.server {
             if let Some(c) = svc.servers.get_mut(server.as_str()) {
                 *c += 1;
@@ -173,7 +182,10 @@ impl SourceModel {
                 svc.servers.insert(server.clone(), 1);
             }
         }
-        let ctx = Ctx { ts: obs.ts_unix_ms, examples: cfg.examples };
+        let ctx = Ctx {
+            ts: obs.ts_unix_ms,
+            examples: cfg.examples,
+        };
         let mut budget = MAX_NODES.saturating_sub(svc.nodes);
         let before = budget;
         let node = route(&mut svc.root, &segs[..n], pins, &mut budget, ctx);
@@ -191,7 +203,9 @@ impl SourceModel {
             }
             node.eps.insert(method.to_string(), Endpoint::default());
         }
-        let Some(ep) = node.eps.get_mut(method) else { return };
+        let Some(ep) = node.eps.get_mut(method) else {
+            return;
+        };
         ep.observe(obs, query, ctx);
         self.stats.observed += 1;
     }
@@ -223,7 +237,10 @@ impl std::fmt::Display for ModelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ModelError::Json(e) => write!(f, "invalid apitap model: {e}"),
-            ModelError::Version(v) => write!(f, "unsupported apitap_model_version {v} (this build reads {MODEL_VERSION})"),
+            ModelError::Version(v) => write!(
+                f,
+                "unsupported apitap_model_version {v} (this build reads {MODEL_VERSION})"
+            ),
         }
     }
 }
@@ -262,7 +279,11 @@ impl ApiModel {
     }
 
     /// Learn from many exchanges (parses pinned templates once).
-    pub fn observe_all<'a>(&mut self, obs: impl IntoIterator<Item = &'a Observation>, cfg: &LearnConfig) {
+    pub fn observe_all<'a>(
+        &mut self,
+        obs: impl IntoIterator<Item = &'a Observation>,
+        cfg: &LearnConfig,
+    ) {
         let pins: Vec<Pin> = cfg.pinned.iter().map(|p| Pin::parse(p)).collect();
         for o in obs {
             self.observe_with_pins(o, cfg, &pins);
@@ -271,7 +292,8 @@ impl ApiModel {
 
     fn observe_with_pins(&mut self, obs: &Observation, cfg: &LearnConfig, pins: &[Pin]) {
         if !self.sources.contains_key(&cfg.source) {
-            self.sources.insert(cfg.source.clone(), SourceModel::default());
+            self.sources
+                .insert(cfg.source.clone(), SourceModel::default());
         }
         if let Some(s) = self.sources.get_mut(&cfg.source) {
             s.observe(obs, cfg, pins);
@@ -313,7 +335,11 @@ impl ApiModel {
 
     /// Derived endpoints per service (templates from the merged evidence).
     pub fn derived(&self) -> BTreeMap<String, Vec<Derived>> {
-        self.combined().services.iter().map(|(k, s)| (k.clone(), derive(&s.root))).collect()
+        self.combined()
+            .services
+            .iter()
+            .map(|(k, s)| (k.clone(), derive(&s.root)))
+            .collect()
     }
 
     /// Endpoint summary rows, sorted by service, template, method.
@@ -332,20 +358,28 @@ impl ApiModel {
                 });
             }
         }
-        rows.sort_by(|a, b| (&a.service, &a.template, &a.method).cmp(&(&b.service, &b.template, &b.method)));
+        rows.sort_by(|a, b| {
+            (&a.service, &a.template, &a.method).cmp(&(&b.service, &b.template, &b.method))
+        });
         rows
     }
 
     /// Native JSON (`{"apitap_model_version": 1, "sources": ...}`).
     pub fn to_json(&self) -> String {
-        let f = ModelFile { apitap_model_version: MODEL_VERSION, sources: self.sources.clone() };
+        let f = ModelFile {
+            apitap_model_version: MODEL_VERSION,
+            sources: self.sources.clone(),
+        };
         serde_json::to_string(&f).unwrap_or_default()
     }
 
     /// Read native JSON.
     pub fn from_json(s: &str) -> Result<ApiModel, ModelError> {
         let v: serde_json::Value = serde_json::from_str(s).map_err(ModelError::Json)?;
-        let ver = v.get("apitap_model_version").and_then(|x| x.as_u64()).unwrap_or(0) as u32;
+        let ver = v
+            .get("apitap_model_version")
+            .and_then(|x| x.as_u64())
+            .unwrap_or(0) as u32;
         if ver != MODEL_VERSION {
             return Err(ModelError::Version(ver));
         }

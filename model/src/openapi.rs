@@ -28,7 +28,11 @@ pub struct ExportOptions {
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        ExportOptions { service: None, evidence: true, title: "API learned by apitap".into() }
+        ExportOptions {
+            service: None,
+            evidence: true,
+            title: "API learned by apitap".into(),
+        }
     }
 }
 
@@ -93,7 +97,12 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-fn operation(d: &Derived, op_id: String, opts: &ExportOptions, schemes: &mut BTreeSet<&'static str>) -> Value {
+fn operation(
+    d: &Derived,
+    op_id: String,
+    opts: &ExportOptions,
+    schemes: &mut BTreeSet<&'static str>,
+) -> Value {
     let ep: &Endpoint = &d.ep;
     let ev = opts.evidence;
     let mut op = Map::new();
@@ -145,22 +154,43 @@ fn operation(d: &Derived, op_id: String, opts: &ExportOptions, schemes: &mut BTr
         }
         op.insert("security".into(), Value::Array(sec));
     }
-    let req = if ep.req.is_empty() { &ep.req_err } else { &ep.req };
+    let req = if ep.req.is_empty() {
+        &ep.req_err
+    } else {
+        &ep.req
+    };
     if !req.is_empty() {
         let mut content = Map::new();
         let mut total = 0;
         for (media, b) in req {
             total += b.n;
-            let key = if media.is_empty() { "application/octet-stream" } else { media.as_str() };
+            let key = if media.is_empty() {
+                "application/octet-stream"
+            } else {
+                media.as_str()
+            };
             let mut mt = json!({"schema": body_schema(media, b, ev)});
             if ev {
                 mt["x-apitap-count"] = json!(b.n);
             }
             content.insert(key.to_string(), mt);
         }
-        let ok = ep.n.saturating_sub(ep.resp.iter().filter(|(c, _)| **c >= 400).map(|(_, r)| r.n).sum::<u64>());
-        let required = if std::ptr::eq(req, &ep.req) { total >= ok } else { total >= ep.n };
-        op.insert("requestBody".into(), json!({"required": required, "content": content}));
+        let ok = ep.n.saturating_sub(
+            ep.resp
+                .iter()
+                .filter(|(c, _)| **c >= 400)
+                .map(|(_, r)| r.n)
+                .sum::<u64>(),
+        );
+        let required = if std::ptr::eq(req, &ep.req) {
+            total >= ok
+        } else {
+            total >= ep.n
+        };
+        op.insert(
+            "requestBody".into(),
+            json!({"required": required, "content": content}),
+        );
     }
     let mut responses = Map::new();
     for (code, r) in &ep.resp {
@@ -180,7 +210,10 @@ fn operation(d: &Derived, op_id: String, opts: &ExportOptions, schemes: &mut BTr
         if !r.headers.is_empty() {
             let mut hs = Map::new();
             for (h, c) in &r.headers {
-                hs.insert(h.clone(), json!({"schema": {"type": "string"}, "required": *c >= r.n}));
+                hs.insert(
+                    h.clone(),
+                    json!({"schema": {"type": "string"}, "required": *c >= r.n}),
+                );
             }
             resp.insert("headers".into(), Value::Object(hs));
         }
@@ -190,19 +223,29 @@ fn operation(d: &Derived, op_id: String, opts: &ExportOptions, schemes: &mut BTr
         responses.insert(code.to_string(), Value::Object(resp));
     }
     if responses.is_empty() {
-        responses.insert("default".into(), json!({"description": "No response observed"}));
+        responses.insert(
+            "default".into(),
+            json!({"description": "No response observed"}),
+        );
     }
     op.insert("responses".into(), Value::Object(responses));
     if ev {
         op.insert("x-apitap-count".into(), json!(ep.n));
         op.insert("x-apitap-first-seen".into(), json!(ep.first));
         op.insert("x-apitap-last-seen".into(), json!(ep.last));
-        let sc: Map<String, Value> = ep.resp.iter().map(|(c, r)| (c.to_string(), json!(r.n))).collect();
+        let sc: Map<String, Value> = ep
+            .resp
+            .iter()
+            .map(|(c, r)| (c.to_string(), json!(r.n)))
+            .collect();
         op.insert("x-apitap-status-counts".into(), Value::Object(sc));
         if ep.no_response > 0 {
             op.insert("x-apitap-no-response".into(), json!(ep.no_response));
         }
-        op.insert("x-apitap-error-rate".into(), json!((ep.error_rate() * 10000.0).round() / 10000.0));
+        op.insert(
+            "x-apitap-error-rate".into(),
+            json!((ep.error_rate() * 10000.0).round() / 10000.0),
+        );
         if ep.latency.count() > 0 {
             op.insert(
                 "x-apitap-latency-ms".into(),
@@ -260,7 +303,9 @@ impl ApiModel {
             let item = paths.entry(tpl.clone()).or_insert_with(|| json!({}));
             if let Some(o) = item.as_object_mut() {
                 let m = method.to_ascii_lowercase();
-                let standard = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+                let standard = [
+                    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                ];
                 if standard.contains(&m.as_str()) {
                     o.insert(m, op);
                 } else {

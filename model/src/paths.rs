@@ -144,14 +144,21 @@ impl Pin {
                 return None;
             }
         }
-        self.segs.get(i).filter(|(_, p)| *p).map(|(n, _)| n.as_str())
+        self.segs
+            .get(i)
+            .filter(|(_, p)| *p)
+            .map(|(n, _)| n.as_str())
     }
 }
 
 fn collapse_allowed(prev: Option<&str>) -> bool {
     match prev {
         None => false,
-        Some(p) => !(classify_segment(p) == SegClass::Version || p.eq_ignore_ascii_case("api") || p.eq_ignore_ascii_case("rest")),
+        Some(p) => {
+            !(classify_segment(p) == SegClass::Version
+                || p.eq_ignore_ascii_case("api")
+                || p.eq_ignore_ascii_case("rest"))
+        }
     }
 }
 
@@ -182,14 +189,19 @@ pub(crate) fn route<'a>(
     for (i, &seg) in segs.iter().enumerate() {
         let pinned = pins.iter().find_map(|p| p.name_at(segs, i));
         if let Some(name) = pinned {
-            if cur.pin.as_deref().is_none_or(|p| name < p) {
+            if cur.pin.as_deref().map_or(true, |p| name < p) {
                 cur.pin = Some(name.to_string());
             }
         }
         let class = classify_segment(seg);
-        let to_param = pinned.is_some() || cur.pin.is_some() || class.is_id_like() || seg.len() > MAX_LITERAL_LEN;
+        let to_param = pinned.is_some()
+            || cur.pin.is_some()
+            || class.is_id_like()
+            || seg.len() > MAX_LITERAL_LEN;
         let allow = collapse_allowed(prev);
-        let next: &mut PathNode = if !to_param && (cur.lits.contains_key(seg) || cur.lits.len() < MAX_LITERALS && *budget > 0) {
+        let next: &mut PathNode = if !to_param
+            && (cur.lits.contains_key(seg) || cur.lits.len() < MAX_LITERALS && *budget > 0)
+        {
             if !cur.lits.contains_key(seg) {
                 *budget -= 1;
                 cur.lits.insert(seg.to_string(), PathNode::default());
@@ -221,7 +233,9 @@ pub(crate) fn route<'a>(
                     }
                 }
             }
-            p.values.get_or_insert_with(Default::default).observe_text(seg, "id", ctx);
+            p.values
+                .get_or_insert_with(Default::default)
+                .observe_text(seg, "id", ctx);
             p
         };
         next.hits += 1;
@@ -241,7 +255,7 @@ pub enum TSeg {
         /// Parameter name.
         name: String,
         /// Scalar schema of the values.
-        values: SchemaNode,
+        values: Box<SchemaNode>,
         /// Dominant value class.
         class: SegClass,
     },
@@ -289,7 +303,9 @@ fn is_static(k: &str, node: &PathNode) -> bool {
     if classify_segment(k) == SegClass::Version {
         return true;
     }
-    let Some(c) = node.lits.get(k) else { return false };
+    let Some(c) = node.lits.get(k) else {
+        return false;
+    };
     let mut hits: Vec<u64> = node.lits.values().map(|c| c.hits).collect();
     hits.sort_unstable();
     let median = hits.get(hits.len() / 2).copied().unwrap_or(0);
@@ -298,7 +314,8 @@ fn is_static(k: &str, node: &PathNode) -> bool {
     let h = c.hits;
     let frequent = h >= 3 && h >= 3 * median.max(1);
     // a static route is its own operation: it carries a real share of this node's traffic
-    (frequent && h * 20 >= total) || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
+    (frequent && h * 20 >= total)
+        || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
 }
 
 /// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a
@@ -310,7 +327,10 @@ fn loose_prefix(s: &str) -> Option<&str> {
         && prefix.bytes().all(|c| c.is_ascii_lowercase())
         && id.len() >= 3
         && id.bytes().all(|c| c.is_ascii_alphanumeric())
-        && (id.len() >= 6 || id.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase())))
+        && (id.len() >= 6
+            || id
+                .bytes()
+                .any(|c| c.is_ascii_digit() || c.is_ascii_uppercase())))
     .then_some(prefix)
 }
 
@@ -324,7 +344,10 @@ fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String
         _ => "Id",
     };
     match prev {
-        Some(TSeg::Lit(l)) if classify_segment(l) == SegClass::Word && l.bytes().any(|c| c.is_ascii_alphabetic()) => {
+        Some(TSeg::Lit(l))
+            if classify_segment(l) == SegClass::Word
+                && l.bytes().any(|c| c.is_ascii_alphabetic()) =>
+        {
             let base = camel(&singular(l), false);
             if base.is_empty() {
                 "id".into()
@@ -353,7 +376,11 @@ pub fn derive(root: &PathNode) -> Vec<Derived> {
 
 fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, depth: usize) {
     for (m, ep) in &node.eps {
-        out.push(Derived { segs: segs.clone(), method: m.clone(), ep: ep.clone() });
+        out.push(Derived {
+            segs: segs.clone(),
+            method: m.clone(),
+            ep: ep.clone(),
+        });
     }
     if depth > MAX_SEGMENTS {
         return;
@@ -381,8 +408,12 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
         let prefixes = node.param.as_ref().map(|p| &p.prefixes);
         let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
             // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
-            let same_prefix = loose_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
-            same_prefix || c.eps.is_empty() && !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()))
+            let same_prefix =
+                loose_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
+            same_prefix
+                || c.eps.is_empty()
+                    && !c.lits.is_empty()
+                    && c.lits.keys().all(|x| value_children.contains(x.as_str()))
         });
         absorbed.extend(fold);
         kept = keep;
@@ -399,11 +430,26 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     for (k, child) in absorbed {
         p.combine(child, Mode::Sum);
         *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
-        p.values.get_or_insert_with(Default::default).observe_text(k, "id", Ctx { ts: 0, examples: false });
+        p.values.get_or_insert_with(Default::default).observe_text(
+            k,
+            "id",
+            Ctx {
+                ts: 0,
+                examples: false,
+            },
+        );
     }
-    let class = p.classes.iter().max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c))).map(|(c, _)| *c).unwrap_or(SegClass::Word);
+    let class = p
+        .classes
+        .iter()
+        .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
+        .map(|(c, _)| *c)
+        .unwrap_or(SegClass::Word);
     let mut name = param_name(segs.last(), class, node.pin.as_deref());
-    let taken = |n: &str, segs: &[TSeg]| segs.iter().any(|s| matches!(s, TSeg::Param { name, .. } if name == n));
+    let taken = |n: &str, segs: &[TSeg]| {
+        segs.iter()
+            .any(|s| matches!(s, TSeg::Param { name, .. } if name == n))
+    };
     if taken(&name, segs) {
         let base = name.clone();
         let mut i = 2;
@@ -412,8 +458,12 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
             i += 1;
         }
     }
-    let values = p.values.as_deref().cloned().unwrap_or_default();
-    segs.push(TSeg::Param { name, values, class });
+    let values = p.values.clone().unwrap_or_default();
+    segs.push(TSeg::Param {
+        name,
+        values,
+        class,
+    });
     derive_rec(&p, segs, out, depth + 1);
     segs.pop();
 }

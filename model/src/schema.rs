@@ -19,8 +19,12 @@
 //! - Caps: depth 16, 128 properties per object (further keys go to `additionalProperties` and
 //!   set `overflow`), 32 array elements inspected per array; overflow is flagged.
 
-use crate::classify::{classify_segment, classify_text, string_format, StrFormat, TextScalar, N_FORMATS};
-use crate::evidence::{self, cnt, combine_map, combine_opt, is_false, is_zero, is_zero_i, Combine, Mode};
+use crate::classify::{
+    classify_segment, classify_text, string_format, StrFormat, TextScalar, N_FORMATS,
+};
+use crate::evidence::{
+    self, cnt, combine_map, combine_opt, is_false, is_zero, is_zero_i, Combine, Mode,
+};
 use crate::redact::{is_secret_key, redact};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -166,8 +170,13 @@ fn enum_key_ok(key: &str) -> bool {
 
 fn example_min(slot: &mut Option<Value>, v: Value) {
     match slot {
-        Some(cur) if cur.to_string() <= v.to_string() => {}
-        _ => *slot = Some(v),
+        Some(cur) => {
+            let (a, b) = (cur.to_string(), v.to_string());
+            if b < a {
+                *slot = Some(v);
+            }
+        }
+        None => *slot = Some(v),
     }
 }
 
@@ -257,7 +266,8 @@ impl SchemaNode {
                     return;
                 }
                 let map_mode = !o.is_empty()
-                    && (self.maps > 0 && self.props.is_empty() || o.keys().all(|k| classify_segment(k).is_id_like()));
+                    && (self.maps > 0 && self.props.is_empty()
+                        || o.keys().all(|k| classify_segment(k).is_id_like()));
                 if map_mode {
                     self.maps += 1;
                     let add = self.additional.get_or_insert_with(Default::default);
@@ -275,7 +285,9 @@ impl SchemaNode {
                         self.props.insert(k.clone(), p);
                     } else {
                         self.overflow = true;
-                        self.additional.get_or_insert_with(Default::default).observe_json(x, k, ctx, depth + 1);
+                        self.additional
+                            .get_or_insert_with(Default::default)
+                            .observe_json(x, k, ctx, depth + 1);
                     }
                 }
             }
@@ -295,7 +307,10 @@ impl SchemaNode {
             TextScalar::Str(_) => self.string(s, key, enum_key_ok(key)),
         }
         if ctx.examples {
-            example_min(&mut self.example, redact(key, &Value::String(s.to_string())));
+            example_min(
+                &mut self.example,
+                redact(key, &Value::String(s.to_string())),
+            );
         }
     }
 
@@ -363,7 +378,11 @@ impl SchemaNode {
     }
 
     fn enum_values(&self) -> Option<Vec<String>> {
-        if self.enum_dead || self.enum_h.len() < 2 || self.enum_h.len() > MAX_ENUM || self.t.string < 20 {
+        if self.enum_dead
+            || self.enum_h.len() < 2
+            || self.enum_h.len() > MAX_ENUM
+            || self.t.string < 20
+        {
             return None;
         }
         let t = &self.t;
@@ -405,7 +424,9 @@ impl SchemaNode {
         let mut s = Map::new();
         let t = &self.t;
         let mut types: Vec<&str> = Vec::new();
-        if t.object > 0 || (!self.props.is_empty() || self.additional.is_some()) && t.object == 0 && self.n > 0 {
+        if t.object > 0
+            || (!self.props.is_empty() || self.additional.is_some()) && t.object == 0 && self.n > 0
+        {
             types.push("object");
         }
         if t.array > 0 {
@@ -455,7 +476,10 @@ impl SchemaNode {
                     if evidence && t.object > 0 {
                         if let Some(o) = ps.as_object_mut() {
                             let frac = (p.n as f64 / t.object as f64).min(1.0);
-                            o.insert("x-apitap-presence".into(), json!((frac * 1000.0).round() / 1000.0));
+                            o.insert(
+                                "x-apitap-presence".into(),
+                                json!((frac * 1000.0).round() / 1000.0),
+                            );
                         }
                     }
                     props.insert(k.clone(), ps);
@@ -532,18 +556,34 @@ mod tests {
     use super::*;
 
     fn ctx() -> Ctx {
-        Ctx { ts: 1, examples: false }
+        Ctx {
+            ts: 1,
+            examples: false,
+        }
     }
 
     #[test]
     fn infers_object() {
         let mut n = SchemaNode::default();
-        n.observe_json(&json!({"id": 1, "name": "a", "tags": ["x"], "rating": null}), "", ctx(), 0);
-        n.observe_json(&json!({"id": 2.5, "name": "b", "tags": [], "rating": 4}), "", ctx(), 0);
+        n.observe_json(
+            &json!({"id": 1, "name": "a", "tags": ["x"], "rating": null}),
+            "",
+            ctx(),
+            0,
+        );
+        n.observe_json(
+            &json!({"id": 2.5, "name": "b", "tags": [], "rating": 4}),
+            "",
+            ctx(),
+            0,
+        );
         let s = n.to_schema(false);
         assert_eq!(s["type"], "object");
         assert_eq!(s["properties"]["id"]["type"], "number");
-        assert_eq!(s["properties"]["rating"]["type"], json!(["integer", "null"]));
+        assert_eq!(
+            s["properties"]["rating"]["type"],
+            json!(["integer", "null"])
+        );
         assert_eq!(s["properties"]["tags"]["items"]["type"], "string");
         assert_eq!(s["required"], json!(["id", "name", "rating", "tags"]));
     }
@@ -551,11 +591,19 @@ mod tests {
     #[test]
     fn optional_and_maps() {
         let mut n = SchemaNode::default();
-        n.observe_json(&json!({"a": 1, "m": {"17": {"x": true}, "42": {"x": false}}}), "", ctx(), 0);
+        n.observe_json(
+            &json!({"a": 1, "m": {"17": {"x": true}, "42": {"x": false}}}),
+            "",
+            ctx(),
+            0,
+        );
         n.observe_json(&json!({"m": {"9": {"x": true}}}), "", ctx(), 0);
         let s = n.to_schema(false);
         assert_eq!(s["required"], json!(["m"]));
-        assert_eq!(s["properties"]["m"]["additionalProperties"]["properties"]["x"]["type"], "boolean");
+        assert_eq!(
+            s["properties"]["m"]["additionalProperties"]["properties"]["x"]["type"],
+            "boolean"
+        );
         assert!(s["properties"]["m"].get("properties").is_none());
     }
 
@@ -566,7 +614,10 @@ mod tests {
             let v = ["active", "returned", "overdue"][i % 3];
             n.observe_json(&json!(v), "status", ctx(), 0);
         }
-        assert_eq!(n.to_schema(false)["enum"], json!(["active", "overdue", "returned"]));
+        assert_eq!(
+            n.to_schema(false)["enum"],
+            json!(["active", "overdue", "returned"])
+        );
         let mut few = SchemaNode::default();
         for v in ["a", "b", "a", "b"] {
             few.observe_json(&json!(v), "status", ctx(), 0);

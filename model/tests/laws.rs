@@ -14,33 +14,88 @@ struct Ex {
 }
 
 fn ex() -> impl Strategy<Value = Ex> {
-    (0u8..8, 0u32..5000, 0u8..4, any::<bool>(), 0u16..5000).prop_map(|(kind, id, status, flag, lat)| Ex { kind, id, status, flag, lat })
+    (0u8..8, 0u32..5000, 0u8..4, any::<bool>(), 0u16..5000).prop_map(
+        |(kind, id, status, flag, lat)| Ex {
+            kind,
+            id,
+            status,
+            flag,
+            lat,
+        },
+    )
 }
 
 fn to_obs(e: &Ex, ts: i64) -> Observation {
     let status = [200u16, 200, 404, 500][e.status as usize];
     let words = ["alpha", "beta", "gamma", "delta"];
     let mut o = match e.kind {
-        0 => obs("GET", &format!("/api/v1/users/{}", e.id), status, &format!(r#"{{"id":{},"name":"n {}","nick":{}}}"#, e.id, e.id, if e.flag { "null" } else { r#""x y""# })),
-        1 => obs("GET", &format!("/api/v1/users?limit={}{}", e.id % 100, if e.flag { "&q=a" } else { "" }), status, r#"[{"id":1,"tags":["a b"]},{"id":2.5}]"#),
-        2 => with_req(obs("POST", "/api/v1/users", status, r#"{"id":5}"#), "application/json", &format!(r#"{{"name":"n {}","age":{}}}"#, e.id, e.id % 90)),
-        3 => obs("GET", &format!("/api/v1/orders/{}/items", uuid(e.id as u64)), status, r#"{"items":[{"sku":"a b","qty":1}],"total":3.5}"#),
-        4 => obs("DELETE", &format!("/api/v1/orders/{}", uuid(e.id as u64)), 204, ""),
-        5 => obs("GET", &format!("/api/v1/{}/stats", words[(e.id % 4) as usize]), status, r#"{"7":{"n":1},"9":{"n":2}}"#),
-        6 => with_req(obs("POST", "/api/v1/login", status, r#"{"ok":true}"#), "application/x-www-form-urlencoded", "user=a+b&remember=1"),
+        0 => obs(
+            "GET",
+            &format!("/api/v1/users/{}", e.id),
+            status,
+            &format!(
+                r#"{{"id":{},"name":"n {}","nick":{}}}"#,
+                e.id,
+                e.id,
+                if e.flag { "null" } else { r#""x y""# }
+            ),
+        ),
+        1 => obs(
+            "GET",
+            &format!(
+                "/api/v1/users?limit={}{}",
+                e.id % 100,
+                if e.flag { "&q=a" } else { "" }
+            ),
+            status,
+            r#"[{"id":1,"tags":["a b"]},{"id":2.5}]"#,
+        ),
+        2 => with_req(
+            obs("POST", "/api/v1/users", status, r#"{"id":5}"#),
+            "application/json",
+            &format!(r#"{{"name":"n {}","age":{}}}"#, e.id, e.id % 90),
+        ),
+        3 => obs(
+            "GET",
+            &format!("/api/v1/orders/{}/items", uuid(e.id as u64)),
+            status,
+            r#"{"items":[{"sku":"a b","qty":1}],"total":3.5}"#,
+        ),
+        4 => obs(
+            "DELETE",
+            &format!("/api/v1/orders/{}", uuid(e.id as u64)),
+            204,
+            "",
+        ),
+        5 => obs(
+            "GET",
+            &format!("/api/v1/{}/stats", words[(e.id % 4) as usize]),
+            status,
+            r#"{"7":{"n":1},"9":{"n":2}}"#,
+        ),
+        6 => with_req(
+            obs("POST", "/api/v1/login", status, r#"{"ok":true}"#),
+            "application/x-www-form-urlencoded",
+            "user=a+b&remember=1",
+        ),
         _ => obs("GET", "/healthz", 200, ""),
     };
     o.ts_unix_ms = ts;
     o.latency_ms = Some(e.lat as f64 / 10.0);
     if e.flag {
-        o.request_headers.push(("X-Request-Id".into(), format!("r-{} z", e.id)));
-        o.request_headers.push(("Authorization".into(), "Bearer x y".into()));
+        o.request_headers
+            .push(("X-Request-Id".into(), format!("r-{} z", e.id)));
+        o.request_headers
+            .push(("Authorization".into(), "Bearer x y".into()));
     }
     o
 }
 
 fn learn(source: &str, exs: &[(Ex, i64)]) -> ApiModel {
-    let cfg = LearnConfig { source: source.into(), ..LearnConfig::default() };
+    let cfg = LearnConfig {
+        source: source.into(),
+        ..LearnConfig::default()
+    };
     let mut m = ApiModel::new();
     for (e, ts) in exs {
         m.observe(&to_obs(e, *ts), &cfg);
@@ -111,7 +166,13 @@ fn version_is_checked() {
 
 #[test]
 fn counts_sum_over_sources_and_latency_merges_exactly() {
-    let e = Ex { kind: 0, id: 1, status: 0, flag: false, lat: 20 };
+    let e = Ex {
+        kind: 0,
+        id: 1,
+        status: 0,
+        flag: false,
+        lat: 20,
+    };
     let a = learn("a", &[(e.clone(), 5), (e.clone(), 6)]);
     let b = learn("b", &[(e.clone(), 7)]);
     let m = a.merged(&b).merged(&a);
@@ -119,7 +180,11 @@ fn counts_sum_over_sources_and_latency_merges_exactly() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].count, 3);
     let d = m.derived();
-    let ep = &d.values().next().map(|v| v[0].ep.clone()).unwrap_or_default();
+    let ep = &d
+        .values()
+        .next()
+        .map(|v| v[0].ep.clone())
+        .unwrap_or_default();
     assert_eq!(ep.latency.count(), 3);
     assert_eq!((ep.first, ep.last), (5, 7));
 }

@@ -37,12 +37,21 @@ proptest! {
 
 #[test]
 fn examples_are_redacted_when_enabled() {
-    let cfg = LearnConfig { examples: true, ..LearnConfig::default() };
+    let cfg = LearnConfig {
+        examples: true,
+        ..LearnConfig::default()
+    };
     let mut m = ApiModel::new();
     let resp = r#"{"password":"hunter2hunter2","email":"ann@example.com","card":"4111 1111 1111 1111","jwt":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl","aws":"AKIAIOSFODNN7EXAMPLE","title":"Hello"}"#;
     m.observe(&obs("GET", "/x", 200, resp), &cfg);
     let spec = m.to_openapi_json(&ExportOptions::default());
-    for secret in ["hunter2hunter2", "ann@example.com", "4111 1111 1111 1111", "eyJhbGciOiJIUzI1NiJ9", "AKIAIOSFODNN7EXAMPLE"] {
+    for secret in [
+        "hunter2hunter2",
+        "ann@example.com",
+        "4111 1111 1111 1111",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "AKIAIOSFODNN7EXAMPLE",
+    ] {
         assert!(!spec.contains(secret), "{secret} leaked");
         assert!(!m.to_json().contains(secret), "{secret} leaked into model");
     }
