@@ -1,0 +1,389 @@
+//! The model: per-source evidence, learning, merging and (de)serialisation.
+//!
+//! Merge semantics: an [`ApiModel`] maps a *source id* (one per agent/learner, set in
+//! [`LearnConfig::source`]) to that source's evidence. `merge` joins per source: same source →
+//! counters take the max (the later snapshot of a source dominates the earlier), different
+//! sources → kept side by side. This is a join-semilattice, so merge is associative,
+//! commutative and idempotent exactly, including counts. Exports and summaries sum the
+//! sources ([`ApiModel::combined`]), so counts are exact when every learner uses its own
+//! source id. Two learners that share a source id are treated as snapshots of one learner.
+
+use crate::endpoint::Endpoint;
+use crate::evidence::{cnt, combine_map, is_zero, Combine, Mode};
+use crate::paths::{derive, route, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
+use crate::schema::Ctx;
+use crate::Observation;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Current native model format version.
+pub const MODEL_VERSION: u32 = 1;
+/// Max services per source.
+pub const MAX_SERVICES: usize = 256;
+/// Max trie nodes per service (bounds endpoints per service).
+pub const MAX_NODES: u64 = 4096;
+/// Max distinct server addresses per service.
+pub const MAX_SERVERS: usize = 16;
+
+/// Learning configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnConfig {
+    /// Source id of this learner (agent id); distinct learners should use distinct ids.
+    pub source: String,
+    /// Keep one redacted example per schema node.
+    pub examples: bool,
+    /// Pinned templates, e.g. `/v1/orgs/{org}/repos`: matching segments are parameters.
+    pub pinned: Vec<String>,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        LearnConfig {
+            source: "local".into(),
+            examples: false,
+            pinned: Vec::new(),
+        }
+    }
+}
+
+/// Counters of what was learned and what was skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Observations accepted.
+    pub observed: u64,
+    /// Request targets that were not a path (e.g. `*`, garbage).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_target: u64,
+    /// Paths with more than [`MAX_SEGMENTS`] segments.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub too_deep: u64,
+    /// Dropped because the service cap was reached.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub service_overflow: u64,
+    /// Dropped because a service's node budget was exhausted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub node_overflow: u64,
+    /// Dropped because an endpoint's method cap was reached or the method was invalid.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_method: u64,
+}
+
+impl Combine for Stats {
+    fn combine(&mut self, o: &Self, m: Mode) {
+        cnt(&mut self.observed, o.observed, m);
+        cnt(&mut self.bad_target, o.bad_target, m);
+        cnt(&mut self.too_deep, o.too_deep, m);
+        cnt(&mut self.service_overflow, o.service_overflow, m);
+        cnt(&mut self.node_overflow, o.node_overflow, m);
+        cnt(&mut self.bad_method, o.bad_method, m);
+    }
+}
+
+/// One service (host).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceModel {
+    /// Server addresses with counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub servers: BTreeMap<String, u64>,
+    /// Path trie.
+    pub root: PathNode,
+    /// Trie nodes created (budget accounting).
+    pub nodes: u64,
+}
+
+impl Combine for ServiceModel {
+    fn combine(&mut self, o: &Self, m: Mode) {
+        combine_map(&mut self.servers, &o.servers, m, MAX_SERVERS);
+        self.root.combine(&o.root, m);
+        cnt(&mut self.nodes, o.nodes, m);
+    }
+}
+
+/// Evidence of one source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceModel {
+    /// Services by name.
+    pub services: BTreeMap<String, ServiceModel>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+impl Combine for SourceModel {
+    fn combine(&mut self, o: &Self, m: Mode) {
+        if combine_map(&mut self.services, &o.services, m, MAX_SERVICES) {
+            self.stats.service_overflow = self.stats.service_overflow.max(1);
+        }
+        self.stats.combine(&o.stats, m);
+    }
+}
+
+/// Split a request-target into (path, query).
+pub fn split_target(target: &str) -> Option<(&str, Option<&str>)> {
+    let mut t = target;
+    for scheme in ["http://", "https://"] {
+        if t.len() >= scheme.len()
+            && t.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+        {
+            let rest = &t[scheme.len()..];
+            t = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+            break;
+        }
+    }
+    if !t.starts_with('/') {
+        return None;
+    }
+    let t = t.split('#').next().unwrap_or(t);
+    Some(match t.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (t, None),
+    })
+}
+
+fn valid_method(m: &str) -> bool {
+    !m.is_empty() && m.len() <= 16 && m.bytes().all(|c| c.is_ascii_alphabetic())
+}
+
+impl SourceModel {
+    fn observe(&mut self, obs: &Observation, cfg: &LearnConfig, pins: &[Pin]) {
+        let Some((path, query)) = split_target(&obs.target) else {
+            self.stats.bad_target += 1;
+            return;
+        };
+        if !valid_method(&obs.method) {
+            self.stats.bad_method += 1;
+            return;
+        }
+        let mut segs: [&str; MAX_SEGMENTS] = [""; MAX_SEGMENTS];
+        let mut n = 0;
+        for s in path.split('/').filter(|s| !s.is_empty()) {
+            if n == MAX_SEGMENTS {
+                self.stats.too_deep += 1;
+                return;
+            }
+            segs[n] = s;
+            n += 1;
+        }
+        let svc_key = obs.service.as_str();
+        if !self.services.contains_key(svc_key) {
+            if self.services.len() >= MAX_SERVICES {
+                self.stats.service_overflow += 1;
+                return;
+            }
+            self.services
+                .insert(svc_key.to_string(), ServiceModel::default());
+        }
+        let Some(svc) = self.services.get_mut(svc_key) else {
+            return;
+        };
+        if let Some(server) = &obs.server {
+            if let Some(c) = svc.servers.get_mut(server.as_str()) {
+                *c += 1;
+            } else if svc.servers.len() < MAX_SERVERS {
+                svc.servers.insert(server.clone(), 1);
+            }
+        }
+        let ctx = Ctx {
+            ts: obs.ts_unix_ms,
+            examples: cfg.examples,
+        };
+        let mut budget = MAX_NODES.saturating_sub(svc.nodes);
+        let before = budget;
+        let node = route(&mut svc.root, &segs[..n], pins, &mut budget, ctx);
+        svc.nodes += before - budget;
+        let Some(node) = node else {
+            self.stats.node_overflow += 1;
+            return;
+        };
+        let method = obs.method.as_str();
+        if !node.eps.contains_key(method) {
+            if node.eps.len() >= MAX_METHODS {
+                node.method_overflow += 1;
+                self.stats.bad_method += 1;
+                return;
+            }
+            node.eps.insert(method.to_string(), Endpoint::default());
+        }
+        let Some(ep) = node.eps.get_mut(method) else {
+            return;
+        };
+        ep.observe(obs, query, ctx);
+        self.stats.observed += 1;
+    }
+}
+
+/// The learned API model (see the module doc for merge semantics).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiModel {
+    /// Evidence per source id.
+    pub sources: BTreeMap<String, SourceModel>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ModelFile {
+    apitap_model_version: u32,
+    sources: BTreeMap<String, SourceModel>,
+}
+
+/// Errors reading a native model.
+#[derive(Debug)]
+pub enum ModelError {
+    /// Not valid JSON / not a model.
+    Json(serde_json::Error),
+    /// A version this build cannot read.
+    Version(u32),
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelError::Json(e) => write!(f, "invalid apitap model: {e}"),
+            ModelError::Version(v) => write!(
+                f,
+                "unsupported apitap_model_version {v} (this build reads {MODEL_VERSION})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// One row of the endpoint summary table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointSummary {
+    /// Service (host).
+    pub service: String,
+    /// Method.
+    pub method: String,
+    /// Path template.
+    pub template: String,
+    /// Exchanges observed.
+    pub count: u64,
+    /// Fraction of responses with status >= 400.
+    pub error_rate: f64,
+    /// Median latency, ms.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    pub p99_ms: Option<f64>,
+}
+
+impl ApiModel {
+    /// An empty model.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Learn from one exchange.
+    pub fn observe(&mut self, obs: &Observation, cfg: &LearnConfig) {
+        let pins: Vec<Pin> = cfg.pinned.iter().map(|p| Pin::parse(p)).collect();
+        self.observe_with_pins(obs, cfg, &pins)
+    }
+
+    /// Learn from many exchanges (parses pinned templates once).
+    pub fn observe_all<'a>(
+        &mut self,
+        obs: impl IntoIterator<Item = &'a Observation>,
+        cfg: &LearnConfig,
+    ) {
+        let pins: Vec<Pin> = cfg.pinned.iter().map(|p| Pin::parse(p)).collect();
+        for o in obs {
+            self.observe_with_pins(o, cfg, &pins);
+        }
+    }
+
+    fn observe_with_pins(&mut self, obs: &Observation, cfg: &LearnConfig, pins: &[Pin]) {
+        if !self.sources.contains_key(&cfg.source) {
+            self.sources
+                .insert(cfg.source.clone(), SourceModel::default());
+        }
+        if let Some(s) = self.sources.get_mut(&cfg.source) {
+            s.observe(obs, cfg, pins);
+        }
+    }
+
+    /// Merge `other` into `self` (a join: associative, commutative, idempotent).
+    pub fn merge(&mut self, other: &ApiModel) {
+        for (k, v) in &other.sources {
+            match self.sources.get_mut(k) {
+                Some(s) => s.combine(v, Mode::Join),
+                None => {
+                    self.sources.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+
+    /// `self ⊔ other` as a new model.
+    pub fn merged(&self, other: &ApiModel) -> ApiModel {
+        let mut m = self.clone();
+        m.merge(other);
+        m
+    }
+
+    /// All sources summed into one view (what exports and summaries use).
+    pub fn combined(&self) -> SourceModel {
+        let mut out = SourceModel::default();
+        for s in self.sources.values() {
+            out.combine(s, Mode::Sum);
+        }
+        out
+    }
+
+    /// Counters summed over sources.
+    pub fn stats(&self) -> Stats {
+        self.combined().stats
+    }
+
+    /// Derived endpoints per service (templates from the merged evidence).
+    pub fn derived(&self) -> BTreeMap<String, Vec<Derived>> {
+        self.combined()
+            .services
+            .iter()
+            .map(|(k, s)| (k.clone(), derive(&s.root)))
+            .collect()
+    }
+
+    /// Endpoint summary rows, sorted by service, template, method.
+    pub fn endpoints(&self) -> Vec<EndpointSummary> {
+        let mut rows = Vec::new();
+        for (svc, ds) in self.derived() {
+            for d in ds {
+                rows.push(EndpointSummary {
+                    service: svc.clone(),
+                    method: d.method.clone(),
+                    template: d.template(),
+                    count: d.ep.n,
+                    error_rate: d.ep.error_rate(),
+                    p50_ms: d.ep.latency.quantile(0.5),
+                    p99_ms: d.ep.latency.quantile(0.99),
+                });
+            }
+        }
+        rows.sort_by(|a, b| {
+            (&a.service, &a.template, &a.method).cmp(&(&b.service, &b.template, &b.method))
+        });
+        rows
+    }
+
+    /// Native JSON (`{"apitap_model_version": 1, "sources": ...}`).
+    pub fn to_json(&self) -> String {
+        let f = ModelFile {
+            apitap_model_version: MODEL_VERSION,
+            sources: self.sources.clone(),
+        };
+        serde_json::to_string(&f).unwrap_or_default()
+    }
+
+    /// Read native JSON.
+    pub fn from_json(s: &str) -> Result<ApiModel, ModelError> {
+        let v: serde_json::Value = serde_json::from_str(s).map_err(ModelError::Json)?;
+        let ver = v
+            .get("apitap_model_version")
+            .and_then(|x| x.as_u64())
+            .unwrap_or(0) as u32;
+        if ver != MODEL_VERSION {
+            return Err(ModelError::Version(ver));
+        }
+        let f: ModelFile = serde_json::from_value(v).map_err(ModelError::Json)?;
+        Ok(ApiModel { sources: f.sources })
+    }
+}

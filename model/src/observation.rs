@@ -1,0 +1,52 @@
+//! The learner's input: one decoded HTTP request/response exchange.
+
+use serde::{Deserialize, Serialize};
+
+/// One request/response exchange, decoded (bodies de-chunked and content-decoded).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Host header (without default port), else the server `ip:port`.
+    pub service: String,
+    /// `ip:port` of the server, used for `servers` in the export.
+    pub server: Option<String>,
+    /// Request method as on the wire (`GET`, `POST`, ...).
+    pub method: String,
+    /// Request-target as on the wire: `path?query` (may be absolute-form).
+    pub target: String,
+    /// Request headers in wire order.
+    pub request_headers: Vec<(String, String)>,
+    /// Decoded request body, maybe capped.
+    pub request_body: Option<Vec<u8>>,
+    /// True if `request_body` was cut at a cap.
+    pub request_body_truncated: bool,
+    /// Response status, `None` if no response was seen.
+    pub status: Option<u16>,
+    /// Response headers in wire order.
+    pub response_headers: Vec<(String, String)>,
+    /// Decoded response body, maybe capped.
+    pub response_body: Option<Vec<u8>>,
+    /// True if `response_body` was cut at a cap.
+    pub response_body_truncated: bool,
+    /// Time from request to response, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Request time, unix milliseconds.
+    pub ts_unix_ms: i64,
+}
+
+impl Observation {
+    /// The first request header with this name (case-insensitive).
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        header(&self.request_headers, name)
+    }
+
+    /// The first response header with this name (case-insensitive).
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        header(&self.response_headers, name)
+    }
+}
+
+pub(crate) fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}

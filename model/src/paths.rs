@@ -1,0 +1,469 @@
+//! Path templating.
+//!
+//! Each service has one trie of path segments, shared by all methods (so `GET /books/{isbn}`
+//! and `DELETE /books/{isbn}` always agree). Every node has
+//! - `lits`: literal children (at most [`MAX_LITERALS`]), each with its hit count,
+//! - `param`: one parameter child holding every value routed to "a parameter here", with
+//!   evidence of the value classes it saw and the values' scalar schema,
+//! - `collapsed`: a sticky flag, "the literal children of this node are values of a parameter".
+//!
+//! Routing at observe time:
+//! - Identifier-like segments (integers, UUIDs, hex hashes, prefixed ids like `acct_8f3k2`,
+//!   ISO dates, e-mails, long opaque tokens, anything over 64 bytes) go straight to `param`:
+//!   they are never stored, so `/users/1…/users/1000000` costs one node.
+//! - Words/slugs and versions (`v2`) go to `lits`. When the literal cap is full, further words
+//!   go to `param` and the node is marked `collapsed`.
+//! - A segment covered by a pinned template parameter (`LearnConfig::pinned`) goes to `param`.
+//! - When a new literal is added, the node is marked `collapsed` if it has at least 8
+//!   distinct literals, at least half of them hit only once so far, and either at least half
+//!   are slug-shaped (digits or separators) or there are at least 16. The root and the
+//!   node after a version or `api` segment never collapse on words (they list resources).
+//!
+//! Templates are *derived* at export time from the (merged) evidence, deterministically:
+//! at a collapsed node the literal children that do not look static are folded (summed) into
+//! the parameter child; a literal stays static when it is a plain lowercase word while most
+//! siblings are not, or when it is hit at least 8 times and 10 times the median sibling. At a
+//! node that is not collapsed all literals stay (`/articles/featured` beside
+//! `/articles/{articleId}`). Because the flags are sticky (merged with OR) and counts only
+//! grow, a collapse never reverts as traffic grows, and two models merged in any order
+//! derive the same templates.
+//!
+//! Parameter names: singular of the preceding literal + `Id` (`/users/{userId}`), `Date` or
+//! `Email` for those classes; after another parameter or at the root a format-based name
+//! (`id`, `uuid`, `date`, `slug`...); pinned names win. Duplicates get a numeric suffix.
+
+use crate::classify::{camel, classify_segment, id_prefix, is_plain_word, singular, SegClass};
+use crate::endpoint::Endpoint;
+use crate::evidence::{cnt, combine_map, combine_opt, is_false, is_zero, Combine, Mode};
+use crate::schema::{Ctx, SchemaNode};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Max literal children per node.
+pub const MAX_LITERALS: usize = 64;
+/// Max remembered id prefixes per parameter node.
+pub const MAX_PREFIXES: usize = 8;
+/// Max methods per node.
+pub const MAX_METHODS: usize = 16;
+/// Max path segments considered.
+pub const MAX_SEGMENTS: usize = 32;
+/// Max literal segment length; longer segments are parameters.
+pub const MAX_LITERAL_LEN: usize = 64;
+
+/// A trie node (see the module doc).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PathNode {
+    /// Observations whose path reached this node.
+    pub hits: u64,
+    /// Literal children.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lits: BTreeMap<String, PathNode>,
+    /// The parameter child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<Box<PathNode>>,
+    /// On a parameter node: counts of value classes routed here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub classes: BTreeMap<SegClass, u64>,
+    /// On a parameter node: prefixes of prefixed ids routed here (`acct`, `cus`), at most 8.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prefixes: BTreeMap<String, u64>,
+    /// On a parameter node: scalar schema of the values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Box<SchemaNode>>,
+    /// Literal children are parameter values (sticky).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub collapsed: bool,
+    /// Words were routed to the parameter because `lits` was full.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lit_overflow: u64,
+    /// Pinned parameter name for this node's parameter child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// Endpoints ending here, by method.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub eps: BTreeMap<String, Endpoint>,
+    /// Methods dropped at the cap.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub method_overflow: u64,
+}
+
+impl Combine for PathNode {
+    fn combine(&mut self, o: &Self, m: Mode) {
+        cnt(&mut self.hits, o.hits, m);
+        if combine_map(&mut self.lits, &o.lits, m, MAX_LITERALS) {
+            self.collapsed = true;
+        }
+        combine_opt(&mut self.param, &o.param, m);
+        combine_map(&mut self.classes, &o.classes, m, usize::MAX);
+        combine_map(&mut self.prefixes, &o.prefixes, m, MAX_PREFIXES);
+        combine_opt(&mut self.values, &o.values, m);
+        self.collapsed |= o.collapsed;
+        cnt(&mut self.lit_overflow, o.lit_overflow, m);
+        match (&mut self.pin, &o.pin) {
+            (Some(a), Some(b)) if b < a => *a = b.clone(),
+            (None, Some(b)) => self.pin = Some(b.clone()),
+            _ => {}
+        }
+        combine_map(&mut self.eps, &o.eps, m, MAX_METHODS);
+        cnt(&mut self.method_overflow, o.method_overflow, m);
+    }
+}
+
+/// A parsed pinned template: `None` = literal must match, `Some(name)` = parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pin {
+    segs: Vec<(String, bool)>,
+}
+
+impl Pin {
+    /// Parse `/v1/orgs/{org}/repos` (`:org` also accepted).
+    pub fn parse(t: &str) -> Pin {
+        let segs = t
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if let Some(n) = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+                    (n.to_string(), true)
+                } else if let Some(n) = s.strip_prefix(':') {
+                    (n.to_string(), true)
+                } else {
+                    (s.to_string(), false)
+                }
+            })
+            .collect();
+        Pin { segs }
+    }
+
+    /// If the pin matches a prefix of `segs`, the parameter name at `i`.
+    fn name_at<'a>(&'a self, segs: &[&str], i: usize) -> Option<&'a str> {
+        if self.segs.len() > segs.len() || i >= self.segs.len() {
+            return None;
+        }
+        for (j, (s, is_param)) in self.segs.iter().enumerate() {
+            if !is_param && segs.get(j) != Some(&s.as_str()) {
+                return None;
+            }
+        }
+        self.segs
+            .get(i)
+            .filter(|(_, p)| *p)
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+fn collapse_allowed(prev: Option<&str>) -> bool {
+    match prev {
+        None => false,
+        Some(p) => {
+            !(classify_segment(p) == SegClass::Version
+                || p.eq_ignore_ascii_case("api")
+                || p.eq_ignore_ascii_case("rest"))
+        }
+    }
+}
+
+fn check_collapse(node: &mut PathNode) {
+    let d = node.lits.len();
+    if d < 8 {
+        return;
+    }
+    let single = node.lits.values().filter(|c| c.hits <= 1).count();
+    let slugish = node.lits.keys().filter(|k| !is_plain_word(k)).count();
+    if single * 2 >= d && (slugish * 2 >= d || d >= 16) {
+        node.collapsed = true;
+    }
+}
+
+/// Walk/extend the trie for one path; returns the endpoint map of the final node, or `None`
+/// if the path was dropped (node budget exhausted).
+pub(crate) fn route<'a>(
+    root: &'a mut PathNode,
+    segs: &[&str],
+    pins: &[Pin],
+    budget: &mut u64,
+    ctx: Ctx,
+) -> Option<&'a mut PathNode> {
+    let mut cur = root;
+    cur.hits += 1;
+    let mut prev: Option<&str> = None;
+    for (i, &seg) in segs.iter().enumerate() {
+        let pinned = pins.iter().find_map(|p| p.name_at(segs, i));
+        if let Some(name) = pinned {
+            if cur.pin.as_deref().map_or(true, |p| name < p) {
+                cur.pin = Some(name.to_string());
+            }
+        }
+        let class = classify_segment(seg);
+        let to_param = pinned.is_some()
+            || cur.pin.is_some()
+            || class.is_id_like()
+            || seg.len() > MAX_LITERAL_LEN;
+        let allow = collapse_allowed(prev);
+        let next: &mut PathNode = if !to_param
+            && (cur.lits.contains_key(seg) || cur.lits.len() < MAX_LITERALS && *budget > 0)
+        {
+            if !cur.lits.contains_key(seg) {
+                *budget -= 1;
+                cur.lits.insert(seg.to_string(), PathNode::default());
+                if allow && !cur.collapsed {
+                    // the new child has 0 hits yet: count it as a singleton
+                    check_collapse(cur);
+                }
+            }
+            cur.lits.get_mut(seg)?
+        } else {
+            if !to_param {
+                cur.lit_overflow += 1;
+                cur.collapsed = true;
+            }
+            if cur.param.is_none() {
+                if *budget == 0 {
+                    return None;
+                }
+                *budget -= 1;
+            }
+            let p = cur.param.get_or_insert_with(Default::default);
+            *p.classes.entry(class).or_insert(0) += 1;
+            if class == SegClass::Prefixed {
+                if let Some(pre) = id_prefix(seg) {
+                    if let Some(c) = p.prefixes.get_mut(pre) {
+                        *c += 1;
+                    } else if p.prefixes.len() < MAX_PREFIXES {
+                        p.prefixes.insert(pre.to_string(), 1);
+                    }
+                }
+            }
+            p.values
+                .get_or_insert_with(Default::default)
+                .observe_text(seg, "id", ctx);
+            p
+        };
+        next.hits += 1;
+        cur = next;
+        prev = Some(seg);
+    }
+    Some(cur)
+}
+
+/// One segment of a derived template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TSeg {
+    /// A literal segment.
+    Lit(String),
+    /// A parameter.
+    Param {
+        /// Parameter name.
+        name: String,
+        /// Scalar schema of the values.
+        values: Box<SchemaNode>,
+        /// Dominant value class.
+        class: SegClass,
+    },
+}
+
+/// A derived endpoint: template segments plus the endpoint evidence.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    /// Template segments.
+    pub segs: Vec<TSeg>,
+    /// Method (uppercase as observed).
+    pub method: String,
+    /// Evidence.
+    pub ep: Endpoint,
+}
+
+impl Derived {
+    /// `/users/{userId}/orders`.
+    pub fn template(&self) -> String {
+        template_string(&self.segs)
+    }
+}
+
+/// Render template segments as a path.
+pub fn template_string(segs: &[TSeg]) -> String {
+    if segs.is_empty() {
+        return "/".into();
+    }
+    let mut s = String::new();
+    for seg in segs {
+        s.push('/');
+        match seg {
+            TSeg::Lit(l) => s.push_str(l),
+            TSeg::Param { name, .. } => {
+                s.push('{');
+                s.push_str(name);
+                s.push('}');
+            }
+        }
+    }
+    s
+}
+
+fn is_static(k: &str, node: &PathNode) -> bool {
+    if classify_segment(k) == SegClass::Version {
+        return true;
+    }
+    let Some(c) = node.lits.get(k) else {
+        return false;
+    };
+    let mut hits: Vec<u64> = node.lits.values().map(|c| c.hits).collect();
+    hits.sort_unstable();
+    let median = hits.get(hits.len() / 2).copied().unwrap_or(0);
+    let total: u64 = hits.iter().sum::<u64>() + node.param.as_ref().map_or(0, |p| p.hits);
+    let plain = node.lits.keys().filter(|k| is_plain_word(k)).count();
+    let h = c.hits;
+    let frequent = h >= 3 && h >= 3 * median.max(1);
+    // a static route is its own operation: it carries a real share of this node's traffic
+    (frequent && h * 20 >= total)
+        || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
+}
+
+/// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a
+/// digit or uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
+fn loose_prefix(s: &str) -> Option<&str> {
+    let pos = s.find(['_', '-'])?;
+    let (prefix, id) = (&s[..pos], &s[pos + 1..]);
+    ((1..=6).contains(&prefix.len())
+        && prefix.bytes().all(|c| c.is_ascii_lowercase())
+        && id.len() >= 3
+        && id.bytes().all(|c| c.is_ascii_alphanumeric())
+        && (id.len() >= 6
+            || id
+                .bytes()
+                .any(|c| c.is_ascii_digit() || c.is_ascii_uppercase())))
+    .then_some(prefix)
+}
+
+fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String {
+    if let Some(p) = pin {
+        return p.to_string();
+    }
+    let suffix = match class {
+        SegClass::Date => "Date",
+        SegClass::Email => "Email",
+        _ => "Id",
+    };
+    match prev {
+        Some(TSeg::Lit(l))
+            if classify_segment(l) == SegClass::Word
+                && l.bytes().any(|c| c.is_ascii_alphabetic()) =>
+        {
+            let base = camel(&singular(l), false);
+            if base.is_empty() {
+                "id".into()
+            } else {
+                format!("{base}{suffix}")
+            }
+        }
+        _ => match class {
+            SegClass::Uuid => "uuid",
+            SegClass::Date => "date",
+            SegClass::Email => "email",
+            SegClass::Word => "slug",
+            _ => "id",
+        }
+        .into(),
+    }
+}
+
+/// Derive templates for all endpoints under `root`.
+pub fn derive(root: &PathNode) -> Vec<Derived> {
+    let mut out = Vec::new();
+    let mut segs = Vec::new();
+    derive_rec(root, &mut segs, &mut out, 0);
+    out
+}
+
+fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, depth: usize) {
+    for (m, ep) in &node.eps {
+        out.push(Derived {
+            segs: segs.clone(),
+            method: m.clone(),
+            ep: ep.clone(),
+        });
+    }
+    if depth > MAX_SEGMENTS {
+        return;
+    }
+    let absorb_all = node.pin.is_some();
+    let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
+    let mut kept: Vec<(&String, &PathNode)> = Vec::new();
+    for (k, child) in &node.lits {
+        if absorb_all || node.collapsed && !is_static(k, node) {
+            absorbed.push((k, child));
+        } else {
+            kept.push((k, child));
+        }
+    }
+    // A kept literal without endpoints of its own whose children all exist under the
+    // parameter values (`/books/budget/copies` beside `/books/{isbn}/copies`) is a value too.
+    if node.param.is_some() || !absorbed.is_empty() {
+        let mut value_children: BTreeSet<&str> = BTreeSet::new();
+        if let Some(p) = &node.param {
+            value_children.extend(p.lits.keys().map(|k| k.as_str()));
+        }
+        for (_, c) in &absorbed {
+            value_children.extend(c.lits.keys().map(|k| k.as_str()));
+        }
+        let prefixes = node.param.as_ref().map(|p| &p.prefixes);
+        let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
+            // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
+            let same_prefix =
+                loose_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
+            same_prefix
+                || c.eps.is_empty()
+                    && !c.lits.is_empty()
+                    && c.lits.keys().all(|x| value_children.contains(x.as_str()))
+        });
+        absorbed.extend(fold);
+        kept = keep;
+    }
+    for (k, child) in kept {
+        segs.push(TSeg::Lit(k.clone()));
+        derive_rec(child, segs, out, depth + 1);
+        segs.pop();
+    }
+    if node.param.is_none() && absorbed.is_empty() {
+        return;
+    }
+    let mut p: PathNode = node.param.as_deref().cloned().unwrap_or_default();
+    for (k, child) in absorbed {
+        p.combine(child, Mode::Sum);
+        *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
+        p.values.get_or_insert_with(Default::default).observe_text(
+            k,
+            "id",
+            Ctx {
+                ts: 0,
+                examples: false,
+            },
+        );
+    }
+    let class = p
+        .classes
+        .iter()
+        .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
+        .map(|(c, _)| *c)
+        .unwrap_or(SegClass::Word);
+    let mut name = param_name(segs.last(), class, node.pin.as_deref());
+    let taken = |n: &str, segs: &[TSeg]| {
+        segs.iter()
+            .any(|s| matches!(s, TSeg::Param { name, .. } if name == n))
+    };
+    if taken(&name, segs) {
+        let base = name.clone();
+        let mut i = 2;
+        while taken(&name, segs) {
+            name = format!("{base}{i}");
+            i += 1;
+        }
+    }
+    let values = p.values.clone().unwrap_or_default();
+    segs.push(TSeg::Param {
+        name,
+        values,
+        class,
+    });
+    derive_rec(&p, segs, out, depth + 1);
+    segs.pop();
+}

@@ -1,0 +1,668 @@
+//! Schema inference: a [`SchemaNode`] accumulates type evidence for one position in a
+//! payload (a JSON value, a form field, a query parameter) and exports JSON Schema 2020-12 as
+//! OpenAPI 3.1 uses it.
+//!
+//! Policy:
+//! - Types are counted per JSON type; `integer` and `number` both seen export as `number`;
+//!   more than one type exports a type union (`["string", "null"]`).
+//! - `required` lists the properties present in every object observed at the parent.
+//! - String formats are counted per format; a format is exported when at least 90% of the
+//!   strings (75% for `byte`) had it and no other specific format was seen.
+//! - Objects whose keys are all identifier-like (numbers, UUIDs, hashes, dates...) are maps:
+//!   their values merge into `additionalProperties`, keys are not stored.
+//! - Enums: only for strings that look like tokens (`active`, `in_progress`, `EUR`; letters
+//!   and `_-.` only, no digits, so ids/codes/secrets never qualify), never
+//!   under id/name/secret keys, at most 10 distinct values, at least 20 strings observed and
+//!   every value seen at least 3 times. Candidate values are kept as 64-bit hashes; the text
+//!   of a value is stored only once it has been seen 5 times (so a value seen once never
+//!   appears in the model).
+//! - Caps: depth 16, 128 properties per object (further keys go to `additionalProperties` and
+//!   set `overflow`), 32 array elements inspected per array; overflow is flagged.
+
+use crate::classify::{
+    classify_segment, classify_text, string_format, StrFormat, TextScalar, N_FORMATS,
+};
+use crate::evidence::{
+    self, cnt, combine_map, combine_opt, is_false, is_zero, is_zero_i, Combine, Mode,
+};
+use crate::redact::{is_secret_key, redact};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Max nesting depth inspected.
+pub const MAX_DEPTH: usize = 16;
+/// Max properties per object node.
+pub const MAX_PROPS: usize = 128;
+/// Max array elements inspected per array value.
+pub const MAX_ITEMS: usize = 32;
+/// Max enum candidates per node.
+pub const MAX_ENUM: usize = 10;
+/// Observations of a value before its text is stored.
+pub const ENUM_TEXT_MIN: u64 = 5;
+
+/// Counts per JSON type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TypeCounts {
+    /// `null`
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub null: u64,
+    /// `boolean`
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub boolean: u64,
+    /// `integer`
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub integer: u64,
+    /// non-integer `number`
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub number: u64,
+    /// `string`
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub string: u64,
+    /// `array`
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub array: u64,
+    /// `object`
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub object: u64,
+}
+
+impl Combine for TypeCounts {
+    fn combine(&mut self, o: &Self, m: Mode) {
+        cnt(&mut self.null, o.null, m);
+        cnt(&mut self.boolean, o.boolean, m);
+        cnt(&mut self.integer, o.integer, m);
+        cnt(&mut self.number, o.number, m);
+        cnt(&mut self.string, o.string, m);
+        cnt(&mut self.array, o.array, m);
+        cnt(&mut self.object, o.object, m);
+    }
+}
+
+/// Evidence for one schema position.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SchemaNode {
+    /// Values observed here.
+    pub n: u64,
+    /// Per-type counts.
+    pub t: TypeCounts,
+    /// Per-format string counts, indexed by [`StrFormat`] (index 0: no format).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fmt: Vec<u64>,
+    /// Object properties.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub props: BTreeMap<String, SchemaNode>,
+    /// Map values (objects with id-like keys) and overflow properties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional: Option<Box<SchemaNode>>,
+    /// Objects observed in map mode.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub maps: u64,
+    /// Array element evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Box<SchemaNode>>,
+    /// Enum candidates by value hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enum_h: BTreeMap<u64, u64>,
+    /// Enum candidate texts, stored once seen [`ENUM_TEXT_MIN`] times.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enum_v: BTreeMap<u64, String>,
+    /// Enum impossible here (too many values, or an ineligible string).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enum_dead: bool,
+    /// A cap was hit under this node.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub overflow: bool,
+    /// First seen, unix ms.
+    #[serde(default, skip_serializing_if = "is_zero_i")]
+    pub first: i64,
+    /// Last seen, unix ms.
+    #[serde(default, skip_serializing_if = "is_zero_i")]
+    pub last: i64,
+    /// One redacted example (only with `examples` on); the smallest by JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
+}
+
+/// Per-observation context for schema inference.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx {
+    pub ts: i64,
+    pub examples: bool,
+}
+
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Enum-looking tokens: `active`, `in_progress`, `Visa`, `EUR`, `IN_TRANSIT`: letters with
+/// `_`, `-`, `.`, all lowercase after an optional capital, or all uppercase. No digits, so
+/// identifiers, codes and secrets never qualify.
+fn enum_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 32 || !b[0].is_ascii_alphabetic() {
+        return false;
+    }
+    let sep = |c: &u8| b"_-.".contains(c);
+    let lower = b[1..].iter().all(|c| c.is_ascii_lowercase() || sep(c));
+    let upper = b.iter().all(|c| c.is_ascii_uppercase() || sep(c));
+    lower || upper
+}
+
+/// Keys under which values are identities or free text, never enums.
+fn enum_key_ok(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    !(k == "id"
+        || k.ends_with("_id")
+        || k.ends_with("id") && key.ends_with("Id")
+        || k.contains("name")
+        || k.contains("title")
+        || k.contains("slug")
+        || k.contains("url")
+        || k.contains("email")
+        || is_secret_key(key))
+}
+
+fn example_min(slot: &mut Option<Value>, v: Value) {
+    match slot {
+        Some(cur) => {
+            let (a, b) = (cur.to_string(), v.to_string());
+            if b < a {
+                *slot = Some(v);
+            }
+        }
+        None => *slot = Some(v),
+    }
+}
+
+impl SchemaNode {
+    fn touch(&mut self, ts: i64) {
+        self.n += 1;
+        evidence::seen(&mut self.first, &mut self.last, ts);
+    }
+
+    fn fmt_add(&mut self, f: StrFormat) {
+        if self.fmt.len() < N_FORMATS {
+            self.fmt.resize(N_FORMATS, 0);
+        }
+        if let Some(x) = self.fmt.get_mut(f as usize) {
+            *x += 1;
+        }
+    }
+
+    fn string(&mut self, s: &str, key: &str, enum_ok: bool) {
+        self.t.string += 1;
+        let f = string_format(s);
+        self.fmt_add(f);
+        if self.enum_dead {
+            return;
+        }
+        if !enum_ok || f != StrFormat::None || !enum_token(s) {
+            self.kill_enum();
+            return;
+        }
+        let _ = key;
+        let h = fnv(s);
+        let len = self.enum_h.len();
+        match self.enum_h.get_mut(&h) {
+            Some(c) => {
+                *c += 1;
+                if *c >= ENUM_TEXT_MIN && !self.enum_v.contains_key(&h) {
+                    self.enum_v.insert(h, s.to_string());
+                }
+            }
+            None if len < MAX_ENUM => {
+                self.enum_h.insert(h, 1);
+            }
+            None => self.kill_enum(),
+        }
+    }
+
+    fn kill_enum(&mut self) {
+        self.enum_dead = true;
+        self.enum_h.clear();
+        self.enum_v.clear();
+    }
+
+    /// Observe a JSON value.
+    pub(crate) fn observe_json(&mut self, v: &Value, key: &str, ctx: Ctx, depth: usize) {
+        self.touch(ctx.ts);
+        match v {
+            Value::Null => self.t.null += 1,
+            Value::Bool(_) => self.t.boolean += 1,
+            Value::Number(n) => {
+                if n.is_f64() {
+                    self.t.number += 1
+                } else {
+                    self.t.integer += 1
+                }
+            }
+            Value::String(s) => self.string(s, key, enum_key_ok(key)),
+            Value::Array(a) => {
+                self.t.array += 1;
+                if depth >= MAX_DEPTH {
+                    self.overflow = true;
+                    return;
+                }
+                if a.len() > MAX_ITEMS {
+                    self.overflow = true;
+                }
+                if !a.is_empty() {
+                    let items = self.items.get_or_insert_with(Default::default);
+                    for x in a.iter().take(MAX_ITEMS) {
+                        items.observe_json(x, key, ctx, depth + 1);
+                    }
+                }
+            }
+            Value::Object(o) => {
+                self.t.object += 1;
+                if depth >= MAX_DEPTH {
+                    self.overflow = true;
+                    return;
+                }
+                let map_mode = !o.is_empty()
+                    && (self.maps > 0 && self.props.is_empty()
+                        || o.keys().all(|k| classify_segment(k).is_id_like()));
+                if map_mode {
+                    self.maps += 1;
+                    let add = self.additional.get_or_insert_with(Default::default);
+                    for (k, x) in o.iter().take(MAX_PROPS) {
+                        add.observe_json(x, k, ctx, depth + 1);
+                    }
+                    return;
+                }
+                for (k, x) in o {
+                    if let Some(p) = self.props.get_mut(k.as_str()) {
+                        p.observe_json(x, k, ctx, depth + 1);
+                    } else if self.props.len() < MAX_PROPS {
+                        let mut p = SchemaNode::default();
+                        p.observe_json(x, k, ctx, depth + 1);
+                        self.props.insert(k.clone(), p);
+                    } else {
+                        self.overflow = true;
+                        self.additional
+                            .get_or_insert_with(Default::default)
+                            .observe_json(x, k, ctx, depth + 1);
+                    }
+                }
+            }
+        }
+        if ctx.examples && !matches!(v, Value::Array(_) | Value::Object(_)) {
+            example_min(&mut self.example, redact(key, v));
+        }
+    }
+
+    /// Observe a scalar that arrived as text (query/header/form/path), typed by its shape.
+    pub(crate) fn observe_text(&mut self, s: &str, key: &str, ctx: Ctx) {
+        self.touch(ctx.ts);
+        match classify_text(s) {
+            TextScalar::Bool => self.t.boolean += 1,
+            TextScalar::Int => self.t.integer += 1,
+            TextScalar::Num => self.t.number += 1,
+            TextScalar::Str(_) => self.string(s, key, enum_key_ok(key)),
+        }
+        if ctx.examples {
+            example_min(
+                &mut self.example,
+                redact(key, &Value::String(s.to_string())),
+            );
+        }
+    }
+
+    /// Observe a binary value (file part, opaque body) with `count` multiplicity.
+    pub(crate) fn observe_binary(&mut self, ts: i64) {
+        self.touch(ts);
+        self.t.string += 1;
+        self.fmt_add(StrFormat::Binary);
+        self.kill_enum();
+    }
+
+    /// Observe a free-text body (`text/*`): a string, never an enum.
+    pub(crate) fn observe_text_body(&mut self, ts: i64) {
+        self.touch(ts);
+        self.t.string += 1;
+        self.fmt_add(StrFormat::None);
+        self.kill_enum();
+    }
+
+    /// Observe a field of an object-shaped text payload (form) by name.
+    pub(crate) fn observe_field(&mut self, name: &str, value: Option<&str>, ctx: Ctx) {
+        let p = if let Some(p) = self.props.get_mut(name) {
+            p
+        } else if self.props.len() < MAX_PROPS {
+            self.props.entry(name.to_string()).or_default()
+        } else {
+            self.overflow = true;
+            self.additional.get_or_insert_with(Default::default)
+        };
+        match value {
+            Some(v) => p.observe_text(v, name, ctx),
+            None => p.observe_binary(ctx.ts),
+        }
+    }
+
+    /// Mark one object observation (for form/multipart payloads).
+    pub(crate) fn observe_object_start(&mut self, ts: i64) {
+        self.touch(ts);
+        self.t.object += 1;
+    }
+
+    /// The exported format, if any (see the module doc for the rule).
+    pub fn format(&self) -> Option<&'static str> {
+        if self.t.string == 0 || self.fmt.is_empty() {
+            return None;
+        }
+        let mut best: Option<(StrFormat, u64)> = None;
+        for f in StrFormat::ALL.iter().skip(1) {
+            let c = self.fmt.get(*f as usize).copied().unwrap_or(0);
+            if c > 0 {
+                if best.is_some() {
+                    // two specific formats: date vs date-time mixes are not one format
+                    return None;
+                }
+                best = Some((*f, c));
+            }
+        }
+        let (f, c) = best?;
+        let need = if f == StrFormat::Byte { 0.75 } else { 0.9 };
+        if (c as f64) >= need * self.t.string as f64 {
+            f.name()
+        } else {
+            None
+        }
+    }
+
+    fn enum_values(&self) -> Option<Vec<String>> {
+        if self.enum_dead
+            || self.enum_h.len() < 2
+            || self.enum_h.len() > MAX_ENUM
+            || self.t.string < 20
+        {
+            return None;
+        }
+        let t = &self.t;
+        if t.boolean + t.integer + t.number + t.array + t.object > 0 {
+            return None;
+        }
+        let mut out = Vec::new();
+        for (h, c) in &self.enum_h {
+            if *c < 3 {
+                return None;
+            }
+            out.push(self.enum_v.get(h)?.clone());
+        }
+        out.sort();
+        Some(out)
+    }
+
+    /// Export a scalar that arrived as text (path/query/header): if strings were seen beside
+    /// numbers or booleans, the parameter is a string.
+    pub fn to_text_schema(&self) -> Value {
+        let mut s = self.to_schema(false);
+        if let Some(o) = s.as_object_mut() {
+            o.remove("enum");
+            o.remove("examples");
+            let t = &self.t;
+            if t.string > 0 && t.integer + t.number + t.boolean > 0 {
+                o.insert("type".into(), json!("string"));
+                o.remove("format");
+            }
+            if !o.contains_key("type") {
+                o.insert("type".into(), json!("string"));
+            }
+        }
+        s
+    }
+
+    /// Export as a JSON Schema (2020-12 / OpenAPI 3.1). `evidence` adds `x-apitap-*` keys.
+    pub fn to_schema(&self, evidence: bool) -> Value {
+        let mut s = Map::new();
+        let t = &self.t;
+        let mut types: Vec<&str> = Vec::new();
+        if t.object > 0
+            || (!self.props.is_empty() || self.additional.is_some()) && t.object == 0 && self.n > 0
+        {
+            types.push("object");
+        }
+        if t.array > 0 {
+            types.push("array");
+        }
+        if t.string > 0 {
+            types.push("string");
+        }
+        if t.number > 0 {
+            types.push("number");
+        } else if t.integer > 0 {
+            types.push("integer");
+        }
+        if t.boolean > 0 {
+            types.push("boolean");
+        }
+        if t.null > 0 {
+            types.push("null");
+        }
+        match types.len() {
+            0 => {}
+            1 => {
+                s.insert("type".into(), json!(types[0]));
+            }
+            _ => {
+                s.insert("type".into(), json!(types));
+            }
+        }
+        if t.string > 0 {
+            if let Some(f) = self.format() {
+                s.insert("format".into(), json!(f));
+            }
+            if let Some(vals) = self.enum_values() {
+                let mut vals: Vec<Value> = vals.into_iter().map(Value::String).collect();
+                if t.null > 0 {
+                    vals.push(Value::Null);
+                }
+                s.insert("enum".into(), Value::Array(vals));
+            }
+        }
+        if t.object > 0 || !self.props.is_empty() {
+            if !self.props.is_empty() {
+                let mut props = Map::new();
+                let mut req = Vec::new();
+                for (k, p) in &self.props {
+                    let mut ps = p.to_schema(evidence);
+                    if evidence && t.object > 0 {
+                        if let Some(o) = ps.as_object_mut() {
+                            let frac = (p.n as f64 / t.object as f64).min(1.0);
+                            o.insert(
+                                "x-apitap-presence".into(),
+                                json!((frac * 1000.0).round() / 1000.0),
+                            );
+                        }
+                    }
+                    props.insert(k.clone(), ps);
+                    if p.n >= t.object && t.object > 0 && t.object > self.maps {
+                        req.push(Value::String(k.clone()));
+                    }
+                }
+                s.insert("properties".into(), Value::Object(props));
+                if !req.is_empty() {
+                    s.insert("required".into(), Value::Array(req));
+                }
+            }
+            if let Some(a) = &self.additional {
+                s.insert("additionalProperties".into(), a.to_schema(evidence));
+            }
+        }
+        if let Some(items) = &self.items {
+            s.insert("items".into(), items.to_schema(evidence));
+        }
+        if let Some(ex) = &self.example {
+            s.insert("examples".into(), json!([ex]));
+        }
+        if evidence {
+            s.insert("x-apitap-count".into(), json!(self.n));
+            if self.first != 0 {
+                s.insert("x-apitap-first-seen".into(), json!(self.first));
+                s.insert("x-apitap-last-seen".into(), json!(self.last));
+            }
+        }
+        if self.overflow {
+            s.insert("x-apitap-overflow".into(), json!(true));
+        }
+        Value::Object(s)
+    }
+}
+
+impl Combine for SchemaNode {
+    fn combine(&mut self, o: &Self, m: Mode) {
+        cnt(&mut self.n, o.n, m);
+        self.t.combine(&o.t, m);
+        if self.fmt.len() < o.fmt.len() {
+            self.fmt.resize(o.fmt.len(), 0);
+        }
+        for (a, b) in self.fmt.iter_mut().zip(o.fmt.iter()) {
+            cnt(a, *b, m);
+        }
+        self.overflow |= combine_map(&mut self.props, &o.props, m, MAX_PROPS);
+        combine_opt(&mut self.additional, &o.additional, m);
+        cnt(&mut self.maps, o.maps, m);
+        combine_opt(&mut self.items, &o.items, m);
+        self.enum_dead |= o.enum_dead;
+        if !self.enum_dead {
+            combine_map(&mut self.enum_h, &o.enum_h, m, usize::MAX);
+            for (h, v) in &o.enum_v {
+                self.enum_v.entry(*h).or_insert_with(|| v.clone());
+            }
+            if self.enum_h.len() > MAX_ENUM {
+                self.kill_enum();
+            }
+        } else {
+            self.kill_enum();
+        }
+        self.overflow |= o.overflow;
+        evidence::first(&mut self.first, o.first);
+        evidence::last(&mut self.last, o.last);
+        if let Some(e) = &o.example {
+            example_min(&mut self.example, e.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Ctx {
+        Ctx {
+            ts: 1,
+            examples: false,
+        }
+    }
+
+    #[test]
+    fn infers_object() {
+        let mut n = SchemaNode::default();
+        n.observe_json(
+            &json!({"id": 1, "name": "a", "tags": ["x"], "rating": null}),
+            "",
+            ctx(),
+            0,
+        );
+        n.observe_json(
+            &json!({"id": 2.5, "name": "b", "tags": [], "rating": 4}),
+            "",
+            ctx(),
+            0,
+        );
+        let s = n.to_schema(false);
+        assert_eq!(s["type"], "object");
+        assert_eq!(s["properties"]["id"]["type"], "number");
+        assert_eq!(
+            s["properties"]["rating"]["type"],
+            json!(["integer", "null"])
+        );
+        assert_eq!(s["properties"]["tags"]["items"]["type"], "string");
+        assert_eq!(s["required"], json!(["id", "name", "rating", "tags"]));
+    }
+
+    #[test]
+    fn optional_and_maps() {
+        let mut n = SchemaNode::default();
+        n.observe_json(
+            &json!({"a": 1, "m": {"17": {"x": true}, "42": {"x": false}}}),
+            "",
+            ctx(),
+            0,
+        );
+        n.observe_json(&json!({"m": {"9": {"x": true}}}), "", ctx(), 0);
+        let s = n.to_schema(false);
+        assert_eq!(s["required"], json!(["m"]));
+        assert_eq!(
+            s["properties"]["m"]["additionalProperties"]["properties"]["x"]["type"],
+            "boolean"
+        );
+        assert!(s["properties"]["m"].get("properties").is_none());
+    }
+
+    #[test]
+    fn enums_need_evidence() {
+        let mut n = SchemaNode::default();
+        for i in 0..30 {
+            let v = ["active", "returned", "overdue"][i % 3];
+            n.observe_json(&json!(v), "status", ctx(), 0);
+        }
+        assert_eq!(
+            n.to_schema(false)["enum"],
+            json!(["active", "overdue", "returned"])
+        );
+        let mut few = SchemaNode::default();
+        for v in ["a", "b", "a", "b"] {
+            few.observe_json(&json!(v), "status", ctx(), 0);
+        }
+        assert!(few.to_schema(false).get("enum").is_none());
+        let mut ids = SchemaNode::default();
+        for i in 0..40 {
+            ids.observe_json(&json!(["x", "y"][i % 2]), "user_id", ctx(), 0);
+        }
+        assert!(ids.to_schema(false).get("enum").is_none());
+    }
+
+    #[test]
+    fn formats_export() {
+        let mut n = SchemaNode::default();
+        n.observe_json(&json!("2024-01-01"), "d", ctx(), 0);
+        n.observe_json(&json!("2024-02-01"), "d", ctx(), 0);
+        assert_eq!(n.to_schema(false)["format"], "date");
+        n.observe_json(&json!("2024-02-01T00:00:00Z"), "d", ctx(), 0);
+        assert!(n.to_schema(false).get("format").is_none());
+    }
+
+    #[test]
+    fn caps_hold() {
+        let mut big = Map::new();
+        for i in 0..500 {
+            big.insert(format!("k{i}x"), json!(i));
+        }
+        let mut n = SchemaNode::default();
+        n.observe_json(&Value::Object(big), "", ctx(), 0);
+        assert_eq!(n.props.len(), MAX_PROPS);
+        assert!(n.overflow);
+        let mut deep = json!(1);
+        for _ in 0..100 {
+            deep = json!({"a": deep});
+        }
+        let mut d = SchemaNode::default();
+        d.observe_json(&deep, "", ctx(), 0);
+        let mut cur = &d;
+        let mut depth = 0;
+        while let Some(next) = cur.props.get("a") {
+            cur = next;
+            depth += 1;
+        }
+        assert_eq!(depth, MAX_DEPTH);
+        assert!(cur.overflow);
+    }
+}

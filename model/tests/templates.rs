@@ -1,0 +1,206 @@
+mod common;
+use apitap_model::{ApiModel, LearnConfig};
+use common::*;
+
+fn templates(m: &ApiModel) -> Vec<String> {
+    m.endpoints()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.template))
+        .collect()
+}
+
+#[test]
+fn ids_become_parameters_with_static_siblings() {
+    let mut m = ApiModel::new();
+    let cfg = LearnConfig::default();
+    for i in 0..50u64 {
+        m.observe(
+            &obs(
+                "GET",
+                &format!("/api/v2/users/{}", 1000 + i),
+                200,
+                r#"{"id":1}"#,
+            ),
+            &cfg,
+        );
+        m.observe(
+            &obs(
+                "GET",
+                &format!("/api/v2/devices/{}/telemetry/latest", uuid(i)),
+                200,
+                r#"{"t":1}"#,
+            ),
+            &cfg,
+        );
+        m.observe(
+            &obs(
+                "GET",
+                &format!("/accounts/acct_{:x}k2l9x", 0x8f3 + i),
+                200,
+                "{}",
+            ),
+            &cfg,
+        );
+        m.observe(
+            &obs(
+                "GET",
+                &format!("/reports/2024-01-{:02}", 1 + i % 28),
+                200,
+                "{}",
+            ),
+            &cfg,
+        );
+        m.observe(&obs("GET", "/api/v2/users/me", 200, r#"{"id":1}"#), &cfg);
+        m.observe(
+            &obs("GET", &format!("/commits/{:040x}", i * 7919 + 1), 200, "{}"),
+            &cfg,
+        );
+    }
+    let t = templates(&m);
+    assert_eq!(
+        t,
+        vec![
+            "GET /accounts/{accountId}",
+            "GET /api/v2/devices/{deviceId}/telemetry/latest",
+            "GET /api/v2/users/me",
+            "GET /api/v2/users/{userId}",
+            "GET /commits/{commitId}",
+            "GET /reports/{reportDate}",
+        ]
+    );
+}
+
+#[test]
+fn slugs_collapse_only_with_many_distinct_values_and_static_routes_stay() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    let words = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliet", "kilo", "lima",
+    ];
+    // few distinct slugs: stay literal
+    for w in &words[..4] {
+        m.observe(&obs("GET", &format!("/articles/{w}-post"), 200, "{}"), &cfg);
+    }
+    assert_eq!(templates(&m).len(), 4);
+    // many distinct slugs, each seen once, plus a frequently hit static route
+    for (i, a) in words.iter().enumerate() {
+        for b in &words[..6] {
+            m.observe(
+                &obs("GET", &format!("/articles/{a}-{b}-{i}"), 200, "{}"),
+                &cfg,
+            );
+            m.observe(&obs("GET", "/articles/featured", 200, "[]"), &cfg);
+        }
+    }
+    assert_eq!(
+        templates(&m),
+        vec!["GET /articles/featured", "GET /articles/{articleId}"]
+    );
+}
+
+#[test]
+fn resource_lists_under_versions_do_not_collapse() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    let res = [
+        "users", "orders", "items", "carts", "invoices", "payments", "refunds", "products",
+        "prices", "coupons",
+    ];
+    for r in res {
+        m.observe(&obs("GET", &format!("/v1/{r}"), 200, "[]"), &cfg);
+    }
+    assert_eq!(templates(&m).len(), res.len());
+}
+
+#[test]
+fn collapse_is_stable_as_traffic_grows() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    let mut collapsed_once = false;
+    for i in 0..400u64 {
+        let slug = format!(
+            "post-{}-{}",
+            ["a", "b", "c", "d", "e"][(i % 5) as usize],
+            i % 97
+        );
+        m.observe(&obs("GET", &format!("/blog/posts/{slug}"), 200, "{}"), &cfg);
+        // a hot value gets hit again and again later
+        if i % 10 == 0 {
+            m.observe(&obs("GET", "/blog/posts/post-a-0", 200, "{}"), &cfg);
+        }
+        let t = templates(&m);
+        let has_param = t.iter().any(|x| x.contains('{'));
+        if collapsed_once {
+            assert!(has_param, "collapse reverted at {i}: {t:?}");
+            // the hot value may be judged a static route (10% of traffic), nothing else
+            assert!(t.len() <= 2, "{t:?}");
+        }
+        collapsed_once |= has_param;
+    }
+    assert!(collapsed_once);
+}
+
+#[test]
+fn pinned_templates_win() {
+    let cfg = LearnConfig {
+        pinned: vec!["/v1/orgs/{org}/repos".into()],
+        ..LearnConfig::default()
+    };
+    let mut m = ApiModel::new();
+    for org in ["acme", "globex"] {
+        m.observe(
+            &obs("GET", &format!("/v1/orgs/{org}/repos"), 200, "[]"),
+            &cfg,
+        );
+    }
+    assert_eq!(templates(&m), vec!["GET /v1/orgs/{org}/repos"]);
+}
+
+#[test]
+fn absolute_form_query_and_trailing_slash() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    m.observe(
+        &obs("GET", "http://api.example.com/items/?page=2", 200, "[]"),
+        &cfg,
+    );
+    m.observe(&obs("GET", "/items?page=3&q=x", 200, "[]"), &cfg);
+    m.observe(&obs("GET", "*", 200, ""), &cfg);
+    assert_eq!(templates(&m), vec!["GET /items"]);
+    assert_eq!(m.stats().bad_target, 1);
+    let doc = m.to_openapi(&Default::default());
+    let params = doc["paths"]["/items"]["get"]["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let page = params
+        .iter()
+        .find(|p| p["name"] == "page")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(page["required"], true);
+    assert_eq!(page["schema"]["type"], "integer");
+    let q = params
+        .iter()
+        .find(|p| p["name"] == "q")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(q["required"], false);
+}
+
+#[test]
+fn node_budget_bounds_model_size() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    // hostile: every request a new random-looking word path, 3 levels deep
+    for i in 0..20_000u64 {
+        let a = format!("w{}x", i % 5000);
+        m.observe(&obs("GET", &format!("/{a}/{a}y/{a}z"), 200, "{}"), &cfg);
+    }
+    let s = m.combined();
+    let svc = s.services.values().next().cloned().unwrap_or_default();
+    assert!(svc.nodes <= apitap_model::model::MAX_NODES);
+    assert!(m.to_json().len() < 8_000_000);
+    assert!(s.stats.node_overflow > 0 || svc.root.lits.len() <= apitap_model::paths::MAX_LITERALS);
+}
