@@ -95,3 +95,171 @@ pub fn exchanges(a: ExchangesArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Output format of `learn`.
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum SpecFormat {
+    /// OpenAPI 3.1 as JSON.
+    OpenapiJson,
+    /// OpenAPI 3.1 as YAML.
+    OpenapiYaml,
+    /// apitap's native model JSON (mergeable).
+    Model,
+}
+
+/// `apitap learn`.
+#[derive(Args, Debug)]
+pub struct LearnArgs {
+    /// Capture files (.pcap, .pcapng, gzip-compressed; `-` for stdin) or HAR files.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// BPF filter for captures, compiled by libpcap.
+    #[arg(long, short = 'f')]
+    pub filter: Option<String>,
+    /// Write the result here instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<String>,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "openapi-json")]
+    pub format: SpecFormat,
+    /// Pin a path template, e.g. `/v1/orgs/{org}/repos` (repeatable).
+    #[arg(long = "path-template")]
+    pub path_templates: Vec<String>,
+    /// Keep one redacted example per schema node.
+    #[arg(long)]
+    pub examples: bool,
+    /// Export only this service (Host).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Leave out the x-apitap-* evidence extensions.
+    #[arg(long)]
+    pub no_evidence: bool,
+    /// Bytes of each body kept for schema inference.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub body_cap: usize,
+    /// Print pipeline counters to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+fn looks_like_har(path: &str) -> bool {
+    use std::io::Read;
+    if path == "-" {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut buf))
+        .unwrap_or(0);
+    buf.get(..n)
+        .and_then(|b| b.iter().find(|c| !c.is_ascii_whitespace()))
+        .is_some_and(|&c| c == b'{')
+}
+
+/// Runs `apitap learn`.
+pub fn learn(a: LearnArgs) -> Result<ExitCode> {
+    use apitap::learn::{har, Learner};
+    use apitap_model::{ExportOptions, LearnConfig};
+    let mut learner = Learner::new(LearnConfig {
+        examples: a.examples,
+        pinned: a.path_templates.clone(),
+        ..LearnConfig::default()
+    });
+    let (hars, captures): (Vec<String>, Vec<String>) =
+        a.files.iter().cloned().partition(|f| looks_like_har(f));
+    for h in &hars {
+        let bytes = std::fs::read(h).with_context(|| format!("cannot read {h}"))?;
+        let obs = har::observations(&bytes).with_context(|| format!("cannot read HAR {h}"))?;
+        for o in &obs {
+            learner.observe(o);
+        }
+    }
+    if !captures.is_empty() {
+        let mut cfg = PipelineConfig {
+            filter: a.filter.clone(),
+            ..PipelineConfig::default()
+        };
+        cfg.http.keep_bodies = true;
+        cfg.http.body_cap = a.body_cap;
+        let progress = io::stderr().is_terminal();
+        let stats = pipeline::run_files(&captures, &cfg, progress, &mut |ev| {
+            if let apitap::http::HttpEvent::Done(ex) = ev {
+                learner.observe_exchange(&ex);
+            }
+            Ok(())
+        })?;
+        if a.stats {
+            eprintln!("{}", stats.summary());
+        }
+    }
+    if a.stats {
+        eprintln!("learn: {:?}", learner.stats);
+    }
+    let opts = ExportOptions {
+        service: a.service.clone(),
+        evidence: !a.no_evidence,
+        ..ExportOptions::default()
+    };
+    let text = match a.format {
+        SpecFormat::OpenapiJson => learner.model.to_openapi_json(&opts),
+        SpecFormat::OpenapiYaml => learner.model.to_yaml(&opts),
+        SpecFormat::Model => learner.model.to_json(),
+    };
+    let mut out = open_output(&a.output)?;
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `apitap diff`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The old spec: OpenAPI (JSON or YAML) or an apitap model.
+    pub old: String,
+    /// The new spec: OpenAPI (JSON or YAML) or an apitap model.
+    pub new: String,
+    /// Print the diff as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Reads an OpenAPI document (JSON or YAML) or a native model (exported to OpenAPI).
+pub fn read_spec(path: &str) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(_) => serde_norway::from_str(&text)
+            .with_context(|| format!("{path} is neither JSON nor YAML"))?,
+    };
+    if value.get("apitap_model_version").is_some() {
+        let model =
+            apitap_model::ApiModel::from_json(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+        return Ok(model.to_openapi(&apitap_model::ExportOptions::default()));
+    }
+    if value.get("openapi").is_none() && value.get("swagger").is_none() {
+        anyhow::bail!("{path} is not an OpenAPI document or apitap model");
+    }
+    Ok(value)
+}
+
+/// Runs `apitap diff`: exit 1 when anything breaks, 0 otherwise.
+pub fn diff(a: DiffArgs) -> Result<ExitCode> {
+    let old = read_spec(&a.old)?;
+    let new = read_spec(&a.new)?;
+    let d = apitap_model::diff(&old, &new);
+    let mut out = io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &d.to_json())?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", d.to_text())?;
+    }
+    Ok(if d.has_breaking() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -23,6 +23,7 @@ pub mod capture;
 pub mod decode;
 pub mod flow;
 pub mod http;
+pub mod learn;
 pub mod output;
 pub mod pipeline;
 pub mod progress;

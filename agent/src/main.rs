@@ -37,6 +37,10 @@ enum LogFormat {
 enum Command {
     /// Print the HTTP request/response exchanges found in capture files.
     Exchanges(cli::ExchangesArgs),
+    /// Learn an API spec (OpenAPI 3.1 or the native model) from captures or HAR files.
+    Learn(cli::LearnArgs),
+    /// Compare two specs or models; exit status 1 when anything breaks.
+    Diff(cli::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
     init_logging(args.log_format, &args.log);
     let result: Result<ExitCode> = match args.command {
         Command::Exchanges(a) => cli::exchanges(a),
+        Command::Learn(a) => cli::learn(a),
+        Command::Diff(a) => cli::diff(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,156 @@
+//! Reading HAR 1.2 files (from browsers, Postman, mitmproxy, or `apitap exchanges
+//! --format har`) as observations, so `apitap learn` takes HAR as well as captures.
+
+use super::service_name;
+use apitap_model::Observation;
+use base64::Engine as _;
+use serde_json::Value;
+
+/// Errors reading a HAR document.
+#[derive(Debug, thiserror::Error)]
+pub enum HarError {
+    /// Not JSON.
+    #[error("not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JSON, but no `log.entries` array.
+    #[error("not a HAR file: no log.entries array")]
+    NotHar,
+}
+
+fn headers(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| {
+                    Some((
+                        h.get("name")?.as_str()?.to_string(),
+                        h.get("value")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn body(c: Option<&Value>) -> Option<Vec<u8>> {
+    let c = c?;
+    let text = c.get("text")?.as_str()?;
+    if c.get("encoding").and_then(Value::as_str) == Some("base64") {
+        base64::engine::general_purpose::STANDARD.decode(text).ok()
+    } else {
+        Some(text.as_bytes().to_vec())
+    }
+}
+
+/// `http://host:port/path?q` → (`host:port`, `/path?q`).
+fn split_url(url: &str) -> (&str, String) {
+    let after = url.split_once("://").map_or(url, |x| x.1);
+    match after.find('/') {
+        Some(i) => (
+            after.get(..i).unwrap_or(""),
+            after.get(i..).unwrap_or("/").to_string(),
+        ),
+        None => (after, "/".to_string()),
+    }
+}
+
+/// RFC 3339 → unix milliseconds (0 if unparsable).
+fn unix_ms(s: &str) -> i64 {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or(0)
+}
+
+/// The observations of a HAR document; entries without a method or URL are skipped.
+pub fn observations(bytes: &[u8]) -> Result<Vec<Observation>, HarError> {
+    let har: Value = serde_json::from_slice(bytes)?;
+    let entries = har
+        .pointer("/log/entries")
+        .and_then(Value::as_array)
+        .ok_or(HarError::NotHar)?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let Some(req) = e.get("request") else {
+            continue;
+        };
+        let (Some(method), Some(url)) = (
+            req.get("method").and_then(Value::as_str),
+            req.get("url").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let (authority, target) = split_url(url);
+        let request_headers = headers(req.get("headers"));
+        let host = request_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or(authority);
+        let server_ip = e.get("serverIPAddress").and_then(Value::as_str);
+        let resp = e.get("response");
+        let status = resp
+            .and_then(|r| r.get("status"))
+            .and_then(Value::as_u64)
+            .filter(|s| (100..1000).contains(s))
+            .and_then(|s| u16::try_from(s).ok());
+        let fallback: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
+        out.push(Observation {
+            service: service_name(Some(host), &fallback),
+            server: server_ip.map(str::to_string),
+            method: method.to_string(),
+            target,
+            request_headers,
+            request_body: body(req.get("postData")),
+            request_body_truncated: false,
+            status,
+            response_headers: headers(resp.and_then(|r| r.get("headers"))),
+            response_body: body(resp.and_then(|r| r.get("content"))),
+            response_body_truncated: false,
+            latency_ms: e.get("time").and_then(Value::as_f64),
+            ts_unix_ms: e
+                .get("startedDateTime")
+                .and_then(Value::as_str)
+                .map_or(0, unix_ms),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_entries() {
+        let har = br#"{"log":{"version":"1.2","entries":[
+          {"startedDateTime":"2024-01-02T03:04:05.250Z","time":12.5,
+           "request":{"method":"POST","url":"http://api.test/users?x=1",
+             "headers":[{"name":"Content-Type","value":"application/json"}],
+             "postData":{"mimeType":"application/json","text":"{\"a\":1}"}},
+           "response":{"status":201,"headers":[],"content":{"size":3,"text":"AAEC","encoding":"base64"}}},
+          {"request":{"url":"http://x/"}},
+          {"request":{"method":"GET","url":"http://api.test:80"},"response":{"status":0}}
+        ]}}"#;
+        let obs = observations(har).unwrap();
+        assert_eq!(obs.len(), 2);
+        assert_eq!(obs[0].service, "api.test");
+        assert_eq!(obs[0].target, "/users?x=1");
+        assert_eq!(obs[0].status, Some(201));
+        assert_eq!(obs[0].request_body.as_deref(), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(obs[0].response_body.as_deref(), Some(&[0u8, 1, 2][..]));
+        assert_eq!(obs[0].ts_unix_ms, 1_704_164_645_250);
+        assert_eq!(obs[0].latency_ms, Some(12.5));
+        assert_eq!(obs[1].target, "/");
+        assert_eq!(obs[1].service, "api.test");
+        assert_eq!(obs[1].status, None);
+    }
+
+    #[test]
+    fn rejects_non_har() {
+        assert!(matches!(observations(b"{\"a\":1}"), Err(HarError::NotHar)));
+        assert!(matches!(
+            observations(b"\x00garbage"),
+            Err(HarError::Json(_))
+        ));
+    }
+}

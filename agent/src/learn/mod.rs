@@ -1,0 +1,110 @@
+//! Stage 7 — learn: finished exchanges → observations → the API model.
+//!
+//! The HTTP stage's [`Exchange`] is turned into the model's [`Observation`]: the service is
+//! the Host header without a default port (`:80`), else the server address; exchanges
+//! without a request are skipped (counted), since an endpoint needs a method and path.
+
+pub mod har;
+
+use crate::http::Exchange;
+use apitap_model::{ApiModel, LearnConfig, Observation};
+
+/// Counters of the learn stage.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct LearnStats {
+    /// Exchanges given to the model.
+    pub observed: u64,
+    /// Exchanges skipped because no request was seen.
+    pub skipped_no_request: u64,
+}
+
+/// The service name of a request: its Host header without the default port, else the
+/// server address.
+pub fn service_name(host: Option<&str>, server: &std::net::SocketAddr) -> String {
+    match host.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h) => h.strip_suffix(":80").unwrap_or(h).to_ascii_lowercase(),
+        None => server.to_string(),
+    }
+}
+
+/// Converts an exchange into an observation (`None` without a request).
+pub fn observation(ex: &Exchange) -> Option<Observation> {
+    let req = ex.request.as_ref()?;
+    let host = crate::output::header(&req.headers, "host");
+    let resp = ex.response.as_ref();
+    Some(Observation {
+        service: service_name(host, &ex.server),
+        server: Some(ex.server.to_string()),
+        method: req.method.clone(),
+        target: req.uri.clone(),
+        request_headers: req.headers.clone(),
+        request_body: req.body.clone(),
+        request_body_truncated: req
+            .body
+            .as_ref()
+            .is_some_and(|b| (b.len() as u64) < req.body_len),
+        status: resp.and_then(|r| r.status),
+        response_headers: resp.map(|r| r.headers.clone()).unwrap_or_default(),
+        response_body: resp.and_then(|r| r.body.clone()),
+        response_body_truncated: resp.is_some_and(|r| {
+            r.body
+                .as_ref()
+                .is_some_and(|b| (b.len() as u64) < r.body_len)
+        }),
+        latency_ms: ex.latency_ms(),
+        ts_unix_ms: ex.ts().as_nanos() / 1_000_000,
+    })
+}
+
+/// Learns a model from exchanges.
+#[derive(Debug, Default)]
+pub struct Learner {
+    /// The model learned so far.
+    pub model: ApiModel,
+    /// Settings.
+    pub config: LearnConfig,
+    /// Counters.
+    pub stats: LearnStats,
+}
+
+impl Learner {
+    /// A learner with these settings.
+    pub fn new(config: LearnConfig) -> Self {
+        Learner {
+            model: ApiModel::new(),
+            config,
+            stats: LearnStats::default(),
+        }
+    }
+
+    /// Learns from one exchange.
+    pub fn observe_exchange(&mut self, ex: &Exchange) {
+        match observation(ex) {
+            Some(obs) => self.observe(&obs),
+            None => self.stats.skipped_no_request += 1,
+        }
+    }
+
+    /// Learns from one observation.
+    pub fn observe(&mut self, obs: &Observation) {
+        self.model.observe(obs, &self.config);
+        self.stats.observed += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names() {
+        let server: std::net::SocketAddr = "10.1.2.3:8080".parse().unwrap();
+        assert_eq!(service_name(Some("API.test:80"), &server), "api.test");
+        assert_eq!(
+            service_name(Some("api.test:8080"), &server),
+            "api.test:8080"
+        );
+        assert_eq!(service_name(Some("  "), &server), "10.1.2.3:8080");
+        assert_eq!(service_name(None, &server), "10.1.2.3:8080");
+    }
+}
