@@ -542,8 +542,12 @@ fn gap_in_headers_resyncs_at_next_message() {
             c(b"GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
             s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
         ],
-        // the lost head leaves /1 to pair with the next response the stream resyncs on
-        &["GET h /1 500 0 1 []", "GET h /2 200 0 2 []"],
+        // /1's response head was lost: the 500 found on resync is not taken as its answer
+        &[
+            "GET h /1 - 0 - [gap,unpaired_request]",
+            "- - - 500 - 1 [unpaired_response]",
+            "GET h /2 200 0 2 []",
+        ],
     );
     assert_eq!((r.stats.gaps_in_messages, r.stats.resyncs), (1, 1));
 }
@@ -895,4 +899,41 @@ fn one_sided_non_http_counts_at_close() {
     // ... but a silent connection is not counted as non-HTTP.
     let r = check(&[], &[]);
     assert_eq!(r.stats.non_http_conns, 0);
+}
+
+#[test]
+fn lost_response_head_keeps_pairing_aligned() {
+    // Like Zeek http-pending-state-growth-1000req: the first response's head is missing.
+    let req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let mut steps = Vec::new();
+    for i in 0..3 {
+        steps.push(c(req));
+        if i == 0 {
+            steps.push(Step::GapS(38));
+        } else {
+            steps.push(s(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n"));
+        }
+        steps.push(s(b"<html>\n"));
+    }
+    check(
+        &steps,
+        &[
+            "GET localhost / - 0 - [gap,unpaired_request]",
+            "GET localhost / 200 0 7 []",
+            "GET localhost / 200 0 7 []",
+        ],
+    );
+}
+
+#[test]
+fn gap_overrunning_a_body_loses_the_next_response() {
+    check(
+        &[
+            c(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nGET /3 HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab"),
+            Step::GapS(30),
+            s(b"zz\r\nHTTP/1.1 203 X\r\nContent-Length: 0\r\n\r\n"),
+        ],
+        &["GET h /1 200 0 2 [gap,truncated]", "GET h /2 - 0 - [gap,unpaired_request]", "GET h /3 203 0 0 []"],
+    );
 }

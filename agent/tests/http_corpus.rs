@@ -2,7 +2,8 @@
 //! (`tshark -r FILE -q -z follow,tcp,raw,N`) into `tests/data/http_streams/` for the cases
 //! where that is faithful (no capture gaps). Each `.stream` file holds the conversations of
 //! one capture: `= conn N` lines, then `> LEN\n<bytes>\n` (originator → responder) or
-//! `< LEN\n<bytes>\n` (responder → originator) in capture order. `.expected` files are the
+//! `< LEN\n<bytes>\n` (responder → originator) in capture order; `g> LEN` / `g< LEN` is a
+//! capture gap (tshark's "[LEN bytes missing in capture file]"). `.expected` files are the
 //! corpus' `expected.tsv` (Zeek's http.log rows) unchanged.
 
 mod http_support;
@@ -33,6 +34,15 @@ fn load(name: &str) -> Vec<Vec<Step>> {
         }
         let (d, n) = line.split_once(' ').unwrap();
         let n: usize = n.parse().unwrap();
+        if let Some(gd) = d.strip_prefix('g') {
+            let gap = n as u64;
+            convs.last_mut().unwrap().push(if gd == ">" {
+                Step::GapC(gap)
+            } else {
+                Step::GapS(gap)
+            });
+            continue;
+        }
         let bytes = raw[i..i + n].to_vec();
         i += n + 1;
         convs.last_mut().unwrap().push(if d == ">" {
@@ -214,6 +224,7 @@ zeek!(concurrent_range_requests, "zeek__concurrent-range-requests");
 zeek!(tcp_ethernet_padding, "zeek__tcp-ethernet-padding");
 zeek!(vlan_mpls, "zeek__vlan-mpls");
 zeek!(nflog_linktype, "zeek__nflog-linktype");
+zeek!(m57_long_byterange_gaps, "zeek__m57-long-byterange-gaps");
 
 #[test]
 fn http_port_22() {
@@ -346,4 +357,39 @@ fn suricata_all_headers() {
     assert!(x
         .iter()
         .all(|e| e.request.is_some() && e.response.is_some()));
+}
+
+fn urls_and_status(x: &[Exchange]) -> Vec<(String, Option<u16>)> {
+    x.iter()
+        .map(|e| {
+            (
+                e.request.as_ref().map_or(String::new(), |q| q.uri.clone()),
+                e.response.as_ref().and_then(|p| p.status),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn suricata_gap_simple_and_double() {
+    for name in [
+        "suricata-verify__http-gap-simple",
+        "suricata-verify__http-gap-double",
+    ] {
+        let x = suricata(name);
+        let want: Vec<(String, Option<u16>)> = ["/1", "/2", "/3"]
+            .iter()
+            .map(|u| (u.to_string(), Some(200)))
+            .collect();
+        assert_eq!(urls_and_status(&x), want, "{name}");
+        // Suricata's fileinfo sizes are 14, 70 (with gaps), 14: its file tracking also takes
+        // the CRLF the server sends after each 12-byte body (Content-Length: 12). By
+        // Content-Length the bodies are 12 bytes; the stray CRLF is skipped between messages.
+        let lens: Vec<u64> = x
+            .iter()
+            .map(|e| e.response.as_ref().unwrap().body_len)
+            .collect();
+        assert_eq!(lens, vec![12, 70, 12], "{name}");
+        assert!(x[1].flags.contains(&apitap::http::Flag::Gap));
+    }
 }

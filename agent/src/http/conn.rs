@@ -31,7 +31,12 @@
 //!   the body length: the bytes existed); anywhere else the message in progress is
 //!   finished (flagged `gap`, and `truncated` if it had more to come) and the direction
 //!   resynchronises at the next plausible start line. Garbage is skipped line by line until
-//!   a plausible start line (strict: requests must carry an `HTTP/` version).
+//!   a plausible start line (strict: requests must carry an `HTTP/` version). A gap in the
+//!   server stream at or inside a response head (or running past a known body end) took a
+//!   response: the oldest request waiting is marked as answered by a lost response (flag
+//!   `gap`, no response) so that the responses after the gap pair with the right requests
+//!   (`http-pending-state-growth-1000req`: the first response head is missing). A lost
+//!   request is not compensated (it would need an exchange with neither message).
 //! - **End**: at FIN a close-delimited body ends normally, any other unfinished message is
 //!   flagged `truncated`; at close everything pending is emitted (requests without a
 //!   response flagged `unpaired_request`).
@@ -250,6 +255,8 @@ struct Entry {
     req_09: bool,
     response: Option<Response>,
     resp_done: bool,
+    /// Its response was lost in a capture gap (so later responses pair with later requests).
+    resp_lost: bool,
     flags: u16,
 }
 
@@ -273,6 +280,7 @@ impl Entry {
         match (&self.request, &self.response) {
             (Some(_), Some(_)) => self.req_done && self.resp_done,
             (None, Some(_)) => self.resp_done,
+            (Some(_), None) => self.req_done && self.resp_lost,
             _ => false,
         }
     }
@@ -806,7 +814,7 @@ impl HttpConn {
     fn first_unanswered(&self) -> Option<u64> {
         self.queue
             .iter()
-            .find(|e| e.request.is_some() && e.response.is_none())
+            .find(|e| e.request.is_some() && e.response.is_none() && !e.resp_lost)
             .map(|e| e.index)
     }
 
@@ -863,6 +871,7 @@ impl HttpConn {
             req_09: false,
             response,
             resp_done: false,
+            resp_lost: false,
             flags: 0,
         });
         let conn_id = self.info.map_or(0, |i| i.id);
@@ -1177,9 +1186,13 @@ impl HttpConn {
         match phase {
             Phase::Dead | Phase::Sniff => {}
             Phase::SkipLine => self.side(s).phase = Phase::Head { resync: true },
-            Phase::Head { .. } => {
+            Phase::Head { resync } => {
                 let side = self.side(s);
-                let had = !side.buf.is_empty() || side.v09;
+                // On the server side the gap took (the start of) a response: the one of the
+                // oldest request waiting, which must not take the next response found.
+                let lost = side.role == Role::Server && !resync && self.lose_response(out);
+                let side = self.side(s);
+                let had = !side.buf.is_empty() || side.v09 || lost;
                 let v09 = side.v09.then_some(side.cur).flatten();
                 side.reset_head();
                 side.phase = Phase::Head { resync: true };
@@ -1220,6 +1233,8 @@ impl HttpConn {
                     _ => false,
                 };
                 let done = matches!(body.framing, Framing::Length(0));
+                // A gap running past a known body end also took the next message's start.
+                let overran = matches!(body.framing, Framing::Length(rem) if len > rem);
                 if let Some(idx) = side.cur {
                     if let Some(e) = self.entry_mut(idx) {
                         e.flags |= bit(Flag::Gap);
@@ -1229,11 +1244,28 @@ impl HttpConn {
                     self.stats.resyncs += 1;
                     self.finish_body(s, bit(Flag::Gap) | bit(Flag::Truncated), out);
                     self.side(s).phase = Phase::Head { resync: true };
+                    if overran && self.side_ref(s).role == Role::Server {
+                        let _ = self.lose_response(out);
+                    }
                 } else if done {
                     self.finish_body(s, bit(Flag::Gap), out);
                 }
             }
         }
+    }
+
+    /// Mark the oldest request waiting for a response as answered by a lost response.
+    /// Returns whether there was one.
+    fn lose_response(&mut self, out: &mut Vec<HttpEvent>) -> bool {
+        let Some(idx) = self.first_unanswered() else {
+            return false;
+        };
+        if let Some(e) = self.entry_mut(idx) {
+            e.resp_lost = true;
+            e.flags |= bit(Flag::Gap);
+        }
+        self.emit_ready(out);
+        true
     }
 
     /// The direction ended (FIN or close): finish what it was doing.

@@ -166,7 +166,10 @@ fn trim_ws(mut s: &[u8]) -> &[u8] {
 }
 
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// Progress of [`scan_head`] over an accumulated message head.
@@ -307,6 +310,7 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ParseError> {
 /// with one space; lines without a colon are skipped. Returns whether anything was odd.
 pub fn parse_headers(lines: &[u8], headers: &mut Vec<(String, String)>) -> bool {
     let mut malformed = false;
+    headers.reserve(memchr::memchr_iter(b'\n', lines).count());
     for raw in lines.split_inclusive(|&b| b == b'\n') {
         let line = trim_eol(raw);
         if line.is_empty() {
