@@ -147,7 +147,7 @@ pub fn is_uri(s: &str) -> bool {
 /// Base64 (standard or url-safe) with enough evidence that it is not a word.
 pub fn is_base64(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() < 8 || b.len() % 4 != 0 {
+    if b.len() < 8 || !b.len().is_multiple_of(4) {
         return false;
     }
     let body = s.trim_end_matches('=');

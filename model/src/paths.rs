@@ -189,7 +189,7 @@ pub(crate) fn route<'a>(
     for (i, &seg) in segs.iter().enumerate() {
         let pinned = pins.iter().find_map(|p| p.name_at(segs, i));
         if let Some(name) = pinned {
-            if cur.pin.as_deref().map_or(true, |p| name < p) {
+            if cur.pin.as_deref().is_none_or(|p| name < p) {
                 cur.pin = Some(name.to_string());
             }
         }

@@ -66,7 +66,7 @@ pub fn is_card_number(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn is_jwt(s: &str) -> bool {
