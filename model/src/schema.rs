@@ -156,15 +156,13 @@ fn enum_token(s: &str) -> bool {
 
 /// Keys under which values are identities or free text, never enums.
 fn enum_key_ok(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    !(k == "id"
-        || k.ends_with("_id")
-        || k.ends_with("id") && key.ends_with("Id")
-        || k.contains("name")
-        || k.contains("title")
-        || k.contains("slug")
-        || k.contains("url")
-        || k.contains("email")
+    use crate::redact::key_contains;
+    let b = key.as_bytes();
+    let ends_id = b.len() >= 2 && (b[b.len() - 2..].eq_ignore_ascii_case(b"id"));
+    !(ends_id && (b.len() == 2 || b[b.len() - 3] == b'_' || b[b.len() - 2] == b'I')
+        || ["name", "title", "slug", "url", "email"]
+            .iter()
+            .any(|n| key_contains(key, n))
         || is_secret_key(key))
 }
 
@@ -265,7 +263,13 @@ impl SchemaNode {
                     self.overflow = true;
                     return;
                 }
-                let map_mode = !o.is_empty()
+                // cheap common case: the first key is a known property -> not a map
+                let known = self.maps == 0
+                    && o.keys()
+                        .next()
+                        .is_some_and(|k| self.props.contains_key(k.as_str()));
+                let map_mode = !known
+                    && !o.is_empty()
                     && (self.maps > 0 && self.props.is_empty()
                         || o.keys().all(|k| classify_segment(k).is_id_like()));
                 if map_mode {
