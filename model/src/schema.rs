@@ -381,6 +381,37 @@ impl SchemaNode {
         }
     }
 
+    /// Word-keyed maps (`{"en": …, "fr": …}`): at least 10 objects, at least 5 keys, every
+    /// key present in at most 70% of them, all values of one type. The known keys stay as
+    /// `properties`; their merged schema becomes `additionalProperties`.
+    fn map_like(&self) -> Option<SchemaNode> {
+        if self.t.object < 10 || self.props.len() < 5 {
+            return None;
+        }
+        let sig = |n: &SchemaNode| {
+            let t = &n.t;
+            [
+                t.boolean > 0,
+                t.integer + t.number > 0,
+                t.string > 0,
+                t.array > 0,
+                t.object > 0,
+            ]
+        };
+        let first = sig(self.props.values().next()?);
+        if first.iter().filter(|x| **x).count() != 1 {
+            return None;
+        }
+        let mut merged = SchemaNode::default();
+        for p in self.props.values() {
+            if p.n * 10 > self.t.object * 7 || sig(p) != first {
+                return None;
+            }
+            merged.combine(p, Mode::Sum);
+        }
+        Some(merged)
+    }
+
     fn enum_values(&self) -> Option<Vec<String>> {
         if self.enum_dead
             || self.enum_h.len() < 2
@@ -498,6 +529,8 @@ impl SchemaNode {
             }
             if let Some(a) = &self.additional {
                 s.insert("additionalProperties".into(), a.to_schema(evidence));
+            } else if let Some(m) = self.map_like() {
+                s.insert("additionalProperties".into(), m.to_schema(evidence));
             }
         }
         if let Some(items) = &self.items {
@@ -609,6 +642,35 @@ mod tests {
             "boolean"
         );
         assert!(s["properties"]["m"].get("properties").is_none());
+    }
+
+    #[test]
+    fn word_keyed_maps() {
+        let keys = ["alpha", "beta", "gamma", "delta", "omega", "zeta"];
+        let mut n = SchemaNode::default();
+        for i in 0..20usize {
+            let mut o = Map::new();
+            for (j, k) in keys.iter().enumerate() {
+                if (i + j) % 3 == 0 {
+                    o.insert(k.to_string(), json!(i));
+                }
+            }
+            n.observe_json(&Value::Object(o), "", ctx(), 0);
+        }
+        let s = n.to_schema(false);
+        assert_eq!(s["additionalProperties"]["type"], "integer");
+        assert_eq!(s["properties"]["alpha"]["type"], "integer");
+        // a record with always-present fields is not a map
+        let mut r = SchemaNode::default();
+        for i in 0..20 {
+            r.observe_json(
+                &json!({"a": i, "b": i, "c": i, "d": i, "e": i}),
+                "",
+                ctx(),
+                0,
+            );
+        }
+        assert!(r.to_schema(false).get("additionalProperties").is_none());
     }
 
     #[test]
