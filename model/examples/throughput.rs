@@ -4,6 +4,17 @@
 mod traffic;
 use apitap_model::{ApiModel, ExportOptions, LearnConfig};
 
+/// CPU time of this thread in seconds (Linux `/proc/thread-self/schedstat`), if available:
+/// wall time is misleading on a shared machine.
+fn cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace()
+        .next()?
+        .parse::<f64>()
+        .ok()
+        .map(|ns| ns / 1e9)
+}
+
 fn main() {
     let cfg = LearnConfig::default();
     let obs = traffic::generate(200_000, 7);
