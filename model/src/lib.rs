@@ -7,8 +7,26 @@
 //! - [`endpoint`]: per-endpoint evidence (parameters, bodies, statuses, latency).
 //! - [`model`]: [`ApiModel`], learning, merge semantics, native JSON.
 //! - [`openapi`]: OpenAPI 3.1 export (JSON/YAML).
-//! - [`diff`]: breaking-change diff between two OpenAPI documents.
+//! - [`mod@diff`]: breaking-change diff between two OpenAPI documents.
 //! - [`redact`]: example redaction.
+//!
+//! Usage: `ApiModel::new()`, [`ApiModel::observe`] each [`Observation`] with a
+//! [`LearnConfig`], [`ApiModel::merge`] models from other learners, then
+//! [`ApiModel::to_openapi`] / [`ApiModel::to_yaml`], [`ApiModel::to_json`] /
+//! [`ApiModel::from_json`] for the native model, [`ApiModel::endpoints`] for a summary table
+//! and [`diff()`] for breaking-change reports.
+//!
+//! Privacy: the model stores types, formats and counts, not values. The only observed text
+//! it keeps is (1) literal path segments (at most 64 per trie node, identifier-like segments
+//! are never stored) because templating needs them, (2) enum candidates: letter-only tokens
+//! (`active`, `EUR`) seen at least 5 times at one schema position, and (3) examples, only
+//! with [`LearnConfig::examples`], after [`redact::redact`].
+//!
+//! `learn(A ∪ B)` equals `merge(learn(A), learn(B))` (with distinct source ids) for
+//! templates, schemas and counts, with three documented exceptions: the sticky `collapsed`
+//! flag of a path node is set from one learner's evidence at observe time; an enum value's
+//! text is stored once one learner has seen it 5 times; and at observe time a full capped map
+//! drops new keys while a merge keeps the smallest keys of the union.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

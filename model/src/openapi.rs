@@ -74,6 +74,16 @@ fn body_schema(media: &str, b: &crate::endpoint::Body, evidence: bool) -> Value 
     }
 }
 
+fn media_evidence(mt: &mut Value, b: &crate::endpoint::Body) {
+    mt["x-apitap-count"] = json!(b.n);
+    if b.truncated > 0 {
+        mt["x-apitap-truncated"] = json!(b.truncated);
+    }
+    if b.unparsed > 0 {
+        mt["x-apitap-unparsed"] = json!(b.unparsed);
+    }
+}
+
 fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
@@ -171,7 +181,7 @@ fn operation(
             };
             let mut mt = json!({"schema": body_schema(media, b, ev)});
             if ev {
-                mt["x-apitap-count"] = json!(b.n);
+                media_evidence(&mut mt, b);
             }
             content.insert(key.to_string(), mt);
         }
@@ -201,7 +211,7 @@ fn operation(
             for (media, b) in &r.content {
                 let mut mt = json!({"schema": body_schema(media, b, ev)});
                 if ev {
-                    mt["x-apitap-count"] = json!(b.n);
+                    media_evidence(&mut mt, b);
                 }
                 content.insert(media.clone(), mt);
             }

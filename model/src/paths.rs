@@ -312,6 +312,10 @@ fn is_static(k: &str, node: &PathNode) -> bool {
     let total: u64 = hits.iter().sum::<u64>() + node.param.as_ref().map_or(0, |p| p.hits);
     let plain = node.lits.keys().filter(|k| is_plain_word(k)).count();
     let h = c.hits;
+    if k.bytes().any(|b| b.is_ascii_digit()) {
+        // digits make a segment value-like: never a static route beside collapsed values
+        return false;
+    }
     let frequent = h >= 3 && h >= 3 * median.max(1);
     // a static route is its own operation: it carries a real share of this node's traffic
     (frequent && h * 20 >= total)
@@ -395,25 +399,37 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
             kept.push((k, child));
         }
     }
-    // A kept literal without endpoints of its own whose children all exist under the
-    // parameter values (`/books/budget/copies` beside `/books/{isbn}/copies`) is a value too.
-    if node.param.is_some() || !absorbed.is_empty() {
+    // Structure: a kept literal whose children all exist under the parameter values
+    // (`/books/budget/copies` beside `/books/{isbn}/copies`), or that answers a non-GET
+    // method the parameter values also answer (`PATCH /articles/some-slug`), is a value too.
+    // "The values" are the parameter child plus, at a collapsed node, the typical literals
+    // (hit no more than the median).
+    if node.param.is_some() || node.collapsed {
+        let mut hits: Vec<u64> = node.lits.values().map(|c| c.hits).collect();
+        hits.sort_unstable();
+        let median = hits.get(hits.len() / 2).copied().unwrap_or(0);
         let mut value_children: BTreeSet<&str> = BTreeSet::new();
+        let mut value_methods: BTreeSet<&str> = BTreeSet::new();
         if let Some(p) = &node.param {
             value_children.extend(p.lits.keys().map(|k| k.as_str()));
+            value_methods.extend(p.eps.keys().map(|k| k.as_str()));
         }
-        for (_, c) in &absorbed {
-            value_children.extend(c.lits.keys().map(|k| k.as_str()));
+        if node.collapsed {
+            for c in node.lits.values().filter(|c| c.hits <= median) {
+                value_children.extend(c.lits.keys().map(|k| k.as_str()));
+                value_methods.extend(c.eps.keys().map(|k| k.as_str()));
+            }
         }
         let prefixes = node.param.as_ref().map(|p| &p.prefixes);
         let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
             // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
             let same_prefix =
                 loose_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
-            same_prefix
-                || c.eps.is_empty()
-                    && !c.lits.is_empty()
-                    && c.lits.keys().all(|x| value_children.contains(x.as_str()))
+            let same_children =
+                !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()));
+            let same_methods = c.eps.keys().any(|m| m != "GET" && m != "HEAD")
+                && c.eps.keys().all(|m| value_methods.contains(m.as_str()));
+            same_prefix || same_children || same_methods
         });
         absorbed.extend(fold);
         kept = keep;

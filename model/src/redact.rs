@@ -12,9 +12,22 @@ use crate::classify::is_email;
 /// The replacement text.
 pub const REDACTED: &str = "<redacted>";
 
+/// Case-insensitive substring test where `-` and `.` in `hay` match `_` in `needle`; no allocation.
+pub fn key_contains(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.len() > h.len() {
+        return false;
+    }
+    let norm = |c: u8| match c {
+        b'-' | b'.' => b'_',
+        c => c.to_ascii_lowercase(),
+    };
+    h.windows(n.len())
+        .any(|w| w.iter().zip(n).all(|(a, b)| norm(*a) == *b))
+}
+
 /// Does this key name suggest a secret?
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase().replace(['-', '.'], "_");
     const NEEDLES: [&str; 14] = [
         "password",
         "passwd",
@@ -31,12 +44,12 @@ pub fn is_secret_key(key: &str) -> bool {
         "private_key",
         "access_key",
     ];
-    NEEDLES.iter().any(|n| k.contains(n))
-        || k == "key"
-        || k == "pin"
-        || k == "cvv"
-        || k == "cvc"
-        || k == "ssn"
+    if NEEDLES.iter().any(|n| key_contains(key, n)) {
+        return true;
+    }
+    ["key", "pin", "cvv", "cvc", "ssn"]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
 }
 
 /// Luhn check on a digit string (spaces and dashes ignored), 13–19 digits.

@@ -156,15 +156,13 @@ fn enum_token(s: &str) -> bool {
 
 /// Keys under which values are identities or free text, never enums.
 fn enum_key_ok(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    !(k == "id"
-        || k.ends_with("_id")
-        || k.ends_with("id") && key.ends_with("Id")
-        || k.contains("name")
-        || k.contains("title")
-        || k.contains("slug")
-        || k.contains("url")
-        || k.contains("email")
+    use crate::redact::key_contains;
+    let b = key.as_bytes();
+    let ends_id = b.len() >= 2 && (b[b.len() - 2..].eq_ignore_ascii_case(b"id"));
+    !(ends_id && (b.len() == 2 || b[b.len() - 3] == b'_' || b[b.len() - 2] == b'I')
+        || ["name", "title", "slug", "url", "email"]
+            .iter()
+            .any(|n| key_contains(key, n))
         || is_secret_key(key))
 }
 
@@ -265,7 +263,13 @@ impl SchemaNode {
                     self.overflow = true;
                     return;
                 }
-                let map_mode = !o.is_empty()
+                // cheap common case: the first key is a known property -> not a map
+                let known = self.maps == 0
+                    && o.keys()
+                        .next()
+                        .is_some_and(|k| self.props.contains_key(k.as_str()));
+                let map_mode = !known
+                    && !o.is_empty()
                     && (self.maps > 0 && self.props.is_empty()
                         || o.keys().all(|k| classify_segment(k).is_id_like()));
                 if map_mode {
@@ -375,6 +379,37 @@ impl SchemaNode {
         } else {
             None
         }
+    }
+
+    /// Word-keyed maps (`{"en": …, "fr": …}`): at least 10 objects, at least 5 keys, every
+    /// key present in at most 70% of them, all values of one type. The known keys stay as
+    /// `properties`; their merged schema becomes `additionalProperties`.
+    fn map_like(&self) -> Option<SchemaNode> {
+        if self.t.object < 10 || self.props.len() < 5 {
+            return None;
+        }
+        let sig = |n: &SchemaNode| {
+            let t = &n.t;
+            [
+                t.boolean > 0,
+                t.integer + t.number > 0,
+                t.string > 0,
+                t.array > 0,
+                t.object > 0,
+            ]
+        };
+        let first = sig(self.props.values().next()?);
+        if first.iter().filter(|x| **x).count() != 1 {
+            return None;
+        }
+        let mut merged = SchemaNode::default();
+        for p in self.props.values() {
+            if p.n * 10 > self.t.object * 7 || sig(p) != first {
+                return None;
+            }
+            merged.combine(p, Mode::Sum);
+        }
+        Some(merged)
     }
 
     fn enum_values(&self) -> Option<Vec<String>> {
@@ -494,6 +529,8 @@ impl SchemaNode {
             }
             if let Some(a) = &self.additional {
                 s.insert("additionalProperties".into(), a.to_schema(evidence));
+            } else if let Some(m) = self.map_like() {
+                s.insert("additionalProperties".into(), m.to_schema(evidence));
             }
         }
         if let Some(items) = &self.items {
@@ -605,6 +642,35 @@ mod tests {
             "boolean"
         );
         assert!(s["properties"]["m"].get("properties").is_none());
+    }
+
+    #[test]
+    fn word_keyed_maps() {
+        let keys = ["alpha", "beta", "gamma", "delta", "omega", "zeta"];
+        let mut n = SchemaNode::default();
+        for i in 0..20usize {
+            let mut o = Map::new();
+            for (j, k) in keys.iter().enumerate() {
+                if (i + j) % 3 == 0 {
+                    o.insert(k.to_string(), json!(i));
+                }
+            }
+            n.observe_json(&Value::Object(o), "", ctx(), 0);
+        }
+        let s = n.to_schema(false);
+        assert_eq!(s["additionalProperties"]["type"], "integer");
+        assert_eq!(s["properties"]["alpha"]["type"], "integer");
+        // a record with always-present fields is not a map
+        let mut r = SchemaNode::default();
+        for i in 0..20 {
+            r.observe_json(
+                &json!({"a": i, "b": i, "c": i, "d": i, "e": i}),
+                "",
+                ctx(),
+                0,
+            );
+        }
+        assert!(r.to_schema(false).get("additionalProperties").is_none());
     }
 
     #[test]

@@ -204,3 +204,21 @@ fn node_budget_bounds_model_size() {
     assert!(m.to_json().len() < 8_000_000);
     assert!(s.stats.node_overflow > 0 || svc.root.lits.len() <= apitap_model::paths::MAX_LITERALS);
 }
+
+#[test]
+fn truncated_and_broken_bodies_are_counted_not_guessed() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    let mut t = obs("GET", "/t", 200, r#"{"a":1,"b":"#);
+    t.response_body_truncated = true;
+    m.observe(&t, &cfg);
+    m.observe(&obs("GET", "/t", 200, "{not json"), &cfg);
+    m.observe(&obs("GET", "/t", 200, r#"{"a":1}"#), &cfg);
+    let doc = m.to_openapi(&Default::default());
+    let mt = &doc["paths"]["/t"]["get"]["responses"]["200"]["content"]["application/json"];
+    assert_eq!(mt["x-apitap-truncated"], 1);
+    assert_eq!(mt["x-apitap-unparsed"], 1);
+    assert_eq!(mt["x-apitap-count"], 3);
+    assert_eq!(mt["schema"]["properties"]["a"]["x-apitap-count"], 1);
+    assert!(mt["schema"]["properties"].get("b").is_none());
+}
