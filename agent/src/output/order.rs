@@ -2,7 +2,7 @@
 
 use crate::http::{Exchange, HttpEvent};
 use crate::Timestamp;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 type Key = (Timestamp, u64, u64);
 
@@ -22,6 +22,9 @@ pub struct ReorderStats {
 #[derive(Debug)]
 pub struct Reorderer {
     started: BTreeSet<Key>,
+    /// Start timestamp of each started slot (connection, index), to find its key in O(1)
+    /// when the finished exchange's key differs from the announced one.
+    started_ts: HashMap<(u64, u64), Timestamp>,
     done: BTreeMap<Key, Box<Exchange>>,
     held_bytes: usize,
     cap_exchanges: usize,
@@ -35,6 +38,7 @@ impl Reorderer {
     pub fn new(cap_exchanges: usize, cap_bytes: usize) -> Self {
         Reorderer {
             started: BTreeSet::new(),
+            started_ts: HashMap::new(),
             done: BTreeMap::new(),
             held_bytes: 0,
             cap_exchanges: cap_exchanges.max(1),
@@ -56,35 +60,24 @@ impl Reorderer {
     ) -> Result<(), E> {
         match ev {
             HttpEvent::Started { ts, conn_id, index } => {
+                if let Some(old) = self.started_ts.insert((conn_id, index), ts) {
+                    self.started.remove(&(old, conn_id, index));
+                }
                 self.started.insert((ts, conn_id, index));
                 Ok(())
             }
             HttpEvent::Done(ex) => {
                 let key = ex.order_key();
-                // The Started key may differ from the final one if the HTTP stage learned the
-                // request start later (e.g. roles flipped); drop any started key of this slot.
-                self.started.remove(&key);
-                self.remove_started_slot(ex.conn_id, ex.index);
+                // The announced start may differ from the final key (e.g. roles flipped), so
+                // the slot is found by (connection, index).
+                if let Some(ts) = self.started_ts.remove(&(ex.conn_id, ex.index)) {
+                    self.started.remove(&(ts, ex.conn_id, ex.index));
+                }
                 self.held_bytes += approx_size(&ex);
                 self.done.insert(key, ex);
                 self.stats.max_held = self.stats.max_held.max(self.done.len() as u64);
                 self.drain(emit)
             }
-        }
-    }
-
-    fn remove_started_slot(&mut self, conn_id: u64, index: u64) {
-        // Rare path: only when the Started key's timestamp differed from the Done key.
-        if self.started.is_empty() {
-            return;
-        }
-        if let Some(k) = self
-            .started
-            .iter()
-            .find(|k| k.1 == conn_id && k.2 == index)
-            .copied()
-        {
-            self.started.remove(&k);
         }
     }
 
@@ -115,6 +108,7 @@ impl Reorderer {
         emit: &mut impl FnMut(Box<Exchange>) -> Result<(), E>,
     ) -> Result<(), E> {
         self.started.clear();
+        self.started_ts.clear();
         self.drain(emit)
     }
 }
@@ -214,6 +208,20 @@ mod tests {
         assert_eq!(out, vec![(20, 2, 0), (10, 1, 0), (30, 3, 0)]);
         assert_eq!(stats.forced, 1);
         assert_eq!(stats.released, 3);
+    }
+
+    #[test]
+    fn started_key_differing_from_done_key_is_released() {
+        // Announced at ts 5, finished with request start 8: the slot still unblocks.
+        let events = vec![
+            started(5, 1, 0),
+            started(6, 2, 0),
+            HttpEvent::Done(ex(6, 2, 0)),
+            HttpEvent::Done(ex(8, 1, 0)),
+        ];
+        let (out, stats) = run(events, 100);
+        assert_eq!(out, vec![(6, 2, 0), (8, 1, 0)]);
+        assert_eq!(stats.forced, 0);
     }
 
     #[test]
