@@ -142,7 +142,7 @@ impl Spool {
     }
 
     fn encode(model: &ApiModel, since: i64) -> Result<Vec<u8>> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         writeln!(gz, "{{\"unsent_since_unix_ms\":{since}}}")?;
         gz.write_all(model.to_json().as_bytes())?;
         Ok(gz.finish()?)
@@ -331,10 +331,12 @@ impl ModelPusher {
                 .await
                 .map_err(|e| PushError::Network(format!("snapshot failed: {e}")))?
         };
-        let join = match self.pending.take() {
+        // `pending` always holds all unsent data, also if this future is cancelled.
+        let join = match &self.pending {
             Some(p) => p.merged(&snap),
             None => snap.clone(),
         };
+        self.pending = Some(join.clone());
         let body = {
             let json = join.to_json();
             let mut gz = flate2::write::GzEncoder::new(
@@ -360,6 +362,7 @@ impl ModelPusher {
                     }
                 }
                 self.stats.spool_bytes.store(0, Relaxed);
+                self.pending = None;
                 Ok(())
             }
             Err(e) => {
@@ -373,25 +376,34 @@ impl ModelPusher {
                     Relaxed,
                     Relaxed,
                 );
-                if let Some(s) = &self.spool {
-                    let mut size = 0;
-                    let since = self.stats.unsent_since_unix_ms.load(Relaxed);
-                    match s.store(&join, &snap, since, &mut size) {
-                        Ok(truncated) => {
-                            self.stats.spool_writes.fetch_add(1, Relaxed);
-                            self.stats.spool_bytes.store(size, Relaxed);
-                            if truncated {
-                                self.stats.spool_truncated.fetch_add(1, Relaxed);
-                            }
-                        }
-                        Err(err) => {
-                            self.stats.spool_errors.fetch_add(1, Relaxed);
-                            tracing::error!("cannot spool the model: {err:#}");
-                        }
-                    }
-                }
-                self.pending = Some(join);
+                self.spool(&join, &snap);
                 Err(e)
+            }
+        }
+    }
+
+    /// Writes the unsent data to the spool (if any is configured).
+    fn spool(&self, join: &ApiModel, newest: &ApiModel) {
+        let Some(s) = &self.spool else { return };
+        let _ = self.stats.unsent_since_unix_ms.compare_exchange(
+            0,
+            now_unix_ms(),
+            Relaxed,
+            Relaxed,
+        );
+        let mut size = 0;
+        let since = self.stats.unsent_since_unix_ms.load(Relaxed);
+        match s.store(join, newest, since, &mut size) {
+            Ok(truncated) => {
+                self.stats.spool_writes.fetch_add(1, Relaxed);
+                self.stats.spool_bytes.store(size, Relaxed);
+                if truncated {
+                    self.stats.spool_truncated.fetch_add(1, Relaxed);
+                }
+            }
+            Err(err) => {
+                self.stats.spool_errors.fetch_add(1, Relaxed);
+                tracing::error!("cannot spool the model: {err:#}");
             }
         }
     }
@@ -406,7 +418,13 @@ impl ModelPusher {
                 .await
             {
                 Ok(r) => r,
-                Err(_) => Err(PushError::Network("shutdown deadline reached".into())),
+                Err(_) => {
+                    // Cancelled mid-attempt: make sure the unsent data is on disk.
+                    if let Some(p) = &self.pending {
+                        self.spool(p, p);
+                    }
+                    Err(PushError::Network("shutdown deadline reached".into()))
+                }
             };
             match r {
                 Ok(()) => return Ok(()),
