@@ -294,8 +294,8 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     } else {
         std::fs::read_to_string(&a.model).with_context(|| format!("cannot read {}", a.model))?
     };
-    let model =
-        apitap_model::ApiModel::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.model))?;
+    let model = apitap_model::ApiModel::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.model))?;
     let cfg = UpstreamConfig {
         upstream: Some(a.upstream.clone()),
         service: Some(a.service.clone()),

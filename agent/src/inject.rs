@@ -98,10 +98,7 @@ fn split_documents(text: &str) -> Vec<&str> {
     let mut pos = 0;
     for line in text.split_inclusive('\n') {
         let l = line.trim_end();
-        if l == "---" || l.starts_with("--- ") || l.starts_with("---\t") {
-            docs.push(&text[start..pos]);
-            start = pos + line.len();
-        } else if l == "..." {
+        if l == "---" || l.starts_with("--- ") || l.starts_with("---\t") || l == "..." {
             docs.push(&text[start..pos]);
             start = pos + line.len();
         }
@@ -192,7 +189,11 @@ fn sidecar(a: &InjectArgs, service: &str) -> Value {
 fn pod_spec_mut<'a>(obj: &'a mut Value, kind: &str) -> Option<&'a mut Value> {
     let path: &[&str] = match kind {
         "Pod" => &["spec"],
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job"
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
         | "ReplicationController" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => return None,
@@ -207,7 +208,14 @@ fn pod_spec_mut<'a>(obj: &'a mut Value, kind: &str) -> Option<&'a mut Value> {
 fn template_labels<'a>(obj: &'a Value, kind: &str) -> Option<&'a serde_json::Map<String, Value>> {
     let path: &[&str] = match kind {
         "Pod" => &["metadata", "labels"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template", "metadata", "labels"],
+        "CronJob" => &[
+            "spec",
+            "jobTemplate",
+            "spec",
+            "template",
+            "metadata",
+            "labels",
+        ],
         _ => &["spec", "template", "metadata", "labels"],
     };
     let mut v = obj;
@@ -309,8 +317,8 @@ pub fn run(a: InjectArgs) -> Result<ExitCode> {
             .read_to_string(&mut text)
             .context("cannot read standard input")?;
     } else {
-        text = std::fs::read_to_string(&a.file)
-            .with_context(|| format!("cannot read {}", a.file))?;
+        text =
+            std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file))?;
     }
     let out = inject_text(&text, &a)?;
     let mut so = std::io::stdout().lock();
@@ -347,11 +355,25 @@ mod tests {
         assert_eq!(c["name"], "apitap");
         assert_eq!(
             c["args"],
-            json!(["agent", "--listen", "0.0.0.0:9464", "--upstream", "http://collector:9470", "--service", "shop-api"])
+            json!([
+                "agent",
+                "--listen",
+                "0.0.0.0:9464",
+                "--upstream",
+                "http://collector:9470",
+                "--service",
+                "shop-api"
+            ])
         );
-        assert_eq!(c["securityContext"]["capabilities"], json!({"add": ["NET_RAW"], "drop": ["ALL"]}));
+        assert_eq!(
+            c["securityContext"]["capabilities"],
+            json!({"add": ["NET_RAW"], "drop": ["ALL"]})
+        );
         assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
-        assert_eq!(c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+        assert_eq!(
+            c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.name"
+        );
         assert_eq!(c["ports"][0]["name"], "apitap-metrics");
         assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
         assert_eq!(
@@ -380,7 +402,10 @@ mod tests {
             .map(|d| serde_norway::from_str(d).unwrap())
             .collect();
         assert_eq!(docs[0]["spec"]["containers"][1]["args"][6], "p1");
-        assert_eq!(docs[1]["items"][0]["spec"]["containers"][1]["name"], "apitap");
+        assert_eq!(
+            docs[1]["items"][0]["spec"]["containers"][1]["name"],
+            "apitap"
+        );
         assert_eq!(
             docs[2]
                 .pointer("/spec/jobTemplate/spec/template/spec/containers/1/name")

@@ -33,7 +33,7 @@ pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod reassembly;
-pub mod upstream;
 mod timestamp;
+pub mod upstream;
 
 pub use timestamp::Timestamp;

@@ -71,7 +71,14 @@ impl Drop for Collector {
 }
 
 /// An observation of `method target` answered by `status` with a JSON body.
-pub fn obs(service: &str, method: &str, target: &str, status: u16, body: &str, ms: f64) -> Observation {
+pub fn obs(
+    service: &str,
+    method: &str,
+    target: &str,
+    status: u16,
+    body: &str,
+    ms: f64,
+) -> Observation {
     Observation {
         service: service.into(),
         server: Some("10.0.0.1:80".into()),
@@ -110,7 +117,7 @@ pub fn traffic(source: &str, n: usize, paths: usize) -> ApiModel {
             "api.test",
             "GET",
             &format!("/r{p}/items/{}", i % 7 + 1),
-            if i % 10 == 0 { 500 } else { 200 },
+            if i.is_multiple_of(10) { 500 } else { 200 },
             &format!("{{\"id\":{i},\"name\":\"n{i}\"}}"),
             (i % 50) as f64 + 0.5,
         );

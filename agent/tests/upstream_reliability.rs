@@ -61,9 +61,9 @@ impl Agent {
                         i += 1;
                         let o = obs(
                             "api.test",
-                            if i % 3 == 0 { "POST" } else { "GET" },
+                            if i.is_multiple_of(3) { "POST" } else { "GET" },
                             &format!("/{src}/r{}/items/{}", i % 13, i % 97 + 1),
-                            if i % 17 == 0 { 503 } else { 200 },
+                            if i.is_multiple_of(17) { 503 } else { 200 },
                             &format!("{{\"id\":{i},\"tag\":\"t{}\"}}", i % 5),
                             (i % 200) as f64 / 4.0,
                         );
@@ -136,7 +136,10 @@ fn kill9_during_pushes_from_several_agents_loses_nothing() {
     for round in 0..3 {
         let before = ok_pushes(&handles);
         assert!(
-            wait_for(Duration::from_secs(20), || (ok_pushes(&handles) >= before + 12).then_some(())).is_some(),
+            wait_for(Duration::from_secs(20), || (ok_pushes(&handles)
+                >= before + 12)
+                .then_some(()))
+            .is_some(),
             "round {round}: pushes are not flowing"
         );
         col.kill9();
@@ -153,8 +156,15 @@ fn kill9_during_pushes_from_several_agents_loses_nothing() {
     }
     let got = fetch_model(&col.url, "checkout").expect("model");
     assert_eq!(got.sources.len(), 6);
-    assert_eq!(got.stats().observed, expected.stats().observed, "counts must not be doubled or lost");
-    assert!(got == expected, "collector model differs from the independent merge of all pushed models");
+    assert_eq!(
+        got.stats().observed,
+        expected.stats().observed,
+        "counts must not be doubled or lost"
+    );
+    assert!(
+        got == expected,
+        "collector model differs from the independent merge of all pushed models"
+    );
     // and the same after one more crash
     col.kill9();
     let col = Collector::start_on(&data, &listen, &[]);
@@ -179,7 +189,17 @@ fn hundred_concurrent_pushing_processes() {
         .iter()
         .map(|f| {
             std::process::Command::new(env!("CARGO_BIN_EXE_apitap"))
-                .args(["push", "--upstream", &col.url, "--service", "fleet", "--token", "tok", "--timeout", "60s"])
+                .args([
+                    "push",
+                    "--upstream",
+                    &col.url,
+                    "--service",
+                    "fleet",
+                    "--token",
+                    "tok",
+                    "--timeout",
+                    "60s",
+                ])
                 .arg(f)
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -188,7 +208,11 @@ fn hundred_concurrent_pushing_processes() {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     eprintln!("100 pushes in {:?}", t0.elapsed());
     let got = fetch_model(&col.url, "fleet").unwrap();
@@ -263,9 +287,18 @@ fn unreachable_collector_keeps_spool_bounded_and_delivers_after_agent_restart() 
     // Bounded by one model: the spool file is the compressed join, never a log of
     // snapshots. (Early models can be larger than the final one: literal paths collapse
     // into templates as traffic grows.)
-    assert!(max_spool <= 3 * model_gz + 1024, "spool {max_spool} vs model {model_gz}");
-    assert!(max_spool * 10 < failed * model_gz, "spool grows with attempts?");
-    assert!(rss_end < rss_mid + 64 * 1024, "memory grew from {rss_mid} to {rss_end} KiB");
+    assert!(
+        max_spool <= 3 * model_gz + 1024,
+        "spool {max_spool} vs model {model_gz}"
+    );
+    assert!(
+        max_spool * 10 < failed * model_gz,
+        "spool grows with attempts?"
+    );
+    assert!(
+        rss_end < rss_mid + 64 * 1024,
+        "memory grew from {rss_mid} to {rss_end} KiB"
+    );
 
     // The agent restarts (knowing nothing), then the collector comes back.
     let empty: SnapshotFn = Arc::new(ApiModel::new);
@@ -273,14 +306,25 @@ fn unreachable_collector_keeps_spool_bounded_and_delivers_after_agent_restart() 
     std::thread::sleep(Duration::from_millis(200));
     let col = Collector::start_on(&dir.path().join("data"), &listen, &[]);
     let st2 = h2.push_stats.clone().unwrap();
-    assert!(wait_for(Duration::from_secs(20), || (st2.ok.load(Ordering::Relaxed) > 0).then_some(())).is_some());
+    assert!(
+        wait_for(Duration::from_secs(20), || (st2.ok.load(Ordering::Relaxed)
+            > 0)
+        .then_some(()))
+        .is_some()
+    );
     let mut out = String::new();
     st2.render_prometheus(&mut out);
     assert!(out.contains("apitap_upstream_spool_bytes 0"), "{out}");
-    assert!(out.contains("apitap_upstream_spool_age_seconds 0.000"), "{out}");
+    assert!(
+        out.contains("apitap_upstream_spool_age_seconds 0.000"),
+        "{out}"
+    );
     h2.shutdown(Duration::from_secs(5));
     let got = fetch_model(&col.url, "orders").unwrap();
-    assert!(got == last, "the collector must have exactly the last snapshot");
+    assert!(
+        got == last,
+        "the collector must have exactly the last snapshot"
+    );
     assert_eq!(dir_bytes(&spool).1, 0, "spool emptied after delivery");
 }
 
@@ -304,10 +348,16 @@ fn spool_metrics_report_size_and_age_while_down() {
     p.stats().render_prometheus(&mut out);
     let val = |name: &str| -> f64 {
         out.lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse::<f64>().unwrap()))
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .map(|v| v.trim().parse::<f64>().unwrap())
+            })
             .unwrap()
     };
-    assert_eq!(val("apitap_upstream_pushes_total{result=\"network_error\"}"), 2.0);
+    assert_eq!(
+        val("apitap_upstream_pushes_total{result=\"network_error\"}"),
+        2.0
+    );
     assert_eq!(val("apitap_upstream_pushes_total{result=\"ok\"}"), 0.0);
     assert!(val("apitap_upstream_spool_bytes") > 100.0);
     assert!(val("apitap_upstream_spool_age_seconds") >= 1.0, "{out}");

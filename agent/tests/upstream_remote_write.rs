@@ -9,7 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Kill(std::process::Child);
@@ -36,10 +40,14 @@ async fn query(base: &str, q: &str) -> Vec<Value> {
 
 #[test]
 fn remote_write_reaches_a_real_prometheus() {
-    let Some(prom) = ["prometheus", "/usr/bin/prometheus"]
-        .into_iter()
-        .find(|p| Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok())
-    else {
+    let Some(prom) = ["prometheus", "/usr/bin/prometheus"].into_iter().find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    }) else {
         if std::env::var_os("CI").is_some() {
             panic!("prometheus is not installed (CI is set, so this is a failure)");
         }
@@ -54,7 +62,10 @@ fn remote_write_reaches_a_real_prometheus() {
     let _prom = Kill(
         Command::new(prom)
             .arg("--web.enable-remote-write-receiver")
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!("--config.file={}", cfg_file.display()))
             .stdout(Stdio::null())
@@ -71,7 +82,10 @@ fn remote_write_reaches_a_real_prometheus() {
                     break;
                 }
             }
-            assert!(t0.elapsed() < Duration::from_secs(30), "prometheus did not become ready");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "prometheus did not become ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
@@ -128,6 +142,16 @@ apitap_http_latency_seconds_count{path=\"/orders\"} 3\n"
         assert_eq!(s[0]["value"][1], "0.75");
     });
     h.shutdown(Duration::from_secs(5));
-    assert!(stats.sent_batches.load(std::sync::atomic::Ordering::Relaxed) >= 1);
-    assert_eq!(stats.rejected_batches.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(
+        stats
+            .sent_batches
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    assert_eq!(
+        stats
+            .rejected_batches
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }

@@ -34,6 +34,10 @@
 //! - **Versions**: a new version is recorded only when the OpenAPI export without evidence
 //!   changed; at most `--max-versions` per service are kept.
 
+// Handlers use `Result<T, Response>`: the error *is* the HTTP answer, built once on a cold
+// path, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod store;
 mod web;
 
@@ -61,7 +65,11 @@ pub struct CollectorArgs {
     #[arg(long, default_value = "0.0.0.0:9470", env = "APITAP_COLLECTOR_LISTEN")]
     pub listen: String,
     /// Directory of the embedded store (created if missing).
-    #[arg(long, default_value = "apitap-collector-data", env = "APITAP_COLLECTOR_DATA_DIR")]
+    #[arg(
+        long,
+        default_value = "apitap-collector-data",
+        env = "APITAP_COLLECTOR_DATA_DIR"
+    )]
     pub data_dir: PathBuf,
     /// Bearer token accepted for pushes (repeatable; comma-separated in the environment).
     /// Without any, pushes are not authenticated.
@@ -343,7 +351,10 @@ async fn push(
             .into_response()
         }
         Ok(Err(r)) => r,
-        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, format!("task failed: {e}")),
+        Err(e) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("task failed: {e}"),
+        ),
     }
 }
 
@@ -465,12 +476,15 @@ fn get_version(st: &AppState, service: &str, n: u64) -> Result<store::StoredVers
     if !valid_service(service) {
         return Err(err(StatusCode::BAD_REQUEST, "invalid service name"));
     }
-    st.store.version(service, n).map_err(internal)?.ok_or_else(|| {
-        err(
-            StatusCode::NOT_FOUND,
-            format!("service {service:?} has no version {n}"),
-        )
-    })
+    st.store
+        .version(service, n)
+        .map_err(internal)?
+        .ok_or_else(|| {
+            err(
+                StatusCode::NOT_FOUND,
+                format!("service {service:?} has no version {n}"),
+            )
+        })
 }
 
 async fn version(State(st): State<Shared>, Path((service, n)): Path<(String, u64)>) -> Response {
@@ -497,8 +511,8 @@ async fn diff(
                 }),
             }
         };
-        let from = num("from")?
-            .ok_or_else(|| err(StatusCode::BAD_REQUEST, "missing ?from=VERSION"))?;
+        let from =
+            num("from")?.ok_or_else(|| err(StatusCode::BAD_REQUEST, "missing ?from=VERSION"))?;
         let to = match num("to")? {
             Some(t) => t,
             None => st

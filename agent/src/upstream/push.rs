@@ -133,10 +133,7 @@ impl Spool {
             Err(e) => {
                 let aside = self.path.with_extension("corrupt");
                 let _ = std::fs::rename(&self.path, &aside);
-                Err(e.context(format!(
-                    "corrupt spool file moved to {}",
-                    aside.display()
-                )))
+                Err(e.context(format!("corrupt spool file moved to {}", aside.display())))
             }
         }
     }
@@ -385,12 +382,10 @@ impl ModelPusher {
     /// Writes the unsent data to the spool (if any is configured).
     fn spool(&self, join: &ApiModel, newest: &ApiModel) {
         let Some(s) = &self.spool else { return };
-        let _ = self.stats.unsent_since_unix_ms.compare_exchange(
-            0,
-            now_unix_ms(),
-            Relaxed,
-            Relaxed,
-        );
+        let _ =
+            self.stats
+                .unsent_since_unix_ms
+                .compare_exchange(0, now_unix_ms(), Relaxed, Relaxed);
         let mut size = 0;
         let since = self.stats.unsent_since_unix_ms.load(Relaxed);
         match s.store(join, newest, since, &mut size) {
@@ -457,7 +452,7 @@ impl ModelPusher {
                 }
                 Err(e) => {
                     let wait = self.backoff.fail();
-                    if self.backoff.failures == 1 || self.backoff.failures % 20 == 0 {
+                    if self.backoff.failures == 1 || self.backoff.failures.is_multiple_of(20) {
                         tracing::warn!(url = %self.url, failures = self.backoff.failures,
                             "model push failed (retrying in {wait:?}): {e}");
                     }

@@ -11,9 +11,7 @@
 //! wins over a metric label of the same name, which is kept as `exported_<name>`.
 //! Samples without their own timestamp get the collection time.
 
-use super::{
-    deadline_of, now_unix_ms, sleep_or_stop, Backoff, MetricsTextFn, UpstreamConfig,
-};
+use super::{deadline_of, now_unix_ms, sleep_or_stop, Backoff, MetricsTextFn, UpstreamConfig};
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -186,7 +184,10 @@ pub fn parse_text(text: &str) -> (Vec<TextSample>, u64) {
 pub fn target_labels(service: Option<&str>) -> Vec<(String, String)> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let mut l = vec![("job".to_string(), "apitap".to_string())];
-    if let Some(s) = service.map(str::to_string).or_else(|| env("APITAP_SERVICE")) {
+    if let Some(s) = service
+        .map(str::to_string)
+        .or_else(|| env("APITAP_SERVICE"))
+    {
         l.push(("service".into(), s));
     }
     if let Some(p) = env("POD_NAME") {
@@ -204,7 +205,11 @@ pub fn target_labels(service: Option<&str>) -> Vec<(String, String)> {
 /// Builds a write request from parsed samples: target labels added (see the module doc),
 /// labels sorted, `ts_ms` for samples without a timestamp. Series with duplicate label sets
 /// are kept once (the first).
-pub fn build_request(samples: &[TextSample], target: &[(String, String)], ts_ms: i64) -> WriteRequest {
+pub fn build_request(
+    samples: &[TextSample],
+    target: &[(String, String)],
+    ts_ms: i64,
+) -> WriteRequest {
     let mut seen = std::collections::HashSet::new();
     let mut timeseries = Vec::with_capacity(samples.len());
     for s in samples {
@@ -456,7 +461,7 @@ impl RemoteWriter {
                     }
                     Err(e) => {
                         let wait = self.backoff.fail();
-                        if self.backoff.failures == 1 || self.backoff.failures % 20 == 0 {
+                        if self.backoff.failures == 1 || self.backoff.failures.is_multiple_of(20) {
                             tracing::warn!(url = %self.url, "remote write failed (retrying in {wait:?}): {e}");
                         }
                         next_send = tokio::time::Instant::now() + wait;
@@ -572,13 +577,7 @@ mod tests {
         //   labels (1, LEN) { name (1) "__name__", value (2) "up" }
         //   samples (2, LEN) { value (1, I64) 1.0, timestamp (2, VARINT) 5 }
         // }
-        let label = [
-            &[0x0a, 8][..],
-            b"__name__",
-            &[0x12, 2],
-            b"up",
-        ]
-        .concat();
+        let label = [&[0x0a, 8][..], b"__name__", &[0x12, 2], b"up"].concat();
         let sample = [&[0x09][..], &1.0f64.to_le_bytes(), &[0x10, 5]].concat();
         let ts = [
             &[0x0a, label.len() as u8][..],
