@@ -263,3 +263,60 @@ pub fn diff(a: DiffArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+/// `apitap push`.
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Native model file (`apitap learn --format model`); `-` reads standard input.
+    pub model: String,
+    /// Collector base URL.
+    #[arg(long, env = "APITAP_UPSTREAM")]
+    pub upstream: String,
+    /// Service name to push under.
+    #[arg(long, env = "APITAP_SERVICE")]
+    pub service: String,
+    /// Bearer token.
+    #[arg(long, env = "APITAP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Give up after this long (the model is then left in `--spool-dir`, if given).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Spool directory (a failed push leaves the model there; the next push resends it).
+    #[arg(long)]
+    pub spool_dir: Option<std::path::PathBuf>,
+}
+
+/// Runs `apitap push`: pushes one model with retries; exit 1 if it could not be delivered.
+pub fn push(a: PushArgs) -> Result<ExitCode> {
+    use apitap::upstream::{ModelPusher, UpstreamConfig};
+    let text = if a.model == "-" {
+        io::read_to_string(io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(&a.model).with_context(|| format!("cannot read {}", a.model))?
+    };
+    let model = apitap_model::ApiModel::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.model))?;
+    let cfg = UpstreamConfig {
+        upstream: Some(a.upstream.clone()),
+        service: Some(a.service.clone()),
+        token: a.token.clone(),
+        spool_dir: a.spool_dir.clone(),
+        push_max_backoff: std::time::Duration::from_secs(5),
+        ..UpstreamConfig::default()
+    };
+    let snapshot: apitap::upstream::SnapshotFn = std::sync::Arc::new(move || model.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let deadline = std::time::Instant::now() + a.timeout;
+    rt.block_on(async move {
+        let mut p = ModelPusher::new(&cfg, &a.upstream, snapshot)?;
+        match p.flush_now(deadline).await {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => {
+                eprintln!("apitap: push to {} failed: {e}", p.url());
+                Ok(ExitCode::from(1))
+            }
+        }
+    })
+}

@@ -16,18 +16,24 @@
 //! - [`http`]: HTTP/1.x parsing and request/response pairing.
 //! - [`output`]: exchanges as JSON lines or HAR, in request order.
 //! - [`pipeline`]: wires the stages together for one run.
+//! - [`upstream`]: pushes the model to a collector and metrics by Prometheus remote write.
+//! - [`collector`]: the `apitap collector` server (merge, store, spec history, web page).
+//! - [`inject`]: adds the agent sidecar to Kubernetes manifests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod collector;
 pub mod decode;
 pub mod flow;
 pub mod http;
+pub mod inject;
 pub mod learn;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod reassembly;
 mod timestamp;
+pub mod upstream;
 
 pub use timestamp::Timestamp;

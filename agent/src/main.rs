@@ -46,6 +46,12 @@ enum Command {
     Learn(cli::LearnArgs),
     /// Compare two specs or models; exit status 1 when anything breaks.
     Diff(cli::DiffArgs),
+    /// Receive models pushed by agents; merge, store and serve them (specs, diffs, web page).
+    Collector(apitap::collector::CollectorArgs),
+    /// Push a model file to a collector once (with retries), e.g. from CI.
+    Push(cli::PushArgs),
+    /// Add the apitap sidecar to Kubernetes manifests (Deployment, Pod, ...).
+    Inject(apitap::inject::InjectArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +61,9 @@ fn main() -> ExitCode {
         Command::Exchanges(a) => cli::exchanges(a),
         Command::Learn(a) => cli::learn(a),
         Command::Diff(a) => cli::diff(a),
+        Command::Collector(a) => apitap::collector::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Push(a) => cli::push(a),
+        Command::Inject(a) => apitap::inject::run(a),
     };
     match result {
         Ok(code) => code,

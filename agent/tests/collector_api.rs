@@ -1,0 +1,449 @@
+//! The collector's HTTP API against a real `apitap collector` process.
+
+#[path = "collector_support.rs"]
+mod support;
+
+use apitap_model::ApiModel;
+use serde_json::Value;
+use support::*;
+
+async fn post(
+    c: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut r = c.post(url).body(body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let resp = r.send().await.expect("request");
+    let st = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        st,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
+    let resp = c.get(url).send().await.expect("request");
+    let st = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        st,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn metric(text: &str, line_prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(line_prefix)
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no metric {line_prefix} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_bad_pushes_with_clear_errors_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = Collector::start(
+        dir.path(),
+        &[
+            "--token",
+            "s3cret",
+            "--token",
+            "other",
+            "--max-body",
+            "20000",
+            "--max-decompressed",
+            "100000",
+        ],
+    );
+    let c = reqwest::Client::new();
+    let push = format!("{}/v1/services/shop/models", col.url);
+    let good = model_of("a", &[obs("shop", "GET", "/x", 200, "{}", 1.0)]).to_json();
+    let json = [("Content-Type", "application/json")];
+
+    // auth
+    let (st, e) = post(&c, &push, None, &json, good.clone().into_bytes()).await;
+    assert_eq!(st, 401, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("token"), "{e}");
+    let (st, _) = post(&c, &push, Some("wrong"), &json, good.clone().into_bytes()).await;
+    assert_eq!(st, 401);
+    // bad service name
+    let (st, e) = post(
+        &c,
+        &format!("{}/v1/services/a%20b/models", col.url),
+        Some("s3cret"),
+        &json,
+        good.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("service name"));
+    // not JSON, JSON but not a model, unsupported version
+    for (body, needle) in [
+        ("not json".to_string(), "invalid apitap model"),
+        ("{\"hello\":1}".to_string(), "apitap_model_version"),
+        (
+            "{\"apitap_model_version\":99,\"sources\":{}}".to_string(),
+            "unsupported",
+        ),
+        (
+            "{\"apitap_model_version\":1,\"sources\":{\"a\":{\"services\":7}}}".to_string(),
+            "invalid",
+        ),
+    ] {
+        let (st, e) = post(&c, &push, Some("s3cret"), &json, body.into_bytes()).await;
+        assert_eq!(st, 400, "{e}");
+        assert!(
+            e["error"].as_str().unwrap().contains(needle),
+            "{e} lacks {needle}"
+        );
+    }
+    // bad gzip
+    let (st, e) = post(
+        &c,
+        &push,
+        Some("other"),
+        &[("Content-Encoding", "gzip")],
+        b"\x1f\x8b garbage".to_vec(),
+    )
+    .await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("gzip"));
+    // wrong content type / encoding
+    let (st, _) = post(
+        &c,
+        &push,
+        Some("s3cret"),
+        &[("Content-Type", "text/plain")],
+        good.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, 415);
+    let (st, e) = post(
+        &c,
+        &push,
+        Some("s3cret"),
+        &[("Content-Encoding", "br")],
+        good.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, 415, "{e}");
+    // oversized as sent, and a gzip bomb over the decompressed limit
+    let (st, e) = post(&c, &push, Some("s3cret"), &json, vec![b' '; 30000]).await;
+    assert_eq!(st, 413, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("20000"));
+    let bomb = gzip(&vec![b' '; 200_000]);
+    assert!(bomb.len() < 20000);
+    let (st, e) = post(
+        &c,
+        &push,
+        Some("s3cret"),
+        &[("Content-Encoding", "gzip")],
+        bomb,
+    )
+    .await;
+    assert_eq!(st, 413, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("decompressed"));
+
+    // nothing changed
+    let (st, v) = get_json(&c, &format!("{}/v1/services", col.url)).await;
+    assert_eq!(st, 200);
+    assert_eq!(v, serde_json::json!([]));
+    let (st, _) = get_json(&c, &format!("{}/v1/services/shop/model", col.url)).await;
+    assert_eq!(st, 404);
+
+    // a good push (gzip) is accepted
+    let (st, v) = post(
+        &c,
+        &push,
+        Some("other"),
+        &[
+            ("Content-Encoding", "gzip"),
+            ("Content-Type", "application/json"),
+        ],
+        gzip(good.as_bytes()),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["changed"], true);
+
+    let m = c
+        .get(format!("{}/metrics", col.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&m, "apitap_collector_pushes_total{result=\"unauthorized\"}"),
+        2.0
+    );
+    assert_eq!(
+        metric(&m, "apitap_collector_pushes_total{result=\"bad_request\"}"),
+        6.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "apitap_collector_pushes_total{result=\"unsupported_media_type\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(&m, "apitap_collector_pushes_total{result=\"too_large\"}"),
+        2.0
+    );
+    assert_eq!(
+        metric(&m, "apitap_collector_pushes_total{result=\"accepted\"}"),
+        1.0
+    );
+    assert_eq!(metric(&m, "apitap_collector_services"), 1.0);
+    assert!(metric(&m, "apitap_collector_store_bytes") > 0.0);
+    let h = c.get(format!("{}/healthz", col.url)).send().await.unwrap();
+    assert_eq!(h.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_pushes_are_idempotent_and_versions_show_breaking_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = Collector::start(dir.path(), &[]);
+    let c = reqwest::Client::new();
+    let push = format!("{}/v1/services/users-api/models", col.url);
+    let json = [("Content-Type", "application/json")];
+    let a = model_of(
+        "agent-a",
+        &[
+            obs(
+                "users.local",
+                "GET",
+                "/users/1",
+                200,
+                r#"{"id":1,"name":"ann"}"#,
+                3.0,
+            ),
+            obs(
+                "users.local",
+                "GET",
+                "/users/2",
+                200,
+                r#"{"id":2,"name":"bob"}"#,
+                5.0,
+            ),
+            obs(
+                "users.local",
+                "GET",
+                "/users/3",
+                200,
+                r#"{"id":3,"name":"cy"}"#,
+                4.0,
+            ),
+        ],
+    );
+    let (st, v) = post(&c, &push, None, &json, a.to_json().into_bytes()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["changed"].clone(), v["version"].clone()),
+        (Value::Bool(true), 1.into())
+    );
+    // the same push again: accepted, no change, no new version
+    let (st, v) = post(&c, &push, None, &json, a.to_json().into_bytes()).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        (v["changed"].clone(), v["version"].clone()),
+        (Value::Bool(false), 1.into())
+    );
+    let (_, stored) = get_json(&c, &format!("{}/v1/services/users-api/model", col.url)).await;
+    let stored = ApiModel::from_json(&stored.to_string()).unwrap();
+    assert_eq!(stored, a, "double push must equal a single push");
+
+    // another agent sees users without `name` (and a new endpoint): `name` becomes optional,
+    // which breaks clients that rely on it.
+    let b = model_of(
+        "agent-b",
+        &[
+            obs("users.local", "GET", "/users/4", 200, r#"{"id":4}"#, 9.0),
+            obs("users.local", "GET", "/health", 200, r#"{"ok":true}"#, 1.0),
+        ],
+    );
+    let (st, v) = post(&c, &push, None, &json, b.to_json().into_bytes()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["version"], 2);
+    let (_, stored) = get_json(&c, &format!("{}/v1/services/users-api/model", col.url)).await;
+    assert_eq!(
+        ApiModel::from_json(&stored.to_string()).unwrap(),
+        a.merged(&b)
+    );
+
+    let (st, vs) = get_json(&c, &format!("{}/v1/services/users-api/versions", col.url)).await;
+    assert_eq!(st, 200);
+    let nums: Vec<u64> = vs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(nums, vec![1, 2]);
+    let (st, v1) = get_json(&c, &format!("{}/v1/services/users-api/versions/1", col.url)).await;
+    assert_eq!(st, 200);
+    assert_eq!(v1["openapi"], "3.1.0");
+    assert!(v1["paths"].get("/health").is_none());
+    let (_, v2) = get_json(&c, &format!("{}/v1/services/users-api/versions/2", col.url)).await;
+    assert!(v2["paths"].get("/health").is_some());
+
+    let (st, d) = get_json(
+        &c,
+        &format!("{}/v1/services/users-api/diff?from=1&to=2", col.url),
+    )
+    .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["has_breaking"], true, "{d}");
+    assert_eq!(
+        d["added_endpoints"],
+        serde_json::json!(["GET /health"]),
+        "{d}"
+    );
+    let kinds: Vec<&str> = d["breaking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.iter().any(|k| k.contains("optional")), "{kinds:?}");
+    let text = c
+        .get(format!(
+            "{}/v1/services/users-api/diff?from=1&format=text",
+            col.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("GET /health"), "{text}");
+    // reversed: the endpoint disappears, breaking
+    let (_, d) = get_json(
+        &c,
+        &format!("{}/v1/services/users-api/diff?from=2&to=1", col.url),
+    )
+    .await;
+    assert_eq!(d["removed_endpoints"], serde_json::json!(["GET /health"]));
+    let (st, _) = get_json(
+        &c,
+        &format!("{}/v1/services/users-api/diff?from=1&to=9", col.url),
+    )
+    .await;
+    assert_eq!(st, 404);
+    let (st, _) = get_json(
+        &c,
+        &format!("{}/v1/services/users-api/diff?from=x", col.url),
+    )
+    .await;
+    assert_eq!(st, 400);
+
+    // exports
+    let (st, spec) = get_json(
+        &c,
+        &format!("{}/v1/services/users-api/openapi.json", col.url),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        spec["paths"].get("/users/{userId}").is_some()
+            || spec["paths"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.starts_with("/users/{")),
+        "{spec}"
+    );
+    let yaml = c
+        .get(format!("{}/v1/services/users-api/openapi.yaml", col.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(yaml.contains("openapi: 3.1.0"), "{yaml}");
+    let (_, list) = get_json(&c, &format!("{}/v1/services", col.url)).await;
+    assert_eq!(list[0]["service"], "users-api");
+    assert_eq!(list[0]["endpoints"], 2);
+    assert_eq!(list[0]["observed"], 5);
+    assert_eq!(list[0]["sources"], 2);
+    assert_eq!(list[0]["pushes"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_page_lists_services_and_escapes_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = Collector::start(dir.path(), &[]);
+    let c = reqwest::Client::new();
+    let m = model_of(
+        "a",
+        &[
+            obs("<script>x</script>", "GET", "/items/1", 200, "{}", 10.0),
+            obs("<script>x</script>", "GET", "/items/2", 500, "{}", 30.0),
+        ],
+    );
+    let (st, _) = post(
+        &c,
+        &format!("{}/v1/services/web.test/models", col.url),
+        None,
+        &[],
+        m.to_json().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let html = c.get(&col.url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("<td><a href=\"#svc-web.test\">web.test</a></td>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "unescaped markup");
+    assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
+    assert!(
+        html.contains("<code>/items/{itemId}</code>") || html.contains("/items/{"),
+        "{html}"
+    );
+    assert!(html.contains("50.0%"), "error rate: {html}");
+}
+
+#[test]
+fn store_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = traffic("src", 50, 5);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    {
+        let col = Collector::start(dir.path(), &[]);
+        rt.block_on(async {
+            let c = reqwest::Client::new();
+            let (st, _) = post(
+                &c,
+                &format!("{}/v1/services/s1/models", col.url),
+                None,
+                &[],
+                m.to_json().into_bytes(),
+            )
+            .await;
+            assert_eq!(st, 200);
+        });
+    }
+    let col = Collector::start(dir.path(), &[]);
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let (st, v) = get_json(&c, &format!("{}/v1/services/s1/model", col.url)).await;
+        assert_eq!(st, 200);
+        assert_eq!(ApiModel::from_json(&v.to_string()).unwrap(), m);
+    });
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Helm chart and `apitap inject` checks, offline:
+#  - `helm lint --strict` of charts/apitap (Helm 4 SDK from the PyPI package helm-python-sdk:
+#    libhelm_c through ctypes, no helm binary needed);
+#  - `helm template` with several value sets, each manifest validated by
+#    `kubernetes-validate --strict` against Kubernetes 1.32 schemas; the ServiceMonitor (a
+#    CRD without a bundled schema) is checked structurally;
+#  - values.schema.json rejects bad values;
+#  - the Grafana dashboard is valid JSON and uses only metrics apitap exports;
+#  - `apitap inject` output for a Deployment/StatefulSet/Pod/CronJob stream is validated the
+#    same way, keeps other documents byte for byte and is idempotent.
+# Skips when the Python tools are missing, unless CI is set (then it fails).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/e2e/lib.sh"
+APITAP="${APITAP:-$ROOT/target/debug/apitap}"
+KUBE_VERSION="${KUBE_VERSION:-1.32.0}"
+python3 -c "import helm_python" 2>/dev/null || e2e_skip "python package helm-python-sdk not installed (pip install helm-python-sdk)"
+command -v kubernetes-validate > /dev/null || e2e_skip "kubernetes-validate not installed (pip install kubernetes-validate)"
+[ -x "$APITAP" ] || (cd "$ROOT" && cargo build -q -p apitap)
+
+OUT="$E2E_TMP"
+rc=0
+python3 - "$ROOT/charts/apitap" "$OUT" <<'PY' || rc=$?
+import json, os, sys, re
+import helm_python as helm
+chart, out = sys.argv[1], sys.argv[2]
+fail = 0
+def check(ok, msg):
+    global fail
+    print(("ok   " if ok else "FAIL ") + msg)
+    if not ok:
+        fail += 1
+
+r = helm.lint(chart, strict=True)
+errs = [m for m in r["messages"] if m["severity"] >= 2] + [{"error": e} for e in r["errors"]]
+check(not errs, f"helm lint --strict: {errs or 'clean'}")
+
+value_sets = {
+    "defaults": {},
+    "full": {"auth": {"tokens": ["0123456789abcdef-token-a", "0123456789abcdef-token-b"]},
+             "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus"}},
+             "networkPolicy": {"enabled": True, "from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"apitap.io/agent": "true"}}}]},
+             "grafanaDashboard": {"enabled": True},
+             "persistence": {"size": "5Gi", "storageClassName": "fast"},
+             "podAnnotations": {"a": "b"}, "nodeSelector": {"kubernetes.io/os": "linux"}},
+    "nopersist": {"persistence": {"enabled": False}, "auth": {"existingSecret": "my-tokens"}},
+}
+with helm.Chart.load(chart) as c:
+    for name, values in value_sets.items():
+        rendered = c.render(values=values, name="demo", namespace="apitap")
+        docs = [(k, v) for k, v in sorted(rendered.items()) if k.endswith(".yaml") and v.strip()]
+        kinds = []
+        with open(os.path.join(out, f"{name}.yaml"), "w") as f:
+            for k, v in docs:
+                f.write(f"---\n# Source: {k}\n{v}\n")
+                kinds += re.findall(r"^kind: (\w+)", v, re.M)
+        print(f"     {name}: {sorted(kinds)}")
+        if name == "full":
+            check(sorted(kinds) == ["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Secret", "Service", "ServiceMonitor"], "full render has every object")
+            sm = rendered["apitap/templates/servicemonitor.yaml"]
+            check("apiVersion: monitoring.coreos.com/v1" in sm and "port: http" in sm and "path: /metrics" in sm, "ServiceMonitor targets the http port's /metrics")
+            dep = rendered["apitap/templates/deployment.yaml"]
+            check("APITAP_COLLECTOR_TOKENS" in dep and "readOnlyRootFilesystem: true" in dep, "deployment wires tokens and a read-only root fs")
+            cm = rendered["apitap/templates/dashboard.yaml"]
+            check("apitap_upstream_spool_bytes" in cm, "dashboard ConfigMap carries the dashboard")
+        if name == "defaults":
+            check(sorted(kinds) == ["Deployment", "PersistentVolumeClaim", "Service"], "default render: Deployment, PVC, Service")
+            notes = rendered.get("apitap/templates/NOTES.txt", "")
+            check("WARNING: no auth.tokens" in notes, "NOTES warn about missing auth")
+    for bad in [{"collector": {"port": 70000}}, {"auth": {"tokens": ["short"]}}, {"persistence": {"size": "lots"}}, {"unknownKey": 1}]:
+        try:
+            c.validate_schema(bad)
+            check(False, f"values.schema.json rejects {bad}")
+        except helm.HelmError as e:
+            check(True, f"values.schema.json rejects {bad}: {str(e).splitlines()[0][:90]}")
+
+d = json.load(open(os.path.join(chart, "files/grafana-dashboard.json")))
+exprs = [t["expr"] for p in d["panels"] for t in p["targets"]]
+check(len(d["panels"]) >= 8 and all(e.count("(") == e.count(")") for e in exprs), f"dashboard: {len(d['panels'])} panels, balanced PromQL")
+names = set(re.findall(r"\b(apitap_[a-z_]+)", " ".join(exprs)))
+src = open(os.path.join(chart, "../../agent/src/upstream/push.rs")).read() + open(os.path.join(chart, "../../agent/src/upstream/remote_write.rs")).read() + open(os.path.join(chart, "../../agent/src/collector/mod.rs")).read()
+agent_metric = {"apitap_http_requests_total", "apitap_http_request_duration_seconds_bucket"}
+missing = sorted(n for n in names - agent_metric if n not in src)
+check(not missing, f"dashboard metrics exported by the upstream/collector code (missing: {missing})")
+sys.exit(1 if fail else 0)
+PY
+
+if [ $rc -eq 0 ]; then e2e_pass "chart lint, render, schema, dashboard"; else e2e_fail "chart lint, render, schema, dashboard"; fi
+
+for f in defaults full nopersist; do
+  # The ServiceMonitor CRD has no bundled schema (a warning); everything else must validate.
+  if kubernetes-validate --strict -k "$KUBE_VERSION" --no-warn "$OUT/$f.yaml" > "$OUT/$f.val" 2>&1; then
+    e2e_pass "kubernetes-validate --strict ($KUBE_VERSION): chart with $f values"
+  else
+    cat "$OUT/$f.val" >&2; e2e_fail "kubernetes-validate --strict: chart with $f values"
+  fi
+done
+
+cat > "$OUT/app.yaml" <<'YAML'
+# An application with a config map between the workloads.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  labels: {app.kubernetes.io/name: shop}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app.kubernetes.io/name: shop}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: shop}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shop-config   # comment kept
+data:
+  A: "1"
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: pg, image: "postgres:16"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug}
+spec:
+  containers: [{name: sh, image: busybox}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: r, image: busybox}]
+YAML
+"$APITAP" inject -f "$OUT/app.yaml" --upstream http://demo-apitap.apitap.svc:9470 --token-secret apitap-token > "$OUT/injected.yaml"
+if kubernetes-validate --strict -k "$KUBE_VERSION" --no-warn "$OUT/injected.yaml" > "$OUT/inj.val" 2>&1; then
+  e2e_pass "kubernetes-validate --strict: apitap inject output"
+else
+  cat "$OUT/inj.val" >&2; e2e_fail "kubernetes-validate --strict: apitap inject output"
+fi
+n=$(grep -c "name: apitap$" "$OUT/injected.yaml" || true)
+e2e_check "sidecar added to the 4 workloads (found $n)" test "$n" -eq 4
+e2e_check "ConfigMap kept byte for byte" grep -q "name: shop-config   # comment kept" "$OUT/injected.yaml"
+e2e_check "service name from the app label" grep -q -- "- shop$" "$OUT/injected.yaml"
+"$APITAP" inject -f - --upstream http://demo-apitap.apitap.svc:9470 --token-secret apitap-token < "$OUT/injected.yaml" > "$OUT/twice.yaml"
+e2e_check "inject is idempotent" cmp -s "$OUT/injected.yaml" "$OUT/twice.yaml"
+e2e_summary
