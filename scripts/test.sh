@@ -10,7 +10,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo build --workspace --locked
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
+cargo_status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt || cargo_status=$?
 passed=0; failed=0
 shopt -s nullglob
 for t in e2e/*.sh; do
@@ -19,4 +20,5 @@ for t in e2e/*.sh; do
   if bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); echo "FAILED: $t"; fi
 done
 echo "e2e: $passed passed, $failed failed"
+if [ "$cargo_status" -ne 0 ]; then echo "cargo test failed (exit $cargo_status)"; exit 1; fi
 [ "$failed" -eq 0 ]
