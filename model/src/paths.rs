@@ -322,6 +322,113 @@ fn is_static(k: &str, node: &PathNode) -> bool {
         || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
 }
 
+/// The shape of a multi-part slug: its one separator (`-`, `_` or `.`), whether it has
+/// uppercase letters, and its number of parts. `None` for plain words and anything else.
+fn slug_shape(k: &str) -> Option<(u8, bool, usize)> {
+    let sep = *k.as_bytes().iter().find(|c| b"-_.".contains(c))?;
+    let mut upper = false;
+    let mut parts = 0;
+    for part in k.split(sep as char) {
+        if part.is_empty() || !part.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return None;
+        }
+        upper |= part.bytes().any(|c| c.is_ascii_uppercase());
+        parts += 1;
+    }
+    Some((sep, upper, parts))
+}
+
+/// The dominant slug shape among a node's folded literals (the parameter's known values).
+#[derive(Default)]
+struct ShapeProfile {
+    /// Separator, uppercase, min and max part count; set when at least 4 values and at
+    /// least half of them share separator and case.
+    dominant: Option<(u8, bool, usize, usize)>,
+}
+
+impl ShapeProfile {
+    fn of<'a>(values: impl Iterator<Item = &'a str>) -> ShapeProfile {
+        let mut total = 0usize;
+        let mut by: BTreeMap<(u8, bool), (usize, usize, usize)> = BTreeMap::new();
+        for v in values {
+            total += 1;
+            if let Some((sep, up, parts)) = slug_shape(v) {
+                let e = by.entry((sep, up)).or_insert((0, usize::MAX, 0));
+                e.0 += 1;
+                e.1 = e.1.min(parts);
+                e.2 = e.2.max(parts);
+            }
+        }
+        // deterministic: most values, then the smallest key
+        let best = by
+            .iter()
+            .max_by_key(|(k, v)| (v.0, std::cmp::Reverse(**k)))
+            .filter(|(_, v)| v.0 >= 4 && v.0 * 2 >= total);
+        ShapeProfile {
+            dominant: best.map(|((sep, up), (_, lo, hi))| (*sep, *up, *lo, *hi)),
+        }
+    }
+
+    /// Does `k` have the dominant shape (same separator and case, part count in range)?
+    fn matches(&self, k: &str) -> bool {
+        match (self.dominant, slug_shape(k)) {
+            (Some((s, u, lo, hi)), Some((ks, ku, kp))) => {
+                s == ks && u == ku && (lo..=hi).contains(&kp)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Top-level shape of the 2xx JSON responses to GET: (object seen, array seen, property names).
+type Sig<'a> = (bool, bool, BTreeSet<&'a str>);
+
+fn get_sig(eps: &BTreeMap<String, Endpoint>) -> Option<Sig<'_>> {
+    let ep = eps.get("GET")?;
+    let mut sig: Option<Sig<'_>> = None;
+    for (_, r) in ep.resp.range(200..300) {
+        for (media, b) in &r.content {
+            if !media.contains("json") || b.schema.n == 0 {
+                continue;
+            }
+            let s = &b.schema;
+            let one = (
+                s.t.object > 0,
+                s.t.array > 0,
+                s.props.keys().map(|k| k.as_str()).collect(),
+            );
+            union_sig(&mut sig, Some(one));
+        }
+    }
+    sig
+}
+
+fn union_sig<'a>(acc: &mut Option<Sig<'a>>, o: Option<Sig<'a>>) {
+    let Some(o) = o else { return };
+    match acc {
+        None => *acc = Some(o),
+        Some(a) => {
+            a.0 |= o.0;
+            a.1 |= o.1;
+            a.2.extend(o.2);
+        }
+    }
+}
+
+/// Clearly another resource: both answered GET with 2xx JSON, and the top-level types differ
+/// or fewer than half of the property names are shared.
+fn distinct_responses(lit: Option<Sig<'_>>, values: Option<&Sig<'_>>) -> bool {
+    let (Some(l), Some(v)) = (lit, values) else {
+        return false;
+    };
+    if (l.0, l.1) != (v.0, v.1) {
+        return true;
+    }
+    let union = l.2.union(&v.2).count();
+    let common = l.2.intersection(&v.2).count();
+    union > 0 && common * 2 < union
+}
+
 /// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a
 /// digit or uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
 fn loose_prefix(s: &str) -> Option<&str> {
@@ -421,6 +528,16 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
             }
         }
         let prefixes = node.param.as_ref().map(|p| &p.prefixes);
+        let (shapes, values_sig) = if node.collapsed {
+            let shapes = ShapeProfile::of(absorbed.iter().map(|(k, _)| k.as_str()));
+            let mut sig = node.param.as_ref().and_then(|p| get_sig(&p.eps));
+            for (_, c) in &absorbed {
+                union_sig(&mut sig, get_sig(&c.eps));
+            }
+            (shapes, sig)
+        } else {
+            (ShapeProfile::default(), None)
+        };
         let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
             // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
             let same_prefix =
@@ -429,7 +546,11 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
                 !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()));
             let same_methods = c.eps.keys().any(|m| m != "GET" && m != "HEAD")
                 && c.eps.keys().all(|m| value_methods.contains(m.as_str()));
-            same_prefix || same_children || same_methods
+            // same slug shape as the folded values (`grace-walsh` beside `liam-okafor`,
+            // `ava-costa`, ...), unless its responses look like another resource
+            let same_shape =
+                shapes.matches(k) && !distinct_responses(get_sig(&c.eps), values_sig.as_ref());
+            same_prefix || same_children || same_methods || same_shape
         });
         absorbed.extend(fold);
         kept = keep;
