@@ -28,6 +28,26 @@
 //! grow, a collapse never reverts as traffic grows, and two models merged in any order
 //! derive the same templates.
 //!
+//! Frequency alone cannot tell a hot value from a static route (one author is read far more
+//! than the others), so a literal that the rules above keep is still folded when:
+//! - its shape is the values' shape: at a collapsed node, at least 4 and at least half of
+//!   the folded literals are multi-part slugs with one separator and case (`liam-okafor`,
+//!   `ava-costa`), and the literal is one too, with a part count in their range
+//!   (`grace-walsh`); unless its GET 2xx JSON responses look like another resource (object
+//!   vs array, or fewer than half of the top-level property names shared: `top-rated`
+//!   answering a list). Plain words (`me`, `featured`, `search`) never fold this way: a
+//!   single dictionary word is the typical static route, and `/users/me` answers the same
+//!   schema as `/users/{userId}`;
+//! - it shares the values' structure: all its sub-routes exist under the values, or it
+//!   answers a non-GET method they answer, or it has their id prefix;
+//! - at a node that is not collapsed, at least [`UNIFORM_MIN`] word literals answer nothing
+//!   themselves and have the same set of sub-routes (`/tags/budget/articles`,
+//!   `/tags/climate/articles`, ...): they are all values.
+//!
+//! Each rule reads only the merged evidence and whole-node shapes, never observation order,
+//! so templates stay a deterministic function of the evidence; a shape, once matched, keeps
+//! matching as more values with the same shape arrive.
+//!
 //! Parameter names: singular of the preceding literal + `Id` (`/users/{userId}`), `Date` or
 //! `Email` for those classes; after another parameter or at the root a format-based name
 //! (`id`, `uuid`, `date`, `slug`...); pinned names win. Duplicates get a numeric suffix.
@@ -49,6 +69,8 @@ pub const MAX_METHODS: usize = 16;
 pub const MAX_SEGMENTS: usize = 32;
 /// Max literal segment length; longer segments are parameters.
 pub const MAX_LITERAL_LEN: usize = 64;
+/// Min literal siblings with identical sub-routes to be read as parameter values.
+pub const UNIFORM_MIN: usize = 4;
 
 /// A trie node (see the module doc).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -171,6 +193,27 @@ fn check_collapse(node: &mut PathNode) {
     let slugish = node.lits.keys().filter(|k| !is_plain_word(k)).count();
     if single * 2 >= d && (slugish * 2 >= d || d >= 16) {
         node.collapsed = true;
+    }
+}
+
+/// Re-apply the collapse rule to a subtree built at derive time by summing folded values'
+/// subtrees (`/orgs/{org}/repos/...`: each org saw a few repos, together they saw many).
+/// Deterministic in the merged evidence; a node with only a few values stays as it is.
+fn recheck_collapse(node: &mut PathNode, depth: usize) {
+    if depth > MAX_SEGMENTS {
+        return;
+    }
+    for (k, c) in node.lits.iter_mut() {
+        if !c.collapsed && collapse_allowed(Some(k)) {
+            check_collapse(c);
+        }
+        recheck_collapse(c, depth + 1);
+    }
+    if let Some(c) = node.param.as_deref_mut() {
+        if !c.collapsed {
+            check_collapse(c);
+        }
+        recheck_collapse(c, depth + 1);
     }
 }
 
@@ -429,6 +472,36 @@ fn distinct_responses(lit: Option<Sig<'_>>, values: Option<&Sig<'_>>) -> bool {
     union > 0 && common * 2 < union
 }
 
+/// At least [`UNIFORM_MIN`] literal children (words or slugs, no versions), none answering
+/// requests itself, no parameter, and all with the same non-empty set of literal children
+/// (`/tags/budget/articles`, `/tags/climate/articles`, ...): the literals are values of a
+/// parameter even before the node collapses. Not at the root or after a version/`api`
+/// segment (resource lists), as for collapsing.
+fn uniform_values(node: &PathNode, prev: Option<&TSeg>) -> bool {
+    let allowed = match prev {
+        Some(TSeg::Lit(l)) => collapse_allowed(Some(l)),
+        Some(TSeg::Param { .. }) => true,
+        None => false,
+    };
+    if !allowed || node.param.is_some() || node.lits.len() < UNIFORM_MIN {
+        return false;
+    }
+    let mut first: Option<&PathNode> = None;
+    node.lits.iter().all(|(k, c)| {
+        let ok = classify_segment(k) == SegClass::Word
+            && c.eps.is_empty()
+            && c.param.is_none()
+            && !c.lits.is_empty();
+        ok && match first {
+            None => {
+                first = Some(c);
+                true
+            }
+            Some(f) => f.lits.keys().eq(c.lits.keys()),
+        }
+    })
+}
+
 /// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a
 /// digit or uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
 fn loose_prefix(s: &str) -> Option<&str> {
@@ -496,7 +569,7 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     if depth > MAX_SEGMENTS {
         return;
     }
-    let absorb_all = node.pin.is_some();
+    let absorb_all = node.pin.is_some() || uniform_values(node, segs.last());
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
     let mut kept: Vec<(&String, &PathNode)> = Vec::new();
     for (k, child) in &node.lits {
@@ -564,6 +637,7 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
         return;
     }
     let mut p: PathNode = node.param.as_deref().cloned().unwrap_or_default();
+    let folded_any = !absorbed.is_empty();
     for (k, child) in absorbed {
         p.combine(child, Mode::Sum);
         *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
@@ -575,6 +649,10 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
                 examples: false,
             },
         );
+    }
+    if folded_any {
+        // the folded values' subtrees were merged: judge their collapse on the merged counts
+        recheck_collapse(&mut p, 0);
     }
     let class = p
         .classes

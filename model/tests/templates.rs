@@ -332,3 +332,29 @@ fn slug_folding_is_a_function_of_merged_evidence() {
     assert_eq!(templates(&ma.merged(&mb)), want);
     assert_eq!(templates(&mb.merged(&ma)), want);
 }
+
+#[test]
+fn word_values_with_identical_sub_routes_fold_before_collapse() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    // 5 tags, plain words, each hit 3 times: no collapse (fewer than 8 literals)
+    for t in ["budget", "climate", "cloud", "how-to", "data"] {
+        for _ in 0..3 {
+            m.observe(&obs("GET", &format!("/tags/{t}/articles"), 200, "[]"), &cfg);
+        }
+    }
+    assert_eq!(templates(&m), vec!["GET /tags/{tagId}/articles"]);
+    // a sibling that answers requests itself breaks the uniformity: all literal again
+    let mut s = ApiModel::new();
+    for r in ["users", "groups", "roles", "teams"] {
+        s.observe(&obs("GET", &format!("/admin/{r}/export"), 200, "[]"), &cfg);
+    }
+    s.observe(&obs("GET", "/admin/users", 200, "[]"), &cfg);
+    assert_eq!(templates(&s).len(), 5);
+    // below the minimum of 4 siblings nothing folds
+    let mut few = ApiModel::new();
+    for t in ["budget", "climate", "cloud"] {
+        few.observe(&obs("GET", &format!("/tags/{t}/articles"), 200, "[]"), &cfg);
+    }
+    assert_eq!(templates(&few).len(), 3);
+}
