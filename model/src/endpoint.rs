@@ -97,10 +97,42 @@ pub fn pct_decode(s: &str, plus: bool) -> Cow<'_, str> {
 
 /// Media type key: lowercase, parameters stripped, at most 100 bytes.
 pub fn media_key(ct: &str) -> String {
+    media_key_cow(ct).into_owned()
+}
+
+/// [`media_key`] without allocating in the common case (already lowercase, short).
+fn media_key_cow(ct: &str) -> Cow<'_, str> {
     let base = ct.split(';').next().unwrap_or("").trim();
+    if base.len() <= 100 && !base.bytes().any(|c| c.is_ascii_uppercase()) {
+        return Cow::Borrowed(base);
+    }
     let mut k = base.to_ascii_lowercase();
-    k.truncate(100);
-    k
+    // cut at a char boundary at most 100 bytes in (the text may be any UTF-8)
+    let mut cut = k.len().min(100);
+    while !k.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    k.truncate(cut);
+    Cow::Owned(k)
+}
+
+/// ASCII-lowercase `s`, in `buf` when it fits (no allocation for ordinary header names).
+fn lower<'a>(s: &'a str, buf: &'a mut [u8; 64]) -> Cow<'a, str> {
+    if !s.bytes().any(|c| c.is_ascii_uppercase()) {
+        return Cow::Borrowed(s);
+    }
+    match buf.get_mut(..s.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(s.as_bytes());
+            dst.make_ascii_lowercase();
+            // ASCII lowercasing keeps UTF-8 valid; the fallback is never taken
+            match std::str::from_utf8(dst) {
+                Ok(t) => Cow::Borrowed(t),
+                Err(_) => Cow::Owned(s.to_ascii_lowercase()),
+            }
+        }
+        None => Cow::Owned(s.to_ascii_lowercase()),
+    }
 }
 
 /// Evidence for the bodies of one content type.
@@ -193,10 +225,11 @@ impl Body {
             return;
         }
         match body_kind(media) {
-            BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(bytes) {
-                Ok(v) => self.schema.observe_json(&v, "", ctx, 0),
-                Err(_) => self.unparsed += 1,
-            },
+            BodyKind::Json => {
+                if !self.schema.observe_json_bytes(bytes, ctx) {
+                    self.unparsed += 1;
+                }
+            }
             BodyKind::Form => match std::str::from_utf8(bytes) {
                 Ok(s) => {
                     self.schema.observe_object_start(ctx.ts);
@@ -437,16 +470,17 @@ impl Endpoint {
         }
         for (k, v) in &obs.request_headers {
             if k.eq_ignore_ascii_case("authorization") {
-                let scheme = v
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                let scheme = match scheme.as_str() {
-                    "bearer" | "basic" | "digest" => scheme,
-                    _ => "other".to_string(),
-                };
-                *self.auth.entry(scheme).or_insert(0) += 1;
+                let first = v.split_whitespace().next().unwrap_or("");
+                let scheme = ["bearer", "basic", "digest"]
+                    .into_iter()
+                    .find(|s| s.eq_ignore_ascii_case(first))
+                    .unwrap_or("other");
+                match self.auth.get_mut(scheme) {
+                    Some(c) => *c += 1,
+                    None => {
+                        self.auth.insert(scheme.to_string(), 1);
+                    }
+                }
             } else if k.eq_ignore_ascii_case("cookie") {
                 for c in v.split(';') {
                     let name = c.split('=').next().unwrap_or("").trim();
@@ -459,7 +493,8 @@ impl Endpoint {
                     }
                 }
             } else if !is_standard_header(k) {
-                let lk = k.to_ascii_lowercase();
+                let mut buf = [0u8; 64];
+                let lk = lower(k, &mut buf);
                 if let Some(node) = slot(&mut self.headers, &lk, MAX_HEADERS, &mut self.overflow) {
                     node.observe_text(v, &lk, ctx);
                 }
@@ -468,9 +503,9 @@ impl Endpoint {
         if let Some(b) = obs.request_body.as_deref().filter(|b| !b.is_empty()) {
             let ct = obs.request_header("content-type").unwrap_or("");
             let media = if ct.is_empty() {
-                sniff(b).to_string()
+                Cow::Borrowed(sniff(b))
             } else {
-                media_key(ct)
+                media_key_cow(ct)
             };
             let map = if obs.status.is_some_and(|s| s >= 400) {
                 &mut self.req_err
@@ -498,7 +533,8 @@ impl Endpoint {
                     || k.eq_ignore_ascii_case("retry-after")
                     || k.eq_ignore_ascii_case("link"))
             {
-                let lk = k.to_ascii_lowercase();
+                let mut buf = [0u8; 64];
+                let lk = lower(k, &mut buf);
                 if let Some(x) = slot(&mut r.headers, &lk, MAX_HEADERS, &mut r.overflow) {
                     *x += 1;
                 }
@@ -509,9 +545,9 @@ impl Endpoint {
             Some(b) => {
                 let ct = obs.response_header("content-type").unwrap_or("");
                 let media = if ct.is_empty() {
-                    sniff(b).to_string()
+                    Cow::Borrowed(sniff(b))
                 } else {
-                    media_key(ct)
+                    media_key_cow(ct)
                 };
                 if let Some(body) = slot(&mut r.content, &media, MAX_MEDIA, &mut r.overflow) {
                     body.observe(b, ct, &media, obs.response_body_truncated, ctx);

@@ -28,6 +28,26 @@
 //! grow, a collapse never reverts as traffic grows, and two models merged in any order
 //! derive the same templates.
 //!
+//! Frequency alone cannot tell a hot value from a static route (one author is read far more
+//! than the others), so a literal that the rules above keep is still folded when:
+//! - its shape is the values' shape: at a collapsed node, at least 4 and at least half of
+//!   the folded literals are multi-part slugs with one separator and case (`liam-okafor`,
+//!   `ava-costa`), and the literal is one too, with a part count in their range
+//!   (`grace-walsh`); unless its GET 2xx JSON responses look like another resource (object
+//!   vs array, or fewer than half of the top-level property names shared: `top-rated`
+//!   answering a list). Plain words (`me`, `featured`, `search`) never fold this way: a
+//!   single dictionary word is the typical static route, and `/users/me` answers the same
+//!   schema as `/users/{userId}`;
+//! - it shares the values' structure: all its sub-routes exist under the values, or it
+//!   answers a non-GET method they answer, or it has their id prefix;
+//! - at a node that is not collapsed, at least [`UNIFORM_MIN`] word literals answer nothing
+//!   themselves and have the same set of sub-routes (`/tags/budget/articles`,
+//!   `/tags/climate/articles`, ...): they are all values.
+//!
+//! Each rule reads only the merged evidence and whole-node shapes, never observation order,
+//! so templates stay a deterministic function of the evidence; a shape, once matched, keeps
+//! matching as more values with the same shape arrive.
+//!
 //! Parameter names: singular of the preceding literal + `Id` (`/users/{userId}`), `Date` or
 //! `Email` for those classes; after another parameter or at the root a format-based name
 //! (`id`, `uuid`, `date`, `slug`...); pinned names win. Duplicates get a numeric suffix.
@@ -49,6 +69,8 @@ pub const MAX_METHODS: usize = 16;
 pub const MAX_SEGMENTS: usize = 32;
 /// Max literal segment length; longer segments are parameters.
 pub const MAX_LITERAL_LEN: usize = 64;
+/// Min literal siblings with identical sub-routes to be read as parameter values.
+pub const UNIFORM_MIN: usize = 4;
 
 /// A trie node (see the module doc).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -171,6 +193,27 @@ fn check_collapse(node: &mut PathNode) {
     let slugish = node.lits.keys().filter(|k| !is_plain_word(k)).count();
     if single * 2 >= d && (slugish * 2 >= d || d >= 16) {
         node.collapsed = true;
+    }
+}
+
+/// Re-apply the collapse rule to a subtree built at derive time by summing folded values'
+/// subtrees (`/orgs/{org}/repos/...`: each org saw a few repos, together they saw many).
+/// Deterministic in the merged evidence; a node with only a few values stays as it is.
+fn recheck_collapse(node: &mut PathNode, depth: usize) {
+    if depth > MAX_SEGMENTS {
+        return;
+    }
+    for (k, c) in node.lits.iter_mut() {
+        if !c.collapsed && collapse_allowed(Some(k)) {
+            check_collapse(c);
+        }
+        recheck_collapse(c, depth + 1);
+    }
+    if let Some(c) = node.param.as_deref_mut() {
+        if !c.collapsed {
+            check_collapse(c);
+        }
+        recheck_collapse(c, depth + 1);
     }
 }
 
@@ -322,6 +365,143 @@ fn is_static(k: &str, node: &PathNode) -> bool {
         || (frequent && is_plain_word(k) && plain * 3 < node.lits.len() && h * 50 >= total)
 }
 
+/// The shape of a multi-part slug: its one separator (`-`, `_` or `.`), whether it has
+/// uppercase letters, and its number of parts. `None` for plain words and anything else.
+fn slug_shape(k: &str) -> Option<(u8, bool, usize)> {
+    let sep = *k.as_bytes().iter().find(|c| b"-_.".contains(c))?;
+    let mut upper = false;
+    let mut parts = 0;
+    for part in k.split(sep as char) {
+        if part.is_empty() || !part.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return None;
+        }
+        upper |= part.bytes().any(|c| c.is_ascii_uppercase());
+        parts += 1;
+    }
+    Some((sep, upper, parts))
+}
+
+/// The dominant slug shape among a node's folded literals (the parameter's known values).
+#[derive(Default)]
+struct ShapeProfile {
+    /// Separator, uppercase, min and max part count; set when at least 4 values and at
+    /// least half of them share separator and case.
+    dominant: Option<(u8, bool, usize, usize)>,
+}
+
+impl ShapeProfile {
+    fn of<'a>(values: impl Iterator<Item = &'a str>) -> ShapeProfile {
+        let mut total = 0usize;
+        let mut by: BTreeMap<(u8, bool), (usize, usize, usize)> = BTreeMap::new();
+        for v in values {
+            total += 1;
+            if let Some((sep, up, parts)) = slug_shape(v) {
+                let e = by.entry((sep, up)).or_insert((0, usize::MAX, 0));
+                e.0 += 1;
+                e.1 = e.1.min(parts);
+                e.2 = e.2.max(parts);
+            }
+        }
+        // deterministic: most values, then the smallest key
+        let best = by
+            .iter()
+            .max_by_key(|(k, v)| (v.0, std::cmp::Reverse(**k)))
+            .filter(|(_, v)| v.0 >= 4 && v.0 * 2 >= total);
+        ShapeProfile {
+            dominant: best.map(|((sep, up), (_, lo, hi))| (*sep, *up, *lo, *hi)),
+        }
+    }
+
+    /// Does `k` have the dominant shape (same separator and case, part count in range)?
+    fn matches(&self, k: &str) -> bool {
+        match (self.dominant, slug_shape(k)) {
+            (Some((s, u, lo, hi)), Some((ks, ku, kp))) => {
+                s == ks && u == ku && (lo..=hi).contains(&kp)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Top-level shape of the 2xx JSON responses to GET: (object seen, array seen, property names).
+type Sig<'a> = (bool, bool, BTreeSet<&'a str>);
+
+fn get_sig(eps: &BTreeMap<String, Endpoint>) -> Option<Sig<'_>> {
+    let ep = eps.get("GET")?;
+    let mut sig: Option<Sig<'_>> = None;
+    for (_, r) in ep.resp.range(200..300) {
+        for (media, b) in &r.content {
+            if !media.contains("json") || b.schema.n == 0 {
+                continue;
+            }
+            let s = &b.schema;
+            let one = (
+                s.t.object > 0,
+                s.t.array > 0,
+                s.props.keys().map(|k| k.as_str()).collect(),
+            );
+            union_sig(&mut sig, Some(one));
+        }
+    }
+    sig
+}
+
+fn union_sig<'a>(acc: &mut Option<Sig<'a>>, o: Option<Sig<'a>>) {
+    let Some(o) = o else { return };
+    match acc {
+        None => *acc = Some(o),
+        Some(a) => {
+            a.0 |= o.0;
+            a.1 |= o.1;
+            a.2.extend(o.2);
+        }
+    }
+}
+
+/// Clearly another resource: both answered GET with 2xx JSON, and the top-level types differ
+/// or fewer than half of the property names are shared.
+fn distinct_responses(lit: Option<Sig<'_>>, values: Option<&Sig<'_>>) -> bool {
+    let (Some(l), Some(v)) = (lit, values) else {
+        return false;
+    };
+    if (l.0, l.1) != (v.0, v.1) {
+        return true;
+    }
+    let union = l.2.union(&v.2).count();
+    let common = l.2.intersection(&v.2).count();
+    union > 0 && common * 2 < union
+}
+
+/// At least [`UNIFORM_MIN`] literal children (words or slugs, no versions), none answering
+/// requests itself, no parameter, and all with the same non-empty set of literal children
+/// (`/tags/budget/articles`, `/tags/climate/articles`, ...): the literals are values of a
+/// parameter even before the node collapses. Not at the root or after a version/`api`
+/// segment (resource lists), as for collapsing.
+fn uniform_values(node: &PathNode, prev: Option<&TSeg>) -> bool {
+    let allowed = match prev {
+        Some(TSeg::Lit(l)) => collapse_allowed(Some(l)),
+        Some(TSeg::Param { .. }) => true,
+        None => false,
+    };
+    if !allowed || node.param.is_some() || node.lits.len() < UNIFORM_MIN {
+        return false;
+    }
+    let mut first: Option<&PathNode> = None;
+    node.lits.iter().all(|(k, c)| {
+        let ok = classify_segment(k) == SegClass::Word
+            && c.eps.is_empty()
+            && c.param.is_none()
+            && !c.lits.is_empty();
+        ok && match first {
+            None => {
+                first = Some(c);
+                true
+            }
+            Some(f) => f.lits.keys().eq(c.lits.keys()),
+        }
+    })
+}
+
 /// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a
 /// digit or uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
 fn loose_prefix(s: &str) -> Option<&str> {
@@ -389,7 +569,7 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     if depth > MAX_SEGMENTS {
         return;
     }
-    let absorb_all = node.pin.is_some();
+    let absorb_all = node.pin.is_some() || uniform_values(node, segs.last());
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
     let mut kept: Vec<(&String, &PathNode)> = Vec::new();
     for (k, child) in &node.lits {
@@ -421,6 +601,16 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
             }
         }
         let prefixes = node.param.as_ref().map(|p| &p.prefixes);
+        let (shapes, values_sig) = if node.collapsed {
+            let shapes = ShapeProfile::of(absorbed.iter().map(|(k, _)| k.as_str()));
+            let mut sig = node.param.as_ref().and_then(|p| get_sig(&p.eps));
+            for (_, c) in &absorbed {
+                union_sig(&mut sig, get_sig(&c.eps));
+            }
+            (shapes, sig)
+        } else {
+            (ShapeProfile::default(), None)
+        };
         let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
             // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
             let same_prefix =
@@ -429,7 +619,11 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
                 !c.lits.is_empty() && c.lits.keys().all(|x| value_children.contains(x.as_str()));
             let same_methods = c.eps.keys().any(|m| m != "GET" && m != "HEAD")
                 && c.eps.keys().all(|m| value_methods.contains(m.as_str()));
-            same_prefix || same_children || same_methods
+            // same slug shape as the folded values (`grace-walsh` beside `liam-okafor`,
+            // `ava-costa`, ...), unless its responses look like another resource
+            let same_shape =
+                shapes.matches(k) && !distinct_responses(get_sig(&c.eps), values_sig.as_ref());
+            same_prefix || same_children || same_methods || same_shape
         });
         absorbed.extend(fold);
         kept = keep;
@@ -443,6 +637,7 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
         return;
     }
     let mut p: PathNode = node.param.as_deref().cloned().unwrap_or_default();
+    let folded_any = !absorbed.is_empty();
     for (k, child) in absorbed {
         p.combine(child, Mode::Sum);
         *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
@@ -454,6 +649,10 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
                 examples: false,
             },
         );
+    }
+    if folded_any {
+        // the folded values' subtrees were merged: judge their collapse on the merged counts
+        recheck_collapse(&mut p, 0);
     }
     let class = p
         .classes

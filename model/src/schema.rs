@@ -26,9 +26,12 @@ use crate::evidence::{
     self, cnt, combine_map, combine_opt, is_false, is_zero, is_zero_i, Combine, Mode,
 };
 use crate::redact::{is_secret_key, redact};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// Max nesting depth inspected.
 pub const MAX_DEPTH: usize = 16;
@@ -193,18 +196,18 @@ impl SchemaNode {
         }
     }
 
-    fn string(&mut self, s: &str, key: &str, enum_ok: bool) {
+    fn string(&mut self, s: &str, key: &str) {
         self.t.string += 1;
         let f = string_format(s);
         self.fmt_add(f);
         if self.enum_dead {
             return;
         }
-        if !enum_ok || f != StrFormat::None || !enum_token(s) {
+        // the key test is the costly one: only while the enum is still possible
+        if f != StrFormat::None || !enum_token(s) || !enum_key_ok(key) {
             self.kill_enum();
             return;
         }
-        let _ = key;
         let h = fnv(s);
         let len = self.enum_h.len();
         match self.enum_h.get_mut(&h) {
@@ -240,7 +243,7 @@ impl SchemaNode {
                     self.t.integer += 1
                 }
             }
-            Value::String(s) => self.string(s, key, enum_key_ok(key)),
+            Value::String(s) => self.string(s, key),
             Value::Array(a) => {
                 self.t.array += 1;
                 if depth >= MAX_DEPTH {
@@ -263,42 +266,66 @@ impl SchemaNode {
                     self.overflow = true;
                     return;
                 }
-                // cheap common case: the first key is a known property -> not a map
-                let known = self.maps == 0
-                    && o.keys()
-                        .next()
-                        .is_some_and(|k| self.props.contains_key(k.as_str()));
-                let map_mode = !known
-                    && !o.is_empty()
-                    && (self.maps > 0 && self.props.is_empty()
-                        || o.keys().all(|k| classify_segment(k).is_id_like()));
-                if map_mode {
-                    self.maps += 1;
-                    let add = self.additional.get_or_insert_with(Default::default);
-                    for (k, x) in o.iter().take(MAX_PROPS) {
-                        add.observe_json(x, k, ctx, depth + 1);
-                    }
-                    return;
-                }
-                for (k, x) in o {
-                    if let Some(p) = self.props.get_mut(k.as_str()) {
-                        p.observe_json(x, k, ctx, depth + 1);
-                    } else if self.props.len() < MAX_PROPS {
-                        let mut p = SchemaNode::default();
-                        p.observe_json(x, k, ctx, depth + 1);
-                        self.props.insert(k.clone(), p);
-                    } else {
-                        self.overflow = true;
-                        self.additional
-                            .get_or_insert_with(Default::default)
-                            .observe_json(x, k, ctx, depth + 1);
-                    }
-                }
+                self.observe_entries(o, ctx, depth);
             }
         }
         if ctx.examples && !matches!(v, Value::Array(_) | Value::Object(_)) {
             example_min(&mut self.example, redact(key, v));
         }
+    }
+
+    /// The members of one object observed at this node (already counted as an object).
+    fn observe_entries(&mut self, o: &Map<String, Value>, ctx: Ctx, depth: usize) {
+        // cheap common case: the first key is a known property -> not a map
+        let known = self.maps == 0
+            && o.keys()
+                .next()
+                .is_some_and(|k| self.props.contains_key(k.as_str()));
+        let map_mode = !known
+            && !o.is_empty()
+            && (self.maps > 0 && self.props.is_empty()
+                || o.keys().all(|k| classify_segment(k).is_id_like()));
+        if map_mode {
+            self.maps += 1;
+            let add = self.additional.get_or_insert_with(Default::default);
+            for (k, x) in o.iter().take(MAX_PROPS) {
+                add.observe_json(x, k, ctx, depth + 1);
+            }
+            return;
+        }
+        for (k, x) in o {
+            if let Some(p) = self.props.get_mut(k.as_str()) {
+                p.observe_json(x, k, ctx, depth + 1);
+            } else if self.props.len() < MAX_PROPS {
+                let mut p = SchemaNode::default();
+                p.observe_json(x, k, ctx, depth + 1);
+                self.props.insert(k.clone(), p);
+            } else {
+                self.overflow = true;
+                self.additional
+                    .get_or_insert_with(Default::default)
+                    .observe_json(x, k, ctx, depth + 1);
+            }
+        }
+    }
+
+    /// Observe a JSON document straight from its bytes, without building a
+    /// [`serde_json::Value`] (see [`Observe`]). Returns `false`, and changes nothing, when
+    /// the bytes are not one valid JSON value.
+    pub(crate) fn observe_json_bytes(&mut self, bytes: &[u8], ctx: Ctx) -> bool {
+        // validate first (cheap: no allocation), so a broken body never half-updates a node
+        if serde_json::from_slice::<de::IgnoredAny>(bytes).is_err() {
+            return false;
+        }
+        let mut d = serde_json::Deserializer::from_slice(bytes);
+        Observe {
+            node: self,
+            key: "",
+            ctx,
+            depth: 0,
+        }
+        .deserialize(&mut d)
+        .is_ok()
     }
 
     /// Observe a scalar that arrived as text (query/header/form/path), typed by its shape.
@@ -308,7 +335,7 @@ impl SchemaNode {
             TextScalar::Bool => self.t.boolean += 1,
             TextScalar::Int => self.t.integer += 1,
             TextScalar::Num => self.t.number += 1,
-            TextScalar::Str(_) => self.string(s, key, enum_key_ok(key)),
+            TextScalar::Str(_) => self.string(s, key),
         }
         if ctx.examples {
             example_min(
@@ -553,6 +580,243 @@ impl SchemaNode {
     }
 }
 
+/// A streaming schema observer: a [`DeserializeSeed`] that updates `node` while serde_json
+/// parses, with the same rules as [`SchemaNode::observe_json`] and no intermediate
+/// [`Value`] (the cost of building one dominated learning). Object members are processed
+/// in document order; an object whose first key is not a known property (the first objects
+/// seen at a position, and id-keyed maps) is buffered as a [`Map`] so that the map test can
+/// look at all its keys, exactly as before.
+pub(crate) struct Observe<'a> {
+    node: &'a mut SchemaNode,
+    key: &'a str,
+    ctx: Ctx,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Observe<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An array element: creates the `items` node on the first element only.
+struct ItemSeed<'a> {
+    slot: &'a mut Option<Box<SchemaNode>>,
+    key: &'a str,
+    ctx: Ctx,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        Observe {
+            node: self.slot.get_or_insert_with(Default::default),
+            key: self.key,
+            ctx: self.ctx,
+            depth: self.depth,
+        }
+        .deserialize(d)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(KeySeed)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+impl Observe<'_> {
+    fn scalar(self, v: impl FnOnce() -> Value) {
+        if self.ctx.examples {
+            example_min(&mut self.node.example, redact(self.key, &v()));
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Observe<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.node.touch(self.ctx.ts);
+        self.node.t.null += 1;
+        self.scalar(|| Value::Null);
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.node.touch(self.ctx.ts);
+        self.node.t.boolean += 1;
+        self.scalar(|| Value::Bool(v));
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.node.touch(self.ctx.ts);
+        self.node.t.integer += 1;
+        self.scalar(|| Value::from(v));
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.node.touch(self.ctx.ts);
+        self.node.t.integer += 1;
+        self.scalar(|| Value::from(v));
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.node.touch(self.ctx.ts);
+        self.node.t.number += 1;
+        self.scalar(|| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number));
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.node.touch(self.ctx.ts);
+        self.node.string(v, self.key);
+        self.scalar(|| Value::String(v.to_owned()));
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let node = self.node;
+        node.touch(self.ctx.ts);
+        node.t.array += 1;
+        if self.depth >= MAX_DEPTH {
+            node.overflow = true;
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        for _ in 0..MAX_ITEMS {
+            let seed = ItemSeed {
+                slot: &mut node.items,
+                key: self.key,
+                ctx: self.ctx,
+                depth: self.depth + 1,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+        }
+        if seq.next_element::<de::IgnoredAny>()?.is_some() {
+            node.overflow = true;
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (node, ctx, depth) = (self.node, self.ctx, self.depth);
+        node.touch(ctx.ts);
+        node.t.object += 1;
+        if depth >= MAX_DEPTH {
+            node.overflow = true;
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
+            return Ok(());
+        }
+        let Some(mut key) = map.next_key_seed(KeySeed)? else {
+            return Ok(());
+        };
+        if node.maps == 0 && node.props.contains_key(&*key) {
+            // common case: a record with known properties, streamed
+            loop {
+                let k: &str = &key;
+                let target: &mut SchemaNode =
+                    if node.props.contains_key(k) || node.props.len() < MAX_PROPS {
+                        if !node.props.contains_key(k) {
+                            node.props.insert(k.to_owned(), SchemaNode::default());
+                        }
+                        match node.props.get_mut(k) {
+                            Some(p) => p,
+                            None => return Err(de::Error::custom("schema: lost property")),
+                        }
+                    } else {
+                        node.overflow = true;
+                        node.additional.get_or_insert_with(Default::default)
+                    };
+                map.next_value_seed(Observe {
+                    node: target,
+                    key: k,
+                    ctx,
+                    depth: depth + 1,
+                })?;
+                match map.next_key_seed(KeySeed)? {
+                    Some(k) => key = k,
+                    None => return Ok(()),
+                }
+            }
+        }
+        if node.maps > 0 && node.props.is_empty() {
+            // a known map: values go to additionalProperties, streamed
+            node.maps += 1;
+            let add = node.additional.get_or_insert_with(Default::default);
+            let mut n = 0;
+            loop {
+                if n < MAX_PROPS {
+                    map.next_value_seed(Observe {
+                        node: add,
+                        key: &key,
+                        ctx,
+                        depth: depth + 1,
+                    })?;
+                    n += 1;
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+                match map.next_key_seed(KeySeed)? {
+                    Some(k) => key = k,
+                    None => return Ok(()),
+                }
+            }
+        }
+        // new shape here: buffer the object, then the Value rules decide (map or record)
+        let mut o = Map::new();
+        loop {
+            let v: Value = map.next_value()?;
+            o.insert(key.into_owned(), v);
+            match map.next_key_seed(KeySeed)? {
+                Some(k) => key = k,
+                None => break,
+            }
+        }
+        node.observe_entries(&o, ctx, depth);
+        Ok(())
+    }
+}
+
 impl Combine for SchemaNode {
     fn combine(&mut self, o: &Self, m: Mode) {
         cnt(&mut self.n, o.n, m);
@@ -704,6 +968,85 @@ mod tests {
         assert_eq!(n.to_schema(false)["format"], "date");
         n.observe_json(&json!("2024-02-01T00:00:00Z"), "d", ctx(), 0);
         assert!(n.to_schema(false).get("format").is_none());
+    }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(|f| json!(f)),
+            prop::sample::select(vec![
+                "active",
+                "closed",
+                "2024-01-01",
+                "a@b.io",
+                "x y",
+                "http://a.b/c",
+                "é\"\n",
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ];
+        leaf.prop_recursive(5, 48, 6, |inner| {
+            let keys = prop::sample::select(vec![
+                "id",
+                "name",
+                "status",
+                "17",
+                "42",
+                "2024-01-01",
+                "token",
+                "a\"b",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..40).prop_map(Value::Array),
+                prop::collection::vec((keys, inner), 0..6).prop_map(|kv| Value::Object(
+                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The streaming observer and the `Value` walk build the same node (serialized
+        /// objects list their keys sorted, as `Map` iterates them).
+        #[test]
+        fn streaming_equals_value_walk(docs in proptest::collection::vec(arb_json(), 1..6), examples: bool) {
+            let c = Ctx { ts: 5, examples };
+            let (mut a, mut b) = (SchemaNode::default(), SchemaNode::default());
+            for d in &docs {
+                // the old path: parse to a Value, then walk it
+                let text = serde_json::to_vec(d).unwrap_or_default();
+                let v: Value = serde_json::from_slice(&text).unwrap_or_default();
+                a.observe_json(&v, "", c, 0);
+                proptest::prop_assert!(b.observe_json_bytes(&text, c));
+            }
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn broken_json_changes_nothing() {
+        let mut n = SchemaNode::default();
+        assert!(n.observe_json_bytes(br#"{"a":[1,2,{"b":true}]}"#, ctx()));
+        let before = n.clone();
+        for bad in [&br#"{"a":[1,2,{"b":tru"#[..], b"{\"a\":1} x", b"", b"[1,]"] {
+            assert!(!n.observe_json_bytes(bad, ctx()));
+        }
+        assert_eq!(n, before);
+        // depth beyond MAX_DEPTH: counted as overflow, not recursed into
+        let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+        let mut d = SchemaNode::default();
+        assert!(d.observe_json_bytes(deep.as_bytes(), ctx()));
+        let mut cur = &d;
+        let mut depth = 0;
+        while let Some(next) = cur.items.as_deref() {
+            cur = next;
+            depth += 1;
+        }
+        assert_eq!(depth, MAX_DEPTH);
+        assert!(cur.overflow);
     }
 
     #[test]

@@ -222,3 +222,139 @@ fn truncated_and_broken_bodies_are_counted_not_guessed() {
     assert_eq!(mt["schema"]["properties"]["a"]["x-apitap-count"], 1);
     assert!(mt["schema"]["properties"].get("b").is_none());
 }
+
+const FIRST: [&str; 6] = ["ava", "liam", "omar", "sofia", "kenji", "nadia"];
+const LAST: [&str; 5] = ["costa", "okafor", "brown", "kim", "moreau"];
+const AUTHOR: &str = r#"{"slug":"x","display_name":"X","joined":"2024-01-01"}"#;
+const ME: &str = r#"{"slug":"x","email":"x@example.com"}"#;
+
+/// Author traffic: 30 two-part slugs hit once each, a hot author `grace-walsh` hit
+/// `hot` times and the static route `/authors/me` hit `hot` times.
+fn author_traffic(hot: usize) -> Vec<apitap_model::Observation> {
+    let mut v = Vec::new();
+    for f in FIRST {
+        for l in LAST {
+            v.push(obs("GET", &format!("/authors/{f}-{l}"), 200, AUTHOR));
+        }
+    }
+    for _ in 0..hot {
+        v.push(obs("GET", "/authors/grace-walsh", 200, AUTHOR));
+        v.push(obs("GET", "/authors/me", 200, ME));
+    }
+    v
+}
+
+#[test]
+fn frequently_hit_slug_folds_and_frequently_hit_static_word_stays() {
+    let cfg = LearnConfig::default();
+    // 30 singletons + 40 hits of grace-walsh: it carries 36% of /authors traffic and is
+    // 40x the median literal, which made it a "static route" before the shape rule
+    let mut m = ApiModel::new();
+    for o in author_traffic(40) {
+        m.observe(&o, &cfg);
+    }
+    assert_eq!(
+        templates(&m),
+        vec!["GET /authors/me", "GET /authors/{authorId}"]
+    );
+    // the hot value's hits are counted under the parameter: 30 + 40
+    let eps = m.endpoints();
+    let p = eps
+        .iter()
+        .find(|e| e.template == "/authors/{authorId}")
+        .map(|e| e.count);
+    assert_eq!(p, Some(70));
+}
+
+#[test]
+fn hot_slug_never_reappears_as_traffic_grows() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    let traffic = author_traffic(0);
+    let mut collapsed = false;
+    for (i, o) in traffic.iter().enumerate() {
+        m.observe(o, &cfg);
+        // the hot author is hit 3 times per value author, from the start
+        for _ in 0..3 {
+            m.observe(&obs("GET", "/authors/grace-walsh", 200, AUTHOR), &cfg);
+        }
+        let t = templates(&m);
+        if collapsed {
+            assert!(
+                !t.iter().any(|x| x.contains("grace-walsh")),
+                "after {} authors: {t:?}",
+                i + 1
+            );
+        }
+        collapsed |= t.iter().any(|x| x.contains('{'));
+    }
+    assert!(collapsed);
+    assert_eq!(templates(&m), vec!["GET /authors/{authorId}"]);
+}
+
+#[test]
+fn hyphenated_static_route_with_another_response_shape_stays() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    for o in author_traffic(0) {
+        m.observe(&o, &cfg);
+    }
+    // `top-rated` has the slug shape of the values, but answers a list, not an author
+    for _ in 0..20 {
+        m.observe(
+            &obs("GET", "/authors/top-rated", 200, r#"[{"slug":"a"}]"#),
+            &cfg,
+        );
+    }
+    assert_eq!(
+        templates(&m),
+        vec!["GET /authors/top-rated", "GET /authors/{authorId}"]
+    );
+}
+
+#[test]
+fn slug_folding_is_a_function_of_merged_evidence() {
+    let traffic = author_traffic(40);
+    let (a, b) = traffic.split_at(traffic.len() / 2);
+    let learn = |src: &str, part: &[apitap_model::Observation]| {
+        let cfg = LearnConfig {
+            source: src.into(),
+            ..LearnConfig::default()
+        };
+        let mut m = ApiModel::new();
+        for o in part {
+            m.observe(o, &cfg);
+        }
+        m
+    };
+    let (ma, mb) = (learn("a", a), learn("b", b));
+    let want = vec!["GET /authors/me", "GET /authors/{authorId}"];
+    assert_eq!(templates(&ma.merged(&mb)), want);
+    assert_eq!(templates(&mb.merged(&ma)), want);
+}
+
+#[test]
+fn word_values_with_identical_sub_routes_fold_before_collapse() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    // 5 tags, plain words, each hit 3 times: no collapse (fewer than 8 literals)
+    for t in ["budget", "climate", "cloud", "how-to", "data"] {
+        for _ in 0..3 {
+            m.observe(&obs("GET", &format!("/tags/{t}/articles"), 200, "[]"), &cfg);
+        }
+    }
+    assert_eq!(templates(&m), vec!["GET /tags/{tagId}/articles"]);
+    // a sibling that answers requests itself breaks the uniformity: all literal again
+    let mut s = ApiModel::new();
+    for r in ["users", "groups", "roles", "teams"] {
+        s.observe(&obs("GET", &format!("/admin/{r}/export"), 200, "[]"), &cfg);
+    }
+    s.observe(&obs("GET", "/admin/users", 200, "[]"), &cfg);
+    assert_eq!(templates(&s).len(), 5);
+    // below the minimum of 4 siblings nothing folds
+    let mut few = ApiModel::new();
+    for t in ["budget", "climate", "cloud"] {
+        few.observe(&obs("GET", &format!("/tags/{t}/articles"), 200, "[]"), &cfg);
+    }
+    assert_eq!(templates(&few).len(), 3);
+}

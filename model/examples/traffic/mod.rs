@@ -1,5 +1,6 @@
 //! Synthetic "typical JSON API" traffic for benchmarks: ~12 endpoints, integer/UUID/prefixed
-//! ids, query strings, a few non-standard headers, small JSON bodies (100–600 bytes).
+//! ids, query strings, a few non-standard headers, small JSON bodies (100–600 bytes) and
+//! eval-like list pages (1–8 objects with nested objects and arrays, up to 2 kB).
 #![allow(dead_code)]
 use apitap_model::Observation;
 
@@ -35,7 +36,7 @@ pub fn generate(n: usize, seed: u64) -> Vec<Observation> {
     let mut out = Vec::with_capacity(n);
     let statuses = ["active", "pending", "closed"];
     for i in 0..n {
-        let k = r.below(12);
+        let k = r.below(14);
         let id = r.below(100_000);
         let u = uuid(&mut r);
         let (method, target, status, req, resp): (&str, String, u16, Option<String>, String) =
@@ -136,6 +137,30 @@ pub fn generate(n: usize, seed: u64) -> Vec<Observation> {
                     None,
                     r#"{"hits":[{"id":1,"score":0.9}],"total":1}"#.into(),
                 ),
+                12 | 13 => {
+                    // eval-like list page: 1..=8 summaries with nested objects and arrays
+                    let n = 1 + r.below(8);
+                    let mut items = Vec::new();
+                    for j in 0..n {
+                        items.push(format!(
+                            r#"{{"slug":"post-{id}-{j}","title":"Title {j} of {id}","excerpt":{},"published_at":"2024-03-0{}T10:00:00Z","reading_minutes":{},"author":{{"slug":"ava-costa","display_name":"Ava Costa"}},"tags":["data","remote"]}}"#,
+                            if j % 3 == 0 { "null".to_string() } else { format!(r#""An excerpt {j}""#) },
+                            1 + j % 9,
+                            3 + j
+                        ));
+                    }
+                    (
+                        "GET",
+                        format!("/api/v1/articles?page={}", 1 + r.below(30)),
+                        200,
+                        None,
+                        format!(
+                            r#"{{"count":{},"next":"https://api.example.com/api/v1/articles?page=2","results":[{}]}}"#,
+                            100 + id,
+                            items.join(",")
+                        ),
+                    )
+                }
                 _ => ("GET", "/healthz".into(), 200, None, "ok".into()),
             };
         let resp_ct = if k == 11 {
