@@ -158,7 +158,8 @@ fn looks_like_har(path: &str) -> bool {
 
 /// Runs `apitap learn`.
 pub fn learn(a: LearnArgs) -> Result<ExitCode> {
-    use apitap::learn::{har, Learner};
+    use apitap::learn::Learner;
+    use apitap_model::har;
     use apitap_model::{ExportOptions, LearnConfig};
     let mut learner = Learner::new(LearnConfig {
         examples: a.examples,

@@ -34,6 +34,7 @@ pub mod classify;
 pub mod diff;
 pub mod endpoint;
 pub mod evidence;
+pub mod har;
 pub mod model;
 pub mod observation;
 pub mod openapi;
@@ -43,5 +44,5 @@ pub mod schema;
 
 pub use diff::{diff, Change, Diff};
 pub use model::{ApiModel, EndpointSummary, LearnConfig, ModelError, Stats, MODEL_VERSION};
-pub use observation::Observation;
+pub use observation::{service_name, Observation};
 pub use openapi::ExportOptions;

@@ -45,6 +45,15 @@ impl Observation {
     }
 }
 
+/// The service an exchange belongs to: its Host header without the default port (`:80`),
+/// lower-cased; else the server address.
+pub fn service_name(host: Option<&str>, server: &str) -> String {
+    match host.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h) => h.strip_suffix(":80").unwrap_or(h).to_ascii_lowercase(),
+        None => server.to_string(),
+    }
+}
+
 pub(crate) fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))

@@ -4,10 +4,8 @@
 //! the Host header without a default port (`:80`), else the server address; exchanges
 //! without a request are skipped (counted), since an endpoint needs a method and path.
 
-pub mod har;
-
 use crate::http::Exchange;
-use apitap_model::{ApiModel, LearnConfig, Observation};
+use apitap_model::{service_name, ApiModel, LearnConfig, Observation};
 
 /// Counters of the learn stage.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -18,22 +16,13 @@ pub struct LearnStats {
     pub skipped_no_request: u64,
 }
 
-/// The service name of a request: its Host header without the default port, else the
-/// server address.
-pub fn service_name(host: Option<&str>, server: &std::net::SocketAddr) -> String {
-    match host.map(str::trim).filter(|h| !h.is_empty()) {
-        Some(h) => h.strip_suffix(":80").unwrap_or(h).to_ascii_lowercase(),
-        None => server.to_string(),
-    }
-}
-
 /// Converts an exchange into an observation (`None` without a request).
 pub fn observation(ex: &Exchange) -> Option<Observation> {
     let req = ex.request.as_ref()?;
     let host = crate::output::header(&req.headers, "host");
     let resp = ex.response.as_ref();
     Some(Observation {
-        service: service_name(host, &ex.server),
+        service: service_name(host, &ex.server.to_string()),
         server: Some(ex.server.to_string()),
         method: req.method.clone(),
         target: req.uri.clone(),
@@ -98,13 +87,10 @@ mod tests {
 
     #[test]
     fn service_names() {
-        let server: std::net::SocketAddr = "10.1.2.3:8080".parse().unwrap();
-        assert_eq!(service_name(Some("API.test:80"), &server), "api.test");
-        assert_eq!(
-            service_name(Some("api.test:8080"), &server),
-            "api.test:8080"
-        );
-        assert_eq!(service_name(Some("  "), &server), "10.1.2.3:8080");
-        assert_eq!(service_name(None, &server), "10.1.2.3:8080");
+        let server = "10.1.2.3:8080";
+        assert_eq!(service_name(Some("API.test:80"), server), "api.test");
+        assert_eq!(service_name(Some("api.test:8080"), server), "api.test:8080");
+        assert_eq!(service_name(Some("  "), server), "10.1.2.3:8080");
+        assert_eq!(service_name(None, server), "10.1.2.3:8080");
     }
 }

@@ -1,21 +1,31 @@
-//! Reading HAR 1.2 files (from browsers, Postman, mitmproxy, or `apitap exchanges
-//! --format har`) as observations, so `apitap learn` takes HAR as well as captures.
+//! HAR 1.2 documents (from browsers, Postman, mitmproxy, or `apitap exchanges --format
+//! har`) as observations, so a model can be learned from HAR as well as from captures.
+//! Pure: the caller reads the bytes.
 
-use super::service_name;
-use apitap_model::Observation;
+use crate::observation::service_name;
+use crate::Observation;
 use base64::Engine as _;
 use serde_json::Value;
 
 /// Errors reading a HAR document.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum HarError {
     /// Not JSON.
-    #[error("not valid JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// JSON, but no `log.entries` array.
-    #[error("not a HAR file: no log.entries array")]
     NotHar,
 }
+
+impl std::fmt::Display for HarError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HarError::Json(e) => write!(f, "not valid JSON: {e}"),
+            HarError::NotHar => f.write_str("not a HAR file: no log.entries array"),
+        }
+    }
+}
+
+impl std::error::Error for HarError {}
 
 fn headers(v: Option<&Value>) -> Vec<(String, String)> {
     v.and_then(Value::as_array)
@@ -54,16 +64,61 @@ fn split_url(url: &str) -> (&str, String) {
     }
 }
 
-/// RFC 3339 → unix milliseconds (0 if unparsable).
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// RFC 3339 (`2024-01-02T03:04:05.250Z`, or with a `+hh:mm` offset) → unix milliseconds;
+/// 0 if unparsable.
 fn unix_ms(s: &str) -> i64 {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .unwrap_or(0)
+    let num = |a: usize, b: usize| s.get(a..b).and_then(|x| x.parse::<i64>().ok());
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+        num(0, 4),
+        num(5, 7),
+        num(8, 10),
+        num(11, 13),
+        num(14, 16),
+        num(17, 19),
+    ) else {
+        return 0;
+    };
+    let rest = s.get(19..).unwrap_or("");
+    let (frac, tz) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            (r.get(..n).unwrap_or(""), r.get(n..).unwrap_or(""))
+        }
+        None => ("", rest),
+    };
+    let ms: i64 = format!("{frac:0<3}")
+        .get(..3)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    let offset_min = match tz.as_bytes().first() {
+        Some(sign @ (b'+' | b'-')) => {
+            let h: i64 = tz.get(1..3).and_then(|x| x.parse().ok()).unwrap_or(0);
+            let m: i64 = tz.get(4..6).and_then(|x| x.parse().ok()).unwrap_or(0);
+            if *sign == b'+' {
+                h * 60 + m
+            } else {
+                -(h * 60 + m)
+            }
+        }
+        _ => 0,
+    };
+    let days = days_from_civil(y, mo, d);
+    ((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec * 1000 + ms
 }
 
 /// The observations of a HAR document; entries without a method or URL are skipped.
 pub fn observations(bytes: &[u8]) -> Result<Vec<Observation>, HarError> {
-    let har: Value = serde_json::from_slice(bytes)?;
+    let har: Value = serde_json::from_slice(bytes).map_err(HarError::Json)?;
     let entries = har
         .pointer("/log/entries")
         .and_then(Value::as_array)
@@ -93,9 +148,8 @@ pub fn observations(bytes: &[u8]) -> Result<Vec<Observation>, HarError> {
             .and_then(Value::as_u64)
             .filter(|s| (100..1000).contains(s))
             .and_then(|s| u16::try_from(s).ok());
-        let fallback: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
         out.push(Observation {
-            service: service_name(Some(host), &fallback),
+            service: service_name(Some(host), server_ip.unwrap_or("")),
             server: server_ip.map(str::to_string),
             method: method.to_string(),
             target,
@@ -143,6 +197,15 @@ mod tests {
         assert_eq!(obs[1].target, "/");
         assert_eq!(obs[1].service, "api.test");
         assert_eq!(obs[1].status, None);
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(unix_ms("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(unix_ms("2024-01-02T03:04:05.250Z"), 1_704_164_645_250);
+        assert_eq!(unix_ms("2024-01-02T04:04:05.25+01:00"), 1_704_164_645_250);
+        assert_eq!(unix_ms("garbage"), 0);
+        assert_eq!(unix_ms("2024-01-02T03:04:05.123456789Z"), 1_704_164_645_123);
     }
 
     #[test]
