@@ -16,14 +16,19 @@
 //! - [`http`]: HTTP/1.x parsing and request/response pairing.
 //! - [`output`]: exchanges as JSON lines or HAR, in request order.
 //! - [`pipeline`]: wires the stages together for one run.
+//! - [`agent`]: the long-running agent (live capture, continuous learning), with its
+//!   [`admin`] HTTP server and [`metrics`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod agent;
 pub mod capture;
 pub mod decode;
 pub mod flow;
 pub mod http;
 pub mod learn;
+pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod progress;

@@ -1,0 +1,548 @@
+//! Live packet source: a network interface read by libpcap, for the long-running agent.
+//!
+//! Policies:
+//! - **Opening**: `pcap_create` + settings + `pcap_activate` with immediate mode on (packets
+//!   are delivered as they arrive, not when a kernel block fills), a kernel ring buffer of
+//!   [`LiveConfig::buffer_size`] bytes (default 32 MiB, far above libpcap's 2 MiB, so a burst
+//!   or a pipeline pause does not drop in the kernel), a snaplen of
+//!   [`LiveConfig::snaplen`] bytes, nanosecond timestamps when the kernel offers them, and a
+//!   short read timeout ([`LiveConfig::read_timeout_ms`]) so a capture thread notices
+//!   shutdown promptly even on a silent interface. Promiscuous mode is off by default: a
+//!   sidecar sees its own application's traffic without it.
+//! - **BPF filter**: compiled and installed by libpcap in the kernel; a bad expression is a
+//!   clear [`LiveError::Filter`].
+//! - **Network namespaces**: [`join_netns`] moves the *calling thread* into another network
+//!   namespace (`setns(2)` with `CLONE_NEWNET`; needs `CAP_SYS_ADMIN`). Namespace membership
+//!   is per thread, so every capture thread joins before it opens its interface, and
+//!   [`up_interfaces`] must be called on a thread that has joined.
+//! - **Interfaces by default**: every interface that is up, loopback included, excluding
+//!   libpcap's pseudo-devices (`any`, `nflog`, `nfqueue`, `dbus-*`, `usbmon*`, bluetooth).
+//!   The `any` device is not used by default (it is `LINUX_SLL` and sees bridged traffic
+//!   twice) but may be named explicitly.
+//! - **Drops are counted, never hidden**: libpcap's kernel (`ps_drop`) and interface
+//!   (`ps_ifdrop`) counters are 32-bit and cumulative; [`LiveCapture::poll_stats`] turns
+//!   them into 64-bit deltas (wrapping-safe). Packets the capture thread could not hand to
+//!   the pipeline because its bounded queue was full are counted as queue drops by
+//!   [`capture_loop`].
+//! - **Hand-off**: packets are copied into reusable [`Batch`]es (one contiguous byte buffer
+//!   plus an index), sent over a bounded channel; the pipeline sends emptied batches back
+//!   through a pool channel, so the steady state allocates nothing per packet.
+
+use super::{LinkType, Packet};
+use crate::Timestamp;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+/// Errors opening or reading a live capture.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// libpcap could not open or activate the interface (missing capability, no such
+    /// device, interface down...).
+    #[error("cannot capture on interface {iface}: {message}")]
+    Open {
+        /// The interface name.
+        iface: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// The BPF filter expression did not compile.
+    #[error("invalid BPF filter {filter:?}: {message}")]
+    Filter {
+        /// The filter expression.
+        filter: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// Reading from the interface failed (e.g. the interface went away).
+    #[error("error reading from interface {iface}: {message}")]
+    Read {
+        /// The interface name.
+        iface: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// Joining the network namespace failed.
+    #[error("cannot join network namespace {path}: {message} (setns needs CAP_SYS_ADMIN)")]
+    Netns {
+        /// The namespace file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+    /// Listing interfaces failed.
+    #[error("cannot list interfaces: {0}")]
+    List(String),
+}
+
+/// Settings of one live capture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// Interface name (`eth0`, `lo`, `any`).
+    pub interface: String,
+    /// BPF filter expression.
+    pub filter: Option<String>,
+    /// Bytes captured per packet (default 262,144: whole packets, including TSO super-frames).
+    pub snaplen: i32,
+    /// Kernel ring buffer size in bytes (default 32 MiB).
+    pub buffer_size: i32,
+    /// Read timeout in milliseconds (default 100): the longest a capture thread blocks.
+    pub read_timeout_ms: i32,
+    /// Promiscuous mode (default off).
+    pub promisc: bool,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            interface: "lo".into(),
+            filter: None,
+            snaplen: 262_144,
+            buffer_size: 32 << 20,
+            read_timeout_ms: 100,
+            promisc: false,
+        }
+    }
+}
+
+/// Moves the calling thread into the network namespace at `path` (`/proc/PID/ns/net` or
+/// `/var/run/netns/NAME`). Needs `CAP_SYS_ADMIN`.
+pub fn join_netns(path: &Path) -> Result<(), LiveError> {
+    let err = |message: String| LiveError::Netns {
+        path: path.display().to_string(),
+        message,
+    };
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| err(e.to_string()))
+}
+
+/// True for libpcap pseudo-devices that are not network interfaces.
+fn is_pseudo(name: &str) -> bool {
+    name == "any"
+        || name.starts_with("nflog")
+        || name.starts_with("nfqueue")
+        || name.starts_with("dbus")
+        || name.starts_with("usbmon")
+        || name.starts_with("bluetooth")
+}
+
+/// Interface names of the calling thread's network namespace, from
+/// `/proc/thread-self/net/dev` (libpcap may also list interfaces of the process's original
+/// namespace after a `setns`, since it reads `/sys/class/net`).
+fn namespace_interfaces() -> Option<Vec<String>> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/dev").ok()?;
+    Some(
+        text.lines()
+            .skip(2)
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+            .filter(|n| !n.is_empty())
+            .collect(),
+    )
+}
+
+/// Every interface that is up in the calling thread's network namespace, loopback included,
+/// without pseudo-devices, sorted by name.
+pub fn up_interfaces() -> Result<Vec<String>, LiveError> {
+    let devs = pcap::Device::list().map_err(|e| LiveError::List(e.to_string()))?;
+    let present = namespace_interfaces();
+    let mut names: Vec<String> = devs
+        .into_iter()
+        .filter(|d| d.flags.is_up() && !is_pseudo(&d.name))
+        .filter(|d| present.as_ref().is_none_or(|p| p.contains(&d.name)))
+        .map(|d| d.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Cumulative drop counters of a capture, 64-bit.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct DropStats {
+    /// Packets dropped by the kernel (ring buffer full).
+    pub kernel: u64,
+    /// Packets dropped by the interface or its driver.
+    pub interface: u64,
+}
+
+/// An open live capture on one interface.
+pub struct LiveCapture {
+    cap: pcap::Capture<pcap::Active>,
+    link: LinkType,
+    iface: String,
+    nanos: bool,
+    last: (u32, u32),
+    drops: DropStats,
+}
+
+impl std::fmt::Debug for LiveCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCapture")
+            .field("iface", &self.iface)
+            .field("link", &self.link)
+            .finish()
+    }
+}
+
+impl LiveCapture {
+    /// Opens `cfg.interface` with the settings of `cfg` (see the module doc).
+    pub fn open(cfg: &LiveConfig) -> Result<LiveCapture, LiveError> {
+        let open_err = |e: pcap::Error| LiveError::Open {
+            iface: cfg.interface.clone(),
+            message: e.to_string(),
+        };
+        let build = |precision: pcap::Precision| {
+            pcap::Capture::from_device(cfg.interface.as_str())
+                .map_err(open_err)
+                .map(|c| {
+                    c.promisc(cfg.promisc)
+                        .immediate_mode(true)
+                        .snaplen(cfg.snaplen)
+                        .buffer_size(cfg.buffer_size)
+                        .timeout(cfg.read_timeout_ms.max(1))
+                        .precision(precision)
+                })
+        };
+        // Nanosecond timestamps where the kernel supports them, else microseconds.
+        let (cap, nanos) = match build(pcap::Precision::Nano)?.open() {
+            Ok(c) => (c, true),
+            Err(_) => (
+                build(pcap::Precision::Micro)?.open().map_err(open_err)?,
+                false,
+            ),
+        };
+        let mut cap = cap;
+        if let Some(f) = cfg.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            cap.filter(f, true).map_err(|e| LiveError::Filter {
+                filter: f.to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        let link = LinkType(cap.get_datalink().0);
+        Ok(LiveCapture {
+            cap,
+            link,
+            iface: cfg.interface.clone(),
+            nanos,
+            last: (0, 0),
+            drops: DropStats::default(),
+        })
+    }
+
+    /// The interface name.
+    pub fn interface(&self) -> &str {
+        &self.iface
+    }
+
+    /// The link-layer type of the packets.
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+
+    /// The next packet, or `Ok(None)` when the read timeout expired first. Does not
+    /// allocate: the packet borrows libpcap's buffer.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, LiveError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                let h = p.header;
+                let ts = if self.nanos {
+                    Timestamp::from_nanos(h.ts.tv_sec as i64, h.ts.tv_usec as i64)
+                } else {
+                    Timestamp::from_micros(h.ts.tv_sec as i64, h.ts.tv_usec as i64)
+                };
+                Ok(Some(Packet {
+                    ts,
+                    link: self.link,
+                    data: p.data,
+                    orig_len: h.len,
+                }))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(e) => Err(LiveError::Read {
+                iface: self.iface.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Reads libpcap's counters and returns the cumulative drops as 64-bit values (libpcap's
+    /// 32-bit counters may wrap; deltas are taken modulo 2^32).
+    pub fn poll_stats(&mut self) -> DropStats {
+        if let Ok(s) = self.cap.stats() {
+            self.drops.kernel += u64::from(s.dropped.wrapping_sub(self.last.0));
+            self.drops.interface += u64::from(s.if_dropped.wrapping_sub(self.last.1));
+            self.last = (s.dropped, s.if_dropped);
+        }
+        self.drops
+    }
+}
+
+/// Position of one packet inside a [`Batch`].
+#[derive(Copy, Clone, Debug)]
+struct Entry {
+    ts: Timestamp,
+    start: usize,
+    len: usize,
+    orig_len: u32,
+}
+
+/// Packets of one interface copied into one contiguous buffer, handed to the pipeline as a
+/// unit. Cleared and reused through a pool.
+#[derive(Debug)]
+pub struct Batch {
+    /// Link-layer type of all packets in the batch.
+    pub link: LinkType,
+    /// Index of the interface the packets came from.
+    pub iface: usize,
+    data: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl Batch {
+    /// An empty batch with room for `packets` packets and `bytes` bytes.
+    pub fn with_capacity(packets: usize, bytes: usize) -> Batch {
+        Batch {
+            link: LinkType::ETHERNET,
+            iface: 0,
+            data: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(packets),
+        }
+    }
+
+    /// Appends a copy of `pkt`.
+    pub fn push(&mut self, pkt: &Packet<'_>) {
+        let start = self.data.len();
+        self.data.extend_from_slice(pkt.data);
+        self.entries.push(Entry {
+            ts: pkt.ts,
+            start,
+            len: pkt.data.len(),
+            orig_len: pkt.orig_len,
+        });
+    }
+
+    /// Number of packets.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if the batch holds no packet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Timestamp of the first packet.
+    pub fn first_ts(&self) -> Option<Timestamp> {
+        self.entries.first().map(|e| e.ts)
+    }
+
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.entries.clear();
+    }
+
+    /// The packets, in capture order.
+    pub fn packets(&self) -> impl Iterator<Item = Packet<'_>> + '_ {
+        self.entries.iter().filter_map(move |e| {
+            Some(Packet {
+                ts: e.ts,
+                link: self.link,
+                data: self.data.get(e.start..e.start + e.len)?,
+                orig_len: e.orig_len,
+            })
+        })
+    }
+}
+
+/// Per-interface counters shared between a capture thread and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct IfaceCounters {
+    /// Interface name.
+    pub name: String,
+    /// Packets captured (after the BPF filter).
+    pub packets: AtomicU64,
+    /// Captured bytes.
+    pub bytes: AtomicU64,
+    /// Packets dropped by the kernel (ring buffer full).
+    pub kernel_drops: AtomicU64,
+    /// Packets dropped by the interface or driver.
+    pub interface_drops: AtomicU64,
+    /// Packets dropped because the pipeline queue was full.
+    pub queue_drops: AtomicU64,
+    /// The capture is open and running.
+    pub running: AtomicBool,
+    /// Read errors that ended the capture.
+    pub errors: AtomicU64,
+}
+
+impl IfaceCounters {
+    /// Counters for interface `name`.
+    pub fn new(name: &str) -> Self {
+        IfaceCounters {
+            name: name.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// When a capture thread hands its current batch over.
+#[derive(Copy, Clone, Debug)]
+pub struct BatchPolicy {
+    /// Max packets per batch.
+    pub max_packets: usize,
+    /// Max bytes per batch.
+    pub max_bytes: usize,
+    /// Max capture-time span of a batch, in nanoseconds.
+    pub max_span_nanos: i64,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        BatchPolicy {
+            max_packets: 256,
+            max_bytes: 1 << 20,
+            max_span_nanos: 20_000_000,
+        }
+    }
+}
+
+/// Reads `cap` until `stop` is set (checked at least every read timeout) or a read error,
+/// sending batches to `tx`. Empty batches are taken from `pool` (the pipeline returns
+/// processed ones) or allocated when it has none. A batch that does not
+/// fit in the queue is dropped and its packets counted in `counters.queue_drops`. Drop
+/// counters are refreshed about once a second and at exit.
+pub fn capture_loop(
+    cap: &mut LiveCapture,
+    iface: usize,
+    tx: &SyncSender<Batch>,
+    pool: &dyn Fn() -> Option<Batch>,
+    counters: &IfaceCounters,
+    stop: &AtomicBool,
+    policy: BatchPolicy,
+) -> Result<(), LiveError> {
+    let new_batch = || Batch::with_capacity(policy.max_packets, policy.max_bytes.min(256 << 10));
+    let mut batch = pool().unwrap_or_else(new_batch);
+    let mut last_stats = std::time::Instant::now();
+    counters.running.store(true, Ordering::Relaxed);
+    let link = cap.link();
+    let send = |batch: &mut Batch| {
+        if batch.is_empty() {
+            return;
+        }
+        let mut next = pool().unwrap_or_else(new_batch);
+        next.clear();
+        next.link = link;
+        next.iface = iface;
+        let full = std::mem::replace(batch, next);
+        let n = full.len() as u64;
+        match tx.try_send(full) {
+            Ok(()) => {}
+            Err(TrySendError::Full(mut b)) => {
+                counters.queue_drops.fetch_add(n, Ordering::Relaxed);
+                b.clear();
+                *batch = b;
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    };
+    batch.clear();
+    batch.link = link;
+    batch.iface = iface;
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        match cap.next_packet() {
+            Ok(Some(p)) => {
+                counters.packets.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes
+                    .fetch_add(p.data.len() as u64, Ordering::Relaxed);
+                let span = batch
+                    .first_ts()
+                    .map_or(0, |t| p.ts.as_nanos().saturating_sub(t.as_nanos()));
+                batch.push(&p);
+                if batch.len() >= policy.max_packets
+                    || batch.bytes() >= policy.max_bytes
+                    || span >= policy.max_span_nanos
+                {
+                    send(&mut batch);
+                }
+            }
+            Ok(None) => send(&mut batch),
+            Err(e) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                break Err(e);
+            }
+        }
+        if last_stats.elapsed() >= std::time::Duration::from_secs(1) {
+            last_stats = std::time::Instant::now();
+            let d = cap.poll_stats();
+            counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
+            counters.interface_drops.store(d.interface, Ordering::Relaxed);
+        }
+    };
+    send(&mut batch);
+    let d = cap.poll_stats();
+    counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
+    counters.interface_drops.store(d.interface, Ordering::Relaxed);
+    counters.running.store(false, Ordering::Relaxed);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_round_trip() {
+        let mut b = Batch::with_capacity(4, 16);
+        b.link = LinkType::RAW;
+        let p1 = Packet {
+            ts: Timestamp::from_nanos(1, 5),
+            link: LinkType::RAW,
+            data: b"abc",
+            orig_len: 10,
+        };
+        let p2 = Packet {
+            ts: Timestamp::from_nanos(2, 0),
+            link: LinkType::RAW,
+            data: b"",
+            orig_len: 0,
+        };
+        b.push(&p1);
+        b.push(&p2);
+        b.push(&p1);
+        let got: Vec<(i64, Vec<u8>, u32)> = b
+            .packets()
+            .map(|p| (p.ts.as_nanos(), p.data.to_vec(), p.orig_len))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1_000_000_005, b"abc".to_vec(), 10),
+                (2_000_000_000, vec![], 0),
+                (1_000_000_005, b"abc".to_vec(), 10)
+            ]
+        );
+        assert_eq!(b.bytes(), 6);
+        b.clear();
+        assert!(b.is_empty());
+        assert_eq!(b.packets().count(), 0);
+    }
+
+    #[test]
+    fn pseudo_devices() {
+        assert!(is_pseudo("any"));
+        assert!(is_pseudo("nflog"));
+        assert!(is_pseudo("usbmon1"));
+        assert!(!is_pseudo("eth0"));
+        assert!(!is_pseudo("lo"));
+    }
+}
