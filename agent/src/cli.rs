@@ -294,7 +294,7 @@ pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
     });
     let _: () = served;
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    rt.shutdown_background();
     let model = agent.stop()?;
     tracing::info!(observed = model.stats().observed, "agent stopped");
     Ok(ExitCode::SUCCESS)

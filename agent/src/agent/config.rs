@@ -57,8 +57,8 @@ pub struct AgentArgs {
     #[arg(long, env = "APITAP_BUFFER_MIB")]
     #[serde(default)]
     pub buffer_mib: Option<i32>,
-    /// Capacity of the capture → pipeline queue, in batches of up to 256 packets
-    /// [default: 512].
+    /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
+    /// [default: 128].
     #[arg(long, env = "APITAP_QUEUE_BATCHES")]
     #[serde(default)]
     pub queue_batches: Option<usize>,
@@ -209,7 +209,7 @@ impl AgentArgs {
             service: a.service.clone(),
             model_out: a.model_out.clone(),
             source_id,
-            queue_batches: a.queue_batches.unwrap_or(512).max(1),
+            queue_batches: a.queue_batches.unwrap_or(128).max(1),
             batch: BatchPolicy::default(),
             pipeline,
             learn: apitap_model::LearnConfig {
