@@ -57,6 +57,11 @@ pub struct AgentArgs {
     #[arg(long, env = "APITAP_BUFFER_MIB")]
     #[serde(default)]
     pub buffer_mib: Option<i32>,
+    /// libpcap immediate mode: lower delay, but a ring of snaplen-sized slots (see the
+    /// capture module doc).
+    #[arg(long, env = "APITAP_IMMEDIATE")]
+    #[serde(default)]
+    pub immediate: bool,
     /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
     /// [default: 128].
     #[arg(long, env = "APITAP_QUEUE_BATCHES")]
@@ -161,6 +166,7 @@ impl AgentArgs {
             self.path_template = other.path_template;
         }
         self.examples |= other.examples;
+        self.immediate |= other.immediate;
         self
     }
 
@@ -201,7 +207,8 @@ impl AgentArgs {
                 filter: a.filter.clone(),
                 snaplen,
                 buffer_size: a.buffer_mib.unwrap_or(32).clamp(1, 2047) << 20,
-                read_timeout_ms: 100,
+                read_timeout_ms: 20,
+                immediate: a.immediate,
                 promisc: false,
             },
             netns: a.netns.clone(),

@@ -26,7 +26,7 @@
 //! sizes) and the metric cardinality caps.
 //!
 //! Shutdown ([`Agent::stop`]): the capture threads see the stop flag within their read
-//! timeout (100 ms) and exit; the pipeline drains the queue, flushes every flow, takes a last
+//! capture loop (every 5 ms at most) and exit; the pipeline drains the queue, flushes every flow, takes a last
 //! snapshot and returns the final model, which is written to `--model-out` if given.
 
 pub mod config;

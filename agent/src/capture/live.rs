@@ -1,17 +1,26 @@
 //! Live packet source: a network interface read by libpcap, for the long-running agent.
 //!
 //! Policies:
-//! - **Opening**: `pcap_create` + settings + `pcap_activate` with immediate mode on (packets
-//!   are delivered as they arrive, not when a kernel block fills), a kernel ring buffer of
+//! - **Opening**: `pcap_create` + settings + `pcap_activate` with a kernel ring buffer of
 //!   [`LiveConfig::buffer_size`] bytes (default 32 MiB, far above libpcap's 2 MiB, so a burst
-//!   or a pipeline pause does not drop in the kernel), a snaplen of
-//!   [`LiveConfig::snaplen`] bytes, nanosecond timestamps when the kernel offers them, and a
-//!   non-blocking reads: when the ring is empty the capture thread hands over its current
-//!   batch and sleeps 100 µs, doubling up to 5 ms while the interface stays silent (libpcap's
-//!   read timeout on Linux only starts once a packet arrived, so it cannot bound a wait), so
-//!   it notices shutdown promptly and the last packets of a burst are never held back; at
-//!   5 ms the 32 MiB ring still holds well over 100 ms of a saturated gigabit link. Promiscuous mode is off by default: a
-//!   sidecar sees its own application's traffic without it.
+//!   or a pipeline pause does not drop in the kernel), a snaplen of [`LiveConfig::snaplen`]
+//!   bytes and nanosecond timestamps when the kernel offers them.
+//! - **Ring layout, not immediate mode by default**: on Linux, libpcap's immediate mode
+//!   switches the ring to TPACKET_V2, whose slots are all snaplen-sized: a 32 MiB ring then
+//!   holds only ~128 packets at a 256 KiB snaplen (~512 on loopback), and a short pause of
+//!   the pipeline drops in the kernel (measured: hundreds of kernel drops at a few hundred
+//!   packets). Without it libpcap uses TPACKET_V3, which packs packets of their real size into
+//!   blocks, and the kernel hands over a partly filled block after the read timeout
+//!   ([`LiveConfig::read_timeout_ms`], default 20 ms), which bounds the delay a packet can
+//!   wait. The agent measures latency from packet timestamps, so that delay never shows in
+//!   its numbers. [`LiveConfig::immediate`] turns immediate mode on where the delay matters
+//!   more than ring capacity.
+//! - **Reads never block**: libpcap's read timeout on Linux only starts once a packet has
+//!   arrived, so a blocking read on a silent interface never returns. Reads are non-blocking;
+//!   when nothing is ready the capture thread hands over its current batch and sleeps 100 µs,
+//!   doubling up to 5 ms while the interface stays silent, so it notices shutdown promptly
+//!   and the last packets of a burst are never held back. Promiscuous mode is off by
+//!   default: a sidecar sees its own application's traffic without it.
 //! - **BPF filter**: compiled and installed by libpcap in the kernel; a bad expression is a
 //!   clear [`LiveError::Filter`].
 //! - **Network namespaces**: [`join_netns`] moves the *calling thread* into another network
@@ -89,9 +98,11 @@ pub struct LiveConfig {
     pub snaplen: i32,
     /// Kernel ring buffer size in bytes (default 32 MiB).
     pub buffer_size: i32,
-    /// libpcap read timeout in milliseconds (default 100; reads are non-blocking, see the
-    /// module doc).
+    /// libpcap read timeout in milliseconds (default 20): the longest a packet waits in a
+    /// partly filled ring block (reads themselves never block, see the module doc).
     pub read_timeout_ms: i32,
+    /// libpcap immediate mode (default off, see the module doc).
+    pub immediate: bool,
     /// Promiscuous mode (default off).
     pub promisc: bool,
 }
@@ -103,7 +114,8 @@ impl Default for LiveConfig {
             filter: None,
             snaplen: 262_144,
             buffer_size: 32 << 20,
-            read_timeout_ms: 100,
+            read_timeout_ms: 20,
+            immediate: false,
             promisc: false,
         }
     }
@@ -200,7 +212,7 @@ impl LiveCapture {
                 .map_err(open_err)
                 .map(|c| {
                     c.promisc(cfg.promisc)
-                        .immediate_mode(true)
+                        .immediate_mode(cfg.immediate)
                         .snaplen(cfg.snaplen)
                         .buffer_size(cfg.buffer_size)
                         .timeout(cfg.read_timeout_ms.max(1))
@@ -215,10 +227,7 @@ impl LiveCapture {
                 false,
             ),
         };
-        // Non-blocking reads: libpcap's read timeout on Linux only starts once a packet has
-        // arrived, so a blocking read on a silent interface never returns (no prompt shutdown,
-        // and the last packets of a burst would wait for the next one). The capture loop
-        // sleeps briefly (100 µs doubling to 5 ms) when the ring is empty instead.
+        // Non-blocking reads (see the module doc).
         let mut cap = cap.setnonblock().map_err(open_err)?;
         if let Some(f) = cfg.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             cap.filter(f, true).map_err(|e| LiveError::Filter {
