@@ -320,7 +320,11 @@ async fn shutdown_signal() -> &'static str {
 #[derive(Args, Debug)]
 pub struct HealthcheckArgs {
     /// The agent's admin address.
-    #[arg(long, env = "APITAP_HEALTHCHECK_ADDR", default_value = "127.0.0.1:9464")]
+    #[arg(
+        long,
+        env = "APITAP_HEALTHCHECK_ADDR",
+        default_value = "127.0.0.1:9464"
+    )]
     pub addr: String,
     /// Path to check.
     #[arg(long, default_value = "/healthz")]

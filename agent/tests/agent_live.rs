@@ -133,8 +133,14 @@ fn learns_and_measures_loopback_traffic() {
     assert_eq!(count(&text, get200), 20, "{text}");
     assert_eq!(count(&text, get404), 2, "{text}");
     assert_eq!(count(&text, post201), 1, "{text}");
-    assert_eq!(count(&text, "apitap_kernel_drops_total{interface=\"lo\"}"), 0);
-    assert_eq!(count(&text, "apitap_queue_drops_total{interface=\"lo\"}"), 0);
+    assert_eq!(
+        count(&text, "apitap_kernel_drops_total{interface=\"lo\"}"),
+        0
+    );
+    assert_eq!(
+        count(&text, "apitap_queue_drops_total{interface=\"lo\"}"),
+        0
+    );
     assert_eq!(count(&text, "apitap_exchanges_total"), 23);
     assert!(count(&text, "apitap_packets_captured_total{interface=\"lo\"}") >= 23 * 6);
     // no raw path ever becomes a route label
@@ -166,7 +172,11 @@ fn learns_and_measures_loopback_traffic() {
 
     let t0 = Instant::now();
     let model = agent.stop().expect("stop");
-    assert!(t0.elapsed() < Duration::from_secs(3), "stop took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "stop took {:?}",
+        t0.elapsed()
+    );
     assert_eq!(model.stats().observed, 23);
     let written = std::fs::read_to_string(&model_out).expect("model written");
     let back = apitap_model::ApiModel::from_json(&written).expect("valid model");
@@ -197,7 +207,9 @@ fn admin_server_serves_all_endpoints() {
         .enable_all()
         .build()
         .expect("runtime");
-    let admin = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let admin = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
     let addr = admin.local_addr().expect("addr").to_string();
     let shared = std::sync::Arc::clone(agent.shared());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -89,7 +89,10 @@ fn promtool_accepts_the_exposition() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "promtool rejected:\n{msg}\n---\n{text}");
+    assert!(
+        out.status.success(),
+        "promtool rejected:\n{msg}\n---\n{text}"
+    );
     // promtool prints lint problems but may still exit 0 for some; there must be none.
     assert!(msg.trim().is_empty(), "promtool lint findings:\n{msg}");
 }

@@ -63,11 +63,7 @@ async fn index() -> &'static str {
 }
 
 async fn metrics(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let format = Format::from_accept(
-        headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     match tokio::task::spawn_blocking(move || s.render_metrics(format)).await {
         Ok(text) => ([(header::CONTENT_TYPE, format.content_type())], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -203,7 +199,11 @@ pub fn endpoint_table(rows: &[apitap_model::EndpointSummary]) -> String {
 
 /// A minimal HTTP/1.0 GET for health checks (no dependencies, no TLS): returns the status
 /// code. Used by `apitap healthcheck` (the Docker HEALTHCHECK), so the image needs no curl.
-pub fn http_get_status(addr: &str, path: &str, timeout: std::time::Duration) -> std::io::Result<u16> {
+pub fn http_get_status(
+    addr: &str,
+    path: &str,
+    timeout: std::time::Duration,
+) -> std::io::Result<u16> {
     use std::io::{Read, Write as _};
     use std::net::ToSocketAddrs;
     let sa = addr
@@ -213,7 +213,10 @@ pub fn http_get_status(addr: &str, path: &str, timeout: std::time::Duration) -> 
     let mut s = std::net::TcpStream::connect_timeout(&sa, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut buf = [0u8; 64];
     let mut n = 0;
     while n < 12 {

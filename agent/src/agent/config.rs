@@ -19,7 +19,12 @@ use std::path::PathBuf;
 pub struct AgentArgs {
     /// Interface to capture on (repeatable; default: every interface that is up, loopback
     /// included). `any` is allowed but sees bridged traffic twice.
-    #[arg(short = 'i', long = "interface", env = "APITAP_INTERFACE", value_delimiter = ',')]
+    #[arg(
+        short = 'i',
+        long = "interface",
+        env = "APITAP_INTERFACE",
+        value_delimiter = ','
+    )]
     #[serde(default, alias = "interfaces")]
     pub interface: Vec<String>,
     /// BPF filter, compiled by libpcap (e.g. `tcp port 8080`).
@@ -80,7 +85,11 @@ pub struct AgentArgs {
     #[serde(default)]
     pub body_cap: Option<usize>,
     /// Pin a path template, e.g. `/v1/orgs/{org}/repos` (repeatable).
-    #[arg(long = "path-template", env = "APITAP_PATH_TEMPLATES", value_delimiter = ',')]
+    #[arg(
+        long = "path-template",
+        env = "APITAP_PATH_TEMPLATES",
+        value_delimiter = ','
+    )]
     #[serde(default, alias = "path_templates")]
     pub path_template: Vec<String>,
     /// Keep one redacted example per schema node.

@@ -274,7 +274,10 @@ impl Agent {
         if captures.is_empty() {
             anyhow::bail!("cannot capture on any interface: {}", errors.join("; "));
         }
-        *shared.ifaces.write().unwrap_or_else(PoisonError::into_inner) = counters;
+        *shared
+            .ifaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = counters;
         let pshared = Arc::clone(&shared);
         let pcfg = cfg.clone();
         let pipeline = std::thread::Builder::new()
@@ -417,7 +420,12 @@ impl Run {
         let snap = Arc::new(self.learner.model.clone());
         self.routes = RouteTable::from_model(&snap);
         let endpoints = self.routes.len() as u64;
-        let services = snap.sources.values().map(|s| s.services.len()).max().unwrap_or(0);
+        let services = snap
+            .sources
+            .values()
+            .map(|s| s.services.len())
+            .max()
+            .unwrap_or(0);
         *self
             .shared
             .model
@@ -468,7 +476,11 @@ impl Run {
                 .values()
                 .map(|s| {
                     let st = &s.stats;
-                    st.bad_target + st.too_deep + st.service_overflow + st.node_overflow + st.bad_method
+                    st.bad_target
+                        + st.too_deep
+                        + st.service_overflow
+                        + st.node_overflow
+                        + st.bad_method
                 })
                 .sum::<u64>();
         h.pending_routes = self.pending.len() as u64;

@@ -514,13 +514,17 @@ pub fn capture_loop(
             last_stats = std::time::Instant::now();
             let d = cap.poll_stats();
             counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
-            counters.interface_drops.store(d.interface, Ordering::Relaxed);
+            counters
+                .interface_drops
+                .store(d.interface, Ordering::Relaxed);
         }
     };
     send(&mut batch);
     let d = cap.poll_stats();
     counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
-    counters.interface_drops.store(d.interface, Ordering::Relaxed);
+    counters
+        .interface_drops
+        .store(d.interface, Ordering::Relaxed);
     counters.running.store(false, Ordering::Relaxed);
     result
 }

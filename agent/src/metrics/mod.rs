@@ -34,8 +34,7 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 
 /// Body size buckets (bytes): 0, then powers of 4 from 64 B to 16 MiB.
 pub const SIZE_BUCKETS: [f64; 11] = [
-    0.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
-    16777216.0,
+    0.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
 ];
 
 /// Methods kept as label values; others are `_OTHER`.
@@ -282,11 +281,7 @@ impl HttpMetrics {
     }
 
     fn route_id_forced_other(&mut self, service: u32) -> u32 {
-        if let Some(&id) = self
-            .routes
-            .get(service as usize)
-            .and_then(|m| m.get(OTHER))
-        {
+        if let Some(&id) = self.routes.get(service as usize).and_then(|m| m.get(OTHER)) {
             return id;
         }
         let id = self.route_names.len() as u32;
@@ -523,7 +518,11 @@ fn render_health(w: &mut Writer, h: &Health) {
         "1 while the capture on an interface runs.",
     );
     for i in &h.interfaces {
-        w.sample_u64("apitap_capture_up", &[("interface", &i.name)], u64::from(i.up));
+        w.sample_u64(
+            "apitap_capture_up",
+            &[("interface", &i.name)],
+            u64::from(i.up),
+        );
     }
     let gauges: [(&str, &str, u64); 5] = [
         (
@@ -557,7 +556,11 @@ fn render_health(w: &mut Writer, h: &Health) {
         w.sample_u64(name, &[], v);
     }
     let counters: [(&str, &str, u64); 8] = [
-        ("apitap_flows_total", "TCP connections tracked.", h.flows_created),
+        (
+            "apitap_flows_total",
+            "TCP connections tracked.",
+            h.flows_created,
+        ),
         (
             "apitap_flows_evicted_total",
             "TCP connections evicted because the flow table was full.",
@@ -690,7 +693,10 @@ mod tests {
                 ("b", "/x")
             ]
         );
-        let other = s.iter().find(|x| x.1 == "_other").map(|x| x.4.duration.count());
+        let other = s
+            .iter()
+            .find(|x| x.1 == "_other")
+            .map(|x| x.4.duration.count());
         assert_eq!(other, Some(7));
         assert_eq!(m.overflow().routes, 7);
         assert_eq!(m.overflow().services, 2);
@@ -710,7 +716,10 @@ mod tests {
         assert_eq!(m.series_count(), 5);
         assert_eq!(m.overflow().series, 6);
         let s = m.series();
-        let last = s.iter().find(|x| x.0 == OTHER).map(|x| (x.1, x.2, x.3.clone()));
+        let last = s
+            .iter()
+            .find(|x| x.0 == OTHER)
+            .map(|x| (x.1, x.2, x.3.clone()));
         assert_eq!(last, Some((OTHER, "_OTHER", OTHER.to_string())));
         assert_eq!(m.total(), 10);
     }

@@ -119,7 +119,10 @@ mod tests {
         let t = RouteTable::from_model(&m);
         let r = |p: &str| t.route("api.test", p).map(|s| s.to_string());
         assert_eq!(r("/users/77").as_deref(), Some("/users/{userId}"));
-        assert_eq!(r("/users/77/orders").as_deref(), Some("/users/{userId}/orders"));
+        assert_eq!(
+            r("/users/77/orders").as_deref(),
+            Some("/users/{userId}/orders")
+        );
         assert_eq!(r("/users/me").as_deref(), Some("/users/me"));
         assert_eq!(r("/health?verbose=1").as_deref(), Some("/health"));
         // unknown shapes and services are not routed
@@ -143,7 +146,9 @@ mod tests {
             t.route("api.test", "/items/new").map(|s| s.to_string()),
             Some("/items/new".into())
         );
-        let tags = t.route("api.test", "/items/new/tags").map(|s| s.to_string());
+        let tags = t
+            .route("api.test", "/items/new/tags")
+            .map(|s| s.to_string());
         assert_eq!(tags.as_deref(), Some("/items/{itemId}/tags"));
     }
 

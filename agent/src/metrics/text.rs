@@ -235,9 +235,6 @@ mod tests {
             )),
             Format::OpenMetrics
         );
-        assert_eq!(
-            Format::from_accept(Some("text/plain")),
-            Format::Prometheus
-        );
+        assert_eq!(Format::from_accept(Some("text/plain")), Format::Prometheus);
     }
 }
