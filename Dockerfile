@@ -43,7 +43,7 @@ FROM ${RUNTIME_IMAGE}
 RUN set -eu; \
     apt-get update; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libpcap0.8 libcap2-bin; \
-    rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb; \
+    rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/*; \
     groupadd --gid 10001 apitap; \
     useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin apitap
 COPY --from=binary /apitap /usr/local/bin/apitap

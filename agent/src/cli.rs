@@ -282,7 +282,7 @@ pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
     let agent = Agent::start(cfg)?;
     tracing::info!(listen = %listen, interfaces = ?agent.shared().interfaces(), "agent running");
     let shared = std::sync::Arc::clone(agent.shared());
-    let served = rt.block_on(async move {
+    rt.block_on(async move {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(apitap::admin::serve(listener, shared, async move {
             let _ = rx.await;
@@ -293,7 +293,6 @@ pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
         // Give in-flight admin requests a moment, never more.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
     });
-    let _: () = served;
     rt.shutdown_background();
     let model = agent.stop()?;
     tracing::info!(observed = model.stats().observed, "agent stopped");

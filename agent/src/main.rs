@@ -42,7 +42,7 @@ enum Command {
     /// Compare two specs or models; exit status 1 when anything breaks.
     Diff(cli::DiffArgs),
     /// Run as a long-running agent: capture live, learn continuously, serve spec and metrics.
-    Agent(apitap::agent::AgentArgs),
+    Agent(Box<apitap::agent::AgentArgs>),
     /// Check a running agent's health endpoint (exit 0 when healthy); for container health
     /// checks.
     Healthcheck(cli::HealthcheckArgs),
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         Command::Exchanges(a) => cli::exchanges(a),
         Command::Learn(a) => cli::learn(a),
         Command::Diff(a) => cli::diff(a),
-        Command::Agent(a) => cli::agent(a),
+        Command::Agent(a) => cli::agent(*a),
         Command::Healthcheck(a) => cli::healthcheck(a),
     };
     match result {

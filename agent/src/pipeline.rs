@@ -105,7 +105,7 @@ impl Pipeline {
         if let Ok(seg) = self.decoder.decode(pkt) {
             self.flows.process(pkt.ts, &seg, out);
         }
-        if self.packets % ADVANCE_EVERY == 0 {
+        if self.packets.is_multiple_of(ADVANCE_EVERY) {
             self.flows.advance(self.last_ts, out);
         }
     }
@@ -174,7 +174,7 @@ pub fn run_files(
             };
             pipe.push(&pkt, &mut events);
             n += 1;
-            if n % ADVANCE_EVERY == 0 {
+            if n.is_multiple_of(ADVANCE_EVERY) {
                 if let Some(b) = &bar {
                     b.set_position(src.progress().0);
                 }

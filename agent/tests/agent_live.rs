@@ -18,8 +18,7 @@ fn serve(listener: TcpListener) {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         // read the head (and a small body if any)
-        loop {
-            let Ok(n) = s.read(&mut chunk) else { break };
+        while let Ok(n) = s.read(&mut chunk) {
             if n == 0 {
                 break;
             }

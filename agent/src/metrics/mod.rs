@@ -337,7 +337,8 @@ impl HttpMetrics {
 
     fn render(&self, w: &mut Writer) {
         let series = self.series();
-        let fams: [(&str, &str, &[f64], fn(&Series) -> &Histogram); 3] = [
+        type Family<'a> = (&'a str, &'a str, &'a [f64], fn(&Series) -> &Histogram);
+        let fams: [Family<'_>; 3] = [
             (
                 "http_server_request_duration_seconds",
                 "Duration of HTTP server requests (first request byte to last response byte seen on the wire).",
