@@ -7,7 +7,7 @@
 //! | `/` | a plain-text index of these endpoints |
 //! | `/metrics` | Prometheus text format 0.0.4; OpenMetrics 1.0 when the `Accept` header names `application/openmetrics-text` (see [`crate::metrics`] for the metric list) |
 //! | `/healthz` | `200 ok` while the pipeline thread reports (at least every 10 s); `503` otherwise |
-//! | `/readyz` | `200 ready` once every capture is open and the pipeline runs; `503` before and during shutdown |
+//! | `/readyz` | `200 ready` while every capture is open and running and the pipeline reports; `503` before, during shutdown, or when a capture stopped (e.g. its interface went away) |
 //! | `/v1/model` | the learned model as native JSON (mergeable with `apitap` models from other agents) |
 //! | `/v1/openapi.json` | the learned API as OpenAPI 3.1 JSON |
 //! | `/v1/openapi.yaml` | the same as YAML |

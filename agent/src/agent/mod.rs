@@ -25,6 +25,11 @@
 //! the body cap (64 KiB by default), the model's own caps (services, trie nodes, schema
 //! sizes) and the metric cardinality caps.
 //!
+//! Privileges: capturing needs only `CAP_NET_RAW` (packet sockets; the container image gives
+//! the binary that one file capability and runs as uid 10001). `--netns` also needs
+//! `CAP_SYS_ADMIN` (`setns(2)`) and access to the namespace file. Promiscuous mode is never
+//! enabled, so `CAP_NET_ADMIN` is not needed.
+//!
 //! Shutdown ([`Agent::stop`]): the capture threads see the stop flag within their read
 //! capture loop (every 5 ms at most) and exit; the pipeline drains the queue, flushes every flow, takes a last
 //! snapshot and returns the final model, which is written to `--model-out` if given.
@@ -125,9 +130,16 @@ impl Shared {
         metrics::render(format, &http, &health)
     }
 
-    /// Ready: every capture is open and the pipeline runs.
+    /// Ready: every capture is open and running, and the pipeline runs.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed) && self.is_healthy()
+        self.ready.load(Ordering::Relaxed)
+            && self.is_healthy()
+            && self
+                .ifaces
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .all(|c| c.running.load(Ordering::Relaxed))
     }
 
     /// Healthy: the pipeline thread has reported within the last 10 s and no stop was
@@ -222,6 +234,7 @@ impl Agent {
                         .and_then(|()| LiveCapture::open(&lc));
                     let mut cap = match opened {
                         Ok(c) => {
+                            thread_c.running.store(true, Ordering::Relaxed);
                             let _ = open_tx.send(Ok(()));
                             c
                         }
@@ -419,7 +432,7 @@ impl Run {
     fn publish(&mut self) {
         let snap = Arc::new(self.learner.model.clone());
         self.routes = RouteTable::from_model(&snap);
-        let endpoints = self.routes.len() as u64;
+        let endpoints = self.routes.endpoints() as u64;
         let services = snap
             .sources
             .values()

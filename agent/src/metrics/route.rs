@@ -31,6 +31,7 @@ struct Node {
 pub struct RouteTable {
     services: HashMap<String, Node>,
     templates: usize,
+    endpoints: usize,
 }
 
 impl RouteTable {
@@ -40,6 +41,7 @@ impl RouteTable {
         for (svc, ds) in model.derived() {
             let root = t.services.entry(svc).or_default();
             for d in ds {
+                t.endpoints += 1;
                 let mut node = &mut *root;
                 for s in &d.segs {
                     node = match s {
@@ -59,6 +61,11 @@ impl RouteTable {
     /// Number of distinct templates.
     pub fn len(&self) -> usize {
         self.templates
+    }
+
+    /// Number of endpoints (method and template) in the snapshot.
+    pub fn endpoints(&self) -> usize {
+        self.endpoints
     }
 
     /// True if the table has no template.
@@ -117,6 +124,8 @@ mod tests {
         m.observe(&obs("GET", "/users/me"), &cfg);
         m.observe(&obs("GET", "/health"), &cfg);
         let t = RouteTable::from_model(&m);
+        // GET on /users/{userId}, /users/{userId}/orders, /users/me, /health
+        assert_eq!((t.len(), t.endpoints()), (4, 4));
         let r = |p: &str| t.route("api.test", p).map(|s| s.to_string());
         assert_eq!(r("/users/77").as_deref(), Some("/users/{userId}"));
         assert_eq!(
@@ -159,6 +168,7 @@ mod tests {
         m.observe(&obs("GET", "/books/9780262033848"), &cfg);
         let t = RouteTable::from_model(&m);
         assert_eq!(t.len(), 1);
+        assert_eq!(t.endpoints(), 1);
         let r = t.route("api.test", "/books/123").map(|s| s.to_string());
         assert_eq!(r.as_deref(), Some("/books/{bookId}"));
     }
