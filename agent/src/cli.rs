@@ -320,4 +320,83 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
             }
         }
     })
+/// Runs `apitap agent` until SIGTERM or SIGINT, then flushes and writes the final model.
+pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
+    use apitap::agent::Agent;
+    let cfg = a.resolve()?;
+    let listen = cfg.listen.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(2)
+        .thread_name("apitap-admin")
+        .enable_all()
+        .build()
+        .context("cannot start the admin runtime")?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(&listen))
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let agent = Agent::start(cfg)?;
+    tracing::info!(listen = %listen, interfaces = ?agent.shared().interfaces(), "agent running");
+    let shared = std::sync::Arc::clone(agent.shared());
+    rt.block_on(async move {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(apitap::admin::serve(listener, shared, async move {
+            let _ = rx.await;
+        }));
+        let sig = shutdown_signal().await;
+        tracing::info!("{sig}: shutting down");
+        let _ = tx.send(());
+        // Give in-flight admin requests a moment, never more.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
+    });
+    rt.shutdown_background();
+    let model = agent.stop()?;
+    tracing::info!(observed = model.stats().observed, "agent stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => tokio::select! {
+            _ = t.recv() => "SIGTERM",
+            _ = i.recv() => "SIGINT",
+        },
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// `apitap healthcheck`.
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    /// The agent's admin address.
+    #[arg(
+        long,
+        env = "APITAP_HEALTHCHECK_ADDR",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub addr: String,
+    /// Path to check.
+    #[arg(long, default_value = "/healthz")]
+    pub path: String,
+}
+
+/// Runs `apitap healthcheck`: exit 0 on HTTP 200, 1 otherwise.
+pub fn healthcheck(a: HealthcheckArgs) -> Result<ExitCode> {
+    match apitap::admin::http_get_status(&a.addr, &a.path, std::time::Duration::from_secs(3)) {
+        Ok(200) => Ok(ExitCode::SUCCESS),
+        Ok(code) => {
+            eprintln!("apitap: {}{} answered {code}", a.addr, a.path);
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("apitap: {}{}: {e}", a.addr, a.path);
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -19,9 +19,13 @@
 //! - [`upstream`]: pushes the model to a collector and metrics by Prometheus remote write.
 //! - [`collector`]: the `apitap collector` server (merge, store, spec history, web page).
 //! - [`inject`]: adds the agent sidecar to Kubernetes manifests.
+//! - [`agent`]: the long-running agent (live capture, continuous learning), with its
+//!   [`admin`] HTTP server and [`metrics`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod agent;
 pub mod capture;
 pub mod collector;
 pub mod decode;
@@ -29,6 +33,7 @@ pub mod flow;
 pub mod http;
 pub mod inject;
 pub mod learn;
+pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod progress;

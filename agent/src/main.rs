@@ -52,6 +52,11 @@ enum Command {
     Push(cli::PushArgs),
     /// Add the apitap sidecar to Kubernetes manifests (Deployment, Pod, ...).
     Inject(apitap::inject::InjectArgs),
+    /// Run as a long-running agent: capture live, learn continuously, serve spec and metrics.
+    Agent(Box<apitap::agent::AgentArgs>),
+    /// Check a running agent's health endpoint (exit 0 when healthy); for container health
+    /// checks.
+    Healthcheck(cli::HealthcheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +69,8 @@ fn main() -> ExitCode {
         Command::Collector(a) => apitap::collector::run(a).map(|()| ExitCode::SUCCESS),
         Command::Push(a) => cli::push(a),
         Command::Inject(a) => apitap::inject::run(a),
+        Command::Agent(a) => cli::agent(*a),
+        Command::Healthcheck(a) => cli::healthcheck(a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,5 @@
 //! Stage 1 — capture: packets from capture files (pcap, pcapng, gzip-compressed, stdin) and,
-//! later, live interfaces, narrowed by a BPF filter compiled by libpcap itself.
+//! live interfaces ([`mod@live`]), narrowed by a BPF filter compiled by libpcap itself.
 //!
 //! Output: a stream of [`Packet`]s (timestamp, link type, bytes) handed to [`crate::decode`].
 //!
@@ -7,6 +7,7 @@
 //! magic bytes, stdin, truncated last records, errors).
 
 pub mod file;
+pub mod live;
 
 pub use file::{CaptureError, CaptureStats, FileSource};
 

@@ -1,0 +1,336 @@
+//! Agent configuration: command-line flags, `APITAP_*` environment variables and an optional
+//! config file.
+//!
+//! Precedence: a flag on the command line, then its environment variable, then the config
+//! file (`--config FILE`, JSON or YAML, keys as the long flag names with `_` or `-`, e.g.
+//! `{"interface": ["eth0"], "listen": "0.0.0.0:9464", "buffer_mib": 64}`), then the
+//! built-in default. Unknown keys in the file are an error (typos should not pass silently).
+
+use crate::capture::live::{BatchPolicy, LiveConfig};
+use crate::metrics::Caps;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// `apitap agent` flags. Every field is optional so that a config file can fill what the
+/// command line and environment leave out; [`AgentArgs::resolve`] applies the defaults.
+#[derive(clap::Args, Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct AgentArgs {
+    /// Interface to capture on (repeatable; default: every interface that is up, loopback
+    /// included). `any` is allowed but sees bridged traffic twice.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        env = "APITAP_INTERFACE",
+        value_delimiter = ','
+    )]
+    #[serde(default, alias = "interfaces")]
+    pub interface: Vec<String>,
+    /// BPF filter, compiled by libpcap (e.g. `tcp port 8080`).
+    #[arg(long, short = 'f', env = "APITAP_FILTER")]
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Join this network namespace before capturing (`/proc/PID/ns/net`,
+    /// `/var/run/netns/NAME`); needs CAP_SYS_ADMIN. The admin server stays in the agent's own
+    /// namespace.
+    #[arg(long, env = "APITAP_NETNS")]
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
+    /// Admin HTTP server address (metrics, health, spec) [default: 0.0.0.0:9464].
+    #[arg(long, env = "APITAP_LISTEN")]
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Service name for the metrics' `service_name` label [default: the learned service,
+    /// i.e. the Host header].
+    #[arg(long, env = "APITAP_SERVICE")]
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Write the final model (native JSON) here on shutdown.
+    #[arg(long, env = "APITAP_MODEL_OUT")]
+    #[serde(default)]
+    pub model_out: Option<PathBuf>,
+    /// Source id of this agent in merged models [default: service or hostname + boot id].
+    #[arg(long, env = "APITAP_SOURCE_ID")]
+    #[serde(default)]
+    pub source_id: Option<String>,
+    /// Bytes captured per packet [default: 262144].
+    #[arg(long, env = "APITAP_SNAPLEN")]
+    #[serde(default)]
+    pub snaplen: Option<i32>,
+    /// Kernel capture buffer per interface, MiB [default: 32].
+    #[arg(long, env = "APITAP_BUFFER_MIB")]
+    #[serde(default)]
+    pub buffer_mib: Option<i32>,
+    /// libpcap immediate mode: lower delay, but a ring of snaplen-sized slots (see the
+    /// capture module doc).
+    #[arg(long, env = "APITAP_IMMEDIATE")]
+    #[serde(default)]
+    pub immediate: bool,
+    /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
+    /// [default: 128].
+    #[arg(long, env = "APITAP_QUEUE_BATCHES")]
+    #[serde(default)]
+    pub queue_batches: Option<usize>,
+    /// Max TCP connections tracked [default: 65536].
+    #[arg(long, env = "APITAP_MAX_FLOWS")]
+    #[serde(default)]
+    pub max_flows: Option<usize>,
+    /// Idle connection timeout, seconds [default: 120].
+    #[arg(long, env = "APITAP_IDLE_TIMEOUT")]
+    #[serde(default)]
+    pub idle_timeout: Option<u64>,
+    /// Bytes of each body kept for schema inference [default: 65536].
+    #[arg(long, env = "APITAP_BODY_CAP")]
+    #[serde(default)]
+    pub body_cap: Option<usize>,
+    /// Pin a path template, e.g. `/v1/orgs/{org}/repos` (repeatable).
+    #[arg(
+        long = "path-template",
+        env = "APITAP_PATH_TEMPLATES",
+        value_delimiter = ','
+    )]
+    #[serde(default, alias = "path_templates")]
+    pub path_template: Vec<String>,
+    /// Keep one redacted example per schema node.
+    #[arg(long, env = "APITAP_EXAMPLES")]
+    #[serde(default)]
+    pub examples: bool,
+    /// Seconds between model snapshots served by the admin server [default: 2].
+    #[arg(long, env = "APITAP_SNAPSHOT_INTERVAL")]
+    #[serde(default)]
+    pub snapshot_interval: Option<f64>,
+    /// Max distinct `service_name` label values [default: 20].
+    #[arg(long, env = "APITAP_MAX_METRIC_SERVICES")]
+    #[serde(default)]
+    pub max_metric_services: Option<usize>,
+    /// Max distinct `http_route` label values per service [default: 500].
+    #[arg(long, env = "APITAP_MAX_METRIC_ROUTES")]
+    #[serde(default)]
+    pub max_metric_routes: Option<usize>,
+    /// Config file (JSON or YAML) with any of these settings.
+    #[arg(long, env = "APITAP_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+/// The agent's resolved settings.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// Interfaces (empty: every interface that is up, found after joining `netns`).
+    pub interfaces: Vec<String>,
+    /// Capture settings (the interface name is filled per interface).
+    pub capture: LiveConfig,
+    /// Network namespace to join.
+    pub netns: Option<PathBuf>,
+    /// Admin server address.
+    pub listen: String,
+    /// `service_name` label override.
+    pub service: Option<String>,
+    /// Final model destination.
+    pub model_out: Option<PathBuf>,
+    /// Source id for the model.
+    pub source_id: String,
+    /// Queue capacity, in batches.
+    pub queue_batches: usize,
+    /// Batching of the capture threads.
+    pub batch: BatchPolicy,
+    /// Pipeline settings.
+    pub pipeline: crate::pipeline::PipelineConfig,
+    /// Learner settings.
+    pub learn: apitap_model::LearnConfig,
+    /// Model snapshot interval.
+    pub snapshot_interval: std::time::Duration,
+    /// Metric cardinality caps.
+    pub caps: Caps,
+}
+
+impl AgentArgs {
+    /// Fills unset fields from `other` (a config file).
+    fn or(mut self, other: AgentArgs) -> AgentArgs {
+        macro_rules! fill {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = other.$f; } )* };
+        }
+        fill!(
+            filter,
+            netns,
+            listen,
+            service,
+            model_out,
+            source_id,
+            snaplen,
+            buffer_mib,
+            queue_batches,
+            max_flows,
+            idle_timeout,
+            body_cap,
+            snapshot_interval,
+            max_metric_services,
+            max_metric_routes
+        );
+        if self.interface.is_empty() {
+            self.interface = other.interface;
+        }
+        if self.path_template.is_empty() {
+            self.path_template = other.path_template;
+        }
+        self.examples |= other.examples;
+        self.immediate |= other.immediate;
+        self
+    }
+
+    /// Reads the config file (if any) and applies defaults.
+    pub fn resolve(self) -> Result<AgentConfig> {
+        let a = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                let file: AgentArgs = parse_config(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                self.clone().or(file)
+            }
+            None => self,
+        };
+        let mut pipeline = crate::pipeline::PipelineConfig::default();
+        pipeline.flow.max_flows = a.max_flows.unwrap_or(65_536).max(1);
+        pipeline.flow.idle_timeout = std::time::Duration::from_secs(a.idle_timeout.unwrap_or(120));
+        pipeline.flow.max_buffered_bytes = 64 << 20;
+        pipeline.http.keep_bodies = true;
+        pipeline.http.body_cap = a.body_cap.unwrap_or(64 << 10);
+        let source_id = a.source_id.clone().unwrap_or_else(|| {
+            let base = a.service.clone().unwrap_or_else(hostname);
+            format!("{base}-{}", boot_id())
+        });
+        let interval = a.snapshot_interval.unwrap_or(2.0);
+        if !(interval.is_finite() && interval > 0.0) {
+            anyhow::bail!("snapshot interval must be a positive number of seconds");
+        }
+        let snaplen = a.snaplen.unwrap_or(262_144);
+        if snaplen < 64 {
+            anyhow::bail!("snaplen must be at least 64 bytes");
+        }
+        Ok(AgentConfig {
+            interfaces: a.interface.clone(),
+            capture: LiveConfig {
+                interface: String::new(),
+                filter: a.filter.clone(),
+                snaplen,
+                buffer_size: a.buffer_mib.unwrap_or(32).clamp(1, 2047) << 20,
+                read_timeout_ms: 20,
+                immediate: a.immediate,
+                promisc: false,
+            },
+            netns: a.netns.clone(),
+            listen: a.listen.clone().unwrap_or_else(|| "0.0.0.0:9464".into()),
+            service: a.service.clone(),
+            model_out: a.model_out.clone(),
+            source_id,
+            queue_batches: a.queue_batches.unwrap_or(128).max(1),
+            batch: BatchPolicy::default(),
+            pipeline,
+            learn: apitap_model::LearnConfig {
+                source: String::new(),
+                examples: a.examples,
+                pinned: a.path_template.clone(),
+            },
+            snapshot_interval: std::time::Duration::from_secs_f64(interval),
+            caps: Caps {
+                max_services: a.max_metric_services.unwrap_or(20).max(1),
+                max_routes_per_service: a.max_metric_routes.unwrap_or(500).max(1),
+                max_series: 10_000,
+            },
+        }
+        .with_source())
+    }
+}
+
+impl AgentConfig {
+    fn with_source(mut self) -> Self {
+        self.learn.source = self.source_id.clone();
+        self
+    }
+}
+
+/// Parses a config file: JSON, else YAML; top-level keys may use `-` or `_`.
+fn parse_config(text: &str) -> Result<AgentArgs> {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(json_err) => serde_norway::from_str(text).map_err(|yaml_err| {
+            anyhow::anyhow!("neither JSON ({json_err}) nor YAML ({yaml_err})")
+        })?,
+    };
+    let serde_json::Value::Object(map) = value else {
+        anyhow::bail!("the config file must be a mapping of settings");
+    };
+    let map: serde_json::Map<String, serde_json::Value> = map
+        .into_iter()
+        .map(|(k, v)| (k.replace('-', "_"), v))
+        .collect();
+    Ok(serde_json::from_value(serde_json::Value::Object(map))?)
+}
+
+/// The host name (from the kernel), or `apitap`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "apitap".into())
+}
+
+/// A random id for this process (8 hex digits, from the kernel's random UUID source, else
+/// the pid and start time).
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .ok()
+        .and_then(|s| s.get(..8).map(str::to_string))
+        .unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            format!("{:08x}", std::process::id() ^ t)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_fills_what_flags_leave_out() {
+        let file = parse_config(
+            "interface: [eth0, lo]\nlisten: 127.0.0.1:1\nbuffer-mib: 8\nservice: from-file\n",
+        )
+        .unwrap();
+        let flags = AgentArgs {
+            service: Some("from-flag".into()),
+            ..Default::default()
+        };
+        let c = flags.or(file).resolve().unwrap();
+        assert_eq!(c.interfaces, vec!["eth0", "lo"]);
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.capture.buffer_size, 8 << 20);
+        assert_eq!(c.service.as_deref(), Some("from-flag"));
+        assert!(c.source_id.starts_with("from-flag-"));
+        assert_eq!(c.learn.source, c.source_id);
+    }
+
+    #[test]
+    fn json_and_unknown_keys() {
+        let a = parse_config(r#"{"filter": "tcp port 80", "max_flows": 10}"#).unwrap();
+        assert_eq!(a.filter.as_deref(), Some("tcp port 80"));
+        assert_eq!(a.max_flows, Some(10));
+        assert!(parse_config(r#"{"fliter": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = AgentArgs::default().resolve().unwrap();
+        assert!(c.interfaces.is_empty());
+        assert_eq!(c.listen, "0.0.0.0:9464");
+        assert_eq!(c.capture.buffer_size, 32 << 20);
+        assert_eq!(c.capture.snaplen, 262_144);
+        assert_eq!(c.caps.max_routes_per_service, 500);
+        assert!(c.pipeline.http.keep_bodies);
+    }
+}

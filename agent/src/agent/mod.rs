@@ -1,0 +1,560 @@
+//! The long-running agent: live capture → pipeline → learner and metrics, served by
+//! [`crate::admin`].
+//!
+//! Threads:
+//! - one **capture thread per interface** ([`crate::capture::live::capture_loop`]): joins
+//!   the target network namespace (if any), opens libpcap, copies packets into batches and
+//!   hands them over a bounded queue (`--queue-batches`); when the queue is full the batch
+//!   is dropped and counted (`apitap_queue_drops_total`), so a slow pipeline never backs up
+//!   into the kernel buffer unnoticed nor grows memory;
+//! - one **pipeline thread**: decode → flow table → reassembly → HTTP ([`Pipeline`]) →
+//!   learner ([`Learner`]) and RED metrics. It expires idle flows on wall-clock time every
+//!   second, so connections close even without traffic. It owns the model; every
+//!   `--snapshot-interval` (2 s) when the model changed it publishes a clone as an
+//!   `Arc<ApiModel>` for the admin server, and rebuilds its [`RouteTable`] from it. HTTP
+//!   requests therefore never block the hot path on the model;
+//! - the **admin server** and signal handling run on a small tokio runtime (see `apitap
+//!   agent` in the CLI).
+//!
+//! Routes for metrics: an exchange's route is looked up in the route table of the latest
+//! snapshot. An exchange whose path the snapshot cannot route yet (a new endpoint) waits in
+//! a bounded pending list (10,000 exchanges; beyond that it is recorded as `_other`) and the
+//! next snapshot is taken early (after 250 ms), then it is recorded with its template.
+//!
+//! Memory is bounded: the flow table (`--max-flows`, buffered bytes 64 MiB), the queue,
+//! the body cap (64 KiB by default), the model's own caps (services, trie nodes, schema
+//! sizes) and the metric cardinality caps.
+//!
+//! Privileges: capturing needs only `CAP_NET_RAW` (packet sockets; the container image gives
+//! the binary that one file capability and runs as uid 10001). `--netns` also needs
+//! `CAP_SYS_ADMIN` (`setns(2)`) and access to the namespace file. Promiscuous mode is never
+//! enabled, so `CAP_NET_ADMIN` is not needed.
+//!
+//! Shutdown ([`Agent::stop`]): the capture threads see the stop flag within their read
+//! capture loop (every 5 ms at most) and exit; the pipeline drains the queue, flushes every flow, takes a last
+//! snapshot and returns the final model, which is written to `--model-out` if given.
+
+pub mod config;
+
+pub use config::{AgentArgs, AgentConfig};
+
+use crate::capture::live::{self, Batch, IfaceCounters, LiveCapture};
+use crate::http::{Flag, HttpEvent};
+use crate::learn::{observation, Learner};
+use crate::metrics::route::RouteTable;
+use crate::metrics::text::Format;
+use crate::metrics::{self, Health, HttpMetrics, IfaceHealth, RedSample, OTHER};
+use crate::pipeline::Pipeline;
+use crate::Timestamp;
+use anyhow::{Context, Result};
+use apitap_model::ApiModel;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Max exchanges waiting for a route.
+const MAX_PENDING: usize = 10_000;
+
+/// State shared between the pipeline, the capture threads and the admin server.
+#[derive(Debug)]
+pub struct Shared {
+    model: RwLock<Arc<ApiModel>>,
+    http: Mutex<HttpMetrics>,
+    health: Mutex<Health>,
+    ifaces: RwLock<Vec<Arc<IfaceCounters>>>,
+    ready: AtomicBool,
+    stop: AtomicBool,
+    heartbeat_ms: AtomicU64,
+    started: Instant,
+    start_unix: f64,
+    service: Option<String>,
+}
+
+fn now_ts() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn new(cfg: &AgentConfig) -> Self {
+        Shared {
+            model: RwLock::new(Arc::new(ApiModel::new())),
+            http: Mutex::new(HttpMetrics::new(cfg.caps)),
+            health: Mutex::new(Health::default()),
+            ifaces: RwLock::new(Vec::new()),
+            ready: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            heartbeat_ms: AtomicU64::new(0),
+            started: Instant::now(),
+            start_unix: now_ts().as_secs_f64(),
+            service: cfg.service.clone(),
+        }
+    }
+
+    /// The latest published model snapshot.
+    pub fn model(&self) -> Arc<ApiModel> {
+        Arc::clone(&self.model.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The `/metrics` exposition in `format` (Prometheus text 0.0.4 or OpenMetrics).
+    pub fn render_metrics(&self, format: Format) -> String {
+        let mut health = lock(&self.health).clone();
+        health.interfaces = self
+            .ifaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|c| IfaceHealth {
+                name: c.name.clone(),
+                packets: c.packets.load(Ordering::Relaxed),
+                bytes: c.bytes.load(Ordering::Relaxed),
+                kernel_drops: c.kernel_drops.load(Ordering::Relaxed),
+                interface_drops: c.interface_drops.load(Ordering::Relaxed),
+                queue_drops: c.queue_drops.load(Ordering::Relaxed),
+                up: c.running.load(Ordering::Relaxed),
+            })
+            .collect();
+        let (rss, cpu) = metrics::process_usage();
+        health.resident_bytes = rss;
+        health.cpu_seconds = cpu;
+        health.start_time_seconds = self.start_unix;
+        let http = lock(&self.http);
+        metrics::render(format, &http, &health)
+    }
+
+    /// Ready: every capture is open and running, and the pipeline runs.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+            && self.is_healthy()
+            && self
+                .ifaces
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .all(|c| c.running.load(Ordering::Relaxed))
+    }
+
+    /// Healthy: the pipeline thread has reported within the last 10 s and no stop was
+    /// requested.
+    pub fn is_healthy(&self) -> bool {
+        let now = self.started.elapsed().as_millis() as u64;
+        !self.stop.load(Ordering::Relaxed)
+            && now.saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)) < 10_000
+    }
+
+    /// Interface names being captured.
+    pub fn interfaces(&self) -> Vec<String> {
+        self.ifaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    fn beat(&self) {
+        self.heartbeat_ms
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A running agent.
+#[derive(Debug)]
+pub struct Agent {
+    shared: Arc<Shared>,
+    captures: Vec<JoinHandle<()>>,
+    pipeline: Option<JoinHandle<ApiModel>>,
+    model_out: Option<std::path::PathBuf>,
+}
+
+/// Runs `f` on a thread that first joins `netns` (if given).
+fn in_netns<T: Send + 'static>(
+    netns: Option<std::path::PathBuf>,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    std::thread::Builder::new()
+        .name("apitap-netns".into())
+        .spawn(move || {
+            if let Some(ns) = &netns {
+                live::join_netns(ns)?;
+            }
+            f()
+        })
+        .context("cannot spawn thread")?
+        .join()
+        .map_err(|_| anyhow::anyhow!("interface listing thread panicked"))?
+}
+
+impl Agent {
+    /// Opens the captures and starts the threads. Fails if an interface named explicitly
+    /// cannot be opened, or if no interface can.
+    pub fn start(cfg: AgentConfig) -> Result<Agent> {
+        let explicit = !cfg.interfaces.is_empty();
+        let names = if explicit {
+            cfg.interfaces.clone()
+        } else {
+            in_netns(cfg.netns.clone(), || Ok(live::up_interfaces()?))?
+        };
+        if names.is_empty() {
+            anyhow::bail!("no network interface is up to capture on");
+        }
+        let shared = Arc::new(Shared::new(&cfg));
+        let (tx, rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches);
+        let (pool_tx, pool_rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches + 16);
+        let pool_rx = Arc::new(Mutex::new(pool_rx));
+        let mut captures = Vec::new();
+        let mut counters = Vec::new();
+        let mut errors = Vec::new();
+        for name in names {
+            let mut lc = cfg.capture.clone();
+            lc.interface = name.clone();
+            let (open_tx, open_rx) = mpsc::channel::<Result<(), live::LiveError>>();
+            let c = Arc::new(IfaceCounters::new(&name));
+            let idx = counters.len();
+            let thread_c = Arc::clone(&c);
+            let thread_tx = tx.clone();
+            let thread_shared = Arc::clone(&shared);
+            let netns = cfg.netns.clone();
+            let pool = Arc::clone(&pool_rx);
+            let policy = cfg.batch;
+            let h = std::thread::Builder::new()
+                .name(format!("apitap-cap-{name}"))
+                .spawn(move || {
+                    let opened = netns
+                        .as_deref()
+                        .map_or(Ok(()), live::join_netns)
+                        .and_then(|()| LiveCapture::open(&lc));
+                    let mut cap = match opened {
+                        Ok(c) => {
+                            thread_c.running.store(true, Ordering::Relaxed);
+                            let _ = open_tx.send(Ok(()));
+                            c
+                        }
+                        Err(e) => {
+                            let _ = open_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    tracing::info!(interface = %lc.interface, link = cap.link().name(), "capturing");
+                    // Emptied batches come back from the pipeline through a shared pool.
+                    let take = || pool.try_lock().ok().and_then(|rx| rx.try_recv().ok());
+                    let r = live::capture_loop(
+                        &mut cap,
+                        idx,
+                        &thread_tx,
+                        &take,
+                        &thread_c,
+                        &thread_shared.stop,
+                        policy,
+                    );
+                    if let Err(e) = r {
+                        tracing::error!(interface = %lc.interface, "capture stopped: {e}");
+                    }
+                })
+                .context("cannot spawn capture thread")?;
+            match open_rx.recv() {
+                Ok(Ok(())) => {
+                    counters.push(c);
+                    captures.push(h);
+                }
+                Ok(Err(e)) => {
+                    let _ = h.join();
+                    if explicit {
+                        shared.stop.store(true, Ordering::Relaxed);
+                        for h in captures {
+                            let _ = h.join();
+                        }
+                        return Err(e.into());
+                    }
+                    tracing::warn!("skipping interface: {e}");
+                    errors.push(e.to_string());
+                }
+                Err(_) => {
+                    let _ = h.join();
+                    errors.push(format!("capture thread for {name} died"));
+                }
+            }
+        }
+        drop(tx);
+        if captures.is_empty() {
+            anyhow::bail!("cannot capture on any interface: {}", errors.join("; "));
+        }
+        *shared
+            .ifaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = counters;
+        let pshared = Arc::clone(&shared);
+        let pcfg = cfg.clone();
+        let pipeline = std::thread::Builder::new()
+            .name("apitap-pipeline".into())
+            .spawn(move || pipeline_thread(pcfg, rx, pool_tx, pshared))
+            .context("cannot spawn pipeline thread")?;
+        shared.beat();
+        shared.ready.store(true, Ordering::Relaxed);
+        Ok(Agent {
+            shared,
+            captures,
+            pipeline: Some(pipeline),
+            model_out: cfg.model_out,
+        })
+    }
+
+    /// State shared with the admin server.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops capturing, flushes every flow, writes `--model-out` (if set) and returns the
+    /// final model.
+    pub fn stop(mut self) -> Result<ApiModel> {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for h in self.captures.drain(..) {
+            let _ = h.join();
+        }
+        let model = self
+            .pipeline
+            .take()
+            .map(|h| h.join())
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("pipeline thread panicked"))?
+            .unwrap_or_default();
+        if let Some(path) = &self.model_out {
+            write_atomic(path, model.to_json().as_bytes())
+                .with_context(|| format!("cannot write model to {}", path.display()))?;
+            tracing::info!(path = %path.display(), "final model written");
+        }
+        Ok(model)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// What the pipeline thread keeps for an exchange whose route is not known yet.
+struct Pending {
+    service: String,
+    target: String,
+    method: String,
+    status: u16,
+    duration_s: f64,
+    request_bytes: u64,
+    response_bytes: u64,
+}
+
+struct Run {
+    learner: Learner,
+    routes: RouteTable,
+    pending: Vec<Pending>,
+    dirty: bool,
+    exchanges: u64,
+    unpaired_requests: u64,
+    unpaired_responses: u64,
+    skipped: u64,
+    shared: Arc<Shared>,
+}
+
+impl Run {
+    fn label<'a>(&'a self, learned: &'a str) -> &'a str {
+        self.shared.service.as_deref().unwrap_or(learned)
+    }
+
+    fn on_events(&mut self, events: &mut Vec<HttpEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut http = lock(&self.shared.http);
+        for ev in events.drain(..) {
+            let HttpEvent::Done(ex) = ev else { continue };
+            if ex.flags.contains(&Flag::UnpairedRequest) {
+                self.unpaired_requests += 1;
+            }
+            if ex.flags.contains(&Flag::UnpairedResponse) {
+                self.unpaired_responses += 1;
+            }
+            let Some(obs) = observation(&ex) else {
+                self.skipped += 1;
+                continue;
+            };
+            self.learner.observe(&obs);
+            self.exchanges += 1;
+            self.dirty = true;
+            let (Some(status), Some(lat)) = (obs.status, obs.latency_ms) else {
+                continue;
+            };
+            let req_bytes = ex.request.as_ref().map_or(0, |r| r.body_len);
+            let resp_bytes = ex.response.as_ref().map_or(0, |r| r.body_len);
+            match self.routes.route(&obs.service, &obs.target) {
+                Some(route) => http.record(&RedSample {
+                    service: self.shared.service.as_deref().unwrap_or(&obs.service),
+                    route,
+                    method: &obs.method,
+                    status,
+                    duration_s: lat / 1000.0,
+                    request_bytes: req_bytes,
+                    response_bytes: resp_bytes,
+                }),
+                None if self.pending.len() < MAX_PENDING => self.pending.push(Pending {
+                    service: obs.service,
+                    target: obs.target,
+                    method: obs.method,
+                    status,
+                    duration_s: lat / 1000.0,
+                    request_bytes: req_bytes,
+                    response_bytes: resp_bytes,
+                }),
+                None => http.record(&RedSample {
+                    service: self.shared.service.as_deref().unwrap_or(&obs.service),
+                    route: OTHER,
+                    method: &obs.method,
+                    status,
+                    duration_s: lat / 1000.0,
+                    request_bytes: req_bytes,
+                    response_bytes: resp_bytes,
+                }),
+            }
+        }
+    }
+
+    /// Publishes a model snapshot, rebuilds the routes and records pending exchanges.
+    fn publish(&mut self) {
+        let snap = Arc::new(self.learner.model.clone());
+        self.routes = RouteTable::from_model(&snap);
+        let endpoints = self.routes.endpoints() as u64;
+        let services = snap
+            .sources
+            .values()
+            .map(|s| s.services.len())
+            .max()
+            .unwrap_or(0);
+        *self
+            .shared
+            .model
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = snap;
+        let mut http = lock(&self.shared.http);
+        for p in std::mem::take(&mut self.pending) {
+            let route = self
+                .routes
+                .route(&p.service, &p.target)
+                .map_or(OTHER, |r| &**r);
+            http.record(&RedSample {
+                service: self.label(&p.service),
+                route,
+                method: &p.method,
+                status: p.status,
+                duration_s: p.duration_s,
+                request_bytes: p.request_bytes,
+                response_bytes: p.response_bytes,
+            });
+        }
+        drop(http);
+        let mut h = lock(&self.shared.health);
+        h.learned_endpoints = endpoints;
+        h.learned_services = services as u64;
+        self.dirty = false;
+    }
+
+    fn update_health(&self, pipe: &Pipeline) {
+        let s = pipe.stats();
+        let mut h = lock(&self.shared.health);
+        h.active_flows = s.flow.active;
+        h.flows_created = s.flow.flows_created;
+        h.flows_evicted = s.flow.evicted_table_full;
+        h.reassembly_gaps = s.reassembly.gaps;
+        h.reassembly_gap_bytes = s.reassembly.gap_bytes;
+        h.decode_errors = s.decode.truncated + s.decode.bad_header + s.decode.unsupported_link;
+        h.parse_errors = s.http.parse_errors;
+        h.unpaired_requests = self.unpaired_requests;
+        h.unpaired_responses = self.unpaired_responses;
+        h.exchanges = self.exchanges;
+        // One source in the agent's own model: read its counters without combining.
+        h.learn_skipped = self.skipped
+            + self
+                .learner
+                .model
+                .sources
+                .values()
+                .map(|s| {
+                    let st = &s.stats;
+                    st.bad_target
+                        + st.too_deep
+                        + st.service_overflow
+                        + st.node_overflow
+                        + st.bad_method
+                })
+                .sum::<u64>();
+        h.pending_routes = self.pending.len() as u64;
+    }
+}
+
+fn pipeline_thread(
+    cfg: AgentConfig,
+    rx: Receiver<Batch>,
+    pool: SyncSender<Batch>,
+    shared: Arc<Shared>,
+) -> ApiModel {
+    let mut pipe = Pipeline::new(&cfg.pipeline);
+    let mut run = Run {
+        learner: Learner::new(cfg.learn.clone()),
+        routes: RouteTable::default(),
+        pending: Vec::new(),
+        dirty: false,
+        exchanges: 0,
+        unpaired_requests: 0,
+        unpaired_responses: 0,
+        skipped: 0,
+        shared,
+    };
+    let mut events = Vec::with_capacity(256);
+    let mut last_tick = Instant::now();
+    let mut last_publish = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(batch) => {
+                for p in batch.packets() {
+                    pipe.push(&p, &mut events);
+                    if events.len() >= 64 {
+                        run.on_events(&mut events);
+                    }
+                }
+                run.on_events(&mut events);
+                let _ = pool.try_send(batch);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            pipe.advance(now_ts(), &mut events);
+            run.on_events(&mut events);
+            run.update_health(&pipe);
+            run.shared.beat();
+        }
+        let since = last_publish.elapsed();
+        if run.dirty
+            && (since >= cfg.snapshot_interval
+                || (!run.pending.is_empty() && since >= Duration::from_millis(250)))
+        {
+            last_publish = Instant::now();
+            run.publish();
+        }
+    }
+    pipe.flush(&mut events);
+    run.on_events(&mut events);
+    run.publish();
+    run.update_health(&pipe);
+    run.learner.model
+}

@@ -1,0 +1,603 @@
+//! Live packet source: a network interface read by libpcap, for the long-running agent.
+//!
+//! Policies:
+//! - **Opening**: `pcap_create` + settings + `pcap_activate` with a kernel ring buffer of
+//!   [`LiveConfig::buffer_size`] bytes (default 32 MiB, far above libpcap's 2 MiB, so a burst
+//!   or a pipeline pause does not drop in the kernel), a snaplen of [`LiveConfig::snaplen`]
+//!   bytes and nanosecond timestamps when the kernel offers them.
+//! - **Ring layout, not immediate mode by default**: on Linux, libpcap's immediate mode
+//!   switches the ring to TPACKET_V2, whose slots are all snaplen-sized: a 32 MiB ring then
+//!   holds only ~128 packets at a 256 KiB snaplen (~512 on loopback), and a short pause of
+//!   the pipeline drops in the kernel (measured: hundreds of kernel drops at a few hundred
+//!   packets). Without it libpcap uses TPACKET_V3, which packs packets of their real size into
+//!   blocks, and the kernel hands over a partly filled block after the read timeout
+//!   ([`LiveConfig::read_timeout_ms`], default 20 ms), which bounds the delay a packet can
+//!   wait. The agent measures latency from packet timestamps, so that delay never shows in
+//!   its numbers. [`LiveConfig::immediate`] turns immediate mode on where the delay matters
+//!   more than ring capacity.
+//! - **Reads never block**: libpcap's read timeout on Linux only starts once a packet has
+//!   arrived, so a blocking read on a silent interface never returns. Reads are non-blocking;
+//!   when nothing is ready the capture thread hands over its current batch and sleeps 100 µs,
+//!   doubling up to 5 ms while the interface stays silent, so it notices shutdown promptly
+//!   and the last packets of a burst are never held back. Promiscuous mode is off by
+//!   default: a sidecar sees its own application's traffic without it.
+//! - **BPF filter**: compiled and installed by libpcap in the kernel; a bad expression is a
+//!   clear [`LiveError::Filter`].
+//! - **Network namespaces**: [`join_netns`] moves the *calling thread* into another network
+//!   namespace (`setns(2)` with `CLONE_NEWNET`; needs `CAP_SYS_ADMIN`). Namespace membership
+//!   is per thread, so every capture thread joins before it opens its interface, and
+//!   [`up_interfaces`] must be called on a thread that has joined.
+//! - **Interfaces by default**: every interface that is up, loopback included, excluding
+//!   libpcap's pseudo-devices (`any`, `nflog`, `nfqueue`, `dbus-*`, `usbmon*`, bluetooth).
+//!   The `any` device is not used by default (it is `LINUX_SLL` and sees bridged traffic
+//!   twice) but may be named explicitly.
+//! - **Drops are counted, never hidden**: libpcap's kernel (`ps_drop`) and interface
+//!   (`ps_ifdrop`) counters are 32-bit and cumulative; [`LiveCapture::poll_stats`] turns
+//!   them into 64-bit deltas (wrapping-safe). Packets the capture thread could not hand to
+//!   the pipeline because its bounded queue was full are counted as queue drops by
+//!   [`capture_loop`]. A full queue is first waited for (up to 200 ms, packets meanwhile
+//!   accumulate in the kernel ring, which is the larger buffer), so a short pipeline stall
+//!   costs nothing; only a pipeline that stays behind drops, and every drop is counted.
+//! - **Hand-off**: packets are copied into reusable [`Batch`]es (one contiguous byte buffer
+//!   plus an index), sent over a bounded channel; the pipeline sends emptied batches back
+//!   through a pool channel, so the steady state allocates nothing per packet.
+
+use super::{LinkType, Packet};
+use crate::Timestamp;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+/// Errors opening or reading a live capture.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// libpcap could not open or activate the interface (missing capability, no such
+    /// device, interface down...).
+    #[error("cannot capture on interface {iface}: {message}")]
+    Open {
+        /// The interface name.
+        iface: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// The BPF filter expression did not compile.
+    #[error("invalid BPF filter {filter:?}: {message}")]
+    Filter {
+        /// The filter expression.
+        filter: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// Reading from the interface failed (e.g. the interface went away).
+    #[error("error reading from interface {iface}: {message}")]
+    Read {
+        /// The interface name.
+        iface: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// Joining the network namespace failed.
+    #[error("cannot join network namespace {path}: {message} (setns needs CAP_SYS_ADMIN)")]
+    Netns {
+        /// The namespace file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+    /// Listing interfaces failed.
+    #[error("cannot list interfaces: {0}")]
+    List(String),
+}
+
+/// Settings of one live capture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// Interface name (`eth0`, `lo`, `any`).
+    pub interface: String,
+    /// BPF filter expression.
+    pub filter: Option<String>,
+    /// Bytes captured per packet (default 262,144: whole packets, including TSO super-frames).
+    pub snaplen: i32,
+    /// Kernel ring buffer size in bytes (default 32 MiB).
+    pub buffer_size: i32,
+    /// libpcap read timeout in milliseconds (default 20): the longest a packet waits in a
+    /// partly filled ring block (reads themselves never block, see the module doc).
+    pub read_timeout_ms: i32,
+    /// libpcap immediate mode (default off, see the module doc).
+    pub immediate: bool,
+    /// Promiscuous mode (default off).
+    pub promisc: bool,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            interface: "lo".into(),
+            filter: None,
+            snaplen: 262_144,
+            buffer_size: 32 << 20,
+            read_timeout_ms: 20,
+            immediate: false,
+            promisc: false,
+        }
+    }
+}
+
+/// Moves the calling thread into the network namespace at `path` (`/proc/PID/ns/net` or
+/// `/var/run/netns/NAME`). Needs `CAP_SYS_ADMIN`.
+pub fn join_netns(path: &Path) -> Result<(), LiveError> {
+    let err = |message: String| LiveError::Netns {
+        path: path.display().to_string(),
+        message,
+    };
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| err(e.to_string()))
+}
+
+/// True for libpcap pseudo-devices that are not network interfaces.
+fn is_pseudo(name: &str) -> bool {
+    name == "any"
+        || name.starts_with("nflog")
+        || name.starts_with("nfqueue")
+        || name.starts_with("dbus")
+        || name.starts_with("usbmon")
+        || name.starts_with("bluetooth")
+}
+
+/// Interface names of the calling thread's network namespace, from
+/// `/proc/thread-self/net/dev` (libpcap may also list interfaces of the process's original
+/// namespace after a `setns`, since it reads `/sys/class/net`).
+fn namespace_interfaces() -> Option<Vec<String>> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/dev").ok()?;
+    Some(
+        text.lines()
+            .skip(2)
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+            .filter(|n| !n.is_empty())
+            .collect(),
+    )
+}
+
+/// Every interface that is up in the calling thread's network namespace, loopback included,
+/// without pseudo-devices, sorted by name.
+pub fn up_interfaces() -> Result<Vec<String>, LiveError> {
+    let devs = pcap::Device::list().map_err(|e| LiveError::List(e.to_string()))?;
+    let present = namespace_interfaces();
+    let mut names: Vec<String> = devs
+        .into_iter()
+        .filter(|d| d.flags.is_up() && !is_pseudo(&d.name))
+        .filter(|d| present.as_ref().is_none_or(|p| p.contains(&d.name)))
+        .map(|d| d.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Cumulative drop counters of a capture, 64-bit.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct DropStats {
+    /// Packets dropped by the kernel (ring buffer full).
+    pub kernel: u64,
+    /// Packets dropped by the interface or its driver.
+    pub interface: u64,
+}
+
+/// An open live capture on one interface.
+pub struct LiveCapture {
+    cap: pcap::Capture<pcap::Active>,
+    link: LinkType,
+    iface: String,
+    nanos: bool,
+    last: (u32, u32),
+    drops: DropStats,
+}
+
+impl std::fmt::Debug for LiveCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCapture")
+            .field("iface", &self.iface)
+            .field("link", &self.link)
+            .finish()
+    }
+}
+
+impl LiveCapture {
+    /// Opens `cfg.interface` with the settings of `cfg` (see the module doc).
+    pub fn open(cfg: &LiveConfig) -> Result<LiveCapture, LiveError> {
+        let open_err = |e: pcap::Error| LiveError::Open {
+            iface: cfg.interface.clone(),
+            message: e.to_string(),
+        };
+        let build = |precision: pcap::Precision| {
+            pcap::Capture::from_device(cfg.interface.as_str())
+                .map_err(open_err)
+                .map(|c| {
+                    c.promisc(cfg.promisc)
+                        .immediate_mode(cfg.immediate)
+                        .snaplen(cfg.snaplen)
+                        .buffer_size(cfg.buffer_size)
+                        .timeout(cfg.read_timeout_ms.max(1))
+                        .precision(precision)
+                })
+        };
+        // Nanosecond timestamps where the kernel supports them, else microseconds.
+        let (cap, nanos) = match build(pcap::Precision::Nano)?.open() {
+            Ok(c) => (c, true),
+            Err(_) => (
+                build(pcap::Precision::Micro)?.open().map_err(open_err)?,
+                false,
+            ),
+        };
+        // Non-blocking reads (see the module doc).
+        let mut cap = cap.setnonblock().map_err(open_err)?;
+        if let Some(f) = cfg.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            cap.filter(f, true).map_err(|e| LiveError::Filter {
+                filter: f.to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        let link = LinkType(cap.get_datalink().0);
+        Ok(LiveCapture {
+            cap,
+            link,
+            iface: cfg.interface.clone(),
+            nanos,
+            last: (0, 0),
+            drops: DropStats::default(),
+        })
+    }
+
+    /// The interface name.
+    pub fn interface(&self) -> &str {
+        &self.iface
+    }
+
+    /// The link-layer type of the packets.
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+
+    /// The next packet, or `Ok(None)` when none is waiting (reads do not block). Does not
+    /// allocate: the packet borrows libpcap's buffer.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, LiveError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                let h = p.header;
+                // timeval fields are i64 here but not on every target.
+                #[allow(clippy::unnecessary_cast)]
+                let ts = if self.nanos {
+                    Timestamp::from_nanos(h.ts.tv_sec as i64, h.ts.tv_usec as i64)
+                } else {
+                    Timestamp::from_micros(h.ts.tv_sec as i64, h.ts.tv_usec as i64)
+                };
+                Ok(Some(Packet {
+                    ts,
+                    link: self.link,
+                    data: p.data,
+                    orig_len: h.len,
+                }))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(e) => Err(LiveError::Read {
+                iface: self.iface.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Reads libpcap's counters and returns the cumulative drops as 64-bit values (libpcap's
+    /// 32-bit counters may wrap; deltas are taken modulo 2^32).
+    pub fn poll_stats(&mut self) -> DropStats {
+        if let Ok(s) = self.cap.stats() {
+            self.drops.kernel += u64::from(s.dropped.wrapping_sub(self.last.0));
+            self.drops.interface += u64::from(s.if_dropped.wrapping_sub(self.last.1));
+            self.last = (s.dropped, s.if_dropped);
+        }
+        self.drops
+    }
+}
+
+/// Position of one packet inside a [`Batch`].
+#[derive(Copy, Clone, Debug)]
+struct Entry {
+    ts: Timestamp,
+    start: usize,
+    len: usize,
+    orig_len: u32,
+}
+
+/// Packets of one interface copied into one contiguous buffer, handed to the pipeline as a
+/// unit. Cleared and reused through a pool.
+#[derive(Debug)]
+pub struct Batch {
+    /// Link-layer type of all packets in the batch.
+    pub link: LinkType,
+    /// Index of the interface the packets came from.
+    pub iface: usize,
+    data: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl Batch {
+    /// An empty batch with room for `packets` packets and `bytes` bytes.
+    pub fn with_capacity(packets: usize, bytes: usize) -> Batch {
+        Batch {
+            link: LinkType::ETHERNET,
+            iface: 0,
+            data: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(packets),
+        }
+    }
+
+    /// Appends a copy of `pkt`.
+    pub fn push(&mut self, pkt: &Packet<'_>) {
+        let start = self.data.len();
+        self.data.extend_from_slice(pkt.data);
+        self.entries.push(Entry {
+            ts: pkt.ts,
+            start,
+            len: pkt.data.len(),
+            orig_len: pkt.orig_len,
+        });
+    }
+
+    /// Number of packets.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if the batch holds no packet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Timestamp of the first packet.
+    pub fn first_ts(&self) -> Option<Timestamp> {
+        self.entries.first().map(|e| e.ts)
+    }
+
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.entries.clear();
+    }
+
+    /// The packets, in capture order.
+    pub fn packets(&self) -> impl Iterator<Item = Packet<'_>> + '_ {
+        self.entries.iter().filter_map(move |e| {
+            Some(Packet {
+                ts: e.ts,
+                link: self.link,
+                data: self.data.get(e.start..e.start + e.len)?,
+                orig_len: e.orig_len,
+            })
+        })
+    }
+}
+
+/// Per-interface counters shared between a capture thread and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct IfaceCounters {
+    /// Interface name.
+    pub name: String,
+    /// Packets captured (after the BPF filter).
+    pub packets: AtomicU64,
+    /// Captured bytes.
+    pub bytes: AtomicU64,
+    /// Packets dropped by the kernel (ring buffer full).
+    pub kernel_drops: AtomicU64,
+    /// Packets dropped by the interface or driver.
+    pub interface_drops: AtomicU64,
+    /// Packets dropped because the pipeline queue was full.
+    pub queue_drops: AtomicU64,
+    /// The capture is open and running.
+    pub running: AtomicBool,
+    /// Read errors that ended the capture.
+    pub errors: AtomicU64,
+}
+
+impl IfaceCounters {
+    /// Counters for interface `name`.
+    pub fn new(name: &str) -> Self {
+        IfaceCounters {
+            name: name.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// How long a capture thread waits for room in a full queue before dropping a batch.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+/// Polling step while waiting for room in the queue.
+const QUEUE_POLL: std::time::Duration = std::time::Duration::from_micros(250);
+
+/// When a capture thread hands its current batch over.
+#[derive(Copy, Clone, Debug)]
+pub struct BatchPolicy {
+    /// Max packets per batch.
+    pub max_packets: usize,
+    /// Max bytes per batch.
+    pub max_bytes: usize,
+    /// Max capture-time span of a batch, in nanoseconds.
+    pub max_span_nanos: i64,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        BatchPolicy {
+            max_packets: 256,
+            max_bytes: 256 << 10,
+            max_span_nanos: 20_000_000,
+        }
+    }
+}
+
+/// Reads `cap` until `stop` is set (checked at least every 5 ms) or a read error,
+/// sending batches to `tx`. Empty batches are taken from `pool` (the pipeline returns
+/// processed ones) or allocated when it has none. A batch that does not
+/// fit in the queue is dropped and its packets counted in `counters.queue_drops`. Drop
+/// counters are refreshed about once a second and at exit.
+pub fn capture_loop(
+    cap: &mut LiveCapture,
+    iface: usize,
+    tx: &SyncSender<Batch>,
+    pool: &dyn Fn() -> Option<Batch>,
+    counters: &IfaceCounters,
+    stop: &AtomicBool,
+    policy: BatchPolicy,
+) -> Result<(), LiveError> {
+    let new_batch = || Batch::with_capacity(policy.max_packets, policy.max_bytes.min(64 << 10));
+    let mut batch = pool().unwrap_or_else(new_batch);
+    let mut last_stats = std::time::Instant::now();
+    counters.running.store(true, Ordering::Relaxed);
+    let link = cap.link();
+    let send = |batch: &mut Batch| {
+        if batch.is_empty() {
+            return;
+        }
+        let mut next = pool().unwrap_or_else(new_batch);
+        next.clear();
+        next.link = link;
+        next.iface = iface;
+        let mut full = std::mem::replace(batch, next);
+        let n = full.len() as u64;
+        // A full queue is usually a short stall of the pipeline (a model snapshot, a
+        // scrape, the scheduler): wait for it up to `QUEUE_WAIT` while packets keep
+        // accumulating in the kernel ring, then drop the batch and count it.
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match tx.try_send(full) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(b))
+                    if waited < QUEUE_WAIT && !stop.load(Ordering::Relaxed) =>
+                {
+                    full = b;
+                    std::thread::sleep(QUEUE_POLL);
+                    waited += QUEUE_POLL;
+                }
+                Err(TrySendError::Full(mut b)) => {
+                    counters.queue_drops.fetch_add(n, Ordering::Relaxed);
+                    b.clear();
+                    *batch = b;
+                    return;
+                }
+            }
+        }
+    };
+    batch.clear();
+    batch.link = link;
+    batch.iface = iface;
+    const MIN_IDLE: std::time::Duration = std::time::Duration::from_micros(100);
+    const MAX_IDLE: std::time::Duration = std::time::Duration::from_millis(5);
+    let mut idle = MIN_IDLE;
+    let mut tick: u32 = 0;
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        match cap.next_packet() {
+            Ok(Some(p)) => {
+                idle = MIN_IDLE;
+                counters.packets.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes
+                    .fetch_add(p.data.len() as u64, Ordering::Relaxed);
+                let span = batch
+                    .first_ts()
+                    .map_or(0, |t| p.ts.as_nanos().saturating_sub(t.as_nanos()));
+                batch.push(&p);
+                if batch.len() >= policy.max_packets
+                    || batch.bytes() >= policy.max_bytes
+                    || span >= policy.max_span_nanos
+                {
+                    send(&mut batch);
+                }
+            }
+            Ok(None) => {
+                send(&mut batch);
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(MAX_IDLE);
+            }
+            Err(e) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                break Err(e);
+            }
+        }
+        tick = tick.wrapping_add(1);
+        if (tick.is_multiple_of(1024) || idle > MIN_IDLE)
+            && last_stats.elapsed() >= std::time::Duration::from_secs(1)
+        {
+            last_stats = std::time::Instant::now();
+            let d = cap.poll_stats();
+            counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
+            counters
+                .interface_drops
+                .store(d.interface, Ordering::Relaxed);
+        }
+    };
+    send(&mut batch);
+    let d = cap.poll_stats();
+    counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
+    counters
+        .interface_drops
+        .store(d.interface, Ordering::Relaxed);
+    counters.running.store(false, Ordering::Relaxed);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_round_trip() {
+        let mut b = Batch::with_capacity(4, 16);
+        b.link = LinkType::RAW;
+        let p1 = Packet {
+            ts: Timestamp::from_nanos(1, 5),
+            link: LinkType::RAW,
+            data: b"abc",
+            orig_len: 10,
+        };
+        let p2 = Packet {
+            ts: Timestamp::from_nanos(2, 0),
+            link: LinkType::RAW,
+            data: b"",
+            orig_len: 0,
+        };
+        b.push(&p1);
+        b.push(&p2);
+        b.push(&p1);
+        let got: Vec<(i64, Vec<u8>, u32)> = b
+            .packets()
+            .map(|p| (p.ts.as_nanos(), p.data.to_vec(), p.orig_len))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1_000_000_005, b"abc".to_vec(), 10),
+                (2_000_000_000, vec![], 0),
+                (1_000_000_005, b"abc".to_vec(), 10)
+            ]
+        );
+        assert_eq!(b.bytes(), 6);
+        b.clear();
+        assert!(b.is_empty());
+        assert_eq!(b.packets().count(), 0);
+    }
+
+    #[test]
+    fn pseudo_devices() {
+        assert!(is_pseudo("any"));
+        assert!(is_pseudo("nflog"));
+        assert!(is_pseudo("usbmon1"));
+        assert!(!is_pseudo("eth0"));
+        assert!(!is_pseudo("lo"));
+    }
+}

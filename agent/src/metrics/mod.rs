@@ -1,0 +1,756 @@
+//! Prometheus metrics of the agent: RED metrics per learned endpoint and the agent's health.
+//!
+//! HTTP metrics follow the OpenTelemetry HTTP semantic conventions in Prometheus form:
+//! - `http_server_request_duration_seconds` (histogram, OTel default buckets 5 ms … 10 s),
+//! - `http_server_request_body_size_bytes` and `http_server_response_body_size_bytes`
+//!   (histograms, powers of 4 from 0 to 16 MiB; the decoded body length, as the HTTP stage
+//!   counts it),
+//!
+//! labelled `http_request_method` (the nine standard methods, anything else `_OTHER` as OTel
+//! says), `http_route` (the learned template, never a raw path), `http_response_status_code`
+//! and `service_name`. Exchanges without a response have no duration and are not recorded
+//! here; they show up in `apitap_unpaired_messages_total`.
+//!
+//! Cardinality is capped ([`Caps`]): at most 20 services (further ones are recorded as
+//! `service_name="_other"`), 500 routes per service (`http_route="_other"`), and 10,000
+//! series overall (further label sets all go to one series whose labels are all `_other`).
+//! Every overflow is counted in `apitap_metric_overflow_total{kind=...}`.
+//!
+//! Agent health metrics (all prefixed `apitap_`, plus the standard `process_*`) are listed in
+//! [`Health`] and rendered by [`render`], which writes the Prometheus text format 0.0.4 or
+//! OpenMetrics text ([`text::Format`]); the same function serves `/metrics` and anyone who
+//! needs the text (e.g. a remote-write forwarder).
+
+pub mod route;
+pub mod text;
+
+use std::collections::HashMap;
+use text::{Format, Kind, Writer};
+
+/// OpenTelemetry's default duration buckets (seconds).
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Body size buckets (bytes): 0, then powers of 4 from 64 B to 16 MiB.
+pub const SIZE_BUCKETS: [f64; 11] = [
+    0.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+];
+
+/// Methods kept as label values; others are `_OTHER`.
+pub const METHODS: [&str; 9] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+];
+const METHOD_OTHER: u8 = METHODS.len() as u8;
+
+/// The overflow label value.
+pub const OTHER: &str = "_other";
+
+/// Cardinality caps.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// Max distinct `service_name` values (default 20).
+    pub max_services: usize,
+    /// Max distinct `http_route` values per service (default 500).
+    pub max_routes_per_service: usize,
+    /// Max series (label sets) overall (default 10,000).
+    pub max_series: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            max_services: 20,
+            max_routes_per_service: 500,
+            max_series: 10_000,
+        }
+    }
+}
+
+/// A fixed-bucket histogram.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+}
+
+impl Histogram {
+    /// An empty histogram for `bounds` (one extra bucket for `+Inf`).
+    pub fn new(bounds: &[f64]) -> Self {
+        Histogram {
+            counts: vec![0; bounds.len() + 1],
+            sum: 0.0,
+        }
+    }
+
+    /// Records `v` (bucket `le` is inclusive).
+    pub fn observe(&mut self, bounds: &[f64], v: f64) {
+        let i = bounds.partition_point(|b| *b < v);
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += 1;
+        }
+        self.sum += v;
+    }
+
+    /// Observations recorded.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Sum of the observed values.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// Per-bucket counts (not cumulative), the last one for `+Inf`.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+}
+
+/// The histograms of one label set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Request durations, seconds.
+    pub duration: Histogram,
+    /// Request body sizes, bytes.
+    pub request_size: Histogram,
+    /// Response body sizes, bytes.
+    pub response_size: Histogram,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series {
+            duration: Histogram::new(&DURATION_BUCKETS),
+            request_size: Histogram::new(&SIZE_BUCKETS),
+            response_size: Histogram::new(&SIZE_BUCKETS),
+        }
+    }
+}
+
+/// One finished exchange, as the metrics see it.
+#[derive(Copy, Clone, Debug)]
+pub struct RedSample<'a> {
+    /// `service_name`.
+    pub service: &'a str,
+    /// `http_route`: the learned template.
+    pub route: &'a str,
+    /// Request method as on the wire.
+    pub method: &'a str,
+    /// Response status code.
+    pub status: u16,
+    /// Request → response time, seconds.
+    pub duration_s: f64,
+    /// Request body length, bytes.
+    pub request_bytes: u64,
+    /// Response body length, bytes.
+    pub response_bytes: u64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    service: u32,
+    route: u32,
+    method: u8,
+    status: u16,
+}
+
+/// Overflow counters.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overflow {
+    /// Samples whose service went to `_other`.
+    pub services: u64,
+    /// Samples whose route went to `_other`.
+    pub routes: u64,
+    /// Samples that went to the all-`_other` series.
+    pub series: u64,
+}
+
+/// RED metrics per (service, route, method, status), with capped cardinality.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    caps: Caps,
+    services: HashMap<String, u32>,
+    service_names: Vec<String>,
+    /// Per service id: route → id.
+    routes: Vec<HashMap<String, u32>>,
+    route_names: Vec<String>,
+    series: HashMap<Key, Series>,
+    overflow: Overflow,
+}
+
+impl HttpMetrics {
+    /// Empty metrics with these caps.
+    pub fn new(caps: Caps) -> Self {
+        HttpMetrics {
+            caps,
+            ..Default::default()
+        }
+    }
+
+    fn service_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.services.get(name) {
+            return id;
+        }
+        let name = if self.services.len() >= self.caps.max_services && name != OTHER {
+            self.overflow.services += 1;
+            if let Some(&id) = self.services.get(OTHER) {
+                return id;
+            }
+            OTHER
+        } else {
+            name
+        };
+        let id = self.service_names.len() as u32;
+        self.services.insert(name.to_string(), id);
+        self.service_names.push(name.to_string());
+        self.routes.push(HashMap::new());
+        id
+    }
+
+    fn route_id(&mut self, service: u32, route: &str) -> u32 {
+        let Some(map) = self.routes.get_mut(service as usize) else {
+            return 0;
+        };
+        if let Some(&id) = map.get(route) {
+            return id;
+        }
+        let route = if map.len() >= self.caps.max_routes_per_service && route != OTHER {
+            self.overflow.routes += 1;
+            if let Some(&id) = map.get(OTHER) {
+                return id;
+            }
+            OTHER
+        } else {
+            route
+        };
+        let id = self.route_names.len() as u32;
+        map.insert(route.to_string(), id);
+        self.route_names.push(route.to_string());
+        id
+    }
+
+    /// Records one exchange.
+    pub fn record(&mut self, s: &RedSample<'_>) {
+        let service = self.service_id(s.service);
+        let route = self.route_id(service, s.route);
+        let method = METHODS
+            .iter()
+            .position(|m| *m == s.method)
+            .map_or(METHOD_OTHER, |i| i as u8);
+        let status = if (100..=599).contains(&s.status) {
+            s.status
+        } else {
+            0
+        };
+        let mut key = Key {
+            service,
+            route,
+            method,
+            status,
+        };
+        if !self.series.contains_key(&key) && self.series.len() >= self.caps.max_series {
+            self.overflow.series += 1;
+            let svc = self.service_id_forced_other();
+            let route = self.route_id_forced_other(svc);
+            key = Key {
+                service: svc,
+                route,
+                method: METHOD_OTHER,
+                status: 0,
+            };
+        }
+        let e = self.series.entry(key).or_default();
+        e.duration.observe(&DURATION_BUCKETS, s.duration_s.max(0.0));
+        e.request_size
+            .observe(&SIZE_BUCKETS, s.request_bytes as f64);
+        e.response_size
+            .observe(&SIZE_BUCKETS, s.response_bytes as f64);
+    }
+
+    fn service_id_forced_other(&mut self) -> u32 {
+        if let Some(&id) = self.services.get(OTHER) {
+            return id;
+        }
+        let id = self.service_names.len() as u32;
+        self.services.insert(OTHER.to_string(), id);
+        self.service_names.push(OTHER.to_string());
+        self.routes.push(HashMap::new());
+        id
+    }
+
+    fn route_id_forced_other(&mut self, service: u32) -> u32 {
+        if let Some(&id) = self.routes.get(service as usize).and_then(|m| m.get(OTHER)) {
+            return id;
+        }
+        let id = self.route_names.len() as u32;
+        if let Some(m) = self.routes.get_mut(service as usize) {
+            m.insert(OTHER.to_string(), id);
+        }
+        self.route_names.push(OTHER.to_string());
+        id
+    }
+
+    /// Number of series.
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Overflow counters.
+    pub fn overflow(&self) -> Overflow {
+        self.overflow
+    }
+
+    /// Total exchanges recorded.
+    pub fn total(&self) -> u64 {
+        self.series.values().map(|s| s.duration.count()).sum()
+    }
+
+    /// The series as `(service, route, method, status, series)`, sorted by labels.
+    pub fn series(&self) -> Vec<(&str, &str, &str, String, &Series)> {
+        let mut keys: Vec<(&Key, &Series)> = self.series.iter().collect();
+        let label = |k: &Key| {
+            (
+                self.service_names
+                    .get(k.service as usize)
+                    .map_or(OTHER, |s| s.as_str()),
+                self.route_names
+                    .get(k.route as usize)
+                    .map_or(OTHER, |s| s.as_str()),
+                METHODS.get(k.method as usize).copied().unwrap_or("_OTHER"),
+                if k.status == 0 {
+                    OTHER.to_string()
+                } else {
+                    k.status.to_string()
+                },
+            )
+        };
+        keys.sort_by_cached_key(|(k, _)| label(k));
+        keys.into_iter()
+            .map(|(k, s)| {
+                let (a, b, c, d) = label(k);
+                (a, b, c, d, s)
+            })
+            .collect()
+    }
+
+    fn render(&self, w: &mut Writer) {
+        let series = self.series();
+        type Family<'a> = (&'a str, &'a str, &'a [f64], fn(&Series) -> &Histogram);
+        let fams: [Family<'_>; 3] = [
+            (
+                "http_server_request_duration_seconds",
+                "Duration of HTTP server requests (first request byte to last response byte seen on the wire).",
+                &DURATION_BUCKETS,
+                |s| &s.duration,
+            ),
+            (
+                "http_server_request_body_size_bytes",
+                "Size of HTTP server request bodies (decoded).",
+                &SIZE_BUCKETS,
+                |s| &s.request_size,
+            ),
+            (
+                "http_server_response_body_size_bytes",
+                "Size of HTTP server response bodies (decoded).",
+                &SIZE_BUCKETS,
+                |s| &s.response_size,
+            ),
+        ];
+        for (name, help, bounds, get) in fams {
+            w.family(name, Kind::Histogram, help);
+            for (svc, route, method, status, s) in &series {
+                let h = get(s);
+                w.histogram(
+                    name,
+                    &[
+                        ("http_request_method", method),
+                        ("http_response_status_code", status),
+                        ("http_route", route),
+                        ("service_name", svc),
+                    ],
+                    bounds,
+                    h.counts(),
+                    h.sum(),
+                );
+            }
+        }
+        w.family(
+            "apitap_metric_overflow_total",
+            Kind::Counter,
+            "Samples recorded under an _other label because a cardinality cap was reached.",
+        );
+        for (kind, v) in [
+            ("service", self.overflow.services),
+            ("route", self.overflow.routes),
+            ("series", self.overflow.series),
+        ] {
+            w.sample_u64("apitap_metric_overflow_total", &[("kind", kind)], v);
+        }
+    }
+}
+
+/// Counters of one capture interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfaceHealth {
+    /// Interface name.
+    pub name: String,
+    /// Packets captured.
+    pub packets: u64,
+    /// Bytes captured.
+    pub bytes: u64,
+    /// Kernel drops (libpcap `ps_drop`).
+    pub kernel_drops: u64,
+    /// Interface drops (libpcap `ps_ifdrop`).
+    pub interface_drops: u64,
+    /// Queue drops (pipeline queue full).
+    pub queue_drops: u64,
+    /// 1 while the capture runs.
+    pub up: bool,
+}
+
+/// The agent's health, as rendered on `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Health {
+    /// Per interface.
+    pub interfaces: Vec<IfaceHealth>,
+    /// Connections currently tracked.
+    pub active_flows: u64,
+    /// Connections created.
+    pub flows_created: u64,
+    /// Connections evicted because the table was full.
+    pub flows_evicted: u64,
+    /// Reassembly gaps (bytes never captured).
+    pub reassembly_gaps: u64,
+    /// Bytes lost in gaps.
+    pub reassembly_gap_bytes: u64,
+    /// Packets not decoded as TCP over IP (not counting non-TCP traffic): truncated, bad
+    /// headers, unsupported link types.
+    pub decode_errors: u64,
+    /// HTTP parse errors (connections that have closed).
+    pub parse_errors: u64,
+    /// Requests seen without a response.
+    pub unpaired_requests: u64,
+    /// Responses seen without a request.
+    pub unpaired_responses: u64,
+    /// Exchanges learned from.
+    pub exchanges: u64,
+    /// Exchanges the learner skipped (no request, bad target, caps).
+    pub learn_skipped: u64,
+    /// Endpoints in the latest model snapshot.
+    pub learned_endpoints: u64,
+    /// Services in the latest model snapshot.
+    pub learned_services: u64,
+    /// Exchanges waiting for a model snapshot to know their route.
+    pub pending_routes: u64,
+    /// Resident memory, bytes.
+    pub resident_bytes: u64,
+    /// CPU time, seconds.
+    pub cpu_seconds: f64,
+    /// Process start time, unix seconds.
+    pub start_time_seconds: f64,
+}
+
+/// Resident set size and CPU seconds of this process, from `/proc/self`.
+pub fn process_usage() -> (u64, f64) {
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024);
+    // utime and stime are fields 14 and 15; the command name (field 2) may hold spaces, so
+    // count from the closing parenthesis. Clock ticks are 100 per second on Linux.
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let u: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((u + st) / 100.0)
+        })
+        .unwrap_or(0.0);
+    (rss, cpu)
+}
+
+fn render_health(w: &mut Writer, h: &Health) {
+    type Get = fn(&IfaceHealth) -> u64;
+    let per_iface: [(&str, &str, Get); 5] = [
+        (
+            "apitap_packets_captured_total",
+            "Packets captured (after the BPF filter).",
+            |i| i.packets,
+        ),
+        (
+            "apitap_bytes_captured_total",
+            "Bytes captured (after the BPF filter).",
+            |i| i.bytes,
+        ),
+        (
+            "apitap_kernel_drops_total",
+            "Packets dropped by the kernel because the capture ring buffer was full.",
+            |i| i.kernel_drops,
+        ),
+        (
+            "apitap_interface_drops_total",
+            "Packets dropped by the network interface or its driver.",
+            |i| i.interface_drops,
+        ),
+        (
+            "apitap_queue_drops_total",
+            "Packets dropped because the pipeline queue was full.",
+            |i| i.queue_drops,
+        ),
+    ];
+    for (name, help, get) in per_iface {
+        w.family(name, Kind::Counter, help);
+        for i in &h.interfaces {
+            w.sample_u64(name, &[("interface", &i.name)], get(i));
+        }
+    }
+    w.family(
+        "apitap_capture_up",
+        Kind::Gauge,
+        "1 while the capture on an interface runs.",
+    );
+    for i in &h.interfaces {
+        w.sample_u64(
+            "apitap_capture_up",
+            &[("interface", &i.name)],
+            u64::from(i.up),
+        );
+    }
+    let gauges: [(&str, &str, u64); 5] = [
+        (
+            "apitap_active_flows",
+            "TCP connections currently tracked.",
+            h.active_flows,
+        ),
+        (
+            "apitap_learned_endpoints",
+            "Endpoints (method and route) in the learned model.",
+            h.learned_endpoints,
+        ),
+        (
+            "apitap_learned_services",
+            "Services in the learned model.",
+            h.learned_services,
+        ),
+        (
+            "apitap_pending_route_exchanges",
+            "Exchanges waiting for the next model snapshot to know their route.",
+            h.pending_routes,
+        ),
+        (
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            h.resident_bytes,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        w.family(name, Kind::Gauge, help);
+        w.sample_u64(name, &[], v);
+    }
+    let counters: [(&str, &str, u64); 8] = [
+        (
+            "apitap_flows_total",
+            "TCP connections tracked.",
+            h.flows_created,
+        ),
+        (
+            "apitap_flows_evicted_total",
+            "TCP connections evicted because the flow table was full.",
+            h.flows_evicted,
+        ),
+        (
+            "apitap_reassembly_gaps_total",
+            "Gaps in TCP streams (bytes never captured).",
+            h.reassembly_gaps,
+        ),
+        (
+            "apitap_reassembly_gap_bytes_total",
+            "Bytes lost in TCP stream gaps.",
+            h.reassembly_gap_bytes,
+        ),
+        (
+            "apitap_decode_errors_total",
+            "Packets that could not be decoded (truncated, bad headers, unsupported link types).",
+            h.decode_errors,
+        ),
+        (
+            "apitap_parse_errors_total",
+            "HTTP parse errors (counted when the connection closes).",
+            h.parse_errors,
+        ),
+        (
+            "apitap_exchanges_total",
+            "HTTP exchanges learned from.",
+            h.exchanges,
+        ),
+        (
+            "apitap_learn_skipped_total",
+            "HTTP exchanges the learner skipped (no request, bad target, model caps).",
+            h.learn_skipped,
+        ),
+    ];
+    for (name, help, v) in counters {
+        w.family(name, Kind::Counter, help);
+        w.sample_u64(name, &[], v);
+    }
+    w.family(
+        "apitap_unpaired_messages_total",
+        Kind::Counter,
+        "HTTP messages seen without their counterpart.",
+    );
+    w.sample_u64(
+        "apitap_unpaired_messages_total",
+        &[("kind", "request")],
+        h.unpaired_requests,
+    );
+    w.sample_u64(
+        "apitap_unpaired_messages_total",
+        &[("kind", "response")],
+        h.unpaired_responses,
+    );
+    w.family(
+        "process_cpu_seconds_total",
+        Kind::Counter,
+        "Total user and system CPU time spent in seconds.",
+    );
+    w.sample("process_cpu_seconds_total", &[], h.cpu_seconds);
+    w.family(
+        "process_start_time_seconds",
+        Kind::Gauge,
+        "Start time of the process since unix epoch in seconds.",
+    );
+    w.sample("process_start_time_seconds", &[], h.start_time_seconds);
+}
+
+/// Renders the HTTP metrics and the agent health in `format`.
+pub fn render(format: Format, http: &HttpMetrics, health: &Health) -> String {
+    let mut w = Writer::new(format);
+    http.render(&mut w);
+    render_health(&mut w, health);
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample<'a>(svc: &'a str, route: &'a str, status: u16, d: f64) -> RedSample<'a> {
+        RedSample {
+            service: svc,
+            route,
+            method: "GET",
+            status,
+            duration_s: d,
+            request_bytes: 0,
+            response_bytes: 100,
+        }
+    }
+
+    #[test]
+    fn histogram_buckets_are_inclusive() {
+        let mut h = Histogram::new(&DURATION_BUCKETS);
+        h.observe(&DURATION_BUCKETS, 0.005);
+        h.observe(&DURATION_BUCKETS, 0.0051);
+        h.observe(&DURATION_BUCKETS, 11.0);
+        assert_eq!(h.counts()[0], 1);
+        assert_eq!(h.counts()[1], 1);
+        assert_eq!(h.counts()[14], 1);
+        assert_eq!(h.count(), 3);
+        assert!((h.sum() - 11.0101).abs() < 1e-9);
+    }
+
+    #[test]
+    fn caps_route_overflow_to_other() {
+        let mut m = HttpMetrics::new(Caps {
+            max_services: 2,
+            max_routes_per_service: 3,
+            max_series: 1000,
+        });
+        for i in 0..10 {
+            m.record(&sample("a", &format!("/r{i}"), 200, 0.01));
+        }
+        m.record(&sample("b", "/x", 200, 0.01));
+        m.record(&sample("c", "/y", 200, 0.01));
+        m.record(&sample("d", "/y", 200, 0.01));
+        let s = m.series();
+        let labels: Vec<(&str, &str)> = s.iter().map(|x| (x.0, x.1)).collect();
+        assert_eq!(
+            labels,
+            vec![
+                ("_other", "/y"),
+                ("a", "/r0"),
+                ("a", "/r1"),
+                ("a", "/r2"),
+                ("a", "_other"),
+                ("b", "/x")
+            ]
+        );
+        let other = s
+            .iter()
+            .find(|x| x.1 == "_other")
+            .map(|x| x.4.duration.count());
+        assert_eq!(other, Some(7));
+        assert_eq!(m.overflow().routes, 7);
+        assert_eq!(m.overflow().services, 2);
+        assert_eq!(m.total(), 13);
+    }
+
+    #[test]
+    fn caps_series_overflow_to_one_series() {
+        let mut m = HttpMetrics::new(Caps {
+            max_services: 20,
+            max_routes_per_service: 500,
+            max_series: 4,
+        });
+        for st in 200..210 {
+            m.record(&sample("a", "/", st, 0.01));
+        }
+        assert_eq!(m.series_count(), 5);
+        assert_eq!(m.overflow().series, 6);
+        let s = m.series();
+        let last = s
+            .iter()
+            .find(|x| x.0 == OTHER)
+            .map(|x| (x.1, x.2, x.3.clone()));
+        assert_eq!(last, Some((OTHER, "_OTHER", OTHER.to_string())));
+        assert_eq!(m.total(), 10);
+    }
+
+    #[test]
+    fn unknown_methods_and_statuses() {
+        let mut m = HttpMetrics::new(Caps::default());
+        m.record(&RedSample {
+            method: "PROPFIND",
+            ..sample("a", "/", 999, 0.2)
+        });
+        let s = m.series();
+        assert_eq!((s[0].2, s[0].3.as_str()), ("_OTHER", OTHER));
+    }
+
+    #[test]
+    fn render_has_red_series() {
+        let mut m = HttpMetrics::new(Caps::default());
+        m.record(&sample("api", "/users/{userId}", 200, 0.02));
+        m.record(&sample("api", "/users/{userId}", 200, 0.2));
+        let text = render(Format::Prometheus, &m, &Health::default());
+        assert!(text.contains(
+            "http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{userId}\",service_name=\"api\",le=\"0.025\"} 1\n"
+        ));
+        assert!(text.contains(
+            "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{userId}\",service_name=\"api\"} 2\n"
+        ));
+        assert!(text.contains("# TYPE apitap_queue_drops_total counter\n"));
+        let om = render(Format::OpenMetrics, &m, &Health::default());
+        assert!(om.ends_with("# EOF\n"));
+        assert!(om.contains("# TYPE apitap_queue_drops counter\n"));
+    }
+}

@@ -1,0 +1,240 @@
+//! The live agent on the loopback interface: a tiny HTTP server in this process, real
+//! requests over TCP, the agent capturing `lo` with a BPF filter on the server's port. Checks
+//! the learned endpoints, the RED metrics, the admin server and the final model on stop.
+//!
+//! Needs CAP_NET_RAW (root in CI); skipped with a message otherwise, unless `CI` is set.
+
+use apitap::agent::{Agent, AgentArgs};
+use apitap::metrics::text::Format;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Serves `n` connections: one request each, JSON answer; `/users/N` → 200 (404 above 100),
+/// `POST /users` → 201.
+fn serve(listener: TcpListener) {
+    for stream in listener.incoming() {
+        let Ok(mut s) = stream else { continue };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // read the head (and a small body if any)
+        while let Ok(n) = s.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..p]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if buf.len() >= p + 4 + len {
+                    break;
+                }
+            }
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("");
+        let path = parts.next().unwrap_or("");
+        let (status, body) = if method == "POST" {
+            ("201 Created", "{\"id\":7,\"name\":\"x\"}".to_string())
+        } else if let Some(id) = path.strip_prefix("/users/") {
+            let id: u64 = id.parse().unwrap_or(0);
+            if id > 100 {
+                ("404 Not Found", "{\"error\":\"not_found\"}".to_string())
+            } else {
+                ("200 OK", format!("{{\"id\":{id},\"name\":\"u{id}\"}}"))
+            }
+        } else {
+            ("404 Not Found", "{}".to_string())
+        };
+        let _ = write!(
+            s,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+}
+
+fn request(port: u16, method: &str, path: &str, body: &str) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: api.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(out.starts_with(b"HTTP/1.1 "), "no response");
+}
+
+fn count(text: &str, needle: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(needle))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn learns_and_measures_loopback_traffic() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || serve(listener));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model_out = dir.path().join("model.json");
+    let args = AgentArgs {
+        interface: vec!["lo".into()],
+        filter: Some(format!("tcp port {port}")),
+        listen: Some("127.0.0.1:0".into()),
+        model_out: Some(model_out.clone()),
+        snapshot_interval: Some(0.2),
+        ..Default::default()
+    };
+    let agent = match Agent::start(args.resolve().expect("config")) {
+        Ok(a) => a,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIP: cannot capture on lo ({e:#}); needs CAP_NET_RAW");
+            return;
+        }
+        Err(e) => panic!("cannot capture on lo under CI: {e:#}"),
+    };
+    let shared = std::sync::Arc::clone(agent.shared());
+    assert!(shared.is_ready());
+    // Let the capture settle before traffic.
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 1..=20 {
+        request(port, "GET", &format!("/users/{i}"), "");
+    }
+    request(port, "GET", "/users/500", "");
+    request(port, "GET", "/users/501", "");
+    request(port, "POST", "/users", "{\"name\":\"x\"}");
+
+    let get200 = "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{userId}\",service_name=\"api.test\"}";
+    let get404 = "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"404\",http_route=\"/users/{userId}\",service_name=\"api.test\"}";
+    let post201 = "http_server_request_duration_seconds_count{http_request_method=\"POST\",http_response_status_code=\"201\",http_route=\"/users\",service_name=\"api.test\"}";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut text = String::new();
+    while Instant::now() < deadline {
+        text = shared.render_metrics(Format::Prometheus);
+        if count(&text, get200) == 20
+            && count(&text, get404) == 2
+            && count(&text, post201) == 1
+            && count(&text, "apitap_exchanges_total") == 23
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(&text, get200), 20, "{text}");
+    assert_eq!(count(&text, get404), 2, "{text}");
+    assert_eq!(count(&text, post201), 1, "{text}");
+    assert_eq!(
+        count(&text, "apitap_kernel_drops_total{interface=\"lo\"}"),
+        0
+    );
+    assert_eq!(
+        count(&text, "apitap_queue_drops_total{interface=\"lo\"}"),
+        0
+    );
+    assert_eq!(count(&text, "apitap_exchanges_total"), 23);
+    assert!(count(&text, "apitap_packets_captured_total{interface=\"lo\"}") >= 23 * 6);
+    // no raw path ever becomes a route label
+    assert!(!text.contains("http_route=\"/users/1\""), "{text}");
+
+    // Endpoint table from the published snapshot.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut rows = Vec::new();
+    while Instant::now() < deadline {
+        rows = shared.model().endpoints();
+        if rows.iter().map(|r| r.count).sum::<u64>() == 23 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got: Vec<(String, String, u64)> = rows
+        .iter()
+        .map(|r| (r.method.clone(), r.template.clone(), r.count))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("POST".to_string(), "/users".to_string(), 1),
+            ("GET".to_string(), "/users/{userId}".to_string(), 22),
+        ]
+    );
+    let get = rows.iter().find(|r| r.method == "GET").expect("GET row");
+    assert!((get.error_rate - 2.0 / 22.0).abs() < 1e-9);
+
+    let t0 = Instant::now();
+    let model = agent.stop().expect("stop");
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "stop took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(model.stats().observed, 23);
+    let written = std::fs::read_to_string(&model_out).expect("model written");
+    let back = apitap_model::ApiModel::from_json(&written).expect("valid model");
+    assert_eq!(back, model);
+}
+
+#[test]
+fn admin_server_serves_all_endpoints() {
+    use apitap::admin::http_get_status;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || serve(listener));
+    let args = AgentArgs {
+        interface: vec!["lo".into()],
+        filter: Some(format!("tcp port {port}")),
+        snapshot_interval: Some(0.2),
+        ..Default::default()
+    };
+    let agent = match Agent::start(args.resolve().expect("config")) {
+        Ok(a) => a,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIP: cannot capture on lo ({e:#}); needs CAP_NET_RAW");
+            return;
+        }
+        Err(e) => panic!("cannot capture on lo under CI: {e:#}"),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let admin = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = admin.local_addr().expect("addr").to_string();
+    let shared = std::sync::Arc::clone(agent.shared());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        rt.block_on(apitap::admin::serve(admin, shared, async move {
+            let _ = rx.await;
+        }))
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    request(port, "GET", "/users/3", "");
+    let t = Duration::from_secs(3);
+    for path in [
+        "/",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/v1/model",
+        "/v1/openapi.json",
+        "/v1/openapi.yaml",
+        "/v1/endpoints",
+        "/v1/endpoints?format=text",
+    ] {
+        assert_eq!(http_get_status(&addr, path, t).expect(path), 200, "{path}");
+    }
+    assert_eq!(http_get_status(&addr, "/nope", t).expect("404"), 404);
+    let _ = tx.send(());
+    let _ = server.join();
+    agent.stop().expect("stop");
+}
