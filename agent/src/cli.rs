@@ -320,6 +320,8 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
             }
         }
     })
+}
+
 /// Runs `apitap agent` until SIGTERM or SIGINT, then flushes and writes the final model.
 pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
     use apitap::agent::Agent;
