@@ -322,10 +322,25 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     })
 }
 
-/// Runs `apitap agent` until SIGTERM or SIGINT, then flushes and writes the final model.
-pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
+/// `apitap agent`: the agent's own options and the upstream (push) options.
+#[derive(Args, Debug)]
+pub struct AgentCommand {
+    /// Capture, learning and admin server options.
+    #[command(flatten)]
+    pub agent: apitap::agent::AgentArgs,
+    /// Pushing the model to a collector and metrics by remote write.
+    #[command(flatten)]
+    pub upstream: apitap::upstream::UpstreamConfig,
+}
+
+/// Runs `apitap agent` until SIGTERM or SIGINT, then flushes, writes the final model and
+/// makes a last push upstream.
+pub fn agent(a: AgentCommand) -> Result<ExitCode> {
     use apitap::agent::Agent;
+    use apitap::metrics::text::Format;
+    let AgentCommand { agent: a, mut upstream } = a;
     let cfg = a.resolve()?;
+    upstream.service = upstream.service.or_else(|| cfg.service.clone());
     let listen = cfg.listen.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -340,9 +355,37 @@ pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
     let agent = Agent::start(cfg)?;
     tracing::info!(listen = %listen, interfaces = ?agent.shared().interfaces(), "agent running");
     let shared = std::sync::Arc::clone(agent.shared());
+    // The last push must carry the final model, not the last published snapshot.
+    let final_model: std::sync::Arc<std::sync::OnceLock<apitap_model::ApiModel>> =
+        std::sync::Arc::default();
+    let push = if upstream.enabled() {
+        let (snap_shared, text_shared, fin) = (
+            std::sync::Arc::clone(&shared),
+            std::sync::Arc::clone(&shared),
+            std::sync::Arc::clone(&final_model),
+        );
+        let handle = apitap::upstream::spawn(
+            &upstream,
+            std::sync::Arc::new(move || {
+                fin.get()
+                    .cloned()
+                    .unwrap_or_else(|| (*snap_shared.model()).clone())
+            }),
+            std::sync::Arc::new(move || text_shared.render_metrics(Format::Prometheus)),
+        )?;
+        let handle = std::sync::Arc::new(handle);
+        let stats = std::sync::Arc::clone(&handle);
+        shared.set_extra_metrics(Box::new(move |out: &mut String| {
+            stats.render_prometheus(out)
+        }));
+        Some(handle)
+    } else {
+        None
+    };
+    let admin_shared = std::sync::Arc::clone(&shared);
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(apitap::admin::serve(listener, shared, async move {
+        let server = tokio::spawn(apitap::admin::serve(listener, admin_shared, async move {
             let _ = rx.await;
         }));
         let sig = shutdown_signal().await;
@@ -354,6 +397,14 @@ pub fn agent(a: apitap::agent::AgentArgs) -> Result<ExitCode> {
     rt.shutdown_background();
     let model = agent.stop()?;
     tracing::info!(observed = model.stats().observed, "agent stopped");
+    if let Some(handle) = push {
+        let _ = final_model.set(model);
+        shared.clear_extra_metrics();
+        match std::sync::Arc::try_unwrap(handle) {
+            Ok(h) => h.shutdown(std::time::Duration::from_secs(5)),
+            Err(_) => tracing::warn!("upstream still in use at shutdown; last push skipped"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

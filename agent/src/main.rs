@@ -53,7 +53,7 @@ enum Command {
     /// Add the apitap sidecar to Kubernetes manifests (Deployment, Pod, ...).
     Inject(apitap::inject::InjectArgs),
     /// Run as a long-running agent: capture live, learn continuously, serve spec and metrics.
-    Agent(Box<apitap::agent::AgentArgs>),
+    Agent(Box<cli::AgentCommand>),
     /// Check a running agent's health endpoint (exit 0 when healthy); for container health
     /// checks.
     Healthcheck(cli::HealthcheckArgs),

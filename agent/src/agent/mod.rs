@@ -70,6 +70,16 @@ pub struct Shared {
     started: Instant,
     start_unix: f64,
     service: Option<String>,
+    extra_metrics: Mutex<Option<ExtraMetrics>>,
+}
+
+/// More metrics appended to the Prometheus text exposition (e.g. the upstream pusher's).
+pub struct ExtraMetrics(Box<dyn Fn(&mut String) + Send + Sync>);
+
+impl std::fmt::Debug for ExtraMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraMetrics")
+    }
 }
 
 fn now_ts() -> Timestamp {
@@ -96,7 +106,19 @@ impl Shared {
             started: Instant::now(),
             start_unix: now_ts().as_secs_f64(),
             service: cfg.service.clone(),
+            extra_metrics: Mutex::new(None),
         }
+    }
+
+    /// Appends `render`'s output to every Prometheus-format `/metrics` exposition (it is
+    /// left out of OpenMetrics, whose stricter grammar it need not follow).
+    pub fn set_extra_metrics(&self, render: Box<dyn Fn(&mut String) + Send + Sync>) {
+        *lock(&self.extra_metrics) = Some(ExtraMetrics(render));
+    }
+
+    /// Removes the extra metrics (their source is shutting down).
+    pub fn clear_extra_metrics(&self) {
+        *lock(&self.extra_metrics) = None;
     }
 
     /// The latest published model snapshot.
@@ -126,8 +148,16 @@ impl Shared {
         health.resident_bytes = rss;
         health.cpu_seconds = cpu;
         health.start_time_seconds = self.start_unix;
-        let http = lock(&self.http);
-        metrics::render(format, &http, &health)
+        let mut text = {
+            let http = lock(&self.http);
+            metrics::render(format, &http, &health)
+        };
+        if format == Format::Prometheus {
+            if let Some(extra) = lock(&self.extra_metrics).as_ref() {
+                (extra.0)(&mut text);
+            }
+        }
+        text
     }
 
     /// Ready: every capture is open and running, and the pipeline runs.

@@ -49,8 +49,9 @@ pub struct UpstreamConfig {
     /// Collector base URL to push the model to, e.g. `http://apitap-collector:9470`.
     #[arg(long, env = "APITAP_UPSTREAM")]
     pub upstream: Option<String>,
-    /// Service name under which the model is pushed (and the `service` metric label).
-    #[arg(long, env = "APITAP_SERVICE")]
+    /// Service name under which the model is pushed (and the `service` metric label); set
+    /// from the agent's own `--service`.
+    #[arg(skip)]
     pub service: Option<String>,
     /// Bearer token for the collector.
     #[arg(long, env = "APITAP_TOKEN", hide_env_values = true)]
