@@ -78,11 +78,15 @@ with helm.Chart.load(chart) as c:
 d = json.load(open(os.path.join(chart, "files/grafana-dashboard.json")))
 exprs = [t["expr"] for p in d["panels"] for t in p["targets"]]
 check(len(d["panels"]) >= 8 and all(e.count("(") == e.count(")") for e in exprs), f"dashboard: {len(d['panels'])} panels, balanced PromQL")
-names = set(re.findall(r"\b(apitap_[a-z_]+)", " ".join(exprs)))
-src = open(os.path.join(chart, "../../agent/src/upstream/push.rs")).read() + open(os.path.join(chart, "../../agent/src/upstream/remote_write.rs")).read() + open(os.path.join(chart, "../../agent/src/collector/mod.rs")).read()
-agent_metric = {"apitap_http_requests_total", "apitap_http_request_duration_seconds_bucket"}
-missing = sorted(n for n in names - agent_metric if n not in src)
-check(not missing, f"dashboard metrics exported by the upstream/collector code (missing: {missing})")
+# Every metric the dashboard queries must be one the agent, the pusher or the collector
+# exports (histogram series by their family name).
+names = set(re.findall(r"\b((?:apitap|http_server)_[a-z_]+)", " ".join(exprs)))
+families = {re.sub(r"_(bucket|count|sum)$", "", n) if n.startswith("http_server") else n for n in names}
+src = "".join(open(os.path.join(chart, "../../agent/src", f)).read() for f in (
+    "upstream/push.rs", "upstream/remote_write.rs", "collector/mod.rs", "metrics/mod.rs"))
+missing = sorted(n for n in families if not re.search(r"\b" + n + r"\b", src))
+check(not missing and "http_server_request_duration_seconds" in families,
+      f"dashboard metrics exported by the agent/upstream/collector code (missing: {missing})")
 sys.exit(1 if fail else 0)
 PY
 
