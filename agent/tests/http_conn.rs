@@ -168,6 +168,132 @@ fn connect_2xx_upgrades() {
 }
 
 #[test]
+fn connect_tunnel_carrying_http_is_parsed_on() {
+    // suricata http-connect-simple: a plain GET through the tunnel is a transaction of its
+    // own (stray LFs after each message included, as in that capture).
+    let r = check(
+        &[
+            c(b"CONNECT abc:443 HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n\n"),
+            s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n\n"),
+            c(b"GET /a HTTP/1.1\r\nHost: abc\r\n\r\n\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+            c(b"POST /b HTTP/1.1\r\nHost: abc\r\nContent-Length: 3\r\n\r\nxyz"),
+            s(b"HTTP/1.1 404 Not Found\r\nServer: V\r\n\r\nnot here"),
+            Step::FinS,
+        ],
+        &[
+            "CONNECT - abc:443 200 0 0 [upgraded]",
+            "GET abc /a 200 0 2 []",
+            "POST abc /b 404 3 8 []",
+        ],
+    );
+    assert_eq!(r.exchanges[1].index, 1);
+    assert_eq!((r.stats.upgraded, r.stats.http_tunnels), (1, 1));
+    assert_eq!((r.stats.requests, r.stats.responses), (3, 3));
+    assert!(r.wants_data_end);
+}
+
+#[test]
+fn connect_tunnel_request_split_before_the_method_ends() {
+    // suricata http-connect-fragmented: "GE" and "T / ..." arrive separately.
+    let r = check(
+        &[
+            c(b"CONNECT abc:443 HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n"),
+            c(b"GE"),
+            c(b"T / HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n"),
+        ],
+        &["CONNECT - abc:443 200 0 0 [upgraded]", "GET - / 200 0 0 []"],
+    );
+    // The tunnelled request starts at its first byte ("GE", step 2).
+    let q = r.exchanges[1].request.as_ref().unwrap();
+    assert_eq!((q.ts_start, q.ts_end), (ts_of(2), ts_of(3)));
+    assert_eq!(r.stats.http_tunnels, 1);
+}
+
+#[test]
+fn connect_tunnel_with_request_sent_before_the_2xx() {
+    // The client did not wait for the proxy's answer: a complete request, and a partial one.
+    check(
+        &[
+            c(b"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\nGET /early HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"),
+        ],
+        &["CONNECT h:80 h:80 200 0 0 [upgraded]", "GET h /early 200 0 1 []"],
+    );
+    let r = check(
+        &[
+            c(b"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\nGET /ha"),
+            s(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            c(b"lf HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"),
+        ],
+        &[
+            "CONNECT h:80 h:80 200 0 0 [upgraded]",
+            "GET h /half 200 0 1 []",
+        ],
+    );
+    assert_eq!(r.stats.http_tunnels, 1);
+}
+
+#[test]
+fn connect_tunnel_not_carrying_http_stops() {
+    // TLS from the client (zeek http-connect-with-header).
+    let tls = [
+        c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nProxy-Agent: p\r\n\r\n"),
+        c(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"),
+        c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    // SMTP: the server speaks first (zeek http-connect-smtp), even though a later client
+    // line would look like a request.
+    let smtp = [
+        c(b"CONNECT mail:25 HTTP/1.0\r\nUser-Agent: x\r\n\r\n"),
+        s(b"HTTP/1.0 200 Connection established\r\n\r\n"),
+        s(b"220 mail ESMTP ready\r\n"),
+        c(b"GET / HTTP/1.0\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    // A gap before the tunnel's first bytes were judged.
+    let gap = [
+        c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\n\r\n"),
+        c(b"GE"),
+        Step::GapC(100),
+        c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    for (steps, want) in [
+        (&tls[..], "CONNECT h:443 h:443 200 0 0 [upgraded]"),
+        (&smtp[..], "CONNECT - mail:25 200 0 0 [upgraded]"),
+        (&gap[..], "CONNECT h:443 h:443 200 0 0 [upgraded]"),
+    ] {
+        let r = check(steps, &[want]);
+        assert!(!r.wants_data_end, "{want}");
+        assert_eq!((r.stats.upgraded, r.stats.http_tunnels), (1, 0));
+        assert_eq!(r.stats.requests, 1);
+    }
+}
+
+#[test]
+fn switching_protocols_is_a_hard_stop_even_for_http_looking_bytes() {
+    let r = check(
+        &[
+            c(b"GET /chat HTTP/1.1\r\nHost: ws\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"),
+            s(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"),
+            c(b"GET / HTTP/1.1\r\nHost: ws\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ],
+        &["GET ws /chat 101 0 0 [upgraded]"],
+    );
+    assert!(!r.wants_data_end);
+    assert_eq!((r.stats.requests, r.stats.http_tunnels), (1, 0));
+}
+
+#[test]
 fn connect_failure_does_not_upgrade() {
     let r = check(
         &[
