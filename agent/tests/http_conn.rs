@@ -527,6 +527,50 @@ fn brotli_is_decoded() {
 }
 
 #[test]
+fn stacked_content_codings_are_decoded() {
+    // `Content-Encoding: gzip, br` over chunked transfer coding, and the same body listed
+    // over two header fields; an unknown coding in the list counts the body raw.
+    let text = b"stacked codings stacked codings stacked codings!";
+    let mut wire = Vec::new();
+    {
+        use std::io::Write;
+        let mut w = brotli::CompressorWriter::new(&mut wire, 4096, 5, 22);
+        w.write_all(&gzip(text)).unwrap();
+    }
+    let mut chunked = Vec::new();
+    for part in wire.chunks(7) {
+        chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        chunked.extend_from_slice(part);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = |ce: &str| {
+        format!("HTTP/1.1 200 OK\r\n{ce}Transfer-Encoding: chunked\r\n\r\n").into_bytes()
+    };
+    let mut r1 = head("Content-Encoding: gzip, br\r\n");
+    r1.extend_from_slice(&chunked);
+    let mut r2 = head("Content-Encoding: gzip\r\nContent-Encoding: br\r\n");
+    r2.extend_from_slice(&chunked);
+    let mut r3 = head("Content-Encoding: gzip, compress, br\r\n");
+    r3.extend_from_slice(&chunked);
+    let req = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    let raw = format!("GET h / 200 0 {} []", wire.len());
+    let r = check_cfg(
+        &[c(req), s(&r1), c(req), s(&r2), c(req), s(&r3)],
+        HttpConfig {
+            keep_bodies: true,
+            ..HttpConfig::default()
+        },
+        &["GET h / 200 0 48 []", "GET h / 200 0 48 []", &raw],
+    );
+    let body = |i: usize| r.exchanges[i].response.as_ref().unwrap().body.clone();
+    assert_eq!(body(0).as_deref(), Some(&text[..]));
+    assert_eq!(body(1).as_deref(), Some(&text[..]));
+    assert_eq!(body(2).as_deref(), Some(&wire[..]));
+    assert_eq!(r.stats.decode_errors, 0);
+}
+
+#[test]
 fn bad_gzip_counts_raw_and_flags() {
     let r = check(
         &[

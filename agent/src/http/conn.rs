@@ -54,7 +54,7 @@
 //!   oldest is emitted early, counted in `pipeline_overflows`).
 
 use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
-use super::parser::{self, Coding, HeadScan, Verdict};
+use super::parser::{self, Coding, Codings, HeadScan, Verdict};
 use super::{Exchange, Flag, HttpEvent, Request, Response};
 use crate::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
 use crate::Timestamp;
@@ -972,7 +972,7 @@ impl HttpConn {
                 _ => None,
             }
         };
-        self.start_body(s, framing, f.coding, out);
+        self.start_body(s, framing, &f.codings, out);
     }
 
     fn on_response_head(
@@ -1060,7 +1060,7 @@ impl HttpConn {
                 None => Some(Framing::UntilClose),
             }
         };
-        self.start_body(s, framing, f.coding, out);
+        self.start_body(s, framing, &f.codings, out);
     }
 
     fn upgrade(&mut self, idx: u64, out: &mut Vec<HttpEvent>) {
@@ -1188,14 +1188,14 @@ impl HttpConn {
         &mut self,
         s: S,
         framing: Option<Framing>,
-        coding: Coding,
+        codings: &Codings,
         out: &mut Vec<HttpEvent>,
     ) {
         let limits = self.limits();
         let side = self.side(s);
         side.body = Some(BodyState {
             framing: Framing::UntilClose,
-            dec: ContentDecoder::new(coding, limits),
+            dec: ContentDecoder::with_codings(codings, limits),
         });
         match framing {
             Some(fr) => {
