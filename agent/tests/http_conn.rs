@@ -367,6 +367,28 @@ fn not09_headers_after_versionless_line() {
 }
 
 #[test]
+fn http09_then_oversized_line_resyncs() {
+    // Fuzz finding: a version-less request line followed by a line longer than the head
+    // cap, with no line end yet, spun forever. Now the oversized head is dropped (the 0.9
+    // request ends, flagged malformed) and the next line is a new start.
+    let long = [b'W'; 100];
+    let mut next = long.to_vec();
+    next.extend_from_slice(b"\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = check_cfg(
+        &[c(b"GET /a\r\n"), c(&long), c(&next)],
+        HttpConfig {
+            head_cap: 64,
+            ..HttpConfig::default()
+        },
+        &[
+            "GET - /a - 0 - [unpaired_request,malformed]",
+            "GET h /b - 0 - [unpaired_request]",
+        ],
+    );
+    assert_eq!((r.stats.parse_errors, r.stats.resyncs), (1, 1));
+}
+
+#[test]
 fn http09_followed_by_request_line() {
     check(
         &[

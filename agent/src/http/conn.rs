@@ -533,15 +533,49 @@ impl HttpConn {
                     None => return,
                 },
                 Phase::Body => {
+                    let before = self.progress(s);
                     let n = self.body_step(s, ts, data, out);
                     data = data.get(n..).unwrap_or_default();
+                    if n == 0 && self.progress(s) == before {
+                        self.stalled(s);
+                    }
                 }
                 Phase::Head { resync } => {
+                    let before = self.progress(s);
                     let n = self.head_step(s, ts, data, resync, out);
                     data = data.get(n..).unwrap_or_default();
+                    if n == 0 && self.progress(s) == before {
+                        self.stalled(s);
+                    }
                 }
             }
         }
+    }
+
+    /// What a step that consumes no input must change (else the feed loop would spin).
+    fn progress(&self, s: S) -> (Phase, usize, bool, bool, Option<u64>, u64, usize) {
+        let side = self.side_ref(s);
+        (
+            side.phase,
+            side.buf.len(),
+            side.v09,
+            side.v09_headers,
+            side.cur,
+            self.next_index,
+            self.queue.len(),
+        )
+    }
+
+    /// A step made no progress: a bug, but input must never hang the stage. Debug builds
+    /// (tests, fuzzing) stop here; release builds count a parse error and resynchronise.
+    fn stalled(&mut self, s: S) {
+        debug_assert!(false, "http: no progress on {s:?}");
+        self.stats.parse_errors += 1;
+        self.stats.resyncs += 1;
+        let side = self.side(s);
+        side.reset_head();
+        side.body = None;
+        side.phase = Phase::SkipLine;
     }
 
     /// Returns how many bytes of `data` were consumed.
@@ -653,10 +687,12 @@ impl HttpConn {
                 let next_end =
                     memchr(b'\n', side.buf.get(fl..).unwrap_or_default()).map(|p| fl + p + 1);
                 match next_end {
-                    None => {
+                    None if side.buf.len() <= cap => {
                         side.scan.line_start = fl;
                         return skipped + take;
                     }
+                    // Over the head cap with no line end: oversized, handled below.
+                    None => side.scan.line_start = fl,
                     Some(ne) => {
                         let line = parser::trim_eol(side.buf.get(fl..ne).unwrap_or_default());
                         if line.is_empty() {
