@@ -98,3 +98,19 @@ fn long_request_line_after_server_fin_terminates() {
         Duration::from_secs(10),
     );
 }
+
+#[test]
+fn committed_seeds_replay_cleanly() {
+    // The seed conversations of `agent/fuzz/seeds/http` (written by `seeds/gen.py`) are
+    // all HTTP: each yields exchanges, through the fuzz driver's invariants.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/http");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("seed directory") {
+        let path = entry.expect("seed entry").path();
+        let data = std::fs::read(&path).expect("seed file");
+        let exchanges = drive(&data);
+        assert!(exchanges >= 1, "{}: no exchange", path.display());
+        n += 1;
+    }
+    assert_eq!(n, 7, "seed count");
+}
