@@ -239,6 +239,23 @@ fn connect_tunnel_with_request_sent_before_the_2xx() {
 }
 
 #[test]
+fn connect_tunnel_request_after_server_fin_is_unpaired() {
+    let r = check(
+        &[
+            c(b"CONNECT h:80 HTTP/1.1\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\n\r\n"),
+            Step::FinS,
+            c(b"GET /late HTTP/1.1\r\nHost: h\r\n\r\n"),
+        ],
+        &[
+            "CONNECT - h:80 200 0 0 [upgraded]",
+            "GET h /late - 0 - [unpaired_request]",
+        ],
+    );
+    assert_eq!(r.stats.http_tunnels, 1);
+}
+
+#[test]
 fn connect_tunnel_not_carrying_http_stops() {
     // TLS from the client (zeek http-connect-with-header).
     let tls = [

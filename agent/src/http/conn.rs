@@ -1196,7 +1196,10 @@ impl HttpConn {
                 side.phase = Phase::Head { resync: false };
                 self.tunnel = false;
                 self.stats.http_tunnels += 1;
-                self.side(s.other()).phase = Phase::Head { resync: false };
+                let server = self.side(s.other());
+                if server.phase == Phase::Sniff {
+                    server.phase = Phase::Head { resync: false };
+                }
                 self.feed(s, t0, &bytes, out);
                 let rest = data.get(appended..).unwrap_or_default();
                 if !rest.is_empty() {
