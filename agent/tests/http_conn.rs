@@ -168,6 +168,149 @@ fn connect_2xx_upgrades() {
 }
 
 #[test]
+fn connect_tunnel_carrying_http_is_parsed_on() {
+    // suricata http-connect-simple: a plain GET through the tunnel is a transaction of its
+    // own (stray LFs after each message included, as in that capture).
+    let r = check(
+        &[
+            c(b"CONNECT abc:443 HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n\n"),
+            s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n\n"),
+            c(b"GET /a HTTP/1.1\r\nHost: abc\r\n\r\n\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+            c(b"POST /b HTTP/1.1\r\nHost: abc\r\nContent-Length: 3\r\n\r\nxyz"),
+            s(b"HTTP/1.1 404 Not Found\r\nServer: V\r\n\r\nnot here"),
+            Step::FinS,
+        ],
+        &[
+            "CONNECT - abc:443 200 0 0 [upgraded]",
+            "GET abc /a 200 0 2 []",
+            "POST abc /b 404 3 8 []",
+        ],
+    );
+    assert_eq!(r.exchanges[1].index, 1);
+    assert_eq!((r.stats.upgraded, r.stats.http_tunnels), (1, 1));
+    assert_eq!((r.stats.requests, r.stats.responses), (3, 3));
+    assert!(r.wants_data_end);
+}
+
+#[test]
+fn connect_tunnel_request_split_before_the_method_ends() {
+    // suricata http-connect-fragmented: "GE" and "T / ..." arrive separately.
+    let r = check(
+        &[
+            c(b"CONNECT abc:443 HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n"),
+            c(b"GE"),
+            c(b"T / HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n"),
+        ],
+        &["CONNECT - abc:443 200 0 0 [upgraded]", "GET - / 200 0 0 []"],
+    );
+    // The tunnelled request starts at its first byte ("GE", step 2).
+    let q = r.exchanges[1].request.as_ref().unwrap();
+    assert_eq!((q.ts_start, q.ts_end), (ts_of(2), ts_of(3)));
+    assert_eq!(r.stats.http_tunnels, 1);
+}
+
+#[test]
+fn connect_tunnel_with_request_sent_before_the_2xx() {
+    // The client did not wait for the proxy's answer: a complete request, and a partial one.
+    check(
+        &[
+            c(b"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\nGET /early HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"),
+        ],
+        &["CONNECT h:80 h:80 200 0 0 [upgraded]", "GET h /early 200 0 1 []"],
+    );
+    let r = check(
+        &[
+            c(b"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\nGET /ha"),
+            s(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            c(b"lf HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"),
+        ],
+        &[
+            "CONNECT h:80 h:80 200 0 0 [upgraded]",
+            "GET h /half 200 0 1 []",
+        ],
+    );
+    assert_eq!(r.stats.http_tunnels, 1);
+}
+
+#[test]
+fn connect_tunnel_request_after_server_fin_is_unpaired() {
+    let r = check(
+        &[
+            c(b"CONNECT h:80 HTTP/1.1\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\n\r\n"),
+            Step::FinS,
+            c(b"GET /late HTTP/1.1\r\nHost: h\r\n\r\n"),
+        ],
+        &[
+            "CONNECT - h:80 200 0 0 [upgraded]",
+            "GET h /late - 0 - [unpaired_request]",
+        ],
+    );
+    assert_eq!(r.stats.http_tunnels, 1);
+}
+
+#[test]
+fn connect_tunnel_not_carrying_http_stops() {
+    // TLS from the client (zeek http-connect-with-header).
+    let tls = [
+        c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nProxy-Agent: p\r\n\r\n"),
+        c(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"),
+        c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    // SMTP: the server speaks first (zeek http-connect-smtp), even though a later client
+    // line would look like a request.
+    let smtp = [
+        c(b"CONNECT mail:25 HTTP/1.0\r\nUser-Agent: x\r\n\r\n"),
+        s(b"HTTP/1.0 200 Connection established\r\n\r\n"),
+        s(b"220 mail ESMTP ready\r\n"),
+        c(b"GET / HTTP/1.0\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    // A gap before the tunnel's first bytes were judged.
+    let gap = [
+        c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\n\r\n"),
+        c(b"GE"),
+        Step::GapC(100),
+        c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    for (steps, want) in [
+        (&tls[..], "CONNECT h:443 h:443 200 0 0 [upgraded]"),
+        (&smtp[..], "CONNECT - mail:25 200 0 0 [upgraded]"),
+        (&gap[..], "CONNECT h:443 h:443 200 0 0 [upgraded]"),
+    ] {
+        let r = check(steps, &[want]);
+        assert!(!r.wants_data_end, "{want}");
+        assert_eq!((r.stats.upgraded, r.stats.http_tunnels), (1, 0));
+        assert_eq!(r.stats.requests, 1);
+    }
+}
+
+#[test]
+fn switching_protocols_is_a_hard_stop_even_for_http_looking_bytes() {
+    let r = check(
+        &[
+            c(b"GET /chat HTTP/1.1\r\nHost: ws\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"),
+            s(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"),
+            c(b"GET / HTTP/1.1\r\nHost: ws\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ],
+        &["GET ws /chat 101 0 0 [upgraded]"],
+    );
+    assert!(!r.wants_data_end);
+    assert_eq!((r.stats.requests, r.stats.http_tunnels), (1, 0));
+}
+
+#[test]
 fn connect_failure_does_not_upgrade() {
     let r = check(
         &[
@@ -238,6 +381,28 @@ fn not09_headers_after_versionless_line() {
             ("User-Agent".into(), "myscript".into())
         ]
     );
+}
+
+#[test]
+fn http09_then_oversized_line_resyncs() {
+    // Fuzz finding: a version-less request line followed by a line longer than the head
+    // cap, with no line end yet, spun forever. Now the oversized head is dropped (the 0.9
+    // request ends, flagged malformed) and the next line is a new start.
+    let long = [b'W'; 100];
+    let mut next = long.to_vec();
+    next.extend_from_slice(b"\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = check_cfg(
+        &[c(b"GET /a\r\n"), c(&long), c(&next)],
+        HttpConfig {
+            head_cap: 64,
+            ..HttpConfig::default()
+        },
+        &[
+            "GET - /a - 0 - [unpaired_request,malformed]",
+            "GET h /b - 0 - [unpaired_request]",
+        ],
+    );
+    assert_eq!((r.stats.parse_errors, r.stats.resyncs), (1, 1));
 }
 
 #[test]
@@ -398,6 +563,50 @@ fn brotli_is_decoded() {
         &[c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), s(&resp)],
         &["GET h / 200 0 27 []"],
     );
+}
+
+#[test]
+fn stacked_content_codings_are_decoded() {
+    // `Content-Encoding: gzip, br` over chunked transfer coding, and the same body listed
+    // over two header fields; an unknown coding in the list counts the body raw.
+    let text = b"stacked codings stacked codings stacked codings!";
+    let mut wire = Vec::new();
+    {
+        use std::io::Write;
+        let mut w = brotli::CompressorWriter::new(&mut wire, 4096, 5, 22);
+        w.write_all(&gzip(text)).unwrap();
+    }
+    let mut chunked = Vec::new();
+    for part in wire.chunks(7) {
+        chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        chunked.extend_from_slice(part);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = |ce: &str| {
+        format!("HTTP/1.1 200 OK\r\n{ce}Transfer-Encoding: chunked\r\n\r\n").into_bytes()
+    };
+    let mut r1 = head("Content-Encoding: gzip, br\r\n");
+    r1.extend_from_slice(&chunked);
+    let mut r2 = head("Content-Encoding: gzip\r\nContent-Encoding: br\r\n");
+    r2.extend_from_slice(&chunked);
+    let mut r3 = head("Content-Encoding: gzip, compress, br\r\n");
+    r3.extend_from_slice(&chunked);
+    let req = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    let raw = format!("GET h / 200 0 {} []", wire.len());
+    let r = check_cfg(
+        &[c(req), s(&r1), c(req), s(&r2), c(req), s(&r3)],
+        HttpConfig {
+            keep_bodies: true,
+            ..HttpConfig::default()
+        },
+        &["GET h / 200 0 48 []", "GET h / 200 0 48 []", &raw],
+    );
+    let body = |i: usize| r.exchanges[i].response.as_ref().unwrap().body.clone();
+    assert_eq!(body(0).as_deref(), Some(&text[..]));
+    assert_eq!(body(1).as_deref(), Some(&text[..]));
+    assert_eq!(body(2).as_deref(), Some(&wire[..]));
+    assert_eq!(r.stats.decode_errors, 0);
 }
 
 #[test]

@@ -12,7 +12,13 @@
 //!   bombs): beyond it decoding stops. On a decode error (or the cap) the body length falls
 //!   back to the raw (de-chunked) length and the kept body to the raw bytes, so the result
 //!   does not depend on how the stream was split into segments.
+//! - Stacked codings (`Content-Encoding: gzip, br`: gzip applied first) are undone in
+//!   reverse through a chain of decoders, each layer's output streaming into the next, each
+//!   bounded by the same decoded cap. Only the first layer keeps the raw bytes (for the
+//!   fallback) and only the last the decoded body. A failure (or the cap) in any layer makes
+//!   the whole body count raw, as for a single coding.
 
+use super::parser::Codings;
 use super::parser::{Coding, ParseError};
 use std::io::{self, Write};
 
@@ -246,7 +252,8 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Collects decoded output: counts it, keeps it up to a cap, refuses beyond the decoded cap.
+/// Collects decoded output: counts it, keeps it up to a cap (or passes it on to the next
+/// decoder of a stack), refuses beyond the decoded cap.
 #[derive(Debug)]
 struct Sink {
     len: u64,
@@ -255,11 +262,17 @@ struct Sink {
     body_cap: usize,
     capped: bool,
     hit_max: bool,
+    /// The decoder of the coding applied before this one (stacked codings).
+    next: Option<Box<ContentDecoder>>,
 }
 
 impl Sink {
     fn push(&mut self, b: &[u8]) {
         self.len = self.len.saturating_add(b.len() as u64);
+        if let Some(next) = self.next.as_mut() {
+            next.write(b);
+            return;
+        }
         if let Some(body) = self.body.as_mut() {
             let room = self.body_cap.saturating_sub(body.len());
             if b.len() > room {
@@ -277,6 +290,9 @@ impl Write for Sink {
             return Err(io::Error::other("decoded length cap"));
         }
         self.push(b);
+        if self.next.as_ref().is_some_and(|n| n.error) {
+            return Err(io::Error::other("inner content coding failed"));
+        }
         Ok(b.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -350,26 +366,56 @@ const BROTLI_BUF: usize = 4096;
 impl ContentDecoder {
     /// A decoder for a body with `coding`.
     pub fn new(coding: Coding, limits: DecodeLimits) -> Self {
-        let sink = Sink {
+        Self::with_codings(&Codings::one(coding), limits)
+    }
+
+    /// A decoder for a body with `codings` (in the order applied; undone in reverse).
+    pub fn with_codings(codings: &Codings, limits: DecodeLimits) -> Self {
+        let list = codings.as_slice();
+        let mut next: Option<Box<ContentDecoder>> = None;
+        for (i, &c) in list.iter().enumerate() {
+            let outermost = i + 1 == list.len();
+            let layer = Self::layer(c, limits, next.take(), outermost);
+            if outermost {
+                return layer;
+            }
+            next = Some(Box::new(layer));
+        }
+        Self::layer(Coding::Identity, limits, None, true)
+    }
+
+    /// One layer of a stack; `next` decodes its output; `outermost` sees the wire bytes.
+    fn layer(
+        coding: Coding,
+        limits: DecodeLimits,
+        next: Option<Box<ContentDecoder>>,
+        outermost: bool,
+    ) -> Self {
+        let mut sink = Sink {
             len: 0,
             max_len: limits.decoded_cap,
-            body: limits.keep.then(Vec::new),
+            body: (limits.keep && next.is_none()).then(Vec::new),
             body_cap: limits.body_cap,
             capped: false,
             hit_max: false,
+            next: None,
         };
+        let mut engine_sink = sink.empty_like();
+        engine_sink.next = next;
         let engine = match coding {
             Coding::Identity => Engine::Identity,
-            Coding::Deflate => Engine::DeflatePending([0; 2], 0),
-            Coding::Gzip => {
-                Engine::Gzip(Box::new(flate2::write::GzDecoder::new(sink.empty_like())))
+            Coding::Deflate => {
+                // The engine is made once the first bytes tell zlib from raw deflate.
+                sink.next = engine_sink.next.take();
+                Engine::DeflatePending([0; 2], 0)
             }
+            Coding::Gzip => Engine::Gzip(Box::new(flate2::write::GzDecoder::new(engine_sink))),
             Coding::Brotli => Engine::Brotli(Box::new(brotli::DecompressorWriter::new(
-                sink.empty_like(),
+                engine_sink,
                 BROTLI_BUF,
             ))),
         };
-        let raw = (limits.keep && coding != Coding::Identity).then(Vec::new);
+        let raw = (outermost && limits.keep && coding != Coding::Identity).then(Vec::new);
         ContentDecoder {
             engine,
             sink,
@@ -433,7 +479,8 @@ impl ContentDecoder {
                 let cmf = u16::from(head[0]);
                 let flg = u16::from(head[1]);
                 let zlib = cmf & 0x0f == 8 && (cmf * 256 + flg) % 31 == 0;
-                let s = self.sink.empty_like();
+                let mut s = self.sink.empty_like();
+                s.next = self.sink.next.take();
                 self.engine = if zlib {
                     Engine::Zlib(Box::new(flate2::write::ZlibDecoder::new(s)))
                 } else {
@@ -460,7 +507,11 @@ impl ContentDecoder {
             }
             Ok(false) => {}
             Err(_) => {
-                if self.engine_sink().is_some_and(|s| s.hit_max) {
+                let inner_capped = |s: &Sink| s.next.as_ref().is_some_and(|n| n.capped);
+                if self
+                    .engine_sink()
+                    .is_some_and(|s| s.hit_max || inner_capped(s))
+                {
                     self.capped = true;
                 }
                 self.error = true;
@@ -528,6 +579,14 @@ impl ContentDecoder {
             }
         }
         self.take_engine_output();
+        // A stack: the inner layers finish too; their failure fails the whole body.
+        let inner = self.sink.next.take().map(|n| n.finish());
+        if let Some(r) = &inner {
+            if r.decode_error {
+                error = true;
+                capped |= r.capped;
+            }
+        }
         if error {
             let raw = self.raw.take();
             let raw_capped = self.limits.keep && self.raw_len > self.limits.body_cap as u64;
@@ -540,6 +599,15 @@ impl ContentDecoder {
             };
         }
         capped |= self.sink.capped;
+        if let Some(r) = inner {
+            return BodyResult {
+                len: r.len,
+                raw_len: self.raw_len,
+                body: r.body,
+                capped: capped || r.capped,
+                decode_error: false,
+            };
+        }
         BodyResult {
             len: self.sink.len,
             raw_len: self.raw_len,
@@ -559,6 +627,7 @@ impl Sink {
             body_cap: self.body_cap,
             capped: false,
             hit_max: false,
+            next: None,
         }
     }
 
@@ -570,6 +639,7 @@ impl Sink {
             body_cap: 0,
             capped: false,
             hit_max: false,
+            next: None,
         }
     }
 
@@ -578,6 +648,7 @@ impl Sink {
         self.len = other.len;
         self.body = other.body;
         self.capped = other.capped;
+        self.next = other.next;
     }
 }
 
@@ -769,6 +840,92 @@ mod tests {
         let r = d.finish();
         assert_eq!((r.len, r.capped), (7, true));
         assert_eq!(r.body.as_deref(), Some(&b"abcd"[..]));
+    }
+
+    fn stacked(codings: &[Coding], data: &[u8], step: usize, lim: DecodeLimits) -> BodyResult {
+        let mut list = Codings::default();
+        for &c in codings {
+            assert!(list.push(c));
+        }
+        let mut d = ContentDecoder::with_codings(&list, lim);
+        for part in data.chunks(step.max(1)) {
+            d.write(part);
+        }
+        d.finish()
+    }
+
+    #[test]
+    fn stacked_codings_are_undone_in_reverse() {
+        let text: Vec<u8> = (0..3000u32)
+            .map(|i| b"stacked!"[(i * 5 % 8) as usize])
+            .collect();
+        // `Content-Encoding: gzip, br`: gzip first, then brotli over it.
+        let gz = compress("gzip", &text);
+        let wire = compress("br", &gz);
+        // `deflate, gzip, br` with raw deflate innermost.
+        let wire3 = compress("br", &compress("gzip", &compress("raw", &text)));
+        // `gzip, deflate` with a zlib outer layer (the pending-deflate path holds the chain).
+        let wire_z = compress("zlib", &gz);
+        for (codings, w) in [
+            (&[Coding::Gzip, Coding::Brotli][..], &wire),
+            (&[Coding::Deflate, Coding::Gzip, Coding::Brotli][..], &wire3),
+            (&[Coding::Gzip, Coding::Deflate][..], &wire_z),
+        ] {
+            for step in [1, 2, 7, 100, w.len()] {
+                let r = stacked(codings, w, step, limits());
+                assert!(!r.decode_error, "{codings:?} step {step}");
+                assert_eq!(r.len, 3000, "{codings:?} step {step}");
+                assert_eq!(r.raw_len, w.len() as u64);
+                assert_eq!(r.body.as_deref(), Some(&text[..]));
+                assert!(!r.capped);
+            }
+        }
+        // The same bytes under one coding: brotli undone, the gzip stream counted as is.
+        let r = stacked(&[Coding::Brotli], &wire, 3, limits());
+        assert_eq!((r.len, r.decode_error), (gz.len() as u64, false));
+        // Without keeping bodies only the lengths are produced.
+        let lim = DecodeLimits {
+            keep: false,
+            ..limits()
+        };
+        let r = stacked(&[Coding::Gzip, Coding::Brotli], &wire, 5, lim);
+        assert_eq!((r.len, r.body, r.decode_error), (3000, None, false));
+    }
+
+    #[test]
+    fn stacked_inner_failure_counts_the_wire_bytes() {
+        // The outer layer decodes fine but its output is not gzip.
+        let wire = compress("br", b"plain text, not gzip");
+        for step in [1, 4, wire.len()] {
+            let r = stacked(&[Coding::Gzip, Coding::Brotli], &wire, step, limits());
+            assert!(r.decode_error, "step {step}");
+            assert_eq!(r.len, wire.len() as u64);
+            assert_eq!(r.body.as_deref(), Some(&wire[..]));
+        }
+        // The outer layer fails.
+        let r = stacked(
+            &[Coding::Gzip, Coding::Brotli],
+            b"\xff\xff\xffjunk",
+            2,
+            limits(),
+        );
+        assert!(r.decode_error);
+        assert_eq!(r.len, 7);
+    }
+
+    #[test]
+    fn stacked_bomb_hits_the_cap_in_the_inner_layer() {
+        // 1 MiB of zeros, gzip'd (~1 KiB), then brotli: the outer layer stays small, the
+        // inner one hits the decoded cap.
+        let wire = compress("br", &compress("gzip", &vec![0u8; 1 << 20]));
+        let lim = DecodeLimits {
+            keep: false,
+            body_cap: 0,
+            decoded_cap: 10_000,
+        };
+        let r = stacked(&[Coding::Gzip, Coding::Brotli], &wire, 64, lim);
+        assert!(r.decode_error && r.capped);
+        assert_eq!(r.len, wire.len() as u64);
     }
 
     #[test]

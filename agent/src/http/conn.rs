@@ -24,9 +24,18 @@
 //!   `HTTP/` (Zeek logs status 0 there). A non-`HTTP/` reply to an HTTP/1.x request is not a
 //!   response (`curl-http-09`: Zeek logs no status): it is skipped as garbage.
 //! - **Bodies**: HEAD responses, 1xx, 204 and 304 have none; CONNECT 2xx and 101 upgrade
-//!   the connection (the exchange is flagged `upgraded`, parsing stops); chunked wins over
+//!   the connection (the exchange is flagged `upgraded`); chunked wins over
 //!   Content-Length; an invalid Content-Length means no body for a request and a
 //!   close-delimited body for a response; responses without framing end at close.
+//! - **Upgrades**: after 101 Switching Protocols parsing stops for good. A CONNECT answered
+//!   2xx opens a tunnel, which is watched like a new connection (Suricata/libhtp parse
+//!   plain HTTP sent through a proxy tunnel; Zeek hands the tunnel to protocol detection):
+//!   if the client's first bytes in the tunnel look like a request (the same sniffing as
+//!   for a new connection, at most `head_cap` bytes) HTTP parsing goes on with the same
+//!   roles, exchange indexes continuing; if they do not (TLS), if the server speaks first
+//!   (SMTP, FTP greetings; bare line ends do not count), or if a gap hits the tunnel before that is decided, parsing
+//!   stops as after 101. A request the client had already sent in full before the 2xx
+//!   arrived keeps being parsed.
 //! - **Gaps**: inside a body of known remaining length the gap is consumed (and counted in
 //!   the body length: the bytes existed); anywhere else the message in progress is
 //!   finished (flagged `gap`, and `truncated` if it had more to come) and the direction
@@ -45,7 +54,7 @@
 //!   oldest is emitted early, counted in `pipeline_overflows`).
 
 use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
-use super::parser::{self, Coding, HeadScan, Verdict};
+use super::parser::{self, Coding, Codings, HeadScan, Verdict};
 use super::{Exchange, Flag, HttpEvent, Request, Response};
 use crate::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
 use crate::Timestamp;
@@ -110,6 +119,8 @@ pub struct HttpStats {
     pub non_http_conns: u64,
     /// Connections upgraded to another protocol (CONNECT 2xx, 101).
     pub upgraded: u64,
+    /// CONNECT tunnels found to carry HTTP (parsed on; also counted in `upgraded`).
+    pub http_tunnels: u64,
     /// Connections whose roles were flipped by content.
     pub role_flips: u64,
     /// Exchanges emitted early because too many were waiting.
@@ -133,6 +144,7 @@ impl HttpStats {
         self.gaps_in_messages += o.gaps_in_messages;
         self.non_http_conns += o.non_http_conns;
         self.upgraded += o.upgraded;
+        self.http_tunnels += o.http_tunnels;
         self.role_flips += o.role_flips;
         self.pipeline_overflows += o.pipeline_overflows;
         self.incomplete_heads += o.incomplete_heads;
@@ -300,6 +312,8 @@ pub struct HttpConn {
     next_index: u64,
     non_http: bool,
     upgraded: bool,
+    /// A CONNECT tunnel opened and its first client bytes are being sniffed.
+    tunnel: bool,
     closed: bool,
 }
 
@@ -323,6 +337,7 @@ impl HttpConn {
             next_index: 0,
             non_http: false,
             upgraded: false,
+            tunnel: false,
             closed: false,
         }
     }
@@ -505,6 +520,10 @@ impl HttpConn {
             }
             let phase = self.side_ref(s).phase;
             match phase {
+                Phase::Sniff if self.tunnel => {
+                    self.tunnel_sniff(s, ts, data, out);
+                    return;
+                }
                 Phase::Dead | Phase::Sniff => return,
                 Phase::SkipLine => match memchr(b'\n', data) {
                     Some(p) => {
@@ -514,15 +533,49 @@ impl HttpConn {
                     None => return,
                 },
                 Phase::Body => {
+                    let before = self.progress(s);
                     let n = self.body_step(s, ts, data, out);
                     data = data.get(n..).unwrap_or_default();
+                    if n == 0 && self.progress(s) == before {
+                        self.stalled(s);
+                    }
                 }
                 Phase::Head { resync } => {
+                    let before = self.progress(s);
                     let n = self.head_step(s, ts, data, resync, out);
                     data = data.get(n..).unwrap_or_default();
+                    if n == 0 && self.progress(s) == before {
+                        self.stalled(s);
+                    }
                 }
             }
         }
+    }
+
+    /// What a step that consumes no input must change (else the feed loop would spin).
+    fn progress(&self, s: S) -> (Phase, usize, bool, bool, Option<u64>, u64, usize) {
+        let side = self.side_ref(s);
+        (
+            side.phase,
+            side.buf.len(),
+            side.v09,
+            side.v09_headers,
+            side.cur,
+            self.next_index,
+            self.queue.len(),
+        )
+    }
+
+    /// A step made no progress: a bug, but input must never hang the stage. Debug builds
+    /// (tests, fuzzing) stop here; release builds count a parse error and resynchronise.
+    fn stalled(&mut self, s: S) {
+        debug_assert!(false, "http: no progress on {s:?}");
+        self.stats.parse_errors += 1;
+        self.stats.resyncs += 1;
+        let side = self.side(s);
+        side.reset_head();
+        side.body = None;
+        side.phase = Phase::SkipLine;
     }
 
     /// Returns how many bytes of `data` were consumed.
@@ -634,10 +687,12 @@ impl HttpConn {
                 let next_end =
                     memchr(b'\n', side.buf.get(fl..).unwrap_or_default()).map(|p| fl + p + 1);
                 match next_end {
-                    None => {
+                    None if side.buf.len() <= cap => {
                         side.scan.line_start = fl;
                         return skipped + take;
                     }
+                    // Over the head cap with no line end: oversized, handled below.
+                    None => side.scan.line_start = fl,
                     Some(ne) => {
                         let line = parser::trim_eol(side.buf.get(fl..ne).unwrap_or_default());
                         if line.is_empty() {
@@ -953,7 +1008,7 @@ impl HttpConn {
                 _ => None,
             }
         };
-        self.start_body(s, framing, f.coding, out);
+        self.start_body(s, framing, &f.codings, out);
     }
 
     fn on_response_head(
@@ -1021,9 +1076,12 @@ impl HttpConn {
         }
         self.side(s).cur = Some(idx);
         let code = sl.status.unwrap_or(0);
-        let connect_ok = is_connect && (200..300).contains(&code);
-        if code == 101 || connect_ok {
+        if code == 101 {
             self.upgrade(idx, out);
+            return;
+        }
+        if is_connect && (200..300).contains(&code) {
+            self.open_tunnel(idx, out);
             return;
         }
         let no_body = truncated || is_head || code == 204 || code == 304;
@@ -1038,7 +1096,7 @@ impl HttpConn {
                 None => Some(Framing::UntilClose),
             }
         };
-        self.start_body(s, framing, f.coding, out);
+        self.start_body(s, framing, &f.codings, out);
     }
 
     fn upgrade(&mut self, idx: u64, out: &mut Vec<HttpEvent>) {
@@ -1058,18 +1116,125 @@ impl HttpConn {
         self.flush_all(out);
     }
 
+    /// CONNECT `idx` was answered 2xx: finish it and watch the tunnel (see the module docs).
+    fn open_tunnel(&mut self, idx: u64, out: &mut Vec<HttpEvent>) {
+        let Some(c) = self.client else {
+            self.upgrade(idx, out);
+            return;
+        };
+        let later = self
+            .queue
+            .iter()
+            .any(|e| e.index > idx && e.request.is_some());
+        let cs = self.side_ref(c);
+        let clean = matches!(cs.phase, Phase::Head { resync: false }) && !cs.v09;
+        if !later && !clean {
+            self.upgrade(idx, out);
+            return;
+        }
+        self.stats.upgraded += 1;
+        if let Some(e) = self.entry_mut(idx) {
+            e.flags |= bit(Flag::Upgraded);
+            e.req_done = true;
+            e.resp_done = true;
+        }
+        let srv = c.other();
+        let server = self.side(srv);
+        server.body = None;
+        server.cur = None;
+        server.reset_head();
+        if later {
+            // The client already sent requests through the tunnel: they are HTTP.
+            server.phase = Phase::Head { resync: false };
+            self.stats.http_tunnels += 1;
+            self.emit_ready(out);
+            return;
+        }
+        server.phase = Phase::Sniff;
+        self.tunnel = true;
+        self.emit_ready(out);
+        // What the client sent early (a partial head) is the tunnel's first bytes.
+        let client = self.side(c);
+        let early = std::mem::take(&mut client.buf);
+        let t0 = client.head_ts;
+        client.reset_head();
+        client.phase = Phase::Sniff;
+        if !early.is_empty() {
+            self.tunnel_sniff(c, t0, &early, out);
+        }
+    }
+
+    /// Bytes from `s` while a fresh CONNECT tunnel is undecided.
+    fn tunnel_sniff(&mut self, s: S, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+        if Some(s) != self.client {
+            // A server speaking first is not answering an HTTP request (stray line ends
+            // after the CONNECT response are no evidence: libhtp and Zeek skip them too).
+            if data.iter().any(|&b| b != b'\r' && b != b'\n') {
+                self.close_tunnel();
+            }
+            return;
+        }
+        let cap = self.cfg.head_cap;
+        let side = self.side(s);
+        if side.buf.is_empty() {
+            side.head_ts = ts;
+        }
+        let room = (cap + 1).saturating_sub(side.buf.len());
+        let appended = room.min(data.len());
+        side.buf
+            .extend_from_slice(data.get(..appended).unwrap_or_default());
+        let start = side
+            .buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(side.buf.len());
+        let view = side.buf.get(start..).unwrap_or_default();
+        match parser::sniff_request(view, false) {
+            Verdict::Request => {
+                let t0 = side.head_ts;
+                let bytes = std::mem::take(&mut side.buf);
+                side.phase = Phase::Head { resync: false };
+                self.tunnel = false;
+                self.stats.http_tunnels += 1;
+                let server = self.side(s.other());
+                if server.phase == Phase::Sniff {
+                    server.phase = Phase::Head { resync: false };
+                }
+                self.feed(s, t0, &bytes, out);
+                let rest = data.get(appended..).unwrap_or_default();
+                if !rest.is_empty() {
+                    self.feed(s, ts, rest, out);
+                }
+            }
+            Verdict::NeedMore if side.buf.len() <= cap => {}
+            _ => self.close_tunnel(),
+        }
+    }
+
+    /// The tunnel does not carry HTTP: stop parsing, as after 101.
+    fn close_tunnel(&mut self) {
+        self.tunnel = false;
+        self.upgraded = true;
+        for s in [S::Up, S::Down] {
+            let side = self.side(s);
+            side.phase = Phase::Dead;
+            side.body = None;
+            side.buf = Vec::new();
+        }
+    }
+
     fn start_body(
         &mut self,
         s: S,
         framing: Option<Framing>,
-        coding: Coding,
+        codings: &Codings,
         out: &mut Vec<HttpEvent>,
     ) {
         let limits = self.limits();
         let side = self.side(s);
         side.body = Some(BodyState {
             framing: Framing::UntilClose,
-            dec: ContentDecoder::new(coding, limits),
+            dec: ContentDecoder::with_codings(codings, limits),
         });
         match framing {
             Some(fr) => {
@@ -1180,6 +1345,11 @@ impl HttpConn {
             let side = self.side(s);
             side.buf.clear();
             side.neither = false;
+            return;
+        }
+        if self.tunnel {
+            // Cannot tell what the tunnel carries any more.
+            self.close_tunnel();
             return;
         }
         let phase = self.side_ref(s).phase;

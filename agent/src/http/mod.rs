@@ -29,7 +29,8 @@ pub enum Flag {
     UnpairedResponse,
     /// A body could not be de-chunked or content-decoded.
     DecodeError,
-    /// CONNECT succeeded or 101 Switching Protocols: the rest of the connection is not HTTP.
+    /// CONNECT succeeded or 101 Switching Protocols: what follows is another protocol (after a
+    /// CONNECT, HTTP sent through the tunnel is parsed on, in exchanges of its own).
     Upgraded,
     /// A body was cut at the body cap (lengths still count everything).
     BodyCapped,

@@ -345,9 +345,10 @@ pub fn parse_headers(lines: &[u8], headers: &mut Vec<(String, String)>) -> bool 
 }
 
 /// Content codings understood for decoding.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum Coding {
-    /// No (or an unknown, or a stacked) coding: bytes are counted as they are.
+    /// No (or an unknown) coding: bytes are counted as they are.
+    #[default]
     Identity,
     /// `gzip` / `x-gzip`.
     Gzip,
@@ -355,6 +356,53 @@ pub enum Coding {
     Deflate,
     /// `br`.
     Brotli,
+}
+
+/// Most content codings decoded on one body (more, and the body is counted raw).
+pub const MAX_CODINGS: usize = 4;
+
+/// The content codings of a body in the order they were applied (`Content-Encoding: gzip,
+/// br` is gzip, then brotli: decoding undoes them in reverse). Empty: count bytes as sent.
+/// `identity` entries are dropped; an unknown coding, or more than [`MAX_CODINGS`], empty
+/// the list (what cannot be undone completely is counted raw).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Codings {
+    list: [Coding; MAX_CODINGS],
+    len: u8,
+}
+
+impl Codings {
+    /// A list of one coding (empty for [`Coding::Identity`]).
+    pub fn one(c: Coding) -> Codings {
+        let mut l = Codings::default();
+        if c != Coding::Identity {
+            l.list[0] = c;
+            l.len = 1;
+        }
+        l
+    }
+
+    /// The codings, first applied first.
+    pub fn as_slice(&self) -> &[Coding] {
+        self.list.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// Append `c`; false if the list is full.
+    pub fn push(&mut self, c: Coding) -> bool {
+        match self.list.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = c;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// No coding to undo.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Body-relevant facts from a header list.
@@ -368,8 +416,8 @@ pub struct Framing {
     pub content_length: Option<u64>,
     /// A `Content-Length` was present but invalid, overflowing, or contradictory.
     pub bad_content_length: bool,
-    /// The content coding to undo.
-    pub coding: Coding,
+    /// The content codings to undo.
+    pub codings: Codings,
 }
 
 /// Parse a Content-Length value: optional surrounding whitespace, decimal digits only, fits
@@ -389,9 +437,10 @@ pub fn framing(headers: &[(String, String)]) -> Framing {
         has_te: false,
         content_length: None,
         bad_content_length: false,
-        coding: Coding::Identity,
+        codings: Codings::default(),
     };
-    let mut codings = 0usize;
+    // Some coding could not be undone (unknown, or too many).
+    let mut undecodable = false;
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("transfer-encoding") {
             f.has_te = true;
@@ -423,8 +472,7 @@ pub fn framing(headers: &[(String, String)]) -> Framing {
                 if t.is_empty() || t.eq_ignore_ascii_case("identity") {
                     continue;
                 }
-                codings += 1;
-                f.coding = if t.eq_ignore_ascii_case("gzip") || t.eq_ignore_ascii_case("x-gzip") {
+                let c = if t.eq_ignore_ascii_case("gzip") || t.eq_ignore_ascii_case("x-gzip") {
                     Coding::Gzip
                 } else if t.eq_ignore_ascii_case("deflate") {
                     Coding::Deflate
@@ -433,12 +481,14 @@ pub fn framing(headers: &[(String, String)]) -> Framing {
                 } else {
                     Coding::Identity
                 };
+                if c == Coding::Identity || !f.codings.push(c) {
+                    undecodable = true;
+                }
             }
         }
     }
-    if codings > 1 {
-        // Stacked codings are rare; count such bodies as they are.
-        f.coding = Coding::Identity;
+    if undecodable {
+        f.codings = Codings::default();
     }
     if f.bad_content_length {
         f.content_length = None;
@@ -589,18 +639,25 @@ mod tests {
         assert_eq!(f.content_length, Some(5));
         let f = framing(&h(&[("Content-Length", "14"), ("Content-Len", "1")]));
         assert_eq!(f.content_length, Some(14));
+        let codings = |v: &str| framing(&h(&[("Content-Encoding", v)])).codings;
+        assert_eq!(codings("x-gzip").as_slice(), [Coding::Gzip]);
+        assert_eq!(codings("BR").as_slice(), [Coding::Brotli]);
+        assert_eq!(codings("identity").as_slice(), []);
         assert_eq!(
-            framing(&h(&[("Content-Encoding", "x-gzip")])).coding,
-            Coding::Gzip
+            codings("gzip, identity,br").as_slice(),
+            [Coding::Gzip, Coding::Brotli]
         );
-        assert_eq!(
-            framing(&h(&[("Content-Encoding", "BR")])).coding,
-            Coding::Brotli
-        );
-        assert_eq!(
-            framing(&h(&[("Content-Encoding", "gzip, br")])).coding,
-            Coding::Identity
-        );
+        // Several headers add up, in order.
+        let f = framing(&h(&[
+            ("Content-Encoding", "deflate"),
+            ("Content-Encoding", "gzip"),
+        ]));
+        assert_eq!(f.codings.as_slice(), [Coding::Deflate, Coding::Gzip]);
+        // Unknown codings or too many: count raw.
+        assert!(codings("gzip, compress").is_empty());
+        assert!(codings("zstd").is_empty());
+        assert_eq!(codings("gzip, gzip, gzip, gzip").as_slice().len(), 4);
+        assert!(codings("gzip, gzip, gzip, gzip, gzip").is_empty());
         assert_eq!(parse_content_length("9223372036854775808"), None);
         assert_eq!(parse_content_length(" 2200000000 "), Some(2_200_000_000));
         assert_eq!(parse_content_length("+5"), None);
