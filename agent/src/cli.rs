@@ -338,7 +338,10 @@ pub struct AgentCommand {
 pub fn agent(a: AgentCommand) -> Result<ExitCode> {
     use apitap::agent::Agent;
     use apitap::metrics::text::Format;
-    let AgentCommand { agent: a, mut upstream } = a;
+    let AgentCommand {
+        agent: a,
+        mut upstream,
+    } = a;
     let cfg = a.resolve()?;
     upstream.service = upstream.service.or_else(|| cfg.service.clone());
     let listen = cfg.listen.clone();
