@@ -3,7 +3,8 @@
 //! Input: [`crate::flow::ConnHandler`] calls. Output: [`HttpEvent`]s.
 //!
 //! - [`parser`]: lenient start-line and header parsing, recognising HTTP by content.
-//! - [`body`]: chunked transfer coding and content decoding (gzip, deflate, br), streaming.
+//! - [`body`]: chunked transfer coding and content decoding (gzip, deflate, br, stacked),
+//!   streaming.
 //! - [`conn`]: [`HttpConn`], the per-connection handler: roles, pairing, gaps, resync.
 //!   Its module docs state the policies (what Zeek/libhtp behaviour is followed where).
 
