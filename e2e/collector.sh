@@ -10,11 +10,13 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/e2e/lib.sh"
-APITAP="${APITAP:-$ROOT/target/debug/apitap}"
+if [ -z "${APITAP:-}" ]; then  # always rebuild: never test a stale binary
+  (cd "$ROOT" && cargo build -q -p apitap)
+  APITAP="$ROOT/target/debug/apitap"
+fi
 e2e_require_cmd curl python3
 CHROMIUM="$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)"
 [ -n "$CHROMIUM" ] || e2e_skip "chromium not installed (apt-get install chromium)"
-[ -x "$APITAP" ] || (cd "$ROOT" && cargo build -q -p apitap)
 T="$E2E_TMP"
 
 python3 - "$T/traffic.har" <<'PY'

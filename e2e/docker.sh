@@ -55,10 +55,11 @@ if ! docker image inspect "$TOOLS" > /dev/null 2>&1; then
     docker build -q -t "$TOOLS" --build-arg BASE="$BASE" -f "$HERE/docker/tools.Dockerfile" "$HERE/docker" > "$T/tools-build.log" 2>&1 \
         || { cat "$T/tools-build.log" >&2; bad "build the tools image"; summary; exit 1; }
 fi
-APITAP="${APITAP:-$ROOT/target/release/apitap}"
-if [ ! -x "$APITAP" ]; then
+if [ -z "${APITAP:-}" ]; then
+    # Always (re)build: a stale binary left in target/ must never be the one tested.
     log "building the release binary"
     (cd "$ROOT" && cargo build -q --release -p apitap) || { bad "cargo build --release"; summary; exit 1; }
+    APITAP="$ROOT/target/release/apitap"
 fi
 mkdir -p "$ROOT/target/docker"
 cp "$APITAP" "$ROOT/target/docker/apitap"

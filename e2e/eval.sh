@@ -22,8 +22,10 @@ if [ "$(id -u)" -ne 0 ]; then
   if [ -n "${CI:-}" ]; then echo "eval: needs root for tcpdump"; exit 1; fi
   echo "SKIP eval: needs root for tcpdump"; exit 0
 fi
-APITAP=${APITAP:-$ROOT/target/debug/apitap}
-[ -x "$APITAP" ] || (cd "$ROOT" && cargo build -q -p apitap) || exit 1
+if [ -z "${APITAP:-}" ]; then  # always rebuild: never test a stale binary
+  (cd "$ROOT" && cargo build -q -p apitap) || exit 1
+  APITAP=$ROOT/target/debug/apitap
+fi
 N=${EVAL_N:-600}
 WORK=$(mktemp -d /tmp/apitap-eval.XXXXXX)
 [ -n "${E2E_KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT

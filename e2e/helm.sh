@@ -13,11 +13,13 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/e2e/lib.sh"
-APITAP="${APITAP:-$ROOT/target/debug/apitap}"
+if [ -z "${APITAP:-}" ]; then  # always rebuild: never test a stale binary
+  (cd "$ROOT" && cargo build -q -p apitap)
+  APITAP="$ROOT/target/debug/apitap"
+fi
 KUBE_VERSION="${KUBE_VERSION:-1.32.0}"
 python3 -c "import helm_python" 2>/dev/null || e2e_skip "python package helm-python-sdk not installed (pip install helm-python-sdk)"
 command -v kubernetes-validate > /dev/null || e2e_skip "kubernetes-validate not installed (pip install kubernetes-validate)"
-[ -x "$APITAP" ] || (cd "$ROOT" && cargo build -q -p apitap)
 
 OUT="$E2E_TMP"
 rc=0

@@ -27,12 +27,9 @@ e2e_require_cmd promtool prometheus
 
 APITAP="${APITAP:-}"
 if [ -z "$APITAP" ]; then
-    if [ -x "$ROOT/target/release/apitap" ]; then
-        APITAP="$ROOT/target/release/apitap"
-    else
-        (cd "$ROOT" && cargo build -q -p apitap) || { echo "FAIL: cannot build apitap"; exit 1; }
-        APITAP="$ROOT/target/debug/apitap"
-    fi
+    # Always (re)build: a stale binary left in target/ must never be the one tested.
+    (cd "$ROOT" && cargo build -q --release -p apitap) || { echo "FAIL: cannot build apitap"; exit 1; }
+    APITAP="$ROOT/target/release/apitap"
 fi
 e2e_log "using $APITAP"
 

@@ -17,7 +17,8 @@ e2e_require_root_netns
 e2e_require_cmd tcpdump tshark curl python3
 
 PORT="${E2E_PORT:-18080}"   # deliberately not a well-known HTTP port
-APITAP="${APITAP:-$ROOT/target/debug/apitap}"
+APITAP_BUILD=0
+if [ -z "${APITAP:-}" ]; then APITAP="$ROOT/target/debug/apitap"; APITAP_BUILD=1; fi
 CAP="$E2E_TMP/cap.pcap"
 BASE="http://$E2E_SRV_IP:$PORT"
 T="$E2E_TMP"
@@ -246,7 +247,7 @@ PY
 # ---------------------------------------------------------------------------------------
 # apitap's view.
 APITAP_OK=0
-if [ ! -x "$APITAP" ] && [ "$APITAP" = "$ROOT/target/debug/apitap" ]; then
+if [ "$APITAP_BUILD" = 1 ]; then  # always rebuild: never test a stale binary
     e2e_log "building apitap (cargo build -p apitap)"
     (cd "$ROOT" && cargo build -q -p apitap) || true
 fi

@@ -12,6 +12,9 @@ echo "== cargo test"
 cargo build --workspace --locked
 cargo_status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt || cargo_status=$?
+# The end-to-end scripts all test this one freshly built release binary.
+cargo build --release --locked -p apitap
+export APITAP="$PWD/target/release/apitap"
 passed=0; failed=0
 shopt -s nullglob
 for t in e2e/*.sh; do
