@@ -227,6 +227,29 @@ impl Side {
         }
     }
 
+    /// Buffers up to `cap + 1` bytes of a stream whose protocol is not decided yet (one
+    /// more than the cap, so overflow is visible); returns how many bytes of `data` it took.
+    fn sniff_append(&mut self, ts: Timestamp, data: &[u8], cap: usize) -> usize {
+        if self.buf.is_empty() {
+            self.head_ts = ts;
+        }
+        let room = (cap + 1).saturating_sub(self.buf.len());
+        let appended = room.min(data.len());
+        self.buf
+            .extend_from_slice(data.get(..appended).unwrap_or_default());
+        appended
+    }
+
+    /// The buffered bytes without leading blank lines (no evidence either way).
+    fn sniff_view(&self) -> &[u8] {
+        let start = self
+            .buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(self.buf.len());
+        self.buf.get(start..).unwrap_or_default()
+    }
+
     fn reset_head(&mut self) {
         self.buf.clear();
         self.scan = HeadScan::default();
@@ -411,20 +434,8 @@ impl HttpConn {
             }
             return;
         }
-        if side.buf.is_empty() {
-            side.head_ts = ts;
-        }
-        let room = (cap + 1).saturating_sub(side.buf.len());
-        let appended = room.min(data.len());
-        side.buf
-            .extend_from_slice(data.get(..appended).unwrap_or_default());
-        // Leading blank lines are not evidence either way.
-        let start = side
-            .buf
-            .iter()
-            .position(|&b| b != b'\r' && b != b'\n')
-            .unwrap_or(side.buf.len());
-        let view = side.buf.get(start..).unwrap_or_default();
+        let appended = side.sniff_append(ts, data, cap);
+        let view = side.sniff_view();
         let req = parser::sniff_request(view, false);
         let resp = parser::sniff_response(view);
         let overflow = side.buf.len() > cap;
@@ -1176,20 +1187,8 @@ impl HttpConn {
         }
         let cap = self.cfg.head_cap;
         let side = self.side(s);
-        if side.buf.is_empty() {
-            side.head_ts = ts;
-        }
-        let room = (cap + 1).saturating_sub(side.buf.len());
-        let appended = room.min(data.len());
-        side.buf
-            .extend_from_slice(data.get(..appended).unwrap_or_default());
-        let start = side
-            .buf
-            .iter()
-            .position(|&b| b != b'\r' && b != b'\n')
-            .unwrap_or(side.buf.len());
-        let view = side.buf.get(start..).unwrap_or_default();
-        match parser::sniff_request(view, false) {
+        let appended = side.sniff_append(ts, data, cap);
+        match parser::sniff_request(side.sniff_view(), false) {
             Verdict::Request => {
                 let t0 = side.head_ts;
                 let bytes = std::mem::take(&mut side.buf);
