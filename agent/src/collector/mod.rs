@@ -420,19 +420,38 @@ fn evidence_param(q: &HashMap<String, String>) -> bool {
     )
 }
 
+/// A service's spec as OpenAPI JSON or YAML (`?evidence=false` drops the x-apitap-* data).
+async fn spec(st: Shared, service: String, q: HashMap<String, String>, yaml: bool) -> Response {
+    let ev = evidence_param(&q);
+    blocking(move || {
+        let m = load_model(&st, &service)?;
+        let opts = spec_options(&service, ev);
+        Ok(if yaml {
+            m.to_yaml(&opts)
+        } else {
+            m.to_openapi_json(&opts)
+        })
+    })
+    .await
+    .map(|s| {
+        typed(
+            if yaml {
+                "application/yaml"
+            } else {
+                "application/json"
+            },
+            s,
+        )
+    })
+    .unwrap_or_else(|r| r)
+}
+
 async fn openapi_json(
     State(st): State<Shared>,
     Path(service): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let ev = evidence_param(&q);
-    blocking(move || {
-        let m = load_model(&st, &service)?;
-        Ok(m.to_openapi_json(&spec_options(&service, ev)))
-    })
-    .await
-    .map(|s| typed("application/json", s))
-    .unwrap_or_else(|r| r)
+    spec(st, service, q, false).await
 }
 
 async fn openapi_yaml(
@@ -440,14 +459,7 @@ async fn openapi_yaml(
     Path(service): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let ev = evidence_param(&q);
-    blocking(move || {
-        let m = load_model(&st, &service)?;
-        Ok(m.to_yaml(&spec_options(&service, ev)))
-    })
-    .await
-    .map(|s| typed("application/yaml", s))
-    .unwrap_or_else(|r| r)
+    spec(st, service, q, true).await
 }
 
 async fn list_versions(State(st): State<Shared>, Path(service): Path<String>) -> Response {
