@@ -89,6 +89,7 @@ pub fn obs(
         response_body: Some(body.as_bytes().to_vec()),
         latency_ms: Some(ms),
         ts_unix_ms: 1_700_000_000_000,
+        grpc: None,
         ..Observation::default()
     }
 }

@@ -165,6 +165,7 @@ pub fn observations(bytes: &[u8]) -> Result<Vec<Observation>, HarError> {
                 .get("startedDateTime")
                 .and_then(Value::as_str)
                 .map_or(0, unix_ms),
+            grpc: None,
         });
     }
     Ok(out)

@@ -44,5 +44,5 @@ pub mod schema;
 
 pub use diff::{diff, Change, Diff};
 pub use model::{ApiModel, EndpointSummary, LearnConfig, ModelError, Stats, MODEL_VERSION};
-pub use observation::{service_name, Observation};
+pub use observation::{service_name, GrpcCall, Observation};
 pub use openapi::ExportOptions;

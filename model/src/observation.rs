@@ -1,4 +1,9 @@
 //! The learner's input: one decoded HTTP request/response exchange.
+//!
+//! A gRPC call is an observation too: method `POST`, target `/pkg.Service/Method`, and
+//! [`Observation::grpc`] set to the call's length-prefixed messages (decompressed, already
+//! capped by the engine) and its `grpc-status`. The learner infers protobuf message schemas
+//! from those messages instead of reading the bodies.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +36,24 @@ pub struct Observation {
     pub latency_ms: Option<f64>,
     /// Request time, unix milliseconds.
     pub ts_unix_ms: i64,
+    /// Set for a gRPC call (`content-type: application/grpc*`): its messages and status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcCall>,
+}
+
+/// The gRPC part of an observation: the messages of one call, in order, and its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrpcCall {
+    /// Request messages (client → server), each decompressed and without the 5-byte
+    /// length prefix; the engine caps their number and size.
+    #[serde(default)]
+    pub request_messages: Vec<Vec<u8>>,
+    /// Response messages (server → client), likewise.
+    #[serde(default)]
+    pub response_messages: Vec<Vec<u8>>,
+    /// `grpc-status` from the trailers (or a trailers-only response); `None` if not seen.
+    #[serde(default)]
+    pub status: Option<u32>,
 }
 
 impl Observation {

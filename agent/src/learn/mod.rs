@@ -42,6 +42,7 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
         }),
         latency_ms: ex.latency_ms(),
         ts_unix_ms: ex.ts().as_nanos() / 1_000_000,
+        grpc: None,
     })
 }
 

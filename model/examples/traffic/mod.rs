@@ -197,6 +197,7 @@ pub fn generate(n: usize, seed: u64) -> Vec<Observation> {
             response_body_truncated: false,
             latency_ms: Some(0.5 + r.below(2000) as f64 / 100.0),
             ts_unix_ms: 1_764_000_000_000 + i as i64,
+            grpc: None,
         });
     }
     out

@@ -23,6 +23,7 @@ pub fn obs(method: &str, target: &str, status: u16, resp: &str) -> Observation {
         response_body_truncated: false,
         latency_ms: Some(3.0),
         ts_unix_ms: 1_700_000_000_000,
+        grpc: None,
     }
 }
 
