@@ -393,6 +393,10 @@ pub fn classify_segment(s: &str) -> SegClass {
     if is_base64(s) && b.len() >= 16 {
         return SegClass::Token;
     }
+    // PII-shaped (phone, SSN, card, IBAN, JWT...): always a parameter, never a literal
+    if crate::pii::pii_segment(s) {
+        return SegClass::Token;
+    }
     SegClass::Word
 }
 

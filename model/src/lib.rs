@@ -8,7 +8,8 @@
 //! - [`model`]: [`ApiModel`], learning, merge semantics, native JSON.
 //! - [`openapi`]: OpenAPI 3.1 export (JSON/YAML).
 //! - [`mod@diff`]: breaking-change diff between two OpenAPI documents.
-//! - [`redact`]: example redaction.
+//! - [`redact`]: secret-like keys and synthesised examples.
+//! - [`pii`]: sensitive-data shapes (the inventory, PII path segments).
 //!
 //! Usage: `ApiModel::new()`, [`ApiModel::observe`] each [`Observation`] with a
 //! [`LearnConfig`], [`ApiModel::merge`] models from other learners, then
@@ -19,8 +20,10 @@
 //! Privacy: the model stores types, formats and counts, not values. The only observed text
 //! it keeps is (1) literal path segments (at most 64 per trie node, identifier-like segments
 //! are never stored) because templating needs them, (2) enum candidates: letter-only tokens
-//! (`active`, `EUR`) seen at least 5 times at one schema position, and (3) examples, only
-//! with [`LearnConfig::examples`], after [`redact::redact`].
+//! (`active`, `EUR`) seen at least 5 times at one schema position under a key that names a
+//! category (see [`schema`]), and (3) nothing else: examples (with [`LearnConfig::examples`])
+//! are synthesised from type and format ([`redact::example_for`]), and PII-shaped values are
+//! only counted by class ([`pii`]).
 //!
 //! `learn(A ∪ B)` equals `merge(learn(A), learn(B))` (with distinct source ids) for
 //! templates, schemas and counts, with three documented exceptions: the sticky `collapsed`
@@ -39,6 +42,7 @@ pub mod model;
 pub mod observation;
 pub mod openapi;
 pub mod paths;
+pub mod pii;
 pub mod redact;
 pub mod schema;
 

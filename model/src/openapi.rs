@@ -6,6 +6,11 @@
 //! `x-apitap-count`, `x-apitap-first-seen`/`-last-seen` (unix ms), `x-apitap-status-counts`,
 //! `x-apitap-latency-ms` (`p50`, `p90`, `p99` from the log-bucket sketch), `x-apitap-error-rate`,
 //! and `x-apitap-presence` (fraction of parent objects that carried a property).
+//!
+//! The sensitive-data inventory is exported as `x-apitap-pii` (`{"email": 12, "secret": 3}`,
+//! counts of values per [`crate::pii::PiiClass`]) on schema properties and on parameters
+//! (path, query, header; a cookie under a secret-like name counts as `secret`). Examples,
+//! when learned, are synthesised (see [`crate::redact`]).
 
 use crate::endpoint::{body_kind, BodyKind, Endpoint};
 use crate::evidence::{Combine, Mode};
@@ -120,11 +125,18 @@ fn operation(
     let mut params = Vec::new();
     for seg in &d.segs {
         if let TSeg::Param { name, values, .. } = seg {
-            params.push(json!({"name": name, "in": "path", "required": true, "schema": scalar_schema(values)}));
+            let mut p = json!({"name": name, "in": "path", "required": true, "schema": scalar_schema(values)});
+            if let Some(pii) = values.pii_inventory("") {
+                p["x-apitap-pii"] = pii;
+            }
+            params.push(p);
         }
     }
     let mut add = |loc: &str, name: &str, node: &SchemaNode| {
         let mut p = json!({"name": name, "in": loc, "required": node.n >= ep.n, "schema": scalar_schema(node)});
+        if let Some(pii) = node.pii_inventory(name) {
+            p["x-apitap-pii"] = pii;
+        }
         if ev {
             p["x-apitap-presence"] = json!(presence(node.n, ep.n));
         }
@@ -138,6 +150,9 @@ fn operation(
     }
     for (k, c) in &ep.cookies {
         let mut p = json!({"name": k, "in": "cookie", "required": *c >= ep.n, "schema": {"type": "string"}});
+        if crate::redact::is_secret_key(k) {
+            p["x-apitap-pii"] = json!({"secret": c});
+        }
         if ev {
             p["x-apitap-presence"] = json!(presence(*c, ep.n));
         }

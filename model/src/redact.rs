@@ -1,16 +1,22 @@
-//! Redaction of example values. The model never stores values unless
-//! [`crate::LearnConfig::examples`] is on; then every example passes through [`redact`] first.
+//! Secret-like keys and example values.
 //!
-//! Redacted: values under secret-looking keys (password, token, secret, api_key, auth,
-//! cookie, session, credential, signature, private key...), JWTs, cloud/vendor keys (AWS
-//! `AKIA`/`ASIA`, Google `AIza`, GitHub `ghp_`/`gho_`/`github_pat_`, Slack `xox?-`, Stripe
-//! `sk_live_`/`rk_live_`), card numbers (13–19 digits passing Luhn), e-mail addresses, and
-//! bearer/basic credentials.
+//! Examples (only with [`crate::LearnConfig::examples`]) are *synthesised* from the type and
+//! format of what was observed, never copied or masked from a captured value: a string with
+//! format `email` gives `user@example.com`, a `date-time` gives `2024-01-01T00:00:00Z`, an
+//! integer gives `0`, a plain string gives `"string"` ([`example_for`], [`example_text`]).
+//! An exported enum replaces a string example by its first value (vocabulary, see
+//! [`crate::schema`]).
+//!
+//! Secret-like keys ([`is_secret_key`]): names containing password, passwd, pwd, secret,
+//! token, api_key, apikey, auth, cookie, session, credential, signature, private_key,
+//! access_key or social_security; names with a word (split at `_`, `-`, `.` and camelCase)
+//! among pass, passphrase, passcode, pin, otp, totp, mfa, cvv, cvc, ssn, answer, maiden,
+//! memorable, mnemonic, recovery, seed, key; and the exact names `key`, `pin`, `cvv`, `cvc`,
+//! `ssn`. These keys never get an enum and are counted as the `secret` class in the
+//! sensitive-data inventory.
 
-use crate::classify::is_email;
-
-/// The replacement text.
-pub const REDACTED: &str = "<redacted>";
+use crate::classify::{classify_text, is_email, string_format, StrFormat, TextScalar};
+use serde_json::Value;
 
 /// Case-insensitive substring test where `-` and `.` in `hay` match `_` in `needle`; no allocation.
 pub fn key_contains(hay: &str, needle: &str) -> bool {
@@ -28,7 +34,8 @@ pub fn key_contains(hay: &str, needle: &str) -> bool {
 
 /// Does this key name suggest a secret?
 pub fn is_secret_key(key: &str) -> bool {
-    const NEEDLES: [&str; 14] = [
+    const NEEDLES: [&str; 15] = [
+        "social_security",
         "password",
         "passwd",
         "pwd",
@@ -45,6 +52,29 @@ pub fn is_secret_key(key: &str) -> bool {
         "access_key",
     ];
     if NEEDLES.iter().any(|n| key_contains(key, n)) {
+        return true;
+    }
+    const WORDS: [&str; 18] = [
+        "pass",
+        "passphrase",
+        "passcode",
+        "pin",
+        "otp",
+        "totp",
+        "mfa",
+        "cvv",
+        "cvc",
+        "ssn",
+        "answer",
+        "answers",
+        "maiden",
+        "memorable",
+        "mnemonic",
+        "recovery",
+        "seed",
+        "key",
+    ];
+    if key_words(key).any(|w| WORDS.iter().any(|x| x.eq_ignore_ascii_case(w))) {
         return true;
     }
     ["key", "pin", "cvv", "cvc", "ssn"]
@@ -126,16 +156,74 @@ pub fn is_secret_value(s: &str) -> bool {
     is_jwt(t) || is_card_number(t) || is_email(t) || t.contains("-----BEGIN")
 }
 
-/// Redact one example value, given the key it was found under.
-pub fn redact(key: &str, value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    if is_secret_key(key) {
-        return Value::String(REDACTED.into());
+/// The words of a key: split at non-alphanumerics and lower→upper case changes
+/// (`securityAnswer` → `security`, `Answer`); no allocation.
+pub fn key_words(key: &str) -> impl Iterator<Item = &str> {
+    let b = key.as_bytes();
+    let mut start = 0usize;
+    let mut i = 0usize;
+    std::iter::from_fn(move || {
+        while i <= b.len() {
+            let at = i;
+            i += 1;
+            let boundary = at == b.len()
+                || !b[at].is_ascii_alphanumeric()
+                || at > start
+                    && b[at].is_ascii_uppercase()
+                    && b.get(at - 1).is_some_and(|c| c.is_ascii_lowercase());
+            if !boundary {
+                continue;
+            }
+            let w = key.get(start..at).unwrap_or("");
+            start = if at < b.len() && b[at].is_ascii_alphanumeric() {
+                at
+            } else {
+                at + 1
+            };
+            if !w.is_empty() {
+                return Some(w);
+            }
+        }
+        None
+    })
+}
+
+/// A synthesised example for a string of this format.
+pub fn example_string(f: StrFormat) -> &'static str {
+    match f {
+        StrFormat::DateTime => "2024-01-01T00:00:00Z",
+        StrFormat::Date => "2024-01-01",
+        StrFormat::Time => "00:00:00Z",
+        StrFormat::Uuid => "00000000-0000-4000-8000-000000000000",
+        StrFormat::Email => "user@example.com",
+        StrFormat::Uri => "https://example.com/",
+        StrFormat::Ipv4 => "192.0.2.1",
+        StrFormat::Ipv6 => "2001:db8::1",
+        StrFormat::Byte => "c3RyaW5n",
+        StrFormat::Binary | StrFormat::None => "string",
     }
-    match value {
-        Value::String(s) if is_secret_value(s) => Value::String(REDACTED.into()),
-        Value::Number(n) if is_card_number(&n.to_string()) => Value::String(REDACTED.into()),
-        v => v.clone(),
+}
+
+/// A synthesised example for a JSON value: from its type and string format only.
+pub fn example_for(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::Null,
+        Value::Bool(_) => Value::Bool(true),
+        Value::Number(n) if n.is_f64() => serde_json::json!(1.5),
+        Value::Number(_) => serde_json::json!(0),
+        Value::String(s) => Value::String(example_string(string_format(s)).into()),
+        Value::Array(_) => Value::Array(Vec::new()),
+        Value::Object(_) => Value::Object(Default::default()),
+    }
+}
+
+/// A synthesised example for a value that arrived as text (query, header, path, form).
+pub fn example_text(s: &str) -> Value {
+    match classify_text(s) {
+        TextScalar::Bool => Value::Bool(true),
+        TextScalar::Int => serde_json::json!(0),
+        TextScalar::Num => serde_json::json!(1.5),
+        TextScalar::Str(f) => Value::String(example_string(f).into()),
     }
 }
 
@@ -145,34 +233,64 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn redacts() {
-        assert_eq!(redact("password", &json!("hunter2")), json!(REDACTED));
-        assert_eq!(redact("X-Api-Key", &json!("abc")), json!(REDACTED));
+    fn secret_keys() {
+        for k in [
+            "password",
+            "X-Api-Key",
+            "passphrase",
+            "mothers_maiden",
+            "memorable_word",
+            "security_answer",
+            "securityAnswer",
+            "social_security_number",
+            "otp_code",
+            "pass",
+            "client_key",
+            "pin",
+            "card_cvv",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "status",
+            "passenger_count",
+            "compass",
+            "title",
+            "type",
+            "keyboard",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+        let w: Vec<&str> = key_words("order-statusCode_x").collect();
+        assert_eq!(w, ["order", "status", "Code", "x"]);
+    }
+
+    #[test]
+    fn examples_are_synthesised() {
         assert_eq!(
-            redact("note", &json!("AKIAIOSFODNN7EXAMPLE")),
-            json!(REDACTED)
+            example_for(&json!("ann@corp.io")),
+            json!("user@example.com")
         );
+        assert_eq!(example_for(&json!("hunter2")), json!("string"));
+        assert_eq!(example_for(&json!(4111111111111111u64)), json!(0));
+        assert_eq!(example_for(&json!(2.75)), json!(1.5));
+        assert_eq!(example_text("123-45-6789"), json!("string"));
+        assert_eq!(example_text("42"), json!(0));
         assert_eq!(
-            redact("card", &json!("4111 1111 1111 1111")),
-            json!(REDACTED)
+            example_text("2024-05-06T07:08:09Z"),
+            json!("2024-01-01T00:00:00Z")
         );
-        assert_eq!(redact("n", &json!(4111111111111111u64)), json!(REDACTED));
-        assert_eq!(
-            redact("contact", &json!("ann@example.com")),
-            json!(REDACTED)
-        );
-        assert_eq!(
-            redact(
-                "x",
-                &json!("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")
-            ),
-            json!(REDACTED)
-        );
-        assert_eq!(redact("title", &json!("Hello")), json!("Hello"));
-        assert_eq!(
-            redact("count", &json!(4111111111111112u64)),
-            json!(4111111111111112u64)
-        );
+    }
+
+    #[test]
+    fn secret_values() {
+        assert!(is_secret_value("AKIAIOSFODNN7EXAMPLE"));
+        assert!(is_secret_value("4111 1111 1111 1111"));
+        assert!(is_secret_value("ann@example.com"));
+        assert!(is_secret_value(
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+        ));
+        assert!(!is_secret_value("Hello"));
         assert!(!is_card_number("1234567890123"));
     }
 }

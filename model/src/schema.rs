@@ -10,12 +10,30 @@
 //!   strings (75% for `byte`) had it and no other specific format was seen.
 //! - Objects whose keys are all identifier-like (numbers, UUIDs, hashes, dates...) are maps:
 //!   their values merge into `additionalProperties`, keys are not stored.
-//! - Enums: only for strings that look like tokens (`active`, `in_progress`, `EUR`; letters
-//!   and `_-.` only, no digits, so ids/codes/secrets never qualify), never
-//!   under id/name/secret keys, at most 10 distinct values, at least 20 strings observed and
-//!   every value seen at least 3 times. Candidate values are kept as 64-bit hashes; the text
-//!   of a value is stored only once it has been seen 5 times (so a value seen once never
-//!   appears in the model).
+//! - Enums are exported only when the values are clearly vocabulary, because an enum is the
+//!   one place where observed text reaches an export. All of:
+//!   - the key names a category: its last word (split at `_-.` and camelCase, plural `s`
+//!     dropped) is one of [`CATEGORY_WORDS`] (`status`, `type`, `kind`, `currency`,
+//!     `order_status`, `accountType`...). A letters-only value under any other key
+//!     (`passphrase`, `mothers_maiden`, `memorable_word`, `security_answer`, `nickname`) is
+//!     never an enum, however often it repeats: repetition only shows that a few users sent
+//!     their own value many times, while the key is what says a value is drawn from a
+//!     fixed vocabulary;
+//!   - the key is not secret-like ([`crate::redact::is_secret_key`]) and no value at this
+//!     position had a PII shape ([`crate::pii`]);
+//!   - every value looks like a token (`active`, `in_progress`, `EUR`; letters and `_-.`
+//!     only, no digits, so ids/codes/secrets never qualify);
+//!   - at most 10 distinct values, at least 20 strings observed, every value seen at least
+//!     3 times.
+//!
+//!   Candidate values are kept as 64-bit hashes; the text of a value is stored only once it
+//!   has been seen 5 times (so a value seen once never appears in the model).
+//! - Sensitive-data inventory: every scalar is checked against the [`crate::pii`] shapes and
+//!   the classes seen are counted per position (`pii`), exported as `x-apitap-pii`
+//!   (`{"email": 12}`); a position under a secret-like key counts all its values as
+//!   `secret`. Only classes and counts are kept, never the value.
+//! - Examples (only with `examples` on) are synthesised from type and format
+//!   ([`crate::redact::example_for`]), never copied from a value.
 //! - Caps: depth 16, 128 properties per object (further keys go to `additionalProperties` and
 //!   set `overflow`), 32 array elements inspected per array; overflow is flagged.
 
@@ -25,7 +43,8 @@ use crate::classify::{
 use crate::evidence::{
     self, cnt, combine_map, combine_opt, is_false, is_zero, is_zero_i, Combine, Mode,
 };
-use crate::redact::{is_secret_key, redact};
+use crate::pii::{classify_int, classify_value, segment_class, PiiClass};
+use crate::redact::{example_for, example_text, is_secret_key, key_words};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -43,6 +62,56 @@ pub const MAX_ITEMS: usize = 32;
 pub const MAX_ENUM: usize = 10;
 /// Observations of a value before its text is stored.
 pub const ENUM_TEXT_MIN: u64 = 5;
+/// Key words that name a category (see the module doc): an enum is exported only under a
+/// key whose last word is one of these.
+pub const CATEGORY_WORDS: [&str; 46] = [
+    "status",
+    "state",
+    "type",
+    "kind",
+    "category",
+    "class",
+    "mode",
+    "role",
+    "level",
+    "tier",
+    "plan",
+    "currency",
+    "country",
+    "region",
+    "lang",
+    "language",
+    "locale",
+    "unit",
+    "method",
+    "format",
+    "sort",
+    "order",
+    "direction",
+    "dir",
+    "scope",
+    "reason",
+    "condition",
+    "priority",
+    "severity",
+    "stage",
+    "phase",
+    "visibility",
+    "channel",
+    "result",
+    "outcome",
+    "action",
+    "event",
+    "op",
+    "operation",
+    "interval",
+    "period",
+    "frequency",
+    "platform",
+    "variant",
+    "grade",
+    "rating",
+];
 
 /// Counts per JSON type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -122,9 +191,12 @@ pub struct SchemaNode {
     /// Last seen, unix ms.
     #[serde(default, skip_serializing_if = "is_zero_i")]
     pub last: i64,
-    /// One redacted example (only with `examples` on); the smallest by JSON text.
+    /// One synthesised example (only with `examples` on); the smallest by JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub example: Option<Value>,
+    /// Sensitive-data inventory: values here with a PII shape, per class.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pii: BTreeMap<PiiClass, u64>,
 }
 
 /// Per-observation context for schema inference.
@@ -157,16 +229,24 @@ fn enum_token(s: &str) -> bool {
     lower || upper
 }
 
-/// Keys under which values are identities or free text, never enums.
+/// Does the key name a category (its last word in [`CATEGORY_WORDS`], plural `s` dropped)?
+pub fn category_key(key: &str) -> bool {
+    let Some(last) = key_words(key).last() else {
+        return false;
+    };
+    let is = |w: &str| CATEGORY_WORDS.iter().any(|c| c.eq_ignore_ascii_case(w));
+    is(last)
+        || last.len() > 3
+            && (last.ends_with('s') || last.ends_with('S'))
+            && last.get(..last.len() - 1).is_some_and(is)
+        || last.len() > 4
+            && (last.ends_with("es") || last.ends_with("ES"))
+            && last.get(..last.len() - 2).is_some_and(is)
+}
+
+/// Keys under which an enum may be exported (see the module doc).
 fn enum_key_ok(key: &str) -> bool {
-    use crate::redact::key_contains;
-    let b = key.as_bytes();
-    let ends_id = b.len() >= 2 && (b[b.len() - 2..].eq_ignore_ascii_case(b"id"));
-    !(ends_id && (b.len() == 2 || b[b.len() - 3] == b'_' || b[b.len() - 2] == b'I')
-        || ["name", "title", "slug", "url", "email"]
-            .iter()
-            .any(|n| key_contains(key, n))
-        || is_secret_key(key))
+    category_key(key) && !is_secret_key(key)
 }
 
 fn example_min(slot: &mut Option<Value>, v: Value) {
@@ -196,10 +276,22 @@ impl SchemaNode {
         }
     }
 
+    fn pii_add(&mut self, c: Option<PiiClass>) {
+        if let Some(c) = c {
+            *self.pii.entry(c).or_insert(0) += 1;
+            self.kill_enum();
+        }
+    }
+
     fn string(&mut self, s: &str, key: &str) {
         self.t.string += 1;
         let f = string_format(s);
         self.fmt_add(f);
+        let class = match classify_value(s) {
+            None if s.contains('%') => segment_class(s),
+            c => c,
+        };
+        self.pii_add(class);
         if self.enum_dead {
             return;
         }
@@ -240,7 +332,8 @@ impl SchemaNode {
                 if n.is_f64() {
                     self.t.number += 1
                 } else {
-                    self.t.integer += 1
+                    self.t.integer += 1;
+                    self.pii_add(n.as_u64().and_then(classify_int));
                 }
             }
             Value::String(s) => self.string(s, key),
@@ -270,7 +363,7 @@ impl SchemaNode {
             }
         }
         if ctx.examples && !matches!(v, Value::Array(_) | Value::Object(_)) {
-            example_min(&mut self.example, redact(key, v));
+            example_min(&mut self.example, example_for(v));
         }
     }
 
@@ -333,15 +426,15 @@ impl SchemaNode {
         self.touch(ctx.ts);
         match classify_text(s) {
             TextScalar::Bool => self.t.boolean += 1,
-            TextScalar::Int => self.t.integer += 1,
+            TextScalar::Int => {
+                self.t.integer += 1;
+                self.pii_add(classify_value(s));
+            }
             TextScalar::Num => self.t.number += 1,
             TextScalar::Str(_) => self.string(s, key),
         }
         if ctx.examples {
-            example_min(
-                &mut self.example,
-                redact(key, &Value::String(s.to_string())),
-            );
+            example_min(&mut self.example, example_text(s));
         }
     }
 
@@ -469,6 +562,8 @@ impl SchemaNode {
         if let Some(o) = s.as_object_mut() {
             o.remove("enum");
             o.remove("examples");
+            // the inventory goes on the parameter (it knows the parameter's name)
+            o.remove("x-apitap-pii");
             let t = &self.t;
             if t.string > 0 && t.integer + t.number + t.boolean > 0 {
                 o.insert("type".into(), json!("string"));
@@ -481,8 +576,29 @@ impl SchemaNode {
         s
     }
 
+    /// The sensitive-data inventory of this position as `{"class": count}`, `None` if empty.
+    /// `key` is the name the values were found under: a secret-like key counts every value
+    /// as `secret`.
+    pub fn pii_inventory(&self, key: &str) -> Option<Value> {
+        let mut m = Map::new();
+        for (c, n) in &self.pii {
+            m.insert(c.name().into(), json!(n));
+        }
+        let scalars = self.t.string + self.t.integer + self.t.number + self.t.boolean;
+        if scalars > 0 && !key.is_empty() && is_secret_key(key) {
+            let n = self.pii.get(&PiiClass::Secret).copied().unwrap_or(0);
+            m.insert("secret".into(), json!(n.max(scalars)));
+        }
+        (!m.is_empty()).then_some(Value::Object(m))
+    }
+
     /// Export as a JSON Schema (2020-12 / OpenAPI 3.1). `evidence` adds `x-apitap-*` keys.
     pub fn to_schema(&self, evidence: bool) -> Value {
+        self.to_schema_keyed(evidence, "")
+    }
+
+    /// [`Self::to_schema`] for values found under `key` (for the inventory).
+    pub fn to_schema_keyed(&self, evidence: bool, key: &str) -> Value {
         let mut s = Map::new();
         let t = &self.t;
         let mut types: Vec<&str> = Vec::new();
@@ -534,7 +650,7 @@ impl SchemaNode {
                 let mut props = Map::new();
                 let mut req = Vec::new();
                 for (k, p) in &self.props {
-                    let mut ps = p.to_schema(evidence);
+                    let mut ps = p.to_schema_keyed(evidence, k);
                     if evidence && t.object > 0 {
                         if let Some(o) = ps.as_object_mut() {
                             let frac = (p.n as f64 / t.object as f64).min(1.0);
@@ -561,10 +677,18 @@ impl SchemaNode {
             }
         }
         if let Some(items) = &self.items {
-            s.insert("items".into(), items.to_schema(evidence));
+            s.insert("items".into(), items.to_schema_keyed(evidence, key));
         }
         if let Some(ex) = &self.example {
+            // an exported enum is vocabulary: its first value is the example
+            let ex = match s.get("enum").and_then(|e| e.get(0)) {
+                Some(first) if ex.is_string() => first.clone(),
+                _ => ex.clone(),
+            };
             s.insert("examples".into(), json!([ex]));
+        }
+        if let Some(p) = self.pii_inventory(key) {
+            s.insert("x-apitap-pii".into(), p);
         }
         if evidence {
             s.insert("x-apitap-count".into(), json!(self.n));
@@ -650,7 +774,7 @@ impl<'de> Visitor<'de> for KeySeed {
 impl Observe<'_> {
     fn scalar(self, v: impl FnOnce() -> Value) {
         if self.ctx.examples {
-            example_min(&mut self.node.example, redact(self.key, &v()));
+            example_min(&mut self.node.example, example_for(&v()));
         }
     }
 }
@@ -690,6 +814,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
         self.node.touch(self.ctx.ts);
         self.node.t.integer += 1;
+        self.node.pii_add(classify_int(v));
         self.scalar(|| Value::from(v));
         Ok(())
     }
@@ -849,6 +974,7 @@ impl Combine for SchemaNode {
         if let Some(e) = &o.example {
             example_min(&mut self.example, e.clone());
         }
+        combine_map(&mut self.pii, &o.pii, m, usize::MAX);
     }
 }
 
