@@ -125,6 +125,10 @@ pub struct LearnArgs {
     /// Pin a path template, e.g. `/v1/orgs/{org}/repos` (repeatable).
     #[arg(long = "path-template")]
     pub path_templates: Vec<String>,
+    /// Source id of the learned evidence (default `local`): models learned from parts of
+    /// the traffic with distinct source ids merge into the model of the whole.
+    #[arg(long, default_value = "local")]
+    pub source: String,
     /// Keep one redacted example per schema node.
     #[arg(long)]
     pub examples: bool,
@@ -162,6 +166,7 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
     use apitap_model::har;
     use apitap_model::{ExportOptions, LearnConfig};
     let mut learner = Learner::new(LearnConfig {
+        source: a.source.clone(),
         examples: a.examples,
         pinned: a.path_templates.clone(),
         ..LearnConfig::default()

@@ -26,10 +26,10 @@
 //! only counted by class ([`pii`]).
 //!
 //! `learn(A ∪ B)` equals `merge(learn(A), learn(B))` (with distinct source ids) for
-//! templates, schemas and counts, with three documented exceptions: the sticky `collapsed`
-//! flag of a path node is set from one learner's evidence at observe time; an enum value's
-//! text is stored once one learner has seen it 5 times; and at observe time a full capped map
-//! drops new keys while a merge keeps the smallest keys of the union.
+//! templates, schemas and counts (templates are decided at derive time from the merged
+//! evidence, see [`paths`]), with two documented exceptions: an enum value's text is stored
+//! once one learner has seen it 5 times; and at observe time a full capped map drops new keys
+//! while a merge keeps the smallest keys of the union.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -5,28 +5,33 @@
 //! - `lits`: literal children (at most [`MAX_LITERALS`]), each with its hit count,
 //! - `param`: one parameter child holding every value routed to "a parameter here", with
 //!   evidence of the value classes it saw and the values' scalar schema,
-//! - `collapsed`: a sticky flag, "the literal children of this node are values of a parameter".
+//! - `lit_overflow`: how many words reached the parameter because `lits` was full.
 //!
 //! Routing at observe time:
 //! - Identifier-like segments (integers, UUIDs, hex hashes, prefixed ids like `acct_8f3k2`,
 //!   ISO dates, e-mails, long opaque tokens, anything over 64 bytes) go straight to `param`:
 //!   they are never stored, so `/users/1…/users/1000000` costs one node.
 //! - Words/slugs and versions (`v2`) go to `lits`. When the literal cap is full, further words
-//!   go to `param` and the node is marked `collapsed`.
+//!   go to `param`.
 //! - A segment covered by a pinned template parameter (`LearnConfig::pinned`) goes to `param`.
-//! - When a new literal is added, the node is marked `collapsed` if it has at least 8
-//!   distinct literals, at least half of them hit only once so far, and either at least half
-//!   are slug-shaped (digits or separators) or there are at least 16. The root and the
-//!   node after a version or `api` segment never collapse on words (they list resources).
+//!
+//! Nothing is decided at observe time: every decision below is made at derive time from the
+//! merged evidence only, so learning traffic in one piece or split among any number of
+//! sources (replicas, agent restarts) and merged in any order derives the same templates
+//! (`tests/split_merge.rs`). A node is *collapsed* ("its literal children are values of a
+//! parameter") when its literal map is full, or when it has at least 8 distinct literals, at
+//! least half of them hit only once, and either at least half are slug-shaped (digits or
+//! separators) or there are at least 16. The root and the node after a version or `api`
+//! segment never collapse on words (they list resources). (Models written before this rule
+//! carry a sticky `collapsed` flag set at observe time; it is read and ignored.)
 //!
 //! Templates are *derived* at export time from the (merged) evidence, deterministically:
 //! at a collapsed node the literal children that do not look static are folded (summed) into
 //! the parameter child; a literal stays static when it is a plain lowercase word while most
 //! siblings are not, or when it is hit at least 8 times and 10 times the median sibling. At a
 //! node that is not collapsed all literals stay (`/articles/featured` beside
-//! `/articles/{articleId}`). Because the flags are sticky (merged with OR) and counts only
-//! grow, a collapse never reverts as traffic grows, and two models merged in any order
-//! derive the same templates.
+//! `/articles/{articleId}`). Values each revisited several times (a CLI creating, reading
+//! and deleting each name) are not "hit once": there the sub-route rules below decide.
 //!
 //! Frequency alone cannot tell a hot value from a static route (one author is read far more
 //! than the others), so a literal that the rules above keep is still folded when:
@@ -92,7 +97,8 @@ pub struct PathNode {
     /// On a parameter node: scalar schema of the values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Box<SchemaNode>>,
-    /// Literal children are parameter values (sticky).
+    /// Legacy: set at observe time by models written before templates were decided at
+    /// derive time; read for compatibility and ignored.
     #[serde(default, skip_serializing_if = "is_false")]
     pub collapsed: bool,
     /// Words were routed to the parameter because `lits` was full.
@@ -112,14 +118,12 @@ pub struct PathNode {
 impl Combine for PathNode {
     fn combine(&mut self, o: &Self, m: Mode) {
         cnt(&mut self.hits, o.hits, m);
-        if combine_map(&mut self.lits, &o.lits, m, MAX_LITERALS) {
-            self.collapsed = true;
-        }
+        combine_map(&mut self.lits, &o.lits, m, MAX_LITERALS);
         combine_opt(&mut self.param, &o.param, m);
         combine_map(&mut self.classes, &o.classes, m, usize::MAX);
         combine_map(&mut self.prefixes, &o.prefixes, m, MAX_PREFIXES);
         combine_opt(&mut self.values, &o.values, m);
-        self.collapsed |= o.collapsed;
+        self.collapsed |= o.collapsed; // legacy, ignored (see the field doc)
         cnt(&mut self.lit_overflow, o.lit_overflow, m);
         match (&mut self.pin, &o.pin) {
             (Some(a), Some(b)) if b < a => *a = b.clone(),
@@ -184,37 +188,26 @@ fn collapse_allowed(prev: Option<&str>) -> bool {
     }
 }
 
-fn check_collapse(node: &mut PathNode) {
+/// Are the literal children of `node` values of a parameter? Decided at derive time from
+/// the merged evidence only (see the module doc): a full literal map, or at least 8 distinct
+/// literals, at least half of them hit once, and either at least half slug-shaped or at
+/// least 16 of them, where collapsing is allowed after `prev`.
+fn is_collapsed(node: &PathNode, prev: Option<&TSeg>) -> bool {
     let d = node.lits.len();
-    if d < 8 {
-        return;
+    if d >= MAX_LITERALS {
+        return true;
+    }
+    let allowed = match prev {
+        Some(TSeg::Lit(l)) => collapse_allowed(Some(l)),
+        Some(TSeg::Param { .. }) => true,
+        None => false,
+    };
+    if !allowed || d < 8 {
+        return false;
     }
     let single = node.lits.values().filter(|c| c.hits <= 1).count();
     let slugish = node.lits.keys().filter(|k| !is_plain_word(k)).count();
-    if single * 2 >= d && (slugish * 2 >= d || d >= 16) {
-        node.collapsed = true;
-    }
-}
-
-/// Re-apply the collapse rule to a subtree built at derive time by summing folded values'
-/// subtrees (`/orgs/{org}/repos/...`: each org saw a few repos, together they saw many).
-/// Deterministic in the merged evidence; a node with only a few values stays as it is.
-fn recheck_collapse(node: &mut PathNode, depth: usize) {
-    if depth > MAX_SEGMENTS {
-        return;
-    }
-    for (k, c) in node.lits.iter_mut() {
-        if !c.collapsed && collapse_allowed(Some(k)) {
-            check_collapse(c);
-        }
-        recheck_collapse(c, depth + 1);
-    }
-    if let Some(c) = node.param.as_deref_mut() {
-        if !c.collapsed {
-            check_collapse(c);
-        }
-        recheck_collapse(c, depth + 1);
-    }
+    single * 2 >= d && (slugish * 2 >= d || d >= 16)
 }
 
 /// Walk/extend the trie for one path; returns the endpoint map of the final node, or `None`
@@ -228,7 +221,6 @@ pub(crate) fn route<'a>(
 ) -> Option<&'a mut PathNode> {
     let mut cur = root;
     cur.hits += 1;
-    let mut prev: Option<&str> = None;
     for (i, &seg) in segs.iter().enumerate() {
         let pinned = pins.iter().find_map(|p| p.name_at(segs, i));
         if let Some(name) = pinned {
@@ -241,23 +233,17 @@ pub(crate) fn route<'a>(
             || cur.pin.is_some()
             || class.is_id_like()
             || seg.len() > MAX_LITERAL_LEN;
-        let allow = collapse_allowed(prev);
         let next: &mut PathNode = if !to_param
             && (cur.lits.contains_key(seg) || cur.lits.len() < MAX_LITERALS && *budget > 0)
         {
             if !cur.lits.contains_key(seg) {
                 *budget -= 1;
                 cur.lits.insert(seg.to_string(), PathNode::default());
-                if allow && !cur.collapsed {
-                    // the new child has 0 hits yet: count it as a singleton
-                    check_collapse(cur);
-                }
             }
             cur.lits.get_mut(seg)?
         } else {
             if !to_param {
                 cur.lit_overflow += 1;
-                cur.collapsed = true;
             }
             if cur.param.is_none() {
                 if *budget == 0 {
@@ -283,7 +269,6 @@ pub(crate) fn route<'a>(
         };
         next.hits += 1;
         cur = next;
-        prev = Some(seg);
     }
     Some(cur)
 }
@@ -569,11 +554,12 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     if depth > MAX_SEGMENTS {
         return;
     }
+    let collapsed = is_collapsed(node, segs.last());
     let absorb_all = node.pin.is_some() || uniform_values(node, segs.last());
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
     let mut kept: Vec<(&String, &PathNode)> = Vec::new();
     for (k, child) in &node.lits {
-        if absorb_all || node.collapsed && !is_static(k, node) {
+        if absorb_all || collapsed && !is_static(k, node) {
             absorbed.push((k, child));
         } else {
             kept.push((k, child));
@@ -584,7 +570,7 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     // method the parameter values also answer (`PATCH /articles/some-slug`), is a value too.
     // "The values" are the parameter child plus, at a collapsed node, the typical literals
     // (hit no more than the median).
-    if node.param.is_some() || node.collapsed {
+    if node.param.is_some() || collapsed {
         let mut hits: Vec<u64> = node.lits.values().map(|c| c.hits).collect();
         hits.sort_unstable();
         let median = hits.get(hits.len() / 2).copied().unwrap_or(0);
@@ -594,14 +580,14 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
             value_children.extend(p.lits.keys().map(|k| k.as_str()));
             value_methods.extend(p.eps.keys().map(|k| k.as_str()));
         }
-        if node.collapsed {
+        if collapsed {
             for c in node.lits.values().filter(|c| c.hits <= median) {
                 value_children.extend(c.lits.keys().map(|k| k.as_str()));
                 value_methods.extend(c.eps.keys().map(|k| k.as_str()));
             }
         }
         let prefixes = node.param.as_ref().map(|p| &p.prefixes);
-        let (shapes, values_sig) = if node.collapsed {
+        let (shapes, values_sig) = if collapsed {
             let shapes = ShapeProfile::of(absorbed.iter().map(|(k, _)| k.as_str()));
             let mut sig = node.param.as_ref().and_then(|p| get_sig(&p.eps));
             for (_, c) in &absorbed {
@@ -637,7 +623,6 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
         return;
     }
     let mut p: PathNode = node.param.as_deref().cloned().unwrap_or_default();
-    let folded_any = !absorbed.is_empty();
     for (k, child) in absorbed {
         p.combine(child, Mode::Sum);
         *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
@@ -649,10 +634,6 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
                 examples: false,
             },
         );
-    }
-    if folded_any {
-        // the folded values' subtrees were merged: judge their collapse on the merged counts
-        recheck_collapse(&mut p, 0);
     }
     let class = p
         .classes
