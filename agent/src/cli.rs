@@ -169,7 +169,6 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         source: a.source.clone(),
         examples: a.examples,
         pinned: a.path_templates.clone(),
-        ..LearnConfig::default()
     });
     let (hars, captures): (Vec<String>, Vec<String>) =
         a.files.iter().cloned().partition(|f| looks_like_har(f));
