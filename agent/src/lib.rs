@@ -17,7 +17,6 @@
 //! - [`output`]: exchanges as JSON lines or HAR, in request order.
 //! - [`pipeline`]: wires the stages together for one run.
 //! - [`upstream`]: pushes the model to a collector and metrics by Prometheus remote write.
-//! - [`collector`]: the `apitap collector` server (merge, store, spec history, web page).
 //! - [`inject`]: adds the agent sidecar to Kubernetes manifests.
 //! - [`agent`]: the long-running agent (live capture, continuous learning), with its
 //!   [`admin`] HTTP server and [`metrics`].
@@ -27,7 +26,6 @@
 pub mod admin;
 pub mod agent;
 pub mod capture;
-pub mod collector;
 pub mod decode;
 pub mod flow;
 pub mod http;

@@ -47,7 +47,7 @@ enum Command {
     /// Compare two specs or models; exit status 1 when anything breaks.
     Diff(cli::DiffArgs),
     /// Receive models pushed by agents; merge, store and serve them (specs, diffs, web page).
-    Collector(apitap::collector::CollectorArgs),
+    Collector(apitap_collector::CollectorArgs),
     /// Push a model file to a collector once (with retries), e.g. from CI.
     Push(cli::PushArgs),
     /// Add the apitap sidecar to Kubernetes manifests (Deployment, Pod, ...).
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         Command::Exchanges(a) => cli::exchanges(a),
         Command::Learn(a) => cli::learn(a),
         Command::Diff(a) => cli::diff(a),
-        Command::Collector(a) => apitap::collector::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Collector(a) => apitap_collector::run(a).map(|()| ExitCode::SUCCESS),
         Command::Push(a) => cli::push(a),
         Command::Inject(a) => apitap::inject::run(a),
         Command::Agent(a) => cli::agent(*a),

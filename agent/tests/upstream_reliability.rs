@@ -2,7 +2,7 @@
 //! middle of pushes, 100 concurrent pushing processes, an unreachable collector with a
 //! bounded spool, and agent restarts.
 
-#[path = "collector_support.rs"]
+#[path = "../../collector/tests/collector_support.rs"]
 mod support;
 
 use apitap::upstream::{self, ModelPusher, SnapshotFn, UpstreamConfig};

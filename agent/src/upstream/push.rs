@@ -227,7 +227,7 @@ impl ModelPusher {
     pub fn new(cfg: &UpstreamConfig, base_url: &str, snapshot: SnapshotFn) -> Result<Self> {
         let service = cfg.service_name();
         anyhow::ensure!(
-            crate::collector::valid_service(&service),
+            apitap_collector::valid_service(&service),
             "invalid service name {service:?}: use 1 to 253 characters of [A-Za-z0-9._:-]"
         );
         let url = format!(

@@ -1,5 +1,6 @@
-//! Shared helpers for the collector and upstream tests (included with `#[path]`; as a test
-//! target of its own it has no tests).
+//! Shared helpers for the collector tests and the agent's upstream tests (included with
+//! `#[path]`; as a test target of its own it has no tests). The collector process is the
+//! `apitap-collector` binary in this crate's tests and `apitap collector` in the agent's.
 #![allow(dead_code)]
 
 use apitap_model::{ApiModel, LearnConfig, Observation};
@@ -7,6 +8,19 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The collector command of the crate under test (see the module doc).
+pub fn collector_command() -> Command {
+    match option_env!("CARGO_BIN_EXE_apitap-collector") {
+        Some(bin) => Command::new(bin),
+        None => {
+            // The agent's tests: `apitap collector`.
+            let mut c = Command::new(option_env!("CARGO_BIN_EXE_apitap").unwrap_or("apitap"));
+            c.arg("collector");
+            c
+        }
+    }
+}
 
 /// A running `apitap collector` process, killed on drop.
 pub struct Collector {
@@ -22,8 +36,8 @@ impl Collector {
 
     /// Starts a collector on `listen`.
     pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Collector {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
-            .args(["collector", "--listen", listen, "--data-dir"])
+        let mut child = collector_command()
+            .args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .stdin(Stdio::null())
