@@ -105,6 +105,8 @@ pub enum SpecFormat {
     OpenapiYaml,
     /// apitap's native model JSON (mergeable).
     Model,
+    /// A proto3 `.proto` file of the learned gRPC methods (fields named `field_N`).
+    Proto,
 }
 
 /// `apitap learn`.
@@ -209,6 +211,7 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         SpecFormat::OpenapiJson => learner.model.to_openapi_json(&opts),
         SpecFormat::OpenapiYaml => learner.model.to_yaml(&opts),
         SpecFormat::Model => learner.model.to_json(),
+        SpecFormat::Proto => learner.model.to_proto(),
     };
     let mut out = open_output(&a.output)?;
     out.write_all(text.as_bytes())?;

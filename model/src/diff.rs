@@ -9,6 +9,10 @@
 //! a removed request media type.
 //! Compatible: added operation/status/property/optional parameter, removed parameter,
 //! widened request types, narrowed response types.
+//! gRPC (`application/grpc` content, protobuf fields with `x-protobuf-field`): a removed
+//! field or a changed wire type is breaking in requests and responses alike (old peers
+//! still send or expect it), as is a changed streaming kind (`x-apitap-grpc`); an added
+//! field and a type change within one wire type (`int64` ↔ `bool`) are compatible.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -337,6 +341,63 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Protobuf message schemas (see the module doc for what is breaking).
+    fn grpc_schema(&mut self, o: &Value, n: &Value, loc: &str, depth: usize) {
+        if depth > 24 {
+            return;
+        }
+        let (o, n) = (deref(self.old, o), deref(self.new, n));
+        let (o, n) = (o.get("items").unwrap_or(o), n.get("items").unwrap_or(n));
+        let empty = serde_json::Map::new();
+        let po = o
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let pn = n
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        for (k, ov) in po {
+            let l = format!("{loc}.{k}");
+            let Some(nv) = pn.get(k) else {
+                self.push(
+                    true,
+                    "grpc-field-removed",
+                    l,
+                    "protobuf field removed".into(),
+                );
+                continue;
+            };
+            let w = |v: &Value| v.get("x-protobuf-wire-type").cloned();
+            if w(ov) != w(nv) {
+                let detail = format!("wire type {:?} -> {:?}", w(ov), w(nv));
+                self.push(true, "grpc-wire-type-changed", l.clone(), detail);
+            } else if types(self.old, ov) != types(self.new, nv)
+                || ov.get("format") != nv.get("format")
+            {
+                self.push(
+                    false,
+                    "grpc-type-changed",
+                    l.clone(),
+                    "type changed within the same wire type".into(),
+                );
+            }
+            self.grpc_schema(ov, nv, &l, depth + 1);
+        }
+        for k in pn.keys().filter(|k| !po.contains_key(*k)) {
+            self.push(
+                false,
+                "grpc-field-added",
+                format!("{loc}.{k}"),
+                "new protobuf field".into(),
+            );
+        }
+    }
+}
+
+const GRPC: &str = "application/grpc";
+
 fn params(doc: &Value, item: &Value, op: &Value) -> BTreeMap<(String, String), Value> {
     let mut out = BTreeMap::new();
     for src in [item, op] {
@@ -448,6 +509,21 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
                 );
             }
         }
+        let stream = |op: &Value| {
+            op.get("x-apitap-grpc")
+                .and_then(|g| g.get("streaming"))
+                .cloned()
+        };
+        if let (Some(a), Some(b)) = (stream(o.op), stream(n.op)) {
+            if a != b {
+                cx.push(
+                    true,
+                    "grpc-streaming-changed",
+                    "x-apitap-grpc".into(),
+                    format!("streaming {a} -> {b}"),
+                );
+            }
+        }
         // request body
         let (rbo, rbn) = (o.op.get("requestBody"), n.op.get("requestBody"));
         let rq = |v: Option<&Value>, d: &Value| v.map(|v| required(deref(d, v))).unwrap_or(false);
@@ -462,6 +538,7 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
         let (co, cn) = (content(old, rbo), content(new, rbn));
         for (mt, so) in &co {
             match cn.get(mt) {
+                Some(sn) if mt == GRPC => cx.grpc_schema(so, sn, &format!("request {mt} $"), 0),
                 Some(sn) => cx.schema(so, sn, &format!("requestBody {mt} $"), false, 0),
                 None if !cn.is_empty() => cx.push(
                     true,
@@ -489,6 +566,9 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
                         let (c1, c2) = (content(old, Some(r)), content(new, Some(r2)));
                         for (mt, s1) in &c1 {
                             match c2.get(mt) {
+                                Some(s2) if mt == GRPC => {
+                                    cx.grpc_schema(s1, s2, &format!("{code} {mt} $"), 0)
+                                }
                                 Some(s2) => cx.schema(s1, s2, &format!("{code} {mt} $"), true, 0),
                                 None => cx.push(
                                     true,

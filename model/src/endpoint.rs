@@ -1,5 +1,9 @@
 //! Per-endpoint evidence: statuses, latency, query/header/cookie parameters, request and
 //! response bodies per status code and content type.
+//!
+//! A gRPC call ([`crate::Observation::grpc`] set) records its messages, status and streaming
+//! evidence in [`Endpoint::grpc`] (see [`crate::grpc`]) instead of body schemas; the HTTP
+//! evidence (count, latency, HTTP status, headers) is kept as for any exchange.
 
 use crate::evidence::{self, cnt, combine_map, is_false, is_zero, Combine, Histogram, Mode};
 use crate::schema::{Ctx, SchemaNode};
@@ -400,6 +404,9 @@ pub struct Endpoint {
     /// A cap was hit.
     #[serde(default, skip_serializing_if = "is_false")]
     pub overflow: bool,
+    /// gRPC evidence, for a gRPC method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<Box<crate::grpc::GrpcEvidence>>,
 }
 
 impl Combine for Endpoint {
@@ -417,6 +424,7 @@ impl Combine for Endpoint {
         of |= combine_map(&mut self.req_err, &o.req_err, m, MAX_MEDIA);
         of |= combine_map(&mut self.resp, &o.resp, m, MAX_STATUS);
         self.overflow |= of || o.overflow;
+        evidence::combine_opt(&mut self.grpc, &o.grpc, m);
     }
 }
 
@@ -500,7 +508,15 @@ impl Endpoint {
                 }
             }
         }
-        if let Some(b) = obs.request_body.as_deref().filter(|b| !b.is_empty()) {
+        if let Some(call) = &obs.grpc {
+            self.grpc.get_or_insert_with(Default::default).observe(call);
+        }
+        let bodies = obs.grpc.is_none();
+        if let Some(b) = obs
+            .request_body
+            .as_deref()
+            .filter(|b| bodies && !b.is_empty())
+        {
             let ct = obs.request_header("content-type").unwrap_or("");
             let media = if ct.is_empty() {
                 Cow::Borrowed(sniff(b))
@@ -541,6 +557,7 @@ impl Endpoint {
             }
         }
         match obs.response_body.as_deref().filter(|b| !b.is_empty()) {
+            _ if !bodies => {}
             None => r.empty += 1,
             Some(b) => {
                 let ct = obs.response_header("content-type").unwrap_or("");

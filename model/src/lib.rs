@@ -10,6 +10,8 @@
 //! - [`mod@diff`]: breaking-change diff between two OpenAPI documents.
 //! - [`redact`]: secret-like keys and synthesised examples.
 //! - [`pii`]: sensitive-data shapes (the inventory, PII path segments).
+//! - [`protobuf`]: protobuf wire decoding and message schema inference (no `.proto`).
+//! - [`grpc`]: gRPC evidence per operation; [`ApiModel::to_proto`] writes a `.proto`.
 //!
 //! Usage: `ApiModel::new()`, [`ApiModel::observe`] each [`Observation`] with a
 //! [`LearnConfig`], [`ApiModel::merge`] models from other learners, then
@@ -37,12 +39,15 @@ pub mod classify;
 pub mod diff;
 pub mod endpoint;
 pub mod evidence;
+pub mod grpc;
 pub mod har;
 pub mod model;
 pub mod observation;
 pub mod openapi;
 pub mod paths;
 pub mod pii;
+pub mod proto;
+pub mod protobuf;
 pub mod redact;
 pub mod schema;
 

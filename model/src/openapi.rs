@@ -11,6 +11,9 @@
 //! counts of values per [`crate::pii::PiiClass`]) on schema properties and on parameters
 //! (path, query, header; a cookie under a secret-like name counts as `secret`). Examples,
 //! when learned, are synthesised (see [`crate::redact`]).
+//!
+//! gRPC methods are `POST /pkg.Service/Method` with `application/grpc` message schemas and
+//! an `x-apitap-grpc` extension (see [`crate::grpc`]).
 
 use crate::endpoint::{body_kind, BodyKind, Endpoint};
 use crate::evidence::{Combine, Mode};
@@ -285,6 +288,9 @@ fn operation(
         if ep.overflow {
             op.insert("x-apitap-overflow".into(), json!(true));
         }
+    }
+    if let Some(g) = &ep.grpc {
+        crate::grpc::openapi_extend(&mut op, &template_string(&d.segs), g, ev);
     }
     Value::Object(op)
 }
