@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use apitap::output::{har::HarWriter, jsonl::JsonlWriter, ExchangeWriter, Reorderer};
-use apitap::pipeline::{self, PipelineConfig};
+use apitap::pipeline;
+use apitap_engine::PipelineConfig;
 use clap::{Args, ValueEnum};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -62,16 +63,13 @@ pub fn exchanges(a: ExchangesArgs) -> Result<ExitCode> {
         ExchangeFormat::Jsonl => Box::new(JsonlWriter::new(out, a.bodies)),
         ExchangeFormat::Har => Box::new(HarWriter::new(out, a.bodies)),
     };
-    let mut cfg = PipelineConfig {
-        filter: a.filter.clone(),
-        ..PipelineConfig::default()
-    };
+    let mut cfg = PipelineConfig::default();
     cfg.http.keep_bodies = a.bodies;
     cfg.http.body_cap = a.body_cap;
     let progress = !a.no_progress && io::stderr().is_terminal();
     let mut reorder = Reorderer::new(100_000, 256 << 20);
-    let mut emit = |ex: Box<apitap::http::Exchange>| -> io::Result<()> { writer.write(&ex) };
-    let stats = pipeline::run_files(&a.files, &cfg, progress, &mut |ev| {
+    let mut emit = |ex: Box<apitap_engine::http::Exchange>| -> io::Result<()> { writer.write(&ex) };
+    let stats = pipeline::run_files(&a.files, a.filter.as_deref(), &cfg, progress, &mut |ev| {
         reorder.push(ev, &mut emit).context("cannot write output")
     });
     let stats = match stats {
@@ -182,19 +180,17 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         }
     }
     if !captures.is_empty() {
-        let mut cfg = PipelineConfig {
-            filter: a.filter.clone(),
-            ..PipelineConfig::default()
-        };
+        let mut cfg = PipelineConfig::default();
         cfg.http.keep_bodies = true;
         cfg.http.body_cap = a.body_cap;
         let progress = io::stderr().is_terminal();
-        let stats = pipeline::run_files(&captures, &cfg, progress, &mut |ev| {
-            if let apitap::http::HttpEvent::Done(ex) = ev {
-                learner.observe_exchange(&ex);
-            }
-            Ok(())
-        })?;
+        let stats =
+            pipeline::run_files(&captures, a.filter.as_deref(), &cfg, progress, &mut |ev| {
+                if let apitap_engine::http::HttpEvent::Done(ex) = ev {
+                    learner.observe_exchange(&ex);
+                }
+                Ok(())
+            })?;
         if a.stats {
             eprintln!("{}", stats.summary());
         }

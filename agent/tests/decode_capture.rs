@@ -1,7 +1,7 @@
 //! `FileSource` on hand-written captures: errors, truncation, filters, gzip, stdin.
 
 use apitap::capture::{CaptureError, FileSource, LinkType};
-use apitap::decode::Decoder;
+use apitap_engine::decode::Decoder;
 use flate2::write::GzEncoder;
 use std::io::Write;
 use std::path::{Path, PathBuf};

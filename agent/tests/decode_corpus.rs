@@ -2,7 +2,7 @@
 //! segments and the sum of their payload lengths must match tshark's.
 
 use apitap::capture::FileSource;
-use apitap::decode::Decoder;
+use apitap_engine::decode::Decoder;
 use std::path::PathBuf;
 
 /// (capture path relative to the corpus, TCP segments, sum of TCP payload bytes).

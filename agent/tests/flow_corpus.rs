@@ -1,14 +1,14 @@
 //! Runs the flow table over the shared capture corpus (`/work/shared/corpus`, or
 //! `APITAP_CORPUS`) with a minimal test-only decoder, and prints per-capture reassembly
 //! figures (bytes, gaps, conflicts, …) for comparison with tshark. Ignored by default
-//! (needs the corpus); run with `cargo test -p apitap --test flow_corpus -- --ignored
+//! (needs the corpus); run with `cargo test -p apitap-engine --test flow_corpus -- --ignored
 //! --nocapture`. It asserts only what must hold everywhere: no handler call after close,
 //! `on_close` once per connection, and nothing left after the final flush.
 
-use apitap::decode::{TcpFlags, TcpSegment};
-use apitap::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap::reassembly::SeqNum;
-use apitap::Timestamp;
+use apitap_engine::decode::{TcpFlags, TcpSegment};
+use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
+use apitap_engine::reassembly::SeqNum;
+use apitap_engine::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 

@@ -136,7 +136,7 @@ pub struct AgentConfig {
     /// Batching of the capture threads.
     pub batch: BatchPolicy,
     /// Pipeline settings.
-    pub pipeline: crate::pipeline::PipelineConfig,
+    pub pipeline: apitap_engine::PipelineConfig,
     /// Learner settings.
     pub learn: apitap_model::LearnConfig,
     /// Model snapshot interval.
@@ -191,7 +191,7 @@ impl AgentArgs {
             }
             None => self,
         };
-        let mut pipeline = crate::pipeline::PipelineConfig::default();
+        let mut pipeline = apitap_engine::PipelineConfig::default();
         pipeline.flow.max_flows = a.max_flows.unwrap_or(65_536).max(1);
         pipeline.flow.idle_timeout = std::time::Duration::from_secs(a.idle_timeout.unwrap_or(120));
         pipeline.flow.max_buffered_bytes = 64 << 20;

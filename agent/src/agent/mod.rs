@@ -39,14 +39,14 @@ pub mod config;
 pub use config::{AgentArgs, AgentConfig};
 
 use crate::capture::live::{self, Batch, IfaceCounters, LiveCapture};
-use crate::http::{Flag, HttpEvent};
 use crate::learn::{observation, Learner};
 use crate::metrics::route::RouteTable;
 use crate::metrics::text::Format;
 use crate::metrics::{self, Health, HttpMetrics, IfaceHealth, RedSample, OTHER};
-use crate::pipeline::Pipeline;
-use crate::Timestamp;
 use anyhow::{Context, Result};
+use apitap_engine::http::{Flag, HttpEvent};
+use apitap_engine::Pipeline;
+use apitap_engine::Timestamp;
 use apitap_model::ApiModel;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};

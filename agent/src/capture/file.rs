@@ -19,13 +19,13 @@
 //!   because libpcap cannot resynchronise; packets already returned stay valid.
 //! - **BPF filter**: compiled and applied by libpcap (`pcap_compile` + `pcap_setfilter`); a
 //!   bad expression is [`CaptureError::Filter`] with the expression and libpcap's message.
-//! - **Unknown link types** open fine; [`crate::decode`] counts their packets as
+//! - **Unknown link types** open fine; [`apitap_engine::decode`] counts their packets as
 //!   `unsupported_link`.
 //!
 //! [`FileSource::next_packet`] does not allocate: it hands out a view of libpcap's buffer.
 
 use super::{LinkType, Packet};
-use crate::Timestamp;
+use apitap_engine::Timestamp;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, Write};
 use std::os::fd::AsRawFd;

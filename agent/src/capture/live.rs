@@ -43,7 +43,7 @@
 //!   through a pool channel, so the steady state allocates nothing per packet.
 
 use super::{LinkType, Packet};
-use crate::Timestamp;
+use apitap_engine::Timestamp;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};

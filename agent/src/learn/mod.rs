@@ -4,7 +4,7 @@
 //! the Host header without a default port (`:80`), else the server address; exchanges
 //! without a request are skipped (counted), since an endpoint needs a method and path.
 
-use crate::http::Exchange;
+use apitap_engine::http::Exchange;
 use apitap_model::{service_name, ApiModel, LearnConfig, Observation};
 
 /// Counters of the learn stage.

@@ -8,7 +8,7 @@
 //! spec asks. Exchanges without a request are skipped (HAR entries need one) and counted.
 
 use super::{body_text, header, ExchangeWriter};
-use crate::http::Exchange;
+use apitap_engine::http::Exchange;
 use serde_json::{json, Value};
 use std::io::{self, Write};
 
@@ -198,8 +198,8 @@ impl<W: Write> ExchangeWriter for HarWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{Request, Response};
-    use crate::Timestamp;
+    use apitap_engine::http::{Request, Response};
+    use apitap_engine::Timestamp;
 
     fn exchange() -> Exchange {
         Exchange {

@@ -9,7 +9,7 @@
 //! `response_body` (UTF-8 text, or base64 with `request_body_encoding: "base64"`).
 
 use super::{body_text, header, ExchangeWriter};
-use crate::http::Exchange;
+use apitap_engine::http::Exchange;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::io::{self, Write};

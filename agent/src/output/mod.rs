@@ -16,7 +16,7 @@ mod order;
 
 pub use order::{ReorderStats, Reorderer};
 
-use crate::http::Exchange;
+use apitap_engine::http::Exchange;
 use std::io;
 
 /// A destination for finished exchanges.

@@ -1,7 +1,7 @@
 //! Request-order release of finished exchanges with a bounded buffer.
 
-use crate::http::{Exchange, HttpEvent};
-use crate::Timestamp;
+use apitap_engine::http::{Exchange, HttpEvent};
+use apitap_engine::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 type Key = (Timestamp, u64, u64);
@@ -137,7 +137,7 @@ fn approx_size(ex: &Exchange) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Request;
+    use apitap_engine::http::Request;
 
     fn ex(ts: i64, conn: u64, index: u64) -> Box<Exchange> {
         Box::new(Exchange {

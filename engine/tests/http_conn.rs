@@ -4,7 +4,7 @@
 
 mod http_support;
 
-use apitap::http::{Flag, HttpConfig};
+use apitap_engine::http::{Flag, HttpConfig};
 use http_support::*;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -1067,12 +1067,12 @@ fn gap_in_gzip_body_counts_raw_and_flags() {
     );
 }
 
-/// Run with `cargo test --release -p apitap --test http_conn -- --ignored --nocapture`.
+/// Run with `cargo test --release -p apitap-engine --test http_conn -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn throughput_smoke() {
-    use apitap::flow::{CloseReason, ConnHandler, Dir};
-    use apitap::http::{HttpConn, HttpEvent};
+    use apitap_engine::flow::{CloseReason, ConnHandler, Dir};
+    use apitap_engine::http::{HttpConn, HttpEvent};
     let req = b"GET /api/v1/items/123?x=1 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"id\":123,\"name\":\"example\"}";
     let conn = info();

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the small seed corpora under seeds/http and seeds/decode (run from agent/fuzz).
+"""Writes the small seed corpora under seeds/http and seeds/decode (run from engine/fuzz).
 
 http: conversations in the `http` target's record encoding (op, len, bytes).
 decode: the first packets of some corpus captures in the `decode` target's encoding

@@ -1,11 +1,11 @@
 //! Throughput of flow tracking + reassembly alone (no decode, trivial handler). Ignored by
-//! default; run in release: `cargo test --release -p apitap --test flow_perf -- --ignored
+//! default; run in release: `cargo test --release -p apitap-engine --test flow_perf -- --ignored
 //! --nocapture`.
 
-use apitap::decode::{TcpFlags, TcpSegment};
-use apitap::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap::reassembly::SeqNum;
-use apitap::Timestamp;
+use apitap_engine::decode::{TcpFlags, TcpSegment};
+use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
+use apitap_engine::reassembly::SeqNum;
+use apitap_engine::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 

@@ -4,7 +4,7 @@
 
 mod http_support;
 
-use apitap::http::HttpConfig;
+use apitap_engine::http::HttpConfig;
 use http_support::*;
 use proptest::prelude::*;
 

@@ -4,9 +4,9 @@
 //! table, its caps and its timeouts are exercised across packets).
 #![no_main]
 
-use apitap::capture::{LinkType, Packet};
-use apitap::decode::{DecodeStats, Decoder, DecoderConfig, FragConfig};
-use apitap::Timestamp;
+use apitap_engine::{LinkType, Packet};
+use apitap_engine::decode::{DecodeStats, Decoder, DecoderConfig, FragConfig};
+use apitap_engine::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
 const LINKS: [LinkType; 13] = [

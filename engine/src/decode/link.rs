@@ -5,7 +5,7 @@
 //! no access can panic.
 
 use super::Skip;
-use crate::capture::LinkType;
+use crate::LinkType;
 
 /// The network-layer packet found inside a frame.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

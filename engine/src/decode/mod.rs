@@ -1,6 +1,6 @@
 //! Stage 2 — decode: link layer → IP (fragments reassembled) → TCP segment.
 //!
-//! Input: [`crate::capture::Packet`]. Output: [`TcpSegment`] for [`crate::flow`].
+//! Input: [`crate::Packet`]. Output: [`TcpSegment`] for [`crate::flow`].
 //! Non-TCP packets are counted and skipped; malformed ones are counted, never a panic.
 //!
 //! # Design
@@ -40,8 +40,8 @@ mod tests;
 
 pub use frag::FragConfig;
 
-use crate::capture::Packet;
 use crate::reassembly::SeqNum;
+use crate::Packet;
 use crate::Timestamp;
 use frag::{FragKey, FragResult, FragTable};
 use ip::{proto, walk_v6, Ipv4, Ipv6, V6Upper};

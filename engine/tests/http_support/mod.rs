@@ -2,9 +2,9 @@
 //! `HttpConn`, whole, split at every byte position, and byte by byte, and check invariants.
 #![allow(dead_code)]
 
-use apitap::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
-use apitap::http::{Exchange, HttpConfig, HttpConn, HttpEvent, HttpStats};
-use apitap::Timestamp;
+use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
+use apitap_engine::http::{Exchange, HttpConfig, HttpConn, HttpEvent, HttpStats};
+use apitap_engine::Timestamp;
 use std::collections::HashMap;
 
 /// One step of a conversation. `C` is originator → responder, `S` the other way.

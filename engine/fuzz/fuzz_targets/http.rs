@@ -6,9 +6,9 @@
 //! Checks that nothing panics and that events keep their invariants.
 #![no_main]
 
-use apitap::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
-use apitap::http::{HttpConfig, HttpConn, HttpEvent};
-use apitap::Timestamp;
+use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
+use apitap_engine::http::{HttpConfig, HttpConn, HttpEvent};
+use apitap_engine::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,10 +3,10 @@
 //! wrap, reaches the handler as exactly the two original streams, then both FINs, then one
 //! close.
 
-use apitap::decode::{TcpFlags, TcpSegment};
-use apitap::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap::reassembly::SeqNum;
-use apitap::Timestamp;
+use apitap_engine::decode::{TcpFlags, TcpSegment};
+use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
+use apitap_engine::reassembly::SeqNum;
+use apitap_engine::Timestamp;
 use proptest::prelude::*;
 use std::net::SocketAddr;
 

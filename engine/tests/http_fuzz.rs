@@ -1,10 +1,10 @@
-//! Regression tests for inputs found by the `http` fuzz target (`agent/fuzz`): each file in
+//! Regression tests for inputs found by the `http` fuzz target (`engine/fuzz`): each file in
 //! `tests/http_fuzz_cases/` is replayed through the same driver as the target (record
 //! encoding, small caps, invariants), with a time limit, so a fixed hang or panic stays fixed.
 
-use apitap::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
-use apitap::http::{HttpConfig, HttpConn, HttpEvent};
-use apitap::Timestamp;
+use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
+use apitap_engine::http::{HttpConfig, HttpConn, HttpEvent};
+use apitap_engine::Timestamp;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -101,7 +101,7 @@ fn long_request_line_after_server_fin_terminates() {
 
 #[test]
 fn committed_seeds_replay_cleanly() {
-    // The seed conversations of `agent/fuzz/seeds/http` (written by `seeds/gen.py`) are
+    // The seed conversations of `engine/fuzz/seeds/http` (written by `seeds/gen.py`) are
     // all HTTP: each yields exchanges, through the fuzz driver's invariants.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/http");
     let mut n = 0;

@@ -8,7 +8,7 @@
 
 mod http_support;
 
-use apitap::http::{Exchange, HttpConfig};
+use apitap_engine::http::{Exchange, HttpConfig};
 use http_support::{check_cfg, Step};
 use std::path::PathBuf;
 
@@ -332,7 +332,7 @@ fn suricata_brotli() {
     assert_eq!(x.len(), 3);
     assert!(x
         .iter()
-        .all(|e| !e.flags.contains(&apitap::http::Flag::DecodeError)));
+        .all(|e| !e.flags.contains(&apitap_engine::http::Flag::DecodeError)));
     let lens: Vec<u64> = x
         .iter()
         .map(|e| e.response.as_ref().map_or(0, |p| p.body_len))
@@ -390,6 +390,6 @@ fn suricata_gap_simple_and_double() {
             .map(|e| e.response.as_ref().unwrap().body_len)
             .collect();
         assert_eq!(lens, vec![12, 70, 12], "{name}");
-        assert!(x[1].flags.contains(&apitap::http::Flag::Gap));
+        assert!(x[1].flags.contains(&apitap_engine::http::Flag::Gap));
     }
 }

@@ -2,10 +2,10 @@
 //! Shared by the `reassembly` fuzz target and the `flow_fuzz` proptest (included with
 //! `#[path]`), so the fuzz logic is exercised by `cargo test` too.
 
-use apitap::decode::{TcpFlags, TcpSegment};
-use apitap::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap::reassembly::{ReassemblyConfig, SeqNum};
-use apitap::Timestamp;
+use apitap_engine::decode::{TcpFlags, TcpSegment};
+use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
+use apitap_engine::reassembly::{ReassemblyConfig, SeqNum};
+use apitap_engine::Timestamp;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;

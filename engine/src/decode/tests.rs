@@ -1,7 +1,7 @@
 //! Hand-built frames for every link type and encapsulation, truncations, fragments.
 
 use super::*;
-use crate::capture::LinkType;
+use crate::LinkType;
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,32 @@
+//! apitap-engine: the stages that take untrusted captured bytes and turn them into HTTP
+//! exchanges. Pure: no async runtime, server, client, store or libpcap; packets come in from
+//! any source ([`Packet`]), events go out into caller-owned buffers.
+//!
+//! The stages, one folder each, data flowing one way (top to bottom):
+//!
+//! ```text
+//! Packet ──▶ decode ──TcpSegment──▶ flow ──(per direction)──▶ reassembly
+//!                                     │ in-order bytes, gaps, FIN
+//!                                     ▼
+//!                            http (ConnHandler) ──HttpEvent / Exchange──▶ caller
+//! ```
+//!
+//! - [`decode`]: link layer, IP (with fragment reassembly), TCP header.
+//! - [`flow`]: the connection table: roles, idle timeouts, caps.
+//! - [`reassembly`]: one in-order byte stream per direction, bounded out-of-order buffer.
+//! - [`http`]: HTTP/1.x parsing and request/response pairing; the [`http::Exchange`] type.
+//! - [`pipeline`]: the stages wired together, fed one packet at a time.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod decode;
+pub mod flow;
+pub mod http;
+pub mod packet;
+pub mod pipeline;
+pub mod reassembly;
+mod timestamp;
+
+pub use packet::{LinkType, Packet};
+pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
+pub use timestamp::Timestamp;
