@@ -316,7 +316,30 @@ fn case_changes(s: &str) -> usize {
 }
 
 /// Classify a concrete path segment (raw, as on the wire).
+///
+/// A segment with percent-escapes is classified after decoding. Route names are tokens that
+/// never need escaping, so a segment whose decoded text holds a byte outside letters, digits,
+/// `-`, `_`, `.` (an encoded `/`, space, `:`, `@`, sigil...) is an identifier (`Token` unless
+/// the decoded text has a more specific class): `repo%2Fname`, `%40scope%2Fpkg`, `a%3Ab`.
 pub fn classify_segment(s: &str) -> SegClass {
+    if s.contains('%') {
+        let d = crate::endpoint::pct_decode(s, false);
+        if d != s {
+            let c = classify_decoded(&d);
+            let route_like = d
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            return if c.is_id_like() || route_like {
+                c
+            } else {
+                SegClass::Token
+            };
+        }
+    }
+    classify_decoded(s)
+}
+
+fn classify_decoded(s: &str) -> SegClass {
     let b = s.as_bytes();
     if b.is_empty() {
         return SegClass::Word;
@@ -539,6 +562,13 @@ mod tests {
         assert_eq!(classify_segment("deadline"), SegClass::Word);
         assert_eq!(classify_segment("facade"), SegClass::Word);
         assert_eq!(classify_segment("oauth2"), SegClass::Word);
+        // percent-encoded identifiers: classified after decoding
+        assert_eq!(classify_segment("hc%2Ftiny%3Aedge"), SegClass::Token);
+        assert_eq!(classify_segment("%40scope%2Fpkg"), SegClass::Token);
+        assert_eq!(classify_segment("my%20notes"), SegClass::Token);
+        assert_eq!(classify_segment("%34%32"), SegClass::Int);
+        assert_eq!(classify_segment("feat%75red"), SegClass::Word);
+        assert_eq!(classify_segment("100%"), SegClass::Word);
     }
 
     #[test]

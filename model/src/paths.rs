@@ -49,6 +49,13 @@
 //!   themselves and have the same set of sub-routes (`/tags/budget/articles`,
 //!   `/tags/climate/articles`, ...): they are all values.
 //!
+//! - at a node that is not collapsed, at least [`GROUP_MIN`] literals with no parameter
+//!   child share one rich structure (same methods and literal sub-routes, with a sub-route
+//!   and two features in all, or two methods one of which changes state): human-chosen
+//!   names (`/containers/web/{json,rename}`, `/volumes/data` answering GET and DELETE) are
+//!   values even when few, while action routes beside them (`POST /containers/create`,
+//!   `GET /containers/json`: one method, no sub-routes) stay static ([`value_groups`]).
+//!
 //! Each rule reads only the merged evidence and whole-node shapes, never observation order,
 //! so templates stay a deterministic function of the evidence; a shape, once matched, keeps
 //! matching as more values with the same shape arrive.
@@ -487,6 +494,56 @@ fn uniform_values(node: &PathNode, prev: Option<&TSeg>) -> bool {
     })
 }
 
+/// Min members of a group of literal siblings with one rich structure (see [`value_groups`]).
+pub const GROUP_MIN: usize = 3;
+
+/// The structure of a literal child: methods it answers and its literal sub-routes.
+type Structure<'a> = (BTreeSet<&'a str>, BTreeSet<&'a str>);
+
+/// Literal siblings that are values of a parameter because they share one *rich* structure:
+/// at least [`GROUP_MIN`] of them (human-chosen names such as container or volume names are
+/// often few) answer the same methods and have the same literal sub-routes, none has a
+/// parameter child (that would make it a collection of ids), and the structure is rich
+/// enough not to be a coincidence of static routes: at least one sub-route and two features
+/// (sub-routes plus methods), or two methods one of which changes state (`GET`+`DELETE`).
+/// `/containers/web/{json,rename}`, `/containers/db/{json,rename}`,
+/// `/containers/cache/{json,rename}` fold to `/containers/{containerId}/...` while
+/// `POST /containers/create` and `GET /containers/json` (one method, no sub-routes) stay.
+/// Not at the root or after a version/`api` segment (resource lists), as for collapsing.
+fn value_groups<'a>(node: &'a PathNode, prev: Option<&TSeg>) -> BTreeSet<&'a str> {
+    let allowed = match prev {
+        Some(TSeg::Lit(l)) => collapse_allowed(Some(l)),
+        Some(TSeg::Param { .. }) => true,
+        None => false,
+    };
+    let mut out = BTreeSet::new();
+    if !allowed {
+        return out;
+    }
+    let mut groups: BTreeMap<Structure<'a>, Vec<&'a str>> = BTreeMap::new();
+    for (k, c) in &node.lits {
+        if c.param.is_some() || classify_segment(k) == SegClass::Version {
+            continue;
+        }
+        let methods: BTreeSet<&str> = c.eps.keys().map(|m| m.as_str()).collect();
+        let subs: BTreeSet<&str> = c.lits.keys().map(|m| m.as_str()).collect();
+        let changes = methods
+            .iter()
+            .any(|m| !matches!(*m, "GET" | "HEAD" | "OPTIONS"));
+        let rich = (!subs.is_empty() && subs.len() + methods.len() >= 2)
+            || (changes && methods.len() >= 2);
+        if rich {
+            groups.entry((methods, subs)).or_default().push(k.as_str());
+        }
+    }
+    for members in groups.into_values() {
+        if members.len() >= GROUP_MIN {
+            out.extend(members);
+        }
+    }
+    out
+}
+
 /// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a
 /// digit or uppercase letter: looser than [`id_prefix`], used only against prefixes already seen.
 fn loose_prefix(s: &str) -> Option<&str> {
@@ -556,10 +613,11 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     }
     let collapsed = is_collapsed(node, segs.last());
     let absorb_all = node.pin.is_some() || uniform_values(node, segs.last());
+    let grouped = value_groups(node, segs.last());
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
     let mut kept: Vec<(&String, &PathNode)> = Vec::new();
     for (k, child) in &node.lits {
-        if absorb_all || collapsed && !is_static(k, node) {
+        if absorb_all || grouped.contains(k.as_str()) || collapsed && !is_static(k, node) {
             absorbed.push((k, child));
         } else {
             kept.push((k, child));

@@ -163,6 +163,9 @@ fn whole_traffic_templates_are_the_expected_ones() {
         "GET /v1/orders/{orderId}",
         "GET /tags/{tagId}/articles",
         "GET /blog/posts/{postId}",
+        "GET /containers/{containerId}/json",
+        "POST /containers/{containerId}/rename",
+        "DELETE /containers/{containerId}",
     ] {
         assert!(got.iter().any(|g| g == want), "{want} missing in {got:?}");
     }

@@ -358,3 +358,70 @@ fn word_values_with_identical_sub_routes_fold_before_collapse() {
     }
     assert_eq!(templates(&few).len(), 3);
 }
+
+#[test]
+fn few_human_chosen_names_with_one_rich_structure_fold_and_action_routes_stay() {
+    let cfg = LearnConfig::default();
+    let learn = |names: &[&str]| {
+        let mut m = ApiModel::new();
+        m.observe(
+            &obs("POST", "/containers/create", 201, r#"{"Id":"a1"}"#),
+            &cfg,
+        );
+        m.observe(&obs("POST", "/containers/prune", 200, "{}"), &cfg);
+        m.observe(&obs("GET", "/containers/json", 200, "[]"), &cfg);
+        for n in names {
+            m.observe(
+                &obs("GET", &format!("/containers/{n}/json"), 200, "{}"),
+                &cfg,
+            );
+            m.observe(
+                &obs("POST", &format!("/containers/{n}/rename"), 204, ""),
+                &cfg,
+            );
+        }
+        for v in names {
+            m.observe(&obs("GET", &format!("/volumes/{v}"), 200, "{}"), &cfg);
+            m.observe(&obs("DELETE", &format!("/volumes/{v}"), 204, ""), &cfg);
+        }
+        m.observe(&obs("POST", "/volumes/create", 201, "{}"), &cfg);
+        templates(&m)
+    };
+    // three names sharing sub-routes (or GET+DELETE) are values; verbs and `json` stay
+    assert_eq!(
+        learn(&["web", "db", "cache"]),
+        vec![
+            "POST /containers/create",
+            "GET /containers/json",
+            "POST /containers/prune",
+            "GET /containers/{containerId}/json",
+            "POST /containers/{containerId}/rename",
+            "POST /volumes/create",
+            "DELETE /volumes/{volumeId}",
+            "GET /volumes/{volumeId}",
+        ]
+    );
+    // two are not enough evidence: they stay literal
+    assert_eq!(learn(&["web", "db"]).len(), 4 + 2 * 2 + 2 * 2);
+    // one sub-route and no method is not rich: resource lists stay (see the uniform rule)
+    let mut m = ApiModel::new();
+    for r in ["users", "groups", "roles"] {
+        m.observe(&obs("GET", &format!("/admin/{r}/export"), 200, "[]"), &cfg);
+    }
+    assert_eq!(templates(&m).len(), 3);
+}
+
+#[test]
+fn percent_encoded_identifiers_are_parameters_after_decoding() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    // names with an encoded `/`, `:` or `@`: even one of them is an identifier
+    for n in ["hc%2Ftiny%3Aedge", "%40scope%2Fpkg"] {
+        m.observe(&obs("GET", &format!("/projects/{n}/tags"), 200, "[]"), &cfg);
+    }
+    m.observe(&obs("GET", "/projects/search", 200, "[]"), &cfg);
+    assert_eq!(
+        templates(&m),
+        vec!["GET /projects/search", "GET /projects/{projectId}/tags"]
+    );
+}
