@@ -135,6 +135,9 @@ def main():
     ap.add_argument("--failures", help="write the false positive/negative operations per case here (markdown)")
     ap.add_argument("--label", default="apitap")
     ap.add_argument("--json", help="write all metrics as JSON here")
+    ap.add_argument("--write-thresholds", metavar="FILE",
+                    help="write the measured scores as thresholds (floors rounded down to 0.01, "
+                         "ceilings = the counts); review before committing")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
     score_mod = load_kit(a.kit)
@@ -199,6 +202,21 @@ def main():
                 f.write(f"- formats missing (first 25):\n")
                 for x in d["fmt_missing"]:
                     f.write(f"  - `{x}`\n")
+    if a.write_thresholds:
+        import math
+        with open(a.write_thresholds, "w", encoding="utf-8") as f:
+            f.write("# case  metric  bound   (floors for f1/resp_r/fmt_r/status_r/composite: measured, rounded\n"
+                    "# down to 0.01; ceilings for spurious/swallowed: measured counts). A ratchet: raise the\n"
+                    "# floors / lower the ceilings as the learner improves; never loosen them silently.\n")
+            for case in a.cases:
+                if case in errors:
+                    continue
+                for metric in METRICS:
+                    v = rows[case][metric]
+                    if v is None:
+                        continue
+                    bound = math.floor(v * 100 + 1e-9) / 100 if HIGHER[metric] else int(v)
+                    f.write(f"{case}\t{metric}\t{bound:g}\n")
     if not a.thresholds:
         return 1 if errors else 0
     passed = failed = 0
