@@ -125,6 +125,9 @@ pub struct LearnArgs {
     /// Pin a path template, e.g. `/v1/orgs/{org}/repos` (repeatable).
     #[arg(long = "path-template")]
     pub path_templates: Vec<String>,
+    /// A `protoc --descriptor_set_out` file: names gRPC message fields in the exports.
+    #[arg(long = "proto-descriptors", value_name = "FILE")]
+    pub proto_descriptors: Option<String>,
     /// Source id of the learned evidence (default `local`): models learned from parts of
     /// the traffic with distinct source ids merge into the model of the whole.
     #[arg(long, default_value = "local")]
@@ -203,11 +206,28 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         evidence: !a.no_evidence,
         ..ExportOptions::default()
     };
-    let text = match a.format {
-        SpecFormat::OpenapiJson => learner.model.to_openapi_json(&opts),
-        SpecFormat::OpenapiYaml => learner.model.to_yaml(&opts),
-        SpecFormat::Model => learner.model.to_json(),
-        SpecFormat::Proto => learner.model.to_proto(),
+    let names = match &a.proto_descriptors {
+        Some(p) => {
+            let b = std::fs::read(p).with_context(|| format!("cannot read {p}"))?;
+            let n = apitap_model::descriptors::ProtoNames::from_descriptor_set(&b)
+                .with_context(|| format!("{p} is not a protobuf FileDescriptorSet"))?;
+            Some(n)
+        }
+        None => None,
+    };
+    let m = &learner.model;
+    let text = match (a.format, &names) {
+        (SpecFormat::OpenapiJson, None) => m.to_openapi_json(&opts),
+        (SpecFormat::OpenapiYaml, None) => m.to_yaml(&opts),
+        (SpecFormat::OpenapiJson, Some(n)) => {
+            serde_json::to_string_pretty(&m.to_openapi_named(&opts, n))?
+        }
+        (SpecFormat::OpenapiYaml, Some(n)) => {
+            serde_norway::to_string(&m.to_openapi_named(&opts, n))?
+        }
+        (SpecFormat::Model, _) => m.to_json(),
+        (SpecFormat::Proto, None) => m.to_proto(),
+        (SpecFormat::Proto, Some(n)) => m.to_proto_named(n),
     };
     let mut out = open_output(&a.output)?;
     out.write_all(text.as_bytes())?;

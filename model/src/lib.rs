@@ -12,6 +12,7 @@
 //! - [`pii`]: sensitive-data shapes (the inventory, PII path segments).
 //! - [`protobuf`]: protobuf wire decoding and message schema inference (no `.proto`).
 //! - [`grpc`]: gRPC evidence per operation; [`ApiModel::to_proto`] writes a `.proto`.
+//! - [`descriptors`]: field names from a `protoc --descriptor_set_out` file.
 //!
 //! Usage: `ApiModel::new()`, [`ApiModel::observe`] each [`Observation`] with a
 //! [`LearnConfig`], [`ApiModel::merge`] models from other learners, then
@@ -36,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod classify;
+pub mod descriptors;
 pub mod diff;
 pub mod endpoint;
 pub mod evidence;

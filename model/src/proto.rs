@@ -11,8 +11,10 @@
 //!   message or packed. Field numbers 19000–19999 (reserved by protobuf) are written as
 //!   comments, since `protoc` rejects them.
 //! - The `rpc` line carries `stream` on the request and/or response from the streaming kind.
-//! - Only names derived from the path and field numbers appear; no observed value does.
+//! - Only names derived from the path and field numbers appear (or, with descriptors, the
+//!   declared field names, see [`crate::descriptors`]); no observed value does.
 
+use crate::descriptors::ProtoNames;
 use crate::grpc::{split_path, GrpcEvidence, Streaming};
 use crate::model::ApiModel;
 use crate::paths::template_string;
@@ -27,18 +29,34 @@ fn proto_ident(s: &str) -> bool {
         && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-fn write_message(out: &mut String, name: &str, m: &MessageSchema, indent: usize, depth: usize) {
+/// Declared names: the descriptor set and the message type at this position.
+type Names<'a> = Option<(&'a ProtoNames, &'a str)>;
+
+fn write_message(
+    out: &mut String,
+    name: &str,
+    m: &MessageSchema,
+    names: Names<'_>,
+    indent: usize,
+    depth: usize,
+) {
     let pad = "  ".repeat(indent);
     let _ = writeln!(out, "{pad}message {name} {{");
     for (num, f) in &m.fields {
         let kind = f.kind();
+        let decl = names.and_then(|(n, ty)| n.field(ty, *num).map(|d| (n, d)));
+        let sub_names: Names<'_> = decl.and_then(|(n, d)| d.type_name.as_deref().map(|t| (n, t)));
+        let fname = match decl {
+            Some((_, d)) if proto_ident(&d.name) => d.name.clone(),
+            _ => format!("field_{num}"),
+        };
         let nested = (kind == FieldKind::Message && depth + 1 < MAX_PB_DEPTH)
             .then_some(f.msg.as_deref())
             .flatten();
         let ty = match nested {
             Some(sub) => {
                 let tn = format!("Field{num}");
-                write_message(out, &tn, sub, indent + 1, depth + 1);
+                write_message(out, &tn, sub, sub_names, indent + 1, depth + 1);
                 tn
             }
             None => kind.proto_type().to_string(),
@@ -49,7 +67,7 @@ fn write_message(out: &mut String, name: &str, m: &MessageSchema, indent: usize,
         } else {
             ""
         };
-        let _ = writeln!(out, "{pad}  {comment}{rep}{ty} field_{num} = {num};");
+        let _ = writeln!(out, "{pad}  {comment}{rep}{ty} {fname} = {num};");
     }
     let _ = writeln!(out, "{pad}}}");
 }
@@ -65,79 +83,89 @@ struct Method<'a> {
 impl ApiModel {
     /// `.proto` files (proto3) of the learned gRPC methods, by package (see [`crate::proto`]).
     pub fn to_proto_files(&self) -> BTreeMap<String, String> {
-        let combined = self.combined();
-        let mut methods: BTreeMap<(String, String, String), GrpcEvidence> = BTreeMap::new();
-        for svc in combined.services.values() {
-            for d in crate::paths::derive(&svc.root) {
-                let Some(g) = &d.ep.grpc else { continue };
-                let path = template_string(&d.segs);
-                let Some((full, method)) = split_path(&path) else {
-                    continue;
-                };
-                let (pkg, service) = full.rsplit_once('.').unwrap_or(("", full));
-                if !proto_ident(service)
-                    || !proto_ident(method)
-                    || !(pkg.is_empty() || pkg.split('.').all(proto_ident))
-                {
-                    continue;
-                }
-                let key = (pkg.to_string(), service.to_string(), method.to_string());
-                match methods.get_mut(&key) {
-                    Some(prev) => {
-                        use crate::evidence::Combine;
-                        prev.combine(g, crate::evidence::Mode::Sum)
-                    }
-                    None => {
-                        methods.insert(key, (**g).clone());
-                    }
-                }
-            }
-        }
-        let mut by_pkg: BTreeMap<String, Vec<Method<'_>>> = BTreeMap::new();
-        for ((pkg, service, method), g) in &methods {
-            by_pkg.entry(pkg.clone()).or_default().push(Method {
-                service: service.clone(),
-                method: method.clone(),
-                g,
-                names: Default::default(),
-            });
-        }
-        by_pkg
-            .into_iter()
-            .map(|(pkg, mut ms)| {
-                let text = proto_file(&pkg, &mut ms);
-                (pkg, text)
-            })
-            .collect()
+        proto_files(self, None)
     }
 
     /// The `.proto` file of the package with the most gRPC methods (empty-service file with
     /// a comment when none was learned).
     pub fn to_proto(&self) -> String {
-        let files = self.to_proto_files();
-        let best = files
-            .iter()
-            .max_by_key(|(k, v)| (v.matches("\n  rpc ").count(), std::cmp::Reverse(*k)));
-        match best {
-            Some((pkg, text)) => {
-                let mut out = text.clone();
-                for other in files.keys().filter(|k| *k != pkg) {
-                    let _ = writeln!(
-                        out,
-                        "// package {} also learned: export it with to_proto_files",
-                        if other.is_empty() { "(none)" } else { other }
-                    );
+        to_proto_with(self, None)
+    }
+}
+
+/// [`ApiModel::to_proto_files`], naming fields from descriptors when given.
+pub fn proto_files(model: &ApiModel, names: Option<&ProtoNames>) -> BTreeMap<String, String> {
+    let combined = model.combined();
+    let mut methods: BTreeMap<(String, String, String), GrpcEvidence> = BTreeMap::new();
+    for svc in combined.services.values() {
+        for d in crate::paths::derive(&svc.root) {
+            let Some(g) = &d.ep.grpc else { continue };
+            let path = template_string(&d.segs);
+            let Some((full, method)) = split_path(&path) else {
+                continue;
+            };
+            let (pkg, service) = full.rsplit_once('.').unwrap_or(("", full));
+            if !proto_ident(service)
+                || !proto_ident(method)
+                || !(pkg.is_empty() || pkg.split('.').all(proto_ident))
+            {
+                continue;
+            }
+            let key = (pkg.to_string(), service.to_string(), method.to_string());
+            match methods.get_mut(&key) {
+                Some(prev) => {
+                    use crate::evidence::Combine;
+                    prev.combine(g, crate::evidence::Mode::Sum)
                 }
-                out
+                None => {
+                    methods.insert(key, (**g).clone());
+                }
             }
-            None => {
-                "// Learned by apitap: no gRPC method observed.\nsyntax = \"proto3\";\n".to_string()
+        }
+    }
+    let mut by_pkg: BTreeMap<String, Vec<Method<'_>>> = BTreeMap::new();
+    for ((pkg, service, method), g) in &methods {
+        by_pkg.entry(pkg.clone()).or_default().push(Method {
+            service: service.clone(),
+            method: method.clone(),
+            g,
+            names: Default::default(),
+        });
+    }
+    by_pkg
+        .into_iter()
+        .map(|(pkg, mut ms)| {
+            let text = proto_file(&pkg, &mut ms, names);
+            (pkg, text)
+        })
+        .collect()
+}
+
+/// [`ApiModel::to_proto`], naming fields from descriptors when given.
+pub fn to_proto_with(model: &ApiModel, names: Option<&ProtoNames>) -> String {
+    let files = proto_files(model, names);
+    let best = files
+        .iter()
+        .max_by_key(|(k, v)| (v.matches("\n  rpc ").count(), std::cmp::Reverse(*k)));
+    match best {
+        Some((pkg, text)) => {
+            let mut out = text.clone();
+            for other in files.keys().filter(|k| *k != pkg) {
+                let _ = writeln!(
+                    out,
+                    "// package {} also learned: export it with to_proto_files",
+                    if other.is_empty() { "(none)" } else { other }
+                );
             }
+            out
+        }
+        None => {
+            "// Learned by apitap: no gRPC method observed.\nsyntax = \"proto3\";\n".to_string()
         }
     }
 }
 
-fn proto_file(pkg: &str, ms: &mut [Method<'_>]) -> String {
+fn proto_file(pkg: &str, ms: &mut [Method<'_>], names: Option<&ProtoNames>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -163,9 +191,17 @@ fn proto_file(pkg: &str, ms: &mut [Method<'_>]) -> String {
         }
         used.insert(base.clone());
         let (req, resp) = (format!("{base}Request"), format!("{base}Response"));
-        write_message(&mut out, &req, &m.g.request, 0, 0);
+        let path = if pkg.is_empty() {
+            format!("/{}/{}", m.service, m.method)
+        } else {
+            format!("/{pkg}.{}/{}", m.service, m.method)
+        };
+        let io = names.and_then(|n| n.methods.get(&path).map(|io| (n, io)));
+        let rn: Names<'_> = io.map(|(n, (i, _))| (n, i.as_str()));
+        let sn: Names<'_> = io.map(|(n, (_, o))| (n, o.as_str()));
+        write_message(&mut out, &req, &m.g.request, rn, 0, 0);
         out.push('\n');
-        write_message(&mut out, &resp, &m.g.response, 0, 0);
+        write_message(&mut out, &resp, &m.g.response, sn, 0, 0);
         out.push('\n');
         m.names = (req, resp);
     }

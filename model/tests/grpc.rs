@@ -525,3 +525,58 @@ proptest! {
         prop_assert_eq!(back, whole);
     }
 }
+
+#[test]
+fn descriptors_name_the_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = dir.path().join("recall.pb");
+    let out = Command::new("python3")
+        .args(["-m", "grpc_tools.protoc", &format!("-I{FIX}")])
+        .arg(format!("--descriptor_set_out={}", set.display()))
+        .arg("recall.proto")
+        .output()
+        .expect("python3 -m grpc_tools.protoc (pip install grpcio-tools)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = apitap_model::descriptors::ProtoNames::from_descriptor_set(
+        &std::fs::read(&set).expect("set"),
+    )
+    .expect("descriptor set decodes");
+    assert_eq!(
+        names.methods.get("/recall.v1.Store/GetItem"),
+        Some(&(".recall.v1.GetItemRequest".into(), ".recall.v1.Item".into()))
+    );
+    let m = learn(&calls(), "a");
+    let doc = m.to_openapi_named(&ExportOptions::default(), &names);
+    let item = &doc["paths"]["/recall.v1.Store/GetItem"]["post"]["responses"]["200"]["content"]
+        ["application/grpc"]["schema"]["properties"];
+    assert_eq!(item["name"]["x-protobuf-field"], 2, "{item}");
+    assert_eq!(
+        item["address"]["properties"]["city"]["type"], "string",
+        "{item}"
+    );
+    assert!(item.get("field_2").is_none(), "{item}");
+    let proto = m.to_proto_named(&names);
+    assert!(proto.contains("  string name = 2;"), "{proto}");
+    assert!(
+        proto.contains("  repeated int64 quantities = 3;"),
+        "{proto}"
+    );
+    assert!(proto.contains("    string city = 2;"), "{proto}");
+    std::fs::write(dir.path().join("named.proto"), &proto).expect("write");
+    let out = Command::new("python3")
+        .args(["-m", "grpc_tools.protoc", "-I"])
+        .arg(dir.path())
+        .arg(format!("--python_out={}", dir.path().display()))
+        .arg("named.proto")
+        .output()
+        .expect("protoc");
+    assert!(
+        out.status.success(),
+        "{}\n{proto}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
