@@ -41,6 +41,8 @@ What is kept for each matched operation:
   - query and header parameters that occurred in at least one matched request; path params;
   - request and response body schemas with every `$ref` inlined and pruned to the object
     properties that occurred in at least one observed body of that operation (and status);
+    array `items` only when some observed array had an element, map `additionalProperties`
+    only when some observed map had an entry;
     formats, types, enums and nullability of what is kept are the spec's own. A body that
     is not JSON (or a stream of JSON lines, parsed line by line) keeps only its top level.
 """
@@ -197,10 +199,17 @@ def prune(d, schema, values, depth=0):
     if isinstance(ap, dict):
         known = set(props or {})
         vals = [v for dv in dicts for k, v in dv.items() if k not in known]
-        s["additionalProperties"] = prune(d, ap, vals, depth + 1) if vals else {}
+        if vals:
+            s["additionalProperties"] = prune(d, ap, vals, depth + 1)
+        else:  # no map entry was ever seen: nothing below the map is observable
+            del s["additionalProperties"]
     items = s.get("items")
     if isinstance(items, dict):
-        s["items"] = prune(d, items, [x for lst in lists for x in lst], depth + 1)
+        elems = [x for lst in lists for x in lst]
+        if elems:
+            s["items"] = prune(d, items, elems, depth + 1)
+        else:  # the array was always empty (or null): its items are not observable
+            del s["items"]
     for k in ("example", "examples", "x-go-name", "x-nullable-example"):
         s.pop(k, None)
     return s
