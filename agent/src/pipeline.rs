@@ -24,9 +24,11 @@ impl RunStats {
     /// A human-readable multi-line summary.
     pub fn summary(&self) -> String {
         let e = &self.engine;
+        let mut p = e.protocol;
+        p.http = Default::default();
         format!(
-            "capture: {} files, {} packets, {} bytes\ndecode: {:?}\nflow: {:?}\nreassembly: {:?}\nhttp: {:?}",
-            self.files, e.packets, e.bytes, e.decode, e.flow, e.reassembly, e.http
+            "capture: {} files, {} packets, {} bytes\ndecode: {:?}\nflow: {:?}\nreassembly: {:?}\nprotocol: {:?}\nhttp: {:?}",
+            self.files, e.packets, e.bytes, e.decode, e.flow, e.reassembly, p, e.protocol.http
         )
     }
 }

@@ -8,12 +8,18 @@
 //! Packet ──▶ decode ──TcpSegment──▶ flow ──(per direction)──▶ reassembly
 //!                                     │ in-order bytes, gaps, FIN
 //!                                     ▼
-//!                            http (ConnHandler) ──HttpEvent / Exchange──▶ caller
+//!                    protocol (Recogniser: probe, then one StreamParser per connection)
+//!                                     │
+//!                                     ▼
+//!                    http (HTTP/1.x; HTTP/2 plugs in here) ──HttpEvent / Exchange──▶ caller
 //! ```
 //!
 //! - [`decode`]: link layer, IP (with fragment reassembly), TCP header.
 //! - [`flow`]: the connection table: roles, idle timeouts, caps.
 //! - [`reassembly`]: one in-order byte stream per direction, bounded out-of-order buffer.
+//! - [`protocol`]: recognises each connection's protocol by content (HTTP/1, HTTP/2 preface
+//!   and h2c, TLS, SOCKS tunnels) and hands its byte streams to a [`protocol::StreamParser`];
+//!   the interface any protocol parser implements, usable without TCP.
 //! - [`http`]: HTTP/1.x parsing and request/response pairing; the [`http::Exchange`] type.
 //! - [`pipeline`]: the stages wired together, fed one packet at a time.
 #![forbid(unsafe_code)]
@@ -24,6 +30,7 @@ pub mod flow;
 pub mod http;
 pub mod packet;
 pub mod pipeline;
+pub mod protocol;
 pub mod reassembly;
 mod timestamp;
 

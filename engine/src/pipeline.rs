@@ -1,4 +1,5 @@
-//! The packet-processing stages wired together: decode → flow table → reassembly → HTTP,
+//! The packet-processing stages wired together: decode → flow table → reassembly →
+//! protocol recognition → HTTP,
 //! fed one [`Packet`] at a time, emitting [`HttpEvent`]s.
 //!
 //! Single-threaded by design: each stage is cheap per packet, and one core per capture keeps
@@ -9,8 +10,9 @@
 
 use crate::decode::{DecodeStats, Decoder};
 use crate::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowStats, FlowTable};
-use crate::http::{HttpConfig, HttpConn, HttpEvent, HttpStats};
+use crate::http::{HttpConfig, HttpEvent};
 use crate::packet::Packet;
+use crate::protocol::{Http2Factory, ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
 use crate::reassembly::ReassemblyStats;
 use crate::Timestamp;
 use std::cell::RefCell;
@@ -23,6 +25,8 @@ pub struct PipelineConfig {
     pub flow: FlowConfig,
     /// HTTP parser settings.
     pub http: HttpConfig,
+    /// The HTTP/2 parser (see [`ProtocolConfig::http2`]).
+    pub http2: Option<Http2Factory>,
 }
 
 /// Counters of the stages so far.
@@ -38,8 +42,8 @@ pub struct PipelineStats {
     pub flow: FlowStats,
     /// Reassembly.
     pub reassembly: ReassemblyStats,
-    /// HTTP parsing.
-    pub http: HttpStats,
+    /// Protocol recognition and parsing (HTTP/1 counters in `protocol.http`).
+    pub protocol: ProtocolStats,
 }
 
 /// How often (in packets) idle flows are expired.
@@ -50,8 +54,8 @@ pub const ADVANCE_EVERY: u64 = 1024;
 /// connection handlers through an `Rc`), so construct it on the thread that runs it.
 pub struct Pipeline {
     decoder: Decoder,
-    flows: FlowTable<CountedHttp>,
-    http_stats: Rc<RefCell<HttpStats>>,
+    flows: FlowTable<Counted>,
+    proto_stats: Rc<RefCell<ProtocolStats>>,
     packets: u64,
     bytes: u64,
     last_ts: Timestamp,
@@ -60,20 +64,23 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline with these settings.
     pub fn new(cfg: &PipelineConfig) -> Self {
-        let http_stats = Rc::new(RefCell::new(HttpStats::default()));
-        let http_cfg = cfg.http;
-        let hs = Rc::clone(&http_stats);
-        let flows: FlowTable<CountedHttp> = FlowTable::new(
+        let proto_stats = Rc::new(RefCell::new(ProtocolStats::default()));
+        let proto_cfg = ProtocolConfig {
+            http: cfg.http,
+            http2: cfg.http2,
+        };
+        let ps = Rc::clone(&proto_stats);
+        let flows: FlowTable<Counted> = FlowTable::new(
             cfg.flow,
-            Box::new(move |_conn| CountedHttp {
-                inner: HttpConn::new(http_cfg),
-                total: Rc::clone(&hs),
+            Box::new(move |conn| Counted {
+                inner: Recogniser::new(proto_cfg, *conn),
+                total: Rc::clone(&ps),
             }),
         );
         Pipeline {
             decoder: Decoder::new(),
             flows,
-            http_stats,
+            proto_stats,
             packets: 0,
             bytes: 0,
             last_ts: Timestamp::default(),
@@ -112,7 +119,7 @@ impl Pipeline {
         self.last_ts
     }
 
-    /// Counters so far. HTTP counters include connections that have closed only.
+    /// Counters so far. Protocol and HTTP counters include connections that have closed only.
     pub fn stats(&self) -> PipelineStats {
         PipelineStats {
             packets: self.packets,
@@ -120,45 +127,45 @@ impl Pipeline {
             decode: *self.decoder.stats(),
             flow: self.flows.stats(),
             reassembly: *self.flows.reassembly_stats(),
-            http: *self.http_stats.borrow(),
+            protocol: *self.proto_stats.borrow(),
         }
     }
 }
 
-/// Adds each connection's HTTP counters into the run total when it closes.
-struct CountedHttp {
-    inner: HttpConn,
-    total: Rc<RefCell<HttpStats>>,
+/// Adds each connection's protocol counters into the run total when it closes.
+struct Counted {
+    inner: Recogniser,
+    total: Rc<RefCell<ProtocolStats>>,
 }
 
-impl ConnHandler for CountedHttp {
+impl ConnHandler for Counted {
     type Event = HttpEvent;
 
     fn wants_data(&self) -> bool {
-        self.inner.wants_data()
+        StreamParser::wants_data(&self.inner)
     }
 
     fn on_data(
         &mut self,
-        c: &ConnInfo,
+        _: &ConnInfo,
         d: Dir,
         ts: Timestamp,
         data: &[u8],
         out: &mut Vec<HttpEvent>,
     ) {
-        self.inner.on_data(c, d, ts, data, out)
+        self.inner.on_data(d, ts, data, out)
     }
 
-    fn on_gap(&mut self, c: &ConnInfo, d: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
-        self.inner.on_gap(c, d, ts, len, out)
+    fn on_gap(&mut self, _: &ConnInfo, d: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
+        self.inner.on_gap(d, ts, len, out)
     }
 
-    fn on_fin(&mut self, c: &ConnInfo, d: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
-        self.inner.on_fin(c, d, ts, out)
+    fn on_fin(&mut self, _: &ConnInfo, d: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+        self.inner.on_fin(d, ts, out)
     }
 
-    fn on_close(&mut self, c: &ConnInfo, ts: Timestamp, r: CloseReason, out: &mut Vec<HttpEvent>) {
-        self.inner.on_close(c, ts, r, out);
-        self.total.borrow_mut().add(self.inner.stats());
+    fn on_close(&mut self, _: &ConnInfo, ts: Timestamp, _: CloseReason, out: &mut Vec<HttpEvent>) {
+        self.inner.on_close(ts, out);
+        self.inner.add_stats(&mut self.total.borrow_mut());
     }
 }

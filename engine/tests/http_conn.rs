@@ -1071,27 +1071,28 @@ fn gap_in_gzip_body_counts_raw_and_flags() {
 #[test]
 #[ignore]
 fn throughput_smoke() {
-    use apitap_engine::flow::{CloseReason, ConnHandler, Dir};
-    use apitap_engine::http::{HttpConn, HttpEvent};
+    use apitap_engine::flow::Dir;
+    use apitap_engine::http::{HttpConfig, HttpConn, HttpEvent};
+    use apitap_engine::protocol::StreamParser;
     let req = b"GET /api/v1/items/123?x=1 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"id\":123,\"name\":\"example\"}";
     let conn = info();
     let n = 200_000u64;
     let t0 = std::time::Instant::now();
-    let mut h = HttpConn::default();
+    let mut h = HttpConn::new(HttpConfig::default(), conn);
     let mut out = Vec::with_capacity(1024);
     let mut done = 0u64;
     for i in 0..n {
         let ts = ts_of(i as usize);
-        h.on_data(&conn, Dir::ToResponder, ts, req, &mut out);
-        h.on_data(&conn, Dir::ToOriginator, ts, resp, &mut out);
+        h.on_data(Dir::ToResponder, ts, req, &mut out);
+        h.on_data(Dir::ToOriginator, ts, resp, &mut out);
         done += out
             .iter()
             .filter(|e| matches!(e, HttpEvent::Done(_)))
             .count() as u64;
         out.clear();
     }
-    h.on_close(&conn, ts_of(0), CloseReason::Fin, &mut out);
+    h.on_close(ts_of(0), &mut out);
     let dt = t0.elapsed().as_secs_f64();
     println!(
         "{n} exchanges in {dt:.3}s: {:.0} exchanges/s, {:.0} MB/s",

@@ -2,8 +2,9 @@
 //! `tests/http_fuzz_cases/` is replayed through the same driver as the target (record
 //! encoding, small caps, invariants), with a time limit, so a fixed hang or panic stays fixed.
 
-use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
-use apitap_engine::http::{HttpConfig, HttpConn, HttpEvent};
+use apitap_engine::flow::{ConnInfo, Dir};
+use apitap_engine::http::{HttpConfig, HttpEvent};
+use apitap_engine::protocol::{ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
 use apitap_engine::Timestamp;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,7 +26,13 @@ fn drive(data: &[u8]) -> u64 {
         decoded_cap: 4096,
         max_pipeline: 4,
     };
-    let mut h = HttpConn::new(cfg);
+    let mut h = Recogniser::new(
+        ProtocolConfig {
+            http: cfg,
+            http2: None,
+        },
+        conn,
+    );
     let mut out = Vec::new();
     let mut i = 0usize;
     let mut t = 0i64;
@@ -44,14 +51,16 @@ fn drive(data: &[u8]) -> u64 {
         match op {
             0..=5 => {
                 let end = (i + len).min(data.len());
-                h.on_data(&conn, dir(op < 3), ts, &data[i..end], &mut out);
+                h.on_data(dir(op < 3), ts, &data[i..end], &mut out);
                 i = end;
             }
-            6 => h.on_gap(&conn, dir(len & 1 == 0), ts, len as u64, &mut out),
-            _ => h.on_fin(&conn, dir(len & 1 == 0), ts, &mut out),
+            6 => h.on_gap(dir(len & 1 == 0), ts, len as u64, &mut out),
+            _ => h.on_fin(dir(len & 1 == 0), ts, &mut out),
         }
     }
-    h.on_close(&conn, Timestamp(t + 1), CloseReason::EndOfCapture, &mut out);
+    h.on_close(Timestamp(t + 1), &mut out);
+    let mut stats = ProtocolStats::default();
+    h.add_stats(&mut stats);
     let (mut started, mut done) = (0u64, 0u64);
     for ev in &out {
         match ev {
@@ -66,7 +75,7 @@ fn drive(data: &[u8]) -> u64 {
         }
     }
     assert_eq!(started, done);
-    assert_eq!(h.stats().exchanges, done);
+    assert_eq!(stats.http.exchanges, done);
     done
 }
 

@@ -506,7 +506,7 @@ impl Run {
         h.reassembly_gaps = s.reassembly.gaps;
         h.reassembly_gap_bytes = s.reassembly.gap_bytes;
         h.decode_errors = s.decode.truncated + s.decode.bad_header + s.decode.unsupported_link;
-        h.parse_errors = s.http.parse_errors;
+        h.parse_errors = s.protocol.http.parse_errors;
         h.unpaired_requests = self.unpaired_requests;
         h.unpaired_responses = self.unpaired_responses;
         h.exchanges = self.exchanges;

@@ -233,6 +233,7 @@ mod tests {
                 ts_end: Timestamp::from_micros(100, 2500),
             }),
             flags: vec![],
+            stream_id: None,
         }
     }
 

@@ -5,7 +5,8 @@
 //! exactly as on the wire), `version`, `status` (integer, null if no response or not
 //! numeric), `request_headers`, `response_headers` (arrays of `[name, value]`),
 //! `request_body_len`, `response_body_len` (after de-chunking and content decoding),
-//! `latency_ms` (request start to response end), `flags`; with bodies on, `request_body` and
+//! `latency_ms` (request start to response end), `flags`; `stream_id` only for HTTP/2
+//! exchanges (the stream they were carried on); with bodies on, `request_body` and
 //! `response_body` (UTF-8 text, or base64 with `request_body_encoding: "base64"`).
 
 use super::{body_text, header, ExchangeWriter};
@@ -32,6 +33,8 @@ struct Line<'a> {
     response_body_len: u64,
     latency_ms: Option<f64>,
     flags: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_body: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +96,7 @@ impl<W: Write> ExchangeWriter for JsonlWriter<W> {
             response_body_len: resp.map_or(0, |r| r.body_len),
             latency_ms: ex.latency_ms().map(|l| (l * 1000.0).round() / 1000.0),
             flags: ex.flags.iter().map(|f| f.as_str()).collect(),
+            stream_id: ex.stream_id,
             request_body,
             request_body_encoding,
             response_body,

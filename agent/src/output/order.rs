@@ -151,6 +151,7 @@ mod tests {
             }),
             response: None,
             flags: vec![],
+            stream_id: None,
         })
     }
 

@@ -1,4 +1,5 @@
-//! Fuzz HttpConn: the input is a two-direction conversation.
+//! Fuzz the protocol layer and HTTP/1 (`Recogniser` → `HttpConn`, SOCKS tunnels): the input
+//! is a two-direction conversation.
 //!
 //! Encoding: a sequence of records `op len bytes…`; `op % 8` selects: 0-2 data from the
 //! originator, 3-5 data from the responder (`len` bytes follow), 6 a gap (`len` bytes,
@@ -6,8 +7,9 @@
 //! Checks that nothing panics and that events keep their invariants.
 #![no_main]
 
-use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
-use apitap_engine::http::{HttpConfig, HttpConn, HttpEvent};
+use apitap_engine::flow::{ConnInfo, Dir};
+use apitap_engine::http::{HttpConfig, HttpEvent};
+use apitap_engine::protocol::{ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
 use apitap_engine::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +28,13 @@ fuzz_target!(|data: &[u8]| {
         decoded_cap: 4096,
         max_pipeline: 4,
     };
-    let mut h = HttpConn::new(cfg);
+    let mut h = Recogniser::new(
+        ProtocolConfig {
+            http: cfg,
+            http2: None,
+        },
+        conn,
+    );
     let mut out = Vec::new();
     let mut i = 0usize;
     let mut t = 0i64;
@@ -44,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
                     Dir::ToOriginator
                 };
                 let end = (i + len).min(data.len());
-                h.on_data(&conn, dir, ts, &data[i..end], &mut out);
+                h.on_data(dir, ts, &data[i..end], &mut out);
                 i = end;
             }
             6 => {
@@ -53,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     Dir::ToOriginator
                 };
-                h.on_gap(&conn, dir, ts, len as u64, &mut out);
+                h.on_gap(dir, ts, len as u64, &mut out);
             }
             _ => {
                 let dir = if len & 1 == 0 {
@@ -61,11 +69,13 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     Dir::ToOriginator
                 };
-                h.on_fin(&conn, dir, ts, &mut out);
+                h.on_fin(dir, ts, &mut out);
             }
         }
     }
-    h.on_close(&conn, Timestamp(t + 1), CloseReason::EndOfCapture, &mut out);
+    h.on_close(Timestamp(t + 1), &mut out);
+    let mut stats = ProtocolStats::default();
+    h.add_stats(&mut stats);
 
     let (mut started, mut done) = (0u64, 0u64);
     for ev in &out {
@@ -83,5 +93,5 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert_eq!(started, done);
-    assert_eq!(h.stats().exchanges, done);
+    assert_eq!(stats.http.exchanges, done);
 });

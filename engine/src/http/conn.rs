@@ -56,7 +56,8 @@
 use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
 use super::parser::{self, Coding, Codings, HeadScan, Verdict};
 use super::{Exchange, Flag, HttpEvent, Request, Response};
-use crate::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
+use crate::flow::{ConnInfo, Dir};
+use crate::protocol::{ProtocolStats, StreamParser, Switch, SwitchTo};
 use crate::Timestamp;
 use memchr::memchr;
 use std::collections::VecDeque;
@@ -326,7 +327,7 @@ impl Entry {
 pub struct HttpConn {
     cfg: HttpConfig,
     stats: HttpStats,
-    info: Option<ConnInfo>,
+    info: ConnInfo,
     up: Side,
     down: Side,
     /// The client sends on this stream (once roles are known).
@@ -338,21 +339,18 @@ pub struct HttpConn {
     /// A CONNECT tunnel opened and its first client bytes are being sniffed.
     tunnel: bool,
     closed: bool,
-}
-
-impl Default for HttpConn {
-    fn default() -> Self {
-        Self::new(HttpConfig::default())
-    }
+    /// A 101 switched the connection to a protocol another parser handles (h2c): what
+    /// follows the switch point, for the recogniser to take.
+    switch: Option<Switch>,
 }
 
 impl HttpConn {
-    /// A handler for a new connection.
-    pub fn new(cfg: HttpConfig) -> Self {
+    /// The parser of a new connection.
+    pub fn new(cfg: HttpConfig, info: ConnInfo) -> Self {
         HttpConn {
             cfg,
             stats: HttpStats::default(),
-            info: None,
+            info,
             up: Side::new(),
             down: Side::new(),
             client: None,
@@ -362,6 +360,7 @@ impl HttpConn {
             upgraded: false,
             tunnel: false,
             closed: false,
+            switch: None,
         }
     }
 
@@ -527,6 +526,11 @@ impl HttpConn {
     fn feed(&mut self, s: S, ts: Timestamp, mut data: &[u8], out: &mut Vec<HttpEvent>) {
         while !data.is_empty() {
             if self.upgraded || self.non_http {
+                if let Some(sw) = self.switch.as_mut() {
+                    if sw.dir == dir_of(s) {
+                        sw.rest.extend_from_slice(data);
+                    }
+                }
                 return;
             }
             let phase = self.side_ref(s).phase;
@@ -940,7 +944,7 @@ impl HttpConn {
             resp_lost: false,
             flags: 0,
         });
-        let conn_id = self.info.map_or(0, |i| i.id);
+        let conn_id = self.info.id;
         out.push(HttpEvent::Started { ts, conn_id, index });
         index
     }
@@ -1113,6 +1117,28 @@ impl HttpConn {
     fn upgrade(&mut self, idx: u64, out: &mut Vec<HttpEvent>) {
         self.stats.upgraded += 1;
         self.upgraded = true;
+        let h2c = self.entry_mut(idx).is_some_and(|e| {
+            let asked = e
+                .request
+                .as_ref()
+                .is_some_and(|q| upgrade_to_h2c(&q.headers));
+            let agreed = e
+                .response
+                .as_ref()
+                .is_some_and(|p| upgrade_to_h2c(&p.headers));
+            asked && agreed
+        });
+        if let (true, Some(c)) = (h2c, self.client) {
+            let ts = self.side_ref(c.other()).last_ts;
+            self.switch = Some(Switch {
+                to: SwitchTo::H2cUpgrade,
+                dir: dir_of(c.other()),
+                rest: Vec::new(),
+                ts,
+                next_index: self.next_index,
+                client: dir_of(c),
+            });
+        }
         if let Some(e) = self.entry_mut(idx) {
             e.flags |= bit(Flag::Upgraded);
             e.req_done = true;
@@ -1515,13 +1541,11 @@ impl HttpConn {
             flags |= bit(Flag::Truncated);
         }
         self.stats.exchanges += 1;
-        let (client, server, conn_id) = match self.info {
-            Some(i) if self.client == Some(S::Down) => (i.resp, i.orig, i.id),
-            Some(i) => (i.orig, i.resp, i.id),
-            None => {
-                let a = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-                (a, a, 0)
-            }
+        let i = self.info;
+        let (client, server, conn_id) = if self.client == Some(S::Down) {
+            (i.resp, i.orig, i.id)
+        } else {
+            (i.orig, i.resp, i.id)
         };
         let flags = ALL_FLAGS
             .iter()
@@ -1536,6 +1560,7 @@ impl HttpConn {
             request: e.request,
             response: e.response,
             flags,
+            stream_id: None,
         })));
     }
 }
@@ -1544,54 +1569,43 @@ fn side_sniffed(c: &HttpConn, s: S) -> u64 {
     c.side_ref(s).sniffed
 }
 
-impl ConnHandler for HttpConn {
-    type Event = HttpEvent;
+/// Does an `Upgrade` header offer or accept `h2c`?
+fn upgrade_to_h2c(headers: &[(String, String)]) -> bool {
+    headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("upgrade")
+            && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("h2c"))
+    })
+}
 
+fn dir_of(s: S) -> Dir {
+    match s {
+        S::Up => Dir::ToResponder,
+        S::Down => Dir::ToOriginator,
+    }
+}
+
+impl StreamParser for HttpConn {
     fn wants_data(&self) -> bool {
         !(self.non_http || self.upgraded || self.closed)
     }
 
-    fn on_data(
-        &mut self,
-        conn: &ConnInfo,
-        dir: Dir,
-        ts: Timestamp,
-        data: &[u8],
-        out: &mut Vec<HttpEvent>,
-    ) {
-        self.info = Some(*conn);
+    fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
         self.data(S::of(dir), ts, data, out);
     }
 
-    fn on_gap(
-        &mut self,
-        conn: &ConnInfo,
-        dir: Dir,
-        ts: Timestamp,
-        len: u64,
-        out: &mut Vec<HttpEvent>,
-    ) {
-        self.info = Some(*conn);
+    fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
         self.side(S::of(dir)).last_ts = ts;
         self.gap(S::of(dir), len, out);
     }
 
-    fn on_fin(&mut self, conn: &ConnInfo, dir: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
-        self.info = Some(*conn);
+    fn on_fin(&mut self, dir: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
         if self.non_http || self.upgraded || self.closed || self.client.is_none() {
             return;
         }
         self.end_side(S::of(dir), ts, out);
     }
 
-    fn on_close(
-        &mut self,
-        conn: &ConnInfo,
-        ts: Timestamp,
-        _reason: CloseReason,
-        out: &mut Vec<HttpEvent>,
-    ) {
-        self.info = Some(*conn);
+    fn on_close(&mut self, ts: Timestamp, out: &mut Vec<HttpEvent>) {
         if self.closed {
             return;
         }
@@ -1607,5 +1621,13 @@ impl ConnHandler for HttpConn {
         }
         self.flush_all(out);
         self.closed = true;
+    }
+
+    fn add_stats(&self, into: &mut ProtocolStats) {
+        into.http.add(&self.stats);
+    }
+
+    fn take_switch(&mut self) -> Option<Switch> {
+        self.switch.take()
     }
 }

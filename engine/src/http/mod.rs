@@ -1,6 +1,10 @@
 //! Stage 5 — HTTP/1.x: each connection's two byte streams → request/response exchanges.
 //!
-//! Input: [`crate::flow::ConnHandler`] calls. Output: [`HttpEvent`]s.
+//! Input: [`crate::protocol::StreamParser`] calls (from the [`crate::protocol::Recogniser`]
+//! once it found HTTP/1, or from any driver). Output: [`HttpEvent`]s.
+//!
+//! [`Exchange`], [`Request`], [`Response`] and [`HttpEvent`] are shared by every HTTP
+//! version's parser (HTTP/2 sets [`Exchange::stream_id`] and version `HTTP/2`).
 //!
 //! - [`parser`]: lenient start-line and header parsing, recognising HTTP by content.
 //! - [`body`]: chunked transfer coding and content decoding (gzip, deflate, br, stacked),
@@ -62,7 +66,8 @@ pub struct Request {
     pub method: String,
     /// Request-target exactly as on the wire.
     pub uri: String,
-    /// Version token, e.g. `HTTP/1.1`; `HTTP/0.9` for a version-less request line.
+    /// Version token, e.g. `HTTP/1.1`; `HTTP/0.9` for a version-less request line; `HTTP/2`
+    /// for HTTP/2.
     pub version: String,
     /// Header fields in order, names as sent.
     pub headers: Vec<(String, String)>,
@@ -116,6 +121,8 @@ pub struct Exchange {
     pub response: Option<Response>,
     /// Flags, sorted and deduplicated.
     pub flags: Vec<Flag>,
+    /// The HTTP/2 stream the exchange was carried on (`None` for HTTP/1.x).
+    pub stream_id: Option<u32>,
 }
 
 impl Exchange {

@@ -1,9 +1,12 @@
 //! Shared helpers for the HTTP tests: replay a two-direction conversation through
-//! `HttpConn`, whole, split at every byte position, and byte by byte, and check invariants.
+//! `HttpConn`, whole, split at every byte position, and byte by byte, and check invariants;
+//! and through the protocol `Recogniser`, which must give the same exchanges whenever it
+//! hands the connection to HTTP/1.
 #![allow(dead_code)]
 
-use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir};
+use apitap_engine::flow::{ConnInfo, Dir};
 use apitap_engine::http::{Exchange, HttpConfig, HttpConn, HttpEvent, HttpStats};
+use apitap_engine::protocol::{ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
 use apitap_engine::Timestamp;
 use std::collections::HashMap;
 
@@ -54,9 +57,54 @@ pub struct Run {
     pub flipped: bool,
 }
 
+/// What the same conversation gives through the protocol recogniser.
+pub struct RecognisedRun {
+    pub exchanges: Vec<Exchange>,
+    pub stats: ProtocolStats,
+    pub wants_data_end: bool,
+}
+
 pub fn run_cfg(steps: &[Step], cut: Cut, cfg: HttpConfig) -> Run {
     let conn = info();
-    let mut h = HttpConn::new(cfg);
+    let mut h = HttpConn::new(cfg, conn);
+    let out = drive(&mut h, steps, cut);
+    let wants_data_end = h.wants_data();
+    let flipped = h.flipped();
+    let mut out = out;
+    h.on_close(ts_of(steps.len()), &mut out);
+    let exchanges = check_events(&out, conn.id);
+    Run {
+        exchanges,
+        stats: *h.stats(),
+        wants_data_end,
+        flipped,
+    }
+}
+
+/// The conversation through [`Recogniser`] (no HTTP/2 parser plugged in).
+pub fn run_recognised(steps: &[Step], cut: Cut, cfg: HttpConfig) -> RecognisedRun {
+    let conn = info();
+    let mut h = Recogniser::new(
+        ProtocolConfig {
+            http: cfg,
+            http2: None,
+        },
+        conn,
+    );
+    let mut out = drive(&mut h, steps, cut);
+    let wants_data_end = h.wants_data();
+    h.on_close(ts_of(steps.len()), &mut out);
+    let mut stats = ProtocolStats::default();
+    h.add_stats(&mut stats);
+    RecognisedRun {
+        exchanges: check_events(&out, conn.id),
+        stats,
+        wants_data_end,
+    }
+}
+
+/// Feeds the steps (not the close) to `h`; returns the events.
+pub fn drive(h: &mut dyn StreamParser, steps: &[Step], cut: Cut) -> Vec<HttpEvent> {
     let mut out = Vec::new();
     let mut offset = 0usize;
     for (i, st) in steps.iter().enumerate() {
@@ -69,40 +117,31 @@ pub fn run_cfg(steps: &[Step], cut: Cut, cfg: HttpConfig) -> Run {
                     Dir::ToOriginator
                 };
                 match cut {
-                    Cut::Whole => h.on_data(&conn, dir, ts, d, &mut out),
+                    Cut::Whole => h.on_data(dir, ts, d, &mut out),
                     Cut::Bytewise => {
                         for b in d.chunks(1) {
-                            h.on_data(&conn, dir, ts, b, &mut out);
+                            h.on_data(dir, ts, b, &mut out);
                         }
                     }
                     Cut::At(k) => {
                         if k > offset && k < offset + d.len() {
                             let (a, b) = d.split_at(k - offset);
-                            h.on_data(&conn, dir, ts, a, &mut out);
-                            h.on_data(&conn, dir, ts, b, &mut out);
+                            h.on_data(dir, ts, a, &mut out);
+                            h.on_data(dir, ts, b, &mut out);
                         } else {
-                            h.on_data(&conn, dir, ts, d, &mut out);
+                            h.on_data(dir, ts, d, &mut out);
                         }
                     }
                 }
                 offset += d.len();
             }
-            Step::GapC(n) => h.on_gap(&conn, Dir::ToResponder, ts, *n, &mut out),
-            Step::GapS(n) => h.on_gap(&conn, Dir::ToOriginator, ts, *n, &mut out),
-            Step::FinC => h.on_fin(&conn, Dir::ToResponder, ts, &mut out),
-            Step::FinS => h.on_fin(&conn, Dir::ToOriginator, ts, &mut out),
+            Step::GapC(n) => h.on_gap(Dir::ToResponder, ts, *n, &mut out),
+            Step::GapS(n) => h.on_gap(Dir::ToOriginator, ts, *n, &mut out),
+            Step::FinC => h.on_fin(Dir::ToResponder, ts, &mut out),
+            Step::FinS => h.on_fin(Dir::ToOriginator, ts, &mut out),
         }
     }
-    let wants_data_end = h.wants_data();
-    let flipped = h.flipped();
-    h.on_close(&conn, ts_of(steps.len()), CloseReason::Fin, &mut out);
-    let exchanges = check_events(&out, conn.id);
-    Run {
-        exchanges,
-        stats: *h.stats(),
-        wants_data_end,
-        flipped,
-    }
+    out
 }
 
 pub fn run(steps: &[Step], cut: Cut) -> Run {
@@ -236,6 +275,21 @@ pub fn check_cfg(steps: &[Step], cfg: HttpConfig, expected: &[&str]) -> Run {
     let r = run_cfg(steps, Cut::Bytewise, cfg);
     assert_eq!(details(&r), want, "bytewise");
     assert_eq!(r.stats, whole.stats, "stats, bytewise");
+    // The protocol layer in front changes nothing for HTTP/1 (and finds nothing where the
+    // HTTP/1 parser found nothing).
+    for cut in [Cut::Whole, Cut::Bytewise] {
+        let r = run_recognised(steps, cut, cfg);
+        let got: Vec<String> = r.exchanges.iter().map(detail).collect();
+        assert_eq!(got, want, "through the recogniser, {cut:?}");
+        if r.stats.http1 == 1 {
+            let mut http = r.stats.http;
+            http.non_http_conns = whole.stats.non_http_conns;
+            assert_eq!(
+                http, whole.stats,
+                "HTTP/1 stats through the recogniser, {cut:?}"
+            );
+        }
+    }
     whole
 }
 
