@@ -50,8 +50,8 @@
 //!   `/tags/climate/articles`, ...): they are all values.
 //!
 //! - at a node that is not collapsed, at least [`GROUP_MIN`] literals with no parameter
-//!   child share one rich structure (same methods and literal sub-routes, with a sub-route
-//!   and two features in all, or two methods one of which changes state): human-chosen
+//!   child share one rich structure (same literal sub-routes and shared methods, with a sub-route
+//!   and two features in all, or two shared methods one of which changes state): human-chosen
 //!   names (`/containers/web/{json,rename}`, `/volumes/data` answering GET and DELETE) are
 //!   values even when few, while action routes beside them (`POST /containers/create`,
 //!   `GET /containers/json`: one method, no sub-routes) stay static ([`value_groups`]).
@@ -497,15 +497,22 @@ fn uniform_values(node: &PathNode, prev: Option<&TSeg>) -> bool {
 /// Min members of a group of literal siblings with one rich structure (see [`value_groups`]).
 pub const GROUP_MIN: usize = 3;
 
-/// The structure of a literal child: methods it answers and its literal sub-routes.
-type Structure<'a> = (BTreeSet<&'a str>, BTreeSet<&'a str>);
+/// A structure rich enough not to be a coincidence of static routes (see [`value_groups`]).
+fn rich(methods: &BTreeSet<&str>, subs: &BTreeSet<&str>) -> bool {
+    let changes = methods
+        .iter()
+        .any(|m| !matches!(*m, "GET" | "HEAD" | "OPTIONS"));
+    (!subs.is_empty() && subs.len() + methods.len() >= 2) || (changes && methods.len() >= 2)
+}
 
 /// Literal siblings that are values of a parameter because they share one *rich* structure:
 /// at least [`GROUP_MIN`] of them (human-chosen names such as container or volume names are
-/// often few) answer the same methods and have the same literal sub-routes, none has a
-/// parameter child (that would make it a collection of ids), and the structure is rich
-/// enough not to be a coincidence of static routes: at least one sub-route and two features
-/// (sub-routes plus methods), or two methods one of which changes state (`GET`+`DELETE`).
+/// often few) have the same literal sub-routes, none has a parameter child (that would make
+/// it a collection of ids), and the structure each has and the methods all of them share are
+/// rich enough not to be a coincidence of static routes: at least one sub-route and two
+/// features (sub-routes plus methods), or two methods one of which changes state
+/// (`GET`+`DELETE`; `/accounts/ann.dev` answering GET/PUT/PATCH and `/accounts/bo.dev`
+/// GET/PUT/PATCH/DELETE share GET/PUT/PATCH).
 /// `/containers/web/{json,rename}`, `/containers/db/{json,rename}`,
 /// `/containers/cache/{json,rename}` fold to `/containers/{containerId}/...` while
 /// `POST /containers/create` and `GET /containers/json` (one method, no sub-routes) stay.
@@ -520,25 +527,29 @@ fn value_groups<'a>(node: &'a PathNode, prev: Option<&TSeg>) -> BTreeSet<&'a str
     if !allowed {
         return out;
     }
-    let mut groups: BTreeMap<Structure<'a>, Vec<&'a str>> = BTreeMap::new();
+    // by sub-routes; each member rich on its own, the group rich on what all members share
+    let mut groups: BTreeMap<BTreeSet<&'a str>, Vec<(&'a str, BTreeSet<&'a str>)>> =
+        BTreeMap::new();
     for (k, c) in &node.lits {
         if c.param.is_some() || classify_segment(k) == SegClass::Version {
             continue;
         }
         let methods: BTreeSet<&str> = c.eps.keys().map(|m| m.as_str()).collect();
         let subs: BTreeSet<&str> = c.lits.keys().map(|m| m.as_str()).collect();
-        let changes = methods
-            .iter()
-            .any(|m| !matches!(*m, "GET" | "HEAD" | "OPTIONS"));
-        let rich = (!subs.is_empty() && subs.len() + methods.len() >= 2)
-            || (changes && methods.len() >= 2);
-        if rich {
-            groups.entry((methods, subs)).or_default().push(k.as_str());
+        if rich(&methods, &subs) {
+            groups.entry(subs).or_default().push((k.as_str(), methods));
         }
     }
-    for members in groups.into_values() {
-        if members.len() >= GROUP_MIN {
-            out.extend(members);
+    for (subs, members) in groups {
+        if members.len() < GROUP_MIN {
+            continue;
+        }
+        let mut shared = members[0].1.clone();
+        for (_, m) in &members[1..] {
+            shared = shared.intersection(m).copied().collect();
+        }
+        if rich(&shared, &subs) {
+            out.extend(members.into_iter().map(|(k, _)| k));
         }
     }
     out
