@@ -192,9 +192,52 @@ CONF
   finish pdns "$WORK/published.yaml" --literal server_id=localhost
 }
 
+case_matrix() {
+  # Synapse (PyPI matrix-synapse, sqlite) driven by the matrix-nio client library. Spec: the
+  # Matrix client-server API of matrix-org/matrix-spec at tag v1.19 (data/api/client-server,
+  # one OpenAPI 3.1 file per module), bundled into one document by cases/matrix/bundle_spec.py
+  # (published-spec.json.gz; set MATRIX_SPEC=CHECKOUT to re-bundle).
+  apt_install tcpdump
+  venv matrix-synapse==1.163.2 matrix-nio==0.26.0
+  local port=18608
+  mkdir -p "$WORK/mx"
+  "$VENV/bin/python" -m synapse.app.homeserver --server-name realeval.local \
+    --config-path "$WORK/mx/homeserver.yaml" --data-directory "$WORK/mx" --generate-config --report-stats=no >/dev/null
+  "$VENV/bin/python" - "$WORK/mx/homeserver.yaml" $port <<'PY'
+import sys, yaml
+p, port = sys.argv[1], int(sys.argv[2])
+c = yaml.safe_load(open(p))
+c["listeners"] = [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
+                   "x_forwarded": False, "resources": [{"names": ["client", "media"], "compress": False}]}]
+c["enable_registration"] = True
+c["enable_registration_without_verification"] = True
+c["trusted_key_servers"] = []
+c["suppress_key_server_warning"] = True
+c["report_stats"] = False
+for k in ("rc_message", "rc_registration", "rc_login", "rc_joins", "rc_invites", "rc_admin_redaction",
+          "rc_3pid_validation", "rc_media_create", "rc_presence", "rc_delayed_event_mgmt", "rc_room_creation"):
+    c[k] = {"per_second": 1000, "burst_count": 1000}
+c["rc_login"] = {k: {"per_second": 1000, "burst_count": 1000} for k in ("address", "account", "failed_attempts")}
+c["rc_joins"] = {k: {"per_second": 1000, "burst_count": 1000} for k in ("local", "remote")}
+c["rc_invites"] = {k: {"per_second": 1000, "burst_count": 1000} for k in ("per_room", "per_user", "per_issuer")}
+yaml.safe_dump(c, open(p, "w"))
+PY
+  "$VENV/bin/python" -m synapse.app.homeserver --config-path "$WORK/mx/homeserver.yaml" > "$WORK/server.log" 2>&1 &
+  PIDS+=($!)
+  wait_port $port 300
+  if [ -n "${MATRIX_SPEC:-}" ]; then
+    "$VENV/bin/python" "$HERE/cases/matrix/bundle_spec.py" "$MATRIX_SPEC" -o "$WORK/published.json"
+    gzip -9 -n -c "$WORK/published.json" > "$HERE/cases/matrix/published-spec.json.gz"
+  fi
+  gunzip -c "$HERE/cases/matrix/published-spec.json.gz" > "$WORK/published.json"
+  start_capture $port
+  "$VENV/bin/python" "$HERE/cases/matrix/workload.py" --url "http://127.0.0.1:$port" --seed 8
+  finish matrix "$WORK/published.json" --optional-last stateKey
+}
+
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || { echo "usage: $0 CASE...|all" >&2; exit 2; }
-if [ "${cases[0]}" = all ]; then cases=(docker kinto alertmanager httpbin jupyter pdns); fi
+if [ "${cases[0]}" = all ]; then cases=(docker kinto alertmanager httpbin jupyter pdns matrix); fi
 for c in "${cases[@]}"; do
   "case_$c"
 done

@@ -30,6 +30,10 @@ Matching rule (request -> operation), applied to every request of the capture:
      value as that literal in the output (PowerDNS Authoritative's `{server_id}` is always
      `localhost`): no learner can see a parameter that never varies, so the truth does not ask
      for one. A request with another value still matches the template (and is an error).
+  7. `--optional-last NAME`: a template ending in `/{NAME}` also matches without that last
+     segment, and such requests are written under that shorter path (Matrix's
+     `/rooms/{roomId}/state/{eventType}/{stateKey}`: "when an empty string, the trailing
+     slash on this endpoint is optional").
   Requests that match nothing are counted and listed on stderr (e.g. endpoints the published
   spec does not document).
 
@@ -231,6 +235,8 @@ def main(argv=None):
                     help="a path parameter the server's router lets span several segments")
     ap.add_argument("--literal", action="append", default=[], metavar="NAME=VALUE",
                     help="a path parameter that only ever has this one value, written as a literal")
+    ap.add_argument("--optional-last", action="append", default=[], metavar="NAME",
+                    help="a last path parameter the server lets the client omit (empty value)")
     ap.add_argument("--prefix", help="path prefix to try first (default: the spec's basePath/servers path)")
     args = ap.parse_args(argv)
 
@@ -241,11 +247,20 @@ def main(argv=None):
     pre_segs = [s for s in prefix.split("/") if s]
 
     templates = []
+    variant_of = {}  # shortened path -> the spec path it comes from (--optional-last)
     for raw_path, item in (spec.get("paths") or {}).items():
         item = d.get(item)
+        forms = [raw_path]
+        for name in args.optional_last:
+            if raw_path.endswith("/{" + name + "}"):
+                short = raw_path[: -len("/{" + name + "}")]
+                if short not in (spec.get("paths") or {}):
+                    variant_of[short] = raw_path
+                    forms.append(short)
         for m in METHODS:
             if isinstance(item.get(m), dict):
-                templates.append(Template(raw_path, m.upper(), set(args.multi_segment)))
+                for form in forms:
+                    templates.append(Template(form, m.upper(), set(args.multi_segment)))
 
     # per (template, method): observations
     obs = defaultdict(lambda: {"n": 0, "with_prefix": 0, "without_prefix": 0, "multi": 0,
@@ -291,7 +306,7 @@ def main(argv=None):
     out_paths = {}
     undocumented = []
     for (raw_path, method), o in sorted(obs.items()):
-        item = d.get(spec["paths"][raw_path])
+        item = d.get(spec["paths"][variant_of.get(raw_path, raw_path)])
         op = copy.deepcopy(d.get(item[method.lower()]))
         params = []
         for p in (item.get("parameters") or []) + (op.get("parameters") or []):
@@ -344,6 +359,10 @@ def main(argv=None):
             responses[code] = r
         op["responses"] = responses
         op.pop("x-codeSamples", None)
+        if raw_path in variant_of:
+            dropped = variant_of[raw_path][len(raw_path) + 2:-1]
+            params = [p for p in op["parameters"] if not (p.get("in") == "path" and p.get("name") == dropped)]
+            op["parameters"] = params
         for lit in args.literal:
             name, value = lit.split("=", 1)
             if "{" + name + "}" in raw_path:
