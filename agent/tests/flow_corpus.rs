@@ -5,9 +5,9 @@
 //! --nocapture`. It asserts only what must hold everywhere: no handler call after close,
 //! `on_close` once per connection, and nothing left after the final flush.
 
+use apitap_engine::decode::SeqNum;
 use apitap_engine::decode::{TcpFlags, TcpSegment};
 use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap_engine::reassembly::SeqNum;
 use apitap_engine::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -178,7 +178,9 @@ fn tcp(et: u16, p: &[u8]) -> Option<TcpSegment<'_>> {
         src: SocketAddr::new(src, be16(l4, 0)?),
         dst: SocketAddr::new(dst, be16(l4, 2)?),
         seq: SeqNum(be32(l4, 4)?),
-        ack: SeqNum(be32(l4, 8)?),
+        ack: TcpFlags(*l4.get(13)?)
+            .has(TcpFlags::ACK)
+            .then_some(SeqNum(be32(l4, 8)?)),
         flags: TcpFlags(*l4.get(13)?),
         payload: l4.get(doff..)?,
     })

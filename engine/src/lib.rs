@@ -23,7 +23,19 @@
 //! - [`http`]: HTTP/1.x parsing and request/response pairing; the [`http::Exchange`] type.
 //! - [`pipeline`]: the stages wired together, fed one packet at a time.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs, rust_2018_idioms)]
+// Every byte here may come from an attacker: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unimplemented,
+        clippy::todo
+    )
+)]
 
 pub mod decode;
 pub mod flow;

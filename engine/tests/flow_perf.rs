@@ -2,9 +2,9 @@
 //! default; run in release: `cargo test --release -p apitap-engine --test flow_perf -- --ignored
 //! --nocapture`.
 
+use apitap_engine::decode::SeqNum;
 use apitap_engine::decode::{TcpFlags, TcpSegment};
 use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap_engine::reassembly::SeqNum;
 use apitap_engine::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
@@ -37,7 +37,7 @@ fn flow_table_throughput() {
         src,
         dst,
         seq: SeqNum(seq),
-        ack: SeqNum(ack),
+        ack: TcpFlags(flags).has(TcpFlags::ACK).then_some(SeqNum(ack)),
         flags: TcpFlags(flags),
         payload: p,
     };

@@ -3,9 +3,9 @@
 //! wrap, reaches the handler as exactly the two original streams, then both FINs, then one
 //! close.
 
+use apitap_engine::decode::SeqNum;
 use apitap_engine::decode::{TcpFlags, TcpSegment};
 use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap_engine::reassembly::SeqNum;
 use apitap_engine::Timestamp;
 use proptest::prelude::*;
 use std::net::SocketAddr;
@@ -94,7 +94,7 @@ proptest! {
         let mut out = Vec::new();
         let ts = Timestamp::from_nanos(1, 0);
         let seg = |src, dst, seq: u32, ack: u32, flags: u8, payload: &'static [u8]| -> TcpSegment<'static> {
-            TcpSegment { src, dst, seq: SeqNum(seq), ack: SeqNum(ack), flags: TcpFlags(flags), payload }
+            TcpSegment { src, dst, seq: SeqNum(seq), ack: TcpFlags(flags).has(TcpFlags::ACK).then_some(SeqNum(ack)), flags: TcpFlags(flags), payload }
         };
         let (a, syn, synack) = (TcpFlags::ACK, TcpFlags::SYN, TcpFlags::SYN | TcpFlags::ACK);
         table.process(ts, &seg(cli, srv, c_isn, 0, syn, b""), &mut out);
@@ -120,7 +120,7 @@ proptest! {
                 src,
                 dst,
                 seq: SeqNum(isn.wrapping_add(1).wrapping_add(x as u32)),
-                ack: SeqNum(peer_isn.wrapping_add(1)),
+                ack: TcpFlags(a).has(TcpFlags::ACK).then_some(SeqNum(peer_isn.wrapping_add(1))),
                 flags: TcpFlags(a),
                 payload: &data[x..y],
             };

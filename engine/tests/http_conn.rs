@@ -4,6 +4,7 @@
 
 mod http_support;
 
+use apitap_engine::http::parser::ParseError;
 use apitap_engine::http::{Flag, HttpConfig};
 use http_support::*;
 
@@ -150,6 +151,15 @@ fn chunk_size_overflow_errors_and_resyncs() {
         ],
     );
     assert_eq!((r.stats.parse_errors, r.stats.resyncs), (1, 1));
+    // Counted by kind too.
+    let kinds = r.stats.parse_error_kinds;
+    assert_eq!(kinds.get(ParseError::ChunkSizeOverflow), 1);
+    assert_eq!(kinds.total(), r.stats.parse_errors);
+    assert_eq!(format!("{kinds:?}"), r#"{"chunk_size_overflow": 1}"#);
+    assert_eq!(
+        ParseError::ChunkSizeOverflow.to_string(),
+        "chunk size over 64 bits"
+    );
 }
 
 #[test]

@@ -39,8 +39,8 @@ mod tcp;
 mod tests;
 
 pub use frag::FragConfig;
+pub use tcp::SeqNum;
 
-use crate::reassembly::SeqNum;
 use crate::Packet;
 use crate::Timestamp;
 use frag::{FragKey, FragResult, FragTable};
@@ -79,8 +79,8 @@ pub struct TcpSegment<'a> {
     pub dst: SocketAddr,
     /// Sequence number of the first payload byte (or of the SYN).
     pub seq: SeqNum,
-    /// Acknowledgement number (valid if ACK is set).
-    pub ack: SeqNum,
+    /// Acknowledgement number: `Some` exactly when the ACK flag is set.
+    pub ack: Option<SeqNum>,
     /// Header flags.
     pub flags: TcpFlags,
     /// TCP payload, trimmed to the IP total length (no Ethernet padding).
@@ -105,9 +105,6 @@ pub enum Skip {
     /// A fragment was rejected (reassembly caps or inconsistent fragment).
     FragmentDropped,
 }
-
-/// The name used in the design notes for [`Skip`].
-pub type DecodeSkip = Skip;
 
 /// Decoder counters. All fields are plain counts since the decoder was created.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

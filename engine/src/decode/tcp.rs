@@ -1,9 +1,32 @@
-//! The TCP header as a checked view.
+//! The TCP wire types: the header as a checked view, sequence numbers.
 
 use super::link::split;
 use super::Skip;
 use super::TcpFlags;
-use crate::reassembly::SeqNum;
+use std::cmp::Ordering;
+
+/// A TCP sequence number: arithmetic and comparison modulo 2^32 (RFC 1982 style).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SeqNum(pub u32);
+
+impl SeqNum {
+    /// `self + n` modulo 2^32.
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(self, n: u32) -> SeqNum {
+        SeqNum(self.0.wrapping_add(n))
+    }
+
+    /// Signed distance `self - other`, valid when they are less than 2^31 apart.
+    pub fn diff(self, other: SeqNum) -> i32 {
+        self.0.wrapping_sub(other.0) as i32
+    }
+}
+
+impl PartialOrd for SeqNum {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.diff(*other).cmp(&0))
+    }
+}
 
 /// A validated TCP header and its payload.
 #[derive(Copy, Clone, Debug)]
@@ -57,14 +80,16 @@ impl<'a> Tcp<'a> {
         ]))
     }
 
-    /// Acknowledgement number.
-    pub(crate) fn ack(&self) -> SeqNum {
-        SeqNum(u32::from_be_bytes([
-            self.hdr[8],
-            self.hdr[9],
-            self.hdr[10],
-            self.hdr[11],
-        ]))
+    /// Acknowledgement number, if the ACK flag is set (else the field means nothing).
+    pub(crate) fn ack(&self) -> Option<SeqNum> {
+        self.flags().has(TcpFlags::ACK).then(|| {
+            SeqNum(u32::from_be_bytes([
+                self.hdr[8],
+                self.hdr[9],
+                self.hdr[10],
+                self.hdr[11],
+            ]))
+        })
     }
 
     /// Flags byte (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR).

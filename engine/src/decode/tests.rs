@@ -105,7 +105,7 @@ fn dec(d: &mut Decoder, link: LinkType, data: &[u8]) -> Result<Fields, Skip> {
             s.src,
             s.dst,
             s.seq.0,
-            s.ack.0,
+            s.ack.map_or(0, |a| a.0),
             s.flags.0,
             s.payload.to_vec(),
         )

@@ -91,6 +91,27 @@ impl Dir {
     }
 }
 
+/// `pair[i]` for a direction index (0: originator → responder; anything else: the other
+/// way), without an index that could panic.
+pub(crate) fn pick<T>(pair: &[T; 2], i: usize) -> &T {
+    let [a, b] = pair;
+    if i == 0 {
+        a
+    } else {
+        b
+    }
+}
+
+/// `pair[i]`, mutably (see `pick`).
+pub(crate) fn pick_mut<T>(pair: &mut [T; 2], i: usize) -> &mut T {
+    let [a, b] = pair;
+    if i == 0 {
+        a
+    } else {
+        b
+    }
+}
+
 /// Facts about a connection handed to its handler.
 #[derive(Copy, Clone, Debug)]
 pub struct ConnInfo {

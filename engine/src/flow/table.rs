@@ -278,7 +278,7 @@ impl<H: ConnHandler> FlowTable<H> {
                 Dir::ToOriginator
             };
             // Port reuse: a new SYN whose ISN differs from what this side already used.
-            let stream = &conn.streams[idx(dir)];
+            let stream = super::pick(&conn.streams, idx(dir));
             let reuse = syn && !ack && !rst && stream.is_started() && stream.isn() != Some(seg.seq);
             if !reuse {
                 self.on_segment(slot, dir, ts, now, seg, out);
@@ -447,9 +447,9 @@ impl<H: ConnHandler> FlowTable<H> {
             Dir::ToOriginator => (to_orig, to_resp),
         };
         // The ack first: bytes it covers were sent before this segment.
-        if seg.flags.has(TcpFlags::ACK) {
+        if let Some(ack) = seg.ack {
             other.peer_ack(
-                seg.ack,
+                ack,
                 rstats,
                 &mut sink(handler, info, dir.flip(), ts, out, &mut skipped),
             );
@@ -502,7 +502,7 @@ impl<H: ConnHandler> FlowTable<H> {
         for (i, c) in self.slots.iter().enumerate() {
             if let Some(c) = c {
                 for dir in [Dir::ToResponder, Dir::ToOriginator] {
-                    let b = c.streams[idx(dir)].buffered_bytes();
+                    let b = super::pick(&c.streams, idx(dir)).buffered_bytes();
                     if b > 0 {
                         cands.push((b, c.info.id, i as u32, dir));
                     }

@@ -1,6 +1,7 @@
 use super::*;
+use crate::decode::SeqNum;
 use crate::decode::{TcpFlags, TcpSegment};
-use crate::reassembly::{ReassemblyConfig, SeqNum};
+use crate::reassembly::ReassemblyConfig;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -108,7 +109,7 @@ impl T {
             src,
             dst,
             seq: SeqNum(seq),
-            ack: SeqNum(ack),
+            ack: TcpFlags(flags).has(TcpFlags::ACK).then_some(SeqNum(ack)),
             flags: TcpFlags(flags),
             payload: data.as_bytes(),
         };

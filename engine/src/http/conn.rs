@@ -54,7 +54,7 @@
 //!   oldest is emitted early, counted in `pipeline_overflows`).
 
 use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
-use super::parser::{self, Coding, Codings, HeadScan, Verdict};
+use super::parser::{self, Coding, Codings, HeadScan, ParseError, ParseErrorCounts, Verdict};
 use super::{Exchange, Flag, HttpEvent, Request, Response};
 use crate::flow::{ConnInfo, Dir};
 use crate::protocol::{ProtocolStats, StreamParser, Switch, SwitchTo};
@@ -108,8 +108,11 @@ pub struct HttpStats {
     pub unpaired_requests: u64,
     /// Exchanges emitted with a response but no request.
     pub unpaired_responses: u64,
-    /// Malformed start lines, oversized heads, broken chunk framing.
+    /// Malformed start lines, oversized heads, broken chunk framing: the total of
+    /// `parse_error_kinds`.
     pub parse_errors: u64,
+    /// [`HttpStats::parse_errors`] by kind.
+    pub parse_error_kinds: ParseErrorCounts,
     /// Times a direction dropped its state and searched for the next message start.
     pub resyncs: u64,
     /// Bodies whose content decoding failed (or hit the decoded cap).
@@ -140,6 +143,7 @@ impl HttpStats {
         self.unpaired_requests += o.unpaired_requests;
         self.unpaired_responses += o.unpaired_responses;
         self.parse_errors += o.parse_errors;
+        self.parse_error_kinds.add(&o.parse_error_kinds);
         self.resyncs += o.resyncs;
         self.decode_errors += o.decode_errors;
         self.gaps_in_messages += o.gaps_in_messages;
@@ -393,6 +397,12 @@ impl HttpConn {
         }
     }
 
+    /// Counts a parse error (in total and by kind).
+    fn parse_error(&mut self, e: ParseError) {
+        self.stats.parse_errors += 1;
+        self.stats.parse_error_kinds.count(e);
+    }
+
     fn entry_mut(&mut self, index: u64) -> Option<&mut Entry> {
         let front = self.queue.front()?.index;
         let pos = usize::try_from(index.checked_sub(front)?).ok()?;
@@ -585,7 +595,7 @@ impl HttpConn {
     /// (tests, fuzzing) stop here; release builds count a parse error and resynchronise.
     fn stalled(&mut self, s: S) {
         debug_assert!(false, "http: no progress on {s:?}");
-        self.stats.parse_errors += 1;
+        self.parse_error(ParseError::Stalled);
         self.stats.resyncs += 1;
         let side = self.side(s);
         side.reset_head();
@@ -647,7 +657,7 @@ impl HttpConn {
                 Verdict::Neither => {
                     // Garbage: drop through the end of this line and look again.
                     if !resync {
-                        self.stats.parse_errors += 1;
+                        self.parse_error(ParseError::NotAStartLine);
                         self.stats.resyncs += 1;
                     }
                     let side = self.side(s);
@@ -764,7 +774,7 @@ impl HttpConn {
                 None => {
                     let side = self.side(s);
                     if side.buf.len() > cap {
-                        self.stats.parse_errors += 1;
+                        self.parse_error(ParseError::HeadTooLarge);
                         self.stats.resyncs += 1;
                         let side = self.side(s);
                         let v09 = side.v09.then_some(side.cur).flatten();
@@ -986,8 +996,8 @@ impl HttpConn {
             let line = parser::trim_eol(head.get(..fl).unwrap_or_default());
             let rl = match parser::parse_request_line(line) {
                 Ok(rl) => rl,
-                Err(_) => {
-                    self.stats.parse_errors += 1;
+                Err(e) => {
+                    self.parse_error(e);
                     return;
                 }
             };
@@ -1038,8 +1048,8 @@ impl HttpConn {
         let line = parser::trim_eol(head.get(..fl).unwrap_or_default());
         let sl = match parser::parse_status_line(line) {
             Ok(sl) => sl,
-            Err(_) => {
-                self.stats.parse_errors += 1;
+            Err(e) => {
+                self.parse_error(e);
                 return;
             }
         };
@@ -1300,8 +1310,8 @@ impl HttpConn {
                     self.finish_body(s, 0, out);
                     n
                 }
-                ChunkStatus::Error(n, _e) => {
-                    self.stats.parse_errors += 1;
+                ChunkStatus::Error(n, e) => {
+                    self.parse_error(e);
                     self.stats.resyncs += 1;
                     self.finish_body(s, bit(Flag::DecodeError) | bit(Flag::Malformed), out);
                     self.side(s).phase = Phase::SkipLine;

@@ -27,11 +27,12 @@ use memchr::memchr;
 /// Longest method token accepted.
 pub const MAX_METHOD_LEN: usize = 32;
 
-/// A parse failure. Tiny and `Copy`, so it can be counted and returned cheaply.
+/// A parse failure. Tiny and `Copy`, so it can be counted and returned cheaply; every kind
+/// has its own counter ([`ParseErrorCounts`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ParseError {
-    /// The start of a message is not HTTP.
-    NotHttp,
+    /// Where a message should start, a line that starts no message (skipped to resync).
+    NotAStartLine,
     /// The request line is not `METHOD SP target [SP version]`.
     BadRequestLine,
     /// The status line does not start with `HTTP/`.
@@ -44,6 +45,96 @@ pub enum ParseError {
     ChunkSizeOverflow,
     /// A chunk-size line, chunk terminator or trailer section is too long.
     ChunkLineTooLong,
+    /// The parser made no progress on its input (a bug guarded against: resynchronised).
+    Stalled,
+}
+
+impl ParseError {
+    /// Every kind, in counter order.
+    pub const ALL: [ParseError; 8] = [
+        ParseError::NotAStartLine,
+        ParseError::BadRequestLine,
+        ParseError::BadStatusLine,
+        ParseError::HeadTooLarge,
+        ParseError::BadChunkSize,
+        ParseError::ChunkSizeOverflow,
+        ParseError::ChunkLineTooLong,
+        ParseError::Stalled,
+    ];
+
+    /// A short snake_case name (for logs and metric labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParseError::NotAStartLine => "not_a_start_line",
+            ParseError::BadRequestLine => "bad_request_line",
+            ParseError::BadStatusLine => "bad_status_line",
+            ParseError::HeadTooLarge => "head_too_large",
+            ParseError::BadChunkSize => "bad_chunk_size",
+            ParseError::ChunkSizeOverflow => "chunk_size_overflow",
+            ParseError::ChunkLineTooLong => "chunk_line_too_long",
+            ParseError::Stalled => "stalled",
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ParseError::NotAStartLine => "a line that starts no HTTP message",
+            ParseError::BadRequestLine => "malformed request line",
+            ParseError::BadStatusLine => "malformed status line",
+            ParseError::HeadTooLarge => "message head over the size cap",
+            ParseError::BadChunkSize => "malformed chunk size",
+            ParseError::ChunkSizeOverflow => "chunk size over 64 bits",
+            ParseError::ChunkLineTooLong => "chunk line or trailer too long",
+            ParseError::Stalled => "parser made no progress",
+        })
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A counter per [`ParseError`] kind.
+#[derive(Copy, Clone, Default, PartialEq, Eq)]
+pub struct ParseErrorCounts([u64; ParseError::ALL.len()]);
+
+impl ParseErrorCounts {
+    /// Counts one error.
+    pub fn count(&mut self, e: ParseError) {
+        if let Some(c) = self.0.get_mut(e as usize) {
+            *c += 1;
+        }
+    }
+
+    /// How many errors of kind `e`.
+    pub fn get(&self, e: ParseError) -> u64 {
+        self.0.get(e as usize).copied().unwrap_or(0)
+    }
+
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &ParseErrorCounts) {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a += b;
+        }
+    }
+
+    /// The total over every kind.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+impl std::fmt::Debug for ParseErrorCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for e in ParseError::ALL {
+            let n = self.get(e);
+            if n > 0 {
+                m.entry(&e.as_str(), &n);
+            }
+        }
+        m.finish()
+    }
 }
 
 /// What the first bytes of a message look like.
@@ -410,8 +501,6 @@ impl Codings {
 pub struct Framing {
     /// `Transfer-Encoding` names `chunked`.
     pub chunked: bool,
-    /// `Transfer-Encoding` is present (chunked or not).
-    pub has_te: bool,
     /// A valid `Content-Length`.
     pub content_length: Option<u64>,
     /// A `Content-Length` was present but invalid, overflowing, or contradictory.
@@ -434,7 +523,6 @@ pub fn parse_content_length(v: &str) -> Option<u64> {
 pub fn framing(headers: &[(String, String)]) -> Framing {
     let mut f = Framing {
         chunked: false,
-        has_te: false,
         content_length: None,
         bad_content_length: false,
         codings: Codings::default(),
@@ -443,7 +531,6 @@ pub fn framing(headers: &[(String, String)]) -> Framing {
     let mut undecodable = false;
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("transfer-encoding") {
-            f.has_te = true;
             if value
                 .split(',')
                 .any(|t| t.trim().eq_ignore_ascii_case("chunked"))

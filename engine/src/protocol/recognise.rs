@@ -6,7 +6,7 @@ use super::{
     Http2Context, Http2Start, ProtocolConfig, ProtocolStats, StreamParser, Switch, SwitchTo,
     MAX_TUNNEL_DEPTH, SNIFF_LIMIT,
 };
-use crate::flow::{ConnInfo, Dir};
+use crate::flow::{pick, pick_mut, ConnInfo, Dir};
 use crate::http::{HttpConn, HttpEvent};
 use crate::Timestamp;
 
@@ -151,7 +151,7 @@ impl Recogniser {
             let State::Sniffing(pending) = &mut self.state else {
                 return;
             };
-            let mine = &mut pending[i];
+            let mine = pick_mut(pending, i);
             mine.seen = mine.seen.saturating_add(data.len() as u64);
             let prev = mine.buf.len();
             if prev > 0 {
@@ -173,7 +173,7 @@ impl Recogniser {
                 let State::Sniffing(pending) = &mut self.state else {
                     return;
                 };
-                let mine = &mut pending[i];
+                let mine = pick_mut(pending, i);
                 if prev == 0 {
                     mine.t0 = ts;
                     let take = data.len().min(cap + 1);
@@ -241,14 +241,14 @@ impl Recogniser {
         let State::Sniffing(pending) = &self.state else {
             return Decision::Wait;
         };
-        self.decide(i, view, &pending[1 - i])
+        self.decide(i, view, pick(pending, 1 - i))
     }
 
     fn decide_buffered(&self, i: usize) -> Decision {
         let State::Sniffing(pending) = &self.state else {
             return Decision::Wait;
         };
-        self.decide(i, &pending[i].buf, &pending[1 - i])
+        self.decide(i, &pick(pending, i).buf, pick(pending, 1 - i))
     }
 
     /// Hands the connection to `parser`: replays what was buffered (the other direction
@@ -351,7 +351,7 @@ impl StreamParser for Recogniser {
         match &mut self.state {
             State::Sniffing(pending) => {
                 // What was buffered no longer leads anywhere.
-                let p = &mut pending[idx(dir)];
+                let p = pick_mut(pending, idx(dir));
                 p.buf.clear();
             }
             State::Parsing(_) => self.call_parser(|p, o| p.on_gap(dir, ts, len, o), out),

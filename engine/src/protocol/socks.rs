@@ -22,7 +22,7 @@
 
 use super::probe::Probe;
 use super::{ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
-use crate::flow::{ConnInfo, Dir};
+use crate::flow::{pick, pick_mut, ConnInfo, Dir};
 use crate::http::HttpEvent;
 use crate::Timestamp;
 
@@ -329,7 +329,7 @@ impl SocksTunnel {
         loop {
             let mut progress = false;
             // Client side.
-            let cb = bufs[ci].buf.as_slice();
+            let cb = pick(bufs, ci).buf.as_slice();
             let (msg, next) = match (*client, version) {
                 (ClientStage::First, Version::V4) => (v4_request(cb), ClientStage::Done),
                 (ClientStage::First, Version::V5) => (v5_greeting(cb), ClientStage::AwaitMethod),
@@ -345,7 +345,8 @@ impl SocksTunnel {
             };
             match msg {
                 Msg::Done(n) => {
-                    bufs[ci].buf.drain(..n.min(bufs[ci].buf.len()));
+                    let b = &mut pick_mut(bufs, ci).buf;
+                    b.drain(..n.min(b.len()));
                     *client = next;
                     progress = true;
                 }
@@ -353,7 +354,7 @@ impl SocksTunnel {
                 Msg::Partial => {}
             }
             // Server side.
-            let sb = bufs[si].buf.as_slice();
+            let sb = pick(bufs, si).buf.as_slice();
             let (msg, next) = match (*server, version) {
                 (ServerStage::First, Version::V4) => match v4_reply(sb) {
                     (Msg::Done(n), true) => (Msg::Done(n), ServerStage::Done),
@@ -387,7 +388,8 @@ impl SocksTunnel {
             };
             match msg {
                 Msg::Done(n) => {
-                    bufs[si].buf.drain(..n.min(bufs[si].buf.len()));
+                    let b = &mut pick_mut(bufs, si).buf;
+                    b.drain(..n.min(b.len()));
                     *server = next;
                     progress = true;
                 }
@@ -410,14 +412,14 @@ impl SocksTunnel {
         }
         // Granted: the tunnel's first bytes, the client's first.
         let c = std::mem::replace(
-            &mut bufs[ci],
+            pick_mut(bufs, ci),
             Pending {
                 buf: Vec::new(),
                 ts: Timestamp::default(),
             },
         );
         let s = std::mem::replace(
-            &mut bufs[si],
+            pick_mut(bufs, si),
             Pending {
                 buf: Vec::new(),
                 ts: Timestamp::default(),
@@ -447,7 +449,7 @@ impl StreamParser for SocksTunnel {
     fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
         match &mut self.state {
             State::Handshake { bufs, .. } => {
-                let p = &mut bufs[idx(dir)];
+                let p = pick_mut(bufs, idx(dir));
                 if p.buf.is_empty() {
                     p.ts = ts;
                 }

@@ -43,32 +43,8 @@
 //!   buffers are freed and later payload is only counted ([`ReassemblyStats::skipped_bytes`]);
 //!   FIN is still tracked so the owner knows when the stream ended.
 
-use crate::decode::TcpFlags;
-use std::cmp::Ordering;
+use crate::decode::{SeqNum, TcpFlags};
 use std::collections::VecDeque;
-
-/// A TCP sequence number: arithmetic and comparison modulo 2^32 (RFC 1982 style).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct SeqNum(pub u32);
-
-impl SeqNum {
-    /// `self + n` modulo 2^32.
-    #[allow(clippy::should_implement_trait)]
-    pub fn add(self, n: u32) -> SeqNum {
-        SeqNum(self.0.wrapping_add(n))
-    }
-
-    /// Signed distance `self - other`, valid when they are less than 2^31 apart.
-    pub fn diff(self, other: SeqNum) -> i32 {
-        self.0.wrapping_sub(other.0) as i32
-    }
-}
-
-impl PartialOrd for SeqNum {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.diff(*other).cmp(&0))
-    }
-}
 
 /// Segments starting further than this beyond the next expected byte are dropped as out of
 /// window (2^30 is the largest window TCP window scaling allows).

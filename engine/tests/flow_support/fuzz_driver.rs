@@ -2,9 +2,10 @@
 //! Shared by the `reassembly` fuzz target and the `flow_fuzz` proptest (included with
 //! `#[path]`), so the fuzz logic is exercised by `cargo test` too.
 
+use apitap_engine::decode::SeqNum;
 use apitap_engine::decode::{TcpFlags, TcpSegment};
 use apitap_engine::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowTable};
-use apitap_engine::reassembly::{ReassemblyConfig, SeqNum};
+use apitap_engine::reassembly::ReassemblyConfig;
 use apitap_engine::Timestamp;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -164,7 +165,7 @@ pub fn run(data: &[u8]) {
             src,
             dst,
             seq: SeqNum(seq),
-            ack: SeqNum(ack),
+            ack: TcpFlags(flags).has(TcpFlags::ACK).then_some(SeqNum(ack)),
             flags: TcpFlags(flags),
             payload: &payload,
         };
