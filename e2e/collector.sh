@@ -60,12 +60,32 @@ if "$APITAP" push "$T/model.json" --upstream "$URL" --service other --token wron
 else
     e2e_check "wrong token: exit 1 with HTTP 401" grep -q "401" "$T/push-bad.log"
 fi
-e2e_check "only the authenticated service exists" test "$(curl -fsS "$URL/v1/services" | python3 -c 'import json,sys; print([s["service"] for s in json.load(sys.stdin)])')" = "['shop']"
+AUTH=(-H "Authorization: Bearer e2e-token-0123456789")
+e2e_check "reads need the token" test "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/services")" = 401
+e2e_check "only the authenticated service exists" test "$(curl -fsS "${AUTH[@]}" "$URL/v1/services" | python3 -c 'import json,sys; print([s["service"] for s in json.load(sys.stdin)])')" = "['shop']"
 
+# The browser cannot send a bearer token: a small local proxy adds it.
+python3 - "$URL" "$T/proxy.port" <<'PY' &
+import http.server, sys, urllib.request
+up = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(s):
+        r = urllib.request.urlopen(urllib.request.Request(up + s.path, headers={"Authorization": "Bearer e2e-token-0123456789"}))
+        body = r.read(); s.send_response(r.status)
+        s.send_header("Content-Type", r.headers.get("Content-Type", "text/html")); s.send_header("Content-Length", str(len(body)))
+        s.end_headers(); s.wfile.write(body)
+    def log_message(s, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[2], "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+PY
+E2E_PIDS+=("$!")
+for i in $(seq 1 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
+PAGE="http://127.0.0.1:$(cat "$T/proxy.port")"
 timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir="$T/chrome" \
-    --dump-dom "$URL/" > "$T/dom.html" 2> "$T/chrome.log" || true
+    --dump-dom "$PAGE/" > "$T/dom.html" 2> "$T/chrome.log" || true
 timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir="$T/chrome" \
-    --window-size=1200,800 --screenshot="$T/collector.png" "$URL/" > /dev/null 2>&1 || true
+    --window-size=1200,800 --screenshot="$T/collector.png" "$PAGE/" > /dev/null 2>&1 || true
 python3 - "$T/dom.html" <<'PY' && e2e_pass "browser DOM has the services and endpoints tables" || e2e_fail "browser DOM check"
 import sys
 from html.parser import HTMLParser
@@ -99,7 +119,7 @@ if [ -n "$E2E_KEEP" ]; then e2e_log "screenshot: $T/collector.png"; fi
 # kill -9 and restart on the same port: everything is still there
 kill -9 "$CPID"; wait "$CPID" 2> /dev/null || true
 start_collector
-curl -fsS "$URL/v1/services/shop/openapi.json" > "$T/spec.json"
+curl -fsS "${AUTH[@]}" "$URL/v1/services/shop/openapi.json" > "$T/spec.json"
 e2e_check "after kill -9: spec still served" grep -q '"/orders"' "$T/spec.json"
-e2e_check "after kill -9: one version" test "$(curl -fsS "$URL/v1/services/shop/versions" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1
+e2e_check "after kill -9: one version" test "$(curl -fsS "${AUTH[@]}" "$URL/v1/services/shop/versions" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1
 e2e_summary

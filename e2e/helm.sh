@@ -84,8 +84,9 @@ check(len(d["panels"]) >= 8 and all(e.count("(") == e.count(")") for e in exprs)
 # exports (histogram series by their family name).
 names = set(re.findall(r"\b((?:apitap|http_server)_[a-z_]+)", " ".join(exprs)))
 families = {re.sub(r"_(bucket|count|sum)$", "", n) if n.startswith("http_server") else n for n in names}
-src = "".join(open(os.path.join(chart, "../../agent/src", f)).read() for f in (
-    "upstream/push.rs", "upstream/remote_write.rs", "collector/mod.rs", "metrics/mod.rs"))
+src = "".join(open(os.path.join(chart, "../..", f)).read() for f in (
+    "agent/src/upstream/push.rs", "agent/src/upstream/remote_write.rs", "collector/src/lib.rs",
+    "agent/src/metrics/mod.rs"))
 missing = sorted(n for n in families if not re.search(r"\b" + n + r"\b", src))
 check(not missing and "http_server_request_duration_seconds" in families,
       f"dashboard metrics exported by the agent/upstream/collector code (missing: {missing})")

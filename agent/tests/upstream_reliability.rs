@@ -21,14 +21,21 @@ fn free_port() -> u16 {
 }
 
 fn fetch_model(url: &str, service: &str) -> Option<ApiModel> {
+    fetch_model_as(url, service, None)
+}
+
+/// The merged model, read with `token` (needed when the collector has any).
+fn fetch_model_as(url: &str, service: &str, token: Option<&str>) -> Option<ApiModel> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let r = reqwest::get(format!("{url}/v1/services/{service}/model"))
-            .await
-            .ok()?;
+        let mut req = reqwest::Client::new().get(format!("{url}/v1/services/{service}/model"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.ok()?;
         if !r.status().is_success() {
             return None;
         }
@@ -215,7 +222,7 @@ fn hundred_concurrent_pushing_processes() {
         );
     }
     eprintln!("100 pushes in {:?}", t0.elapsed());
-    let got = fetch_model(&col.url, "fleet").unwrap();
+    let got = fetch_model_as(&col.url, "fleet", Some("tok")).unwrap();
     assert_eq!(got.sources.len(), 100);
     assert!(got == expected);
 }

@@ -14,23 +14,33 @@
 //! | GET | `/v1/services/{service}/versions/{n}` | that version's OpenAPI document |
 //! | GET | `/v1/services/{service}/diff?from=A&to=B` | [`apitap_model::diff`] of two versions as JSON (`&format=text` for text); `to` defaults to the latest |
 //! | GET | `/metrics` | the collector's own Prometheus metrics |
-//! | GET | `/healthz` | `ok` |
+//! | GET | `/healthz` | `ok` (the process is up) |
+//! | GET | `/readyz` | `ok` when the store answers, else 503 |
 //! | GET | `/` | HTML page: services and endpoints with traffic, error rate, p50/p99 |
 //!
 //! # Policy
 //!
-//! - **Auth**: pushes need `Authorization: Bearer T` where T is one of the `--token`s. With no
-//!   token configured, pushes are accepted without auth and a warning is logged at start.
-//!   Reads are not authenticated (protect them with the NetworkPolicy of the Helm chart).
-//! - **Validation**: service names match `[A-Za-z0-9._:-]{1,253}`; the body must be an apitap
-//!   native model of a version this build reads; `Content-Type` must be JSON when given;
-//!   `Content-Encoding` must be absent, `identity` or `gzip`. Errors are
+//! - **Auth by scope**: `Authorization: Bearer T` (scheme name case-insensitive). `--token`
+//!   may push and read, `--push-token` may only push, `--read-token` may only read. With no
+//!   token configured at all, everything is open and a warning is logged at start; with any,
+//!   every push needs a push token and every read (the API and the page) a read token.
+//!   `/healthz`, `/readyz` and `/metrics` are open: the metrics are counters of the
+//!   collector itself (no service name, no model content), scraped by Prometheus.
+//! - **Validation** (see [`validate`]): service names match `[A-Za-z0-9._:-]{1,253}` and are
+//!   not only dots (`.`, `..`, `...`); `Content-Type` must be JSON when given;
+//!   `Content-Encoding` must be absent, `identity` or `gzip`. The body is validated as it is
+//!   parsed, with the learner's caps enforced and no count in it trusted. Errors are
 //!   `{"error": "..."}` with 400 (bad name/body/gzip), 401 (auth), 413 (over
-//!   [`CollectorArgs::max_body`] compressed or [`CollectorArgs::max_decompressed`] decompressed),
-//!   415 (content type/encoding). A rejected push changes nothing.
+//!   [`CollectorArgs::max_body`] compressed, [`CollectorArgs::max_decompressed`] decompressed
+//!   or [`CollectorArgs::max_push_values`] JSON values), 415 (content type/encoding), 422 (a
+//!   model over the caps or of another version). A rejected push changes nothing.
+//! - **Memory**: at most `--max-concurrent-pushes` bodies are read and parsed at once, each
+//!   bounded as above; merged models live in the store with a bounded cache
+//!   (`--cache-models`); the page shows endpoints of at most [`web::PAGE_SERVICES`] services.
 //! - **Merging** is the model's join (see `apitap_model::model`), so duplicated, replayed or
-//!   reordered pushes are harmless. The store is [`store`] (redb, crash-safe): the answer is
-//!   sent after the commit.
+//!   reordered pushes are harmless. The store is [`store`] (embedded redb, or PostgreSQL shared
+//!   by replicas): the answer is sent after the commit. Pushes to different services run
+//!   concurrently.
 //! - **Versions**: a new version is recorded only when the OpenAPI export without evidence
 //!   changed; at most `--max-versions` per service are kept.
 
@@ -39,24 +49,26 @@
 #![allow(clippy::result_large_err)]
 
 pub mod store;
+pub mod validate;
 mod web;
 
 use anyhow::{Context, Result};
 use apitap_model::ApiModel;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
 use serde_json::json;
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use store::{spec_options, Store, StoreConfig};
+use store::{spec_options, Backend, Store, StoreConfig};
+use validate::{Limits, Rejection};
 
 /// `apitap collector` options.
 #[derive(Args, Debug, Clone)]
@@ -64,23 +76,62 @@ pub struct CollectorArgs {
     /// Address to listen on (`:0` picks a free port; the address is logged and printed).
     #[arg(long, default_value = "0.0.0.0:9470", env = "APITAP_COLLECTOR_LISTEN")]
     pub listen: String,
-    /// Directory of the embedded store (created if missing).
+    /// Directory of the embedded store (created if missing; unused with `--store postgres://…`).
     #[arg(
         long,
         default_value = "apitap-collector-data",
         env = "APITAP_COLLECTOR_DATA_DIR"
     )]
     pub data_dir: PathBuf,
-    /// Bearer token accepted for pushes (repeatable; comma-separated in the environment).
-    /// Without any, pushes are not authenticated.
-    #[arg(long = "token", env = "APITAP_COLLECTOR_TOKENS", value_delimiter = ',')]
+    /// Shared store: a `postgres://user:password@host:port/database` URL. Any number of
+    /// collector replicas may use the same one. Without it, the embedded store in `--data-dir`.
+    #[arg(long, env = "APITAP_COLLECTOR_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+    /// Connections to the shared store per replica.
+    #[arg(long, default_value_t = 4)]
+    pub store_connections: usize,
+    /// Bearer token that may push and read (repeatable; comma-separated in the environment).
+    #[arg(
+        long = "token",
+        env = "APITAP_COLLECTOR_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub tokens: Vec<String>,
+    /// Bearer token that may only push (repeatable).
+    #[arg(
+        long = "push-token",
+        env = "APITAP_COLLECTOR_PUSH_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub push_tokens: Vec<String>,
+    /// Bearer token that may only read (repeatable).
+    #[arg(
+        long = "read-token",
+        env = "APITAP_COLLECTOR_READ_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub read_tokens: Vec<String>,
     /// Largest accepted push body as sent (compressed), bytes.
     #[arg(long, default_value_t = 16 << 20)]
     pub max_body: usize,
     /// Largest accepted push body after decompression, bytes.
     #[arg(long, default_value_t = 64 << 20)]
     pub max_decompressed: usize,
+    /// Most JSON values in one push body (bounds the memory of parsing it).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub max_push_values: u64,
+    /// Most sources (agents) in one push.
+    #[arg(long, default_value_t = 64)]
+    pub max_push_sources: usize,
+    /// Pushes read and parsed at once (more wait their turn).
+    #[arg(long, default_value_t = 4)]
+    pub max_concurrent_pushes: usize,
+    /// Merged models kept in memory (least recently used evicted).
+    #[arg(long, default_value_t = 64)]
+    pub cache_models: usize,
     /// Spec versions kept per service.
     #[arg(long, default_value_t = 100)]
     pub max_versions: u64,
@@ -91,9 +142,17 @@ impl Default for CollectorArgs {
         CollectorArgs {
             listen: "127.0.0.1:0".into(),
             data_dir: PathBuf::from("apitap-collector-data"),
+            store: None,
+            store_connections: 4,
             tokens: Vec::new(),
+            push_tokens: Vec::new(),
+            read_tokens: Vec::new(),
             max_body: 16 << 20,
             max_decompressed: 64 << 20,
+            max_push_values: 2_000_000,
+            max_push_sources: 64,
+            max_concurrent_pushes: 4,
+            cache_models: 64,
             max_versions: 100,
         }
     }
@@ -110,24 +169,39 @@ pub struct CollectorStats {
     pub versions: AtomicU64,
     /// Rejected: missing or wrong token.
     pub rejected_auth: AtomicU64,
-    /// Rejected: bad service name, body, gzip or model.
+    /// Rejected: bad service name, body or gzip.
     pub rejected_bad_request: AtomicU64,
-    /// Rejected: body too large.
+    /// Rejected: body, decompressed body or value count too large.
     pub rejected_too_large: AtomicU64,
     /// Rejected: unsupported content type or encoding.
     pub rejected_media_type: AtomicU64,
+    /// Rejected: a valid model over the caps or of another version.
+    pub rejected_invalid: AtomicU64,
     /// Failed: store error.
     pub store_errors: AtomicU64,
     /// Push body bytes received (as sent).
     pub bytes_received: AtomicU64,
+    /// Reads refused for a missing or wrong token.
+    pub reads_unauthorized: AtomicU64,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Push models.
+    Push,
+    /// Read models, specs, versions, metrics and the page.
+    Read,
 }
 
 /// Shared state of the server.
 pub struct AppState {
-    store: Store,
-    tokens: Vec<String>,
+    store: Backend,
+    /// (token, may push, may read).
+    tokens: Vec<(String, bool, bool)>,
     max_body: usize,
-    max_decompressed: usize,
+    limits: Limits,
+    pushes: tokio::sync::Semaphore,
     /// Counters.
     pub stats: CollectorStats,
 }
@@ -135,30 +209,58 @@ pub struct AppState {
 type Shared = Arc<AppState>;
 
 impl AppState {
-    /// Opens the store and builds the state.
-    pub fn new(args: &CollectorArgs) -> Result<AppState> {
-        let store = Store::open(
-            &args.data_dir,
-            StoreConfig {
-                max_versions: args.max_versions,
-            },
-        )?;
+    /// Opens the store (and applies its migrations) and builds the state.
+    pub async fn new(args: &CollectorArgs) -> Result<AppState> {
+        let cfg = StoreConfig {
+            max_versions: args.max_versions,
+            cache_models: args.cache_models,
+        };
+        let store = match &args.store {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Backend::Postgres(
+                    store::postgres::PgStore::connect(url, args.store_connections, cfg).await?,
+                )
+            }
+            Some(other) => anyhow::bail!(
+                "unsupported --store {:?}: use postgres://… (or omit it for the embedded store)",
+                other.split("://").next().unwrap_or("")
+            ),
+            None => Backend::Redb(store::redb::RedbStore::open(&args.data_dir, cfg)?),
+        };
+        let mut tokens = Vec::new();
+        for t in &args.tokens {
+            tokens.push((t.clone(), true, true));
+        }
+        for t in &args.push_tokens {
+            tokens.push((t.clone(), true, false));
+        }
+        for t in &args.read_tokens {
+            tokens.push((t.clone(), false, true));
+        }
+        tokens.retain(|(t, _, _)| !t.is_empty());
         Ok(AppState {
             store,
-            tokens: args.tokens.clone(),
+            tokens,
             max_body: args.max_body,
-            max_decompressed: args.max_decompressed,
+            limits: Limits {
+                max_decompressed: args.max_decompressed,
+                max_values: args.max_push_values,
+                max_sources: args.max_push_sources,
+                ..Limits::default()
+            },
+            pushes: tokio::sync::Semaphore::new(args.max_concurrent_pushes.max(1)),
             stats: CollectorStats::default(),
         })
     }
 }
 
-/// True for service names the collector accepts: `[A-Za-z0-9._:-]{1,253}`.
+/// True for service names the collector accepts: `[A-Za-z0-9._:-]{1,253}`, not only dots.
 pub fn valid_service(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
+        && !s.bytes().all(|c| c == b'.')
 }
 
 fn now_unix_ms() -> i64 {
@@ -180,63 +282,51 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorized(st: &AppState, headers: &HeaderMap) -> bool {
+/// The bearer token of `Authorization` (scheme name case-insensitive).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, tok) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| tok.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// True when the request may act in `scope`: with no token configured, everything is open;
+/// with any, every request needs a token of that scope.
+pub fn authorized(st: &AppState, headers: &HeaderMap, scope: Scope) -> bool {
     if st.tokens.is_empty() {
         return true;
     }
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(tok) = bearer(headers) else {
         return false;
     };
-    let Some(tok) = v
-        .strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))
-    else {
-        return false;
-    };
-    let tok = tok.trim();
     // Check every token (no early exit).
-    st.tokens
-        .iter()
-        .fold(false, |ok, t| ct_eq(t.as_bytes(), tok.as_bytes()) | ok)
+    st.tokens.iter().fold(false, |ok, (t, push, read)| {
+        let allowed = match scope {
+            Scope::Push => *push,
+            Scope::Read => *read,
+        };
+        (ct_eq(t.as_bytes(), tok.as_bytes()) & allowed) | ok
+    })
 }
 
-/// Decompresses `body` per `encoding` up to `limit` bytes.
-fn decode_body(encoding: &str, body: &[u8], limit: usize) -> Result<Vec<u8>, Response> {
-    match encoding {
-        "" | "identity" => {
-            if body.len() > limit {
-                return Err(err(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("body exceeds {limit} bytes"),
-                ));
-            }
-            Ok(body.to_vec())
-        }
-        "gzip" | "x-gzip" => {
-            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
-            let mut d = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
-            d.read_to_end(&mut out).map_err(|e| {
-                err(
-                    StatusCode::BAD_REQUEST,
-                    format!("body is not valid gzip: {e}"),
-                )
-            })?;
-            if out.len() > limit {
-                return Err(err(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("decompressed body exceeds {limit} bytes"),
-                ));
-            }
-            Ok(out)
-        }
-        other => Err(err(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported Content-Encoding {other:?} (use gzip or none)"),
-        )),
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(json!({"error": "missing or invalid bearer token"})),
+    )
+        .into_response()
+}
+
+/// Read endpoints need a read token when any token is configured.
+async fn read_auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    if !authorized(&st, req.headers(), Scope::Read) {
+        st.stats.reads_unauthorized.fetch_add(1, Relaxed);
+        return unauthorized();
     }
+    next.run(req).await
 }
 
 async fn push(
@@ -250,17 +340,12 @@ async fn push(
         s.rejected_bad_request.fetch_add(1, Relaxed);
         return err(
             StatusCode::BAD_REQUEST,
-            "invalid service name: use 1 to 253 characters of [A-Za-z0-9._:-]",
+            "invalid service name: use 1 to 253 characters of [A-Za-z0-9._:-], not only dots",
         );
     }
-    if !authorized(&st, &headers) {
+    if !authorized(&st, &headers, Scope::Push) {
         s.rejected_auth.fetch_add(1, Relaxed);
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(json!({"error": "missing or invalid bearer token"})),
-        )
-            .into_response();
+        return unauthorized();
     }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
@@ -279,6 +364,10 @@ async fn push(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    // Bounded work in flight: at most `max_concurrent_pushes` bodies read and parsed at once.
+    let Ok(_permit) = st.pushes.acquire().await else {
+        return err(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
     let bytes: Bytes = match axum::body::to_bytes(body, st.max_body).await {
         Ok(b) => b,
         Err(e) => {
@@ -302,38 +391,32 @@ async fn push(
     };
     s.bytes_received.fetch_add(bytes.len() as u64, Relaxed);
     let st2 = st.clone();
-    let svc = service.clone();
-    let res = tokio::task::spawn_blocking(move || -> Result<_, Response> {
-        let st = st2;
-        let raw = decode_body(&encoding, &bytes, st.max_decompressed).inspect_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                st.stats.rejected_too_large.fetch_add(1, Relaxed);
-            } else if r.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                st.stats.rejected_media_type.fetch_add(1, Relaxed);
-            } else {
-                st.stats.rejected_bad_request.fetch_add(1, Relaxed);
-            }
-        })?;
-        let text = std::str::from_utf8(&raw).map_err(|_| {
-            st.stats.rejected_bad_request.fetch_add(1, Relaxed);
-            err(StatusCode::BAD_REQUEST, "body is not UTF-8 JSON")
-        })?;
-        let model = ApiModel::from_json(text).map_err(|e| {
-            st.stats.rejected_bad_request.fetch_add(1, Relaxed);
-            err(StatusCode::BAD_REQUEST, e.to_string())
-        })?;
-        st.store.push(&svc, &model, now_unix_ms()).map_err(|e| {
-            st.stats.store_errors.fetch_add(1, Relaxed);
-            tracing::error!("store error for {svc}: {e:#}");
-            err(
+    let parsed =
+        tokio::task::spawn_blocking(move || validate::parse_push(&encoding, &bytes, &st2.limits))
+            .await;
+    let model = match parsed {
+        Ok(Ok(m)) => m,
+        Ok(Err(r)) => {
+            let (status, counter) = match &r {
+                Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, &s.rejected_bad_request),
+                Rejection::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, &s.rejected_too_large),
+                Rejection::Encoding(_) => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, &s.rejected_media_type)
+                }
+                Rejection::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, &s.rejected_invalid),
+            };
+            counter.fetch_add(1, Relaxed);
+            return err(status, r.to_string());
+        }
+        Err(e) => {
+            return err(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("store error: {e:#}"),
+                format!("task failed: {e}"),
             )
-        })
-    })
-    .await;
-    match res {
-        Ok(Ok(out)) => {
+        }
+    };
+    match st.store.push(&service, model, now_unix_ms()).await {
+        Ok(out) => {
             s.accepted.fetch_add(1, Relaxed);
             if out.changed {
                 s.changed.fetch_add(1, Relaxed);
@@ -350,38 +433,41 @@ async fn push(
             }))
             .into_response()
         }
-        Ok(Err(r)) => r,
-        Err(e) => err(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("task failed: {e}"),
-        ),
+        Err(e) => {
+            s.store_errors.fetch_add(1, Relaxed);
+            tracing::error!("store error for {service}: {e:#}");
+            err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("store error: {e:#}"),
+            )
+        }
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Response> + Send + 'static,
-) -> Result<T, Response> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
 }
 
 fn internal(e: anyhow::Error) -> Response {
     err(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
 }
 
-fn load_model(st: &AppState, service: &str) -> Result<Arc<ApiModel>, Response> {
+async fn load_model(st: &AppState, service: &str) -> Result<Arc<ApiModel>, Response> {
     if !valid_service(service) {
         return Err(err(StatusCode::BAD_REQUEST, "invalid service name"));
     }
     st.store
         .model(service)
+        .await
         .map_err(internal)?
         .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no service {service:?}")))
 }
 
+/// Runs CPU-heavy work (exports of big models) off the async threads.
+async fn cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
 async fn list_services(State(st): State<Shared>) -> Response {
-    match blocking(move || st.store.services().map_err(internal)).await {
+    match st.store.services().await {
         Ok(list) => Json(
             list.into_iter()
                 .map(|(name, m)| {
@@ -398,7 +484,7 @@ async fn list_services(State(st): State<Shared>) -> Response {
                 .collect::<Vec<_>>(),
         )
         .into_response(),
-        Err(r) => r,
+        Err(e) => internal(e),
     }
 }
 
@@ -407,10 +493,13 @@ fn typed(ct: &'static str, body: String) -> Response {
 }
 
 async fn get_model(State(st): State<Shared>, Path(service): Path<String>) -> Response {
-    blocking(move || Ok(load_model(&st, &service)?.to_json()))
-        .await
-        .map(|s| typed("application/json", s))
-        .unwrap_or_else(|r| r)
+    match load_model(&st, &service).await {
+        Ok(m) => match cpu(move || m.to_json()).await {
+            Ok(s) => typed("application/json", s),
+            Err(r) => r,
+        },
+        Err(r) => r,
+    }
 }
 
 fn evidence_param(q: &HashMap<String, String>) -> bool {
@@ -423,27 +512,30 @@ fn evidence_param(q: &HashMap<String, String>) -> bool {
 /// A service's spec as OpenAPI JSON or YAML (`?evidence=false` drops the x-apitap-* data).
 async fn spec(st: Shared, service: String, q: HashMap<String, String>, yaml: bool) -> Response {
     let ev = evidence_param(&q);
-    blocking(move || {
-        let m = load_model(&st, &service)?;
+    let m = match load_model(&st, &service).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let out = cpu(move || {
         let opts = spec_options(&service, ev);
-        Ok(if yaml {
+        if yaml {
             m.to_yaml(&opts)
         } else {
             m.to_openapi_json(&opts)
-        })
+        }
     })
-    .await
-    .map(|s| {
-        typed(
+    .await;
+    match out {
+        Ok(s) => typed(
             if yaml {
                 "application/yaml"
             } else {
                 "application/json"
             },
             s,
-        )
-    })
-    .unwrap_or_else(|r| r)
+        ),
+        Err(r) => r,
+    }
 }
 
 async fn openapi_json(
@@ -463,33 +555,34 @@ async fn openapi_yaml(
 }
 
 async fn list_versions(State(st): State<Shared>, Path(service): Path<String>) -> Response {
-    blocking(move || {
-        if !valid_service(&service) {
-            return Err(err(StatusCode::BAD_REQUEST, "invalid service name"));
-        }
-        let v = st.store.versions(&service).map_err(internal)?;
-        if v.is_empty() {
-            return Err(err(
-                StatusCode::NOT_FOUND,
-                format!("no service {service:?}"),
-            ));
-        }
-        Ok(json!(v
-            .iter()
-            .map(|v| json!({"version": v.version, "created_unix_ms": v.created_unix_ms, "endpoints": v.endpoints}))
-            .collect::<Vec<_>>()))
-    })
-    .await
-    .map(|v| Json(v).into_response())
-    .unwrap_or_else(|r| r)
+    if !valid_service(&service) {
+        return err(StatusCode::BAD_REQUEST, "invalid service name");
+    }
+    let v = match st.store.versions(&service).await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    if v.is_empty() {
+        return err(StatusCode::NOT_FOUND, format!("no service {service:?}"));
+    }
+    Json(json!(v
+        .iter()
+        .map(|v| json!({"version": v.version, "created_unix_ms": v.created_unix_ms, "endpoints": v.endpoints}))
+        .collect::<Vec<_>>()))
+    .into_response()
 }
 
-fn get_version(st: &AppState, service: &str, n: u64) -> Result<store::StoredVersion, Response> {
+async fn get_version(
+    st: &AppState,
+    service: &str,
+    n: u64,
+) -> Result<store::StoredVersion, Response> {
     if !valid_service(service) {
         return Err(err(StatusCode::BAD_REQUEST, "invalid service name"));
     }
     st.store
         .version(service, n)
+        .await
         .map_err(internal)?
         .ok_or_else(|| {
             err(
@@ -500,9 +593,9 @@ fn get_version(st: &AppState, service: &str, n: u64) -> Result<store::StoredVers
 }
 
 async fn version(State(st): State<Shared>, Path((service, n)): Path<(String, u64)>) -> Response {
-    blocking(move || Ok(get_version(&st, &service, n)?.spec))
+    get_version(&st, &service, n)
         .await
-        .map(|v| Json(v).into_response())
+        .map(|v| Json(v.spec).into_response())
         .unwrap_or_else(|r| r)
 }
 
@@ -511,7 +604,11 @@ async fn diff(
     Path(service): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    blocking(move || {
+    async fn inner(
+        st: &AppState,
+        service: &str,
+        q: &HashMap<String, String>,
+    ) -> Result<Response, Response> {
         let num = |k: &str| -> Result<Option<u64>, Response> {
             match q.get(k) {
                 None => Ok(None),
@@ -529,30 +626,35 @@ async fn diff(
             Some(t) => t,
             None => st
                 .store
-                .versions(&service)
+                .versions(service)
+                .await
                 .map_err(internal)?
                 .last()
                 .map(|v| v.version)
                 .ok_or_else(|| err(StatusCode::NOT_FOUND, "no versions"))?,
         };
-        let a = get_version(&st, &service, from)?;
-        let b = get_version(&st, &service, to)?;
-        let d = apitap_model::diff(&a.spec, &b.spec);
-        Ok(if q.get("format").map(String::as_str) == Some("text") {
-            typed("text/plain; charset=utf-8", d.to_text())
-        } else {
-            let mut v = d.to_json();
-            v["from"] = json!(from);
-            v["to"] = json!(to);
-            Json(v).into_response()
+        let a = get_version(st, service, from).await?;
+        let b = get_version(st, service, to).await?;
+        let text = q.get("format").map(String::as_str) == Some("text");
+        cpu(move || {
+            let d = apitap_model::diff(&a.spec, &b.spec);
+            if text {
+                typed("text/plain; charset=utf-8", d.to_text())
+            } else {
+                let mut v = d.to_json();
+                v["from"] = json!(from);
+                v["to"] = json!(to);
+                Json(v).into_response()
+            }
         })
-    })
-    .await
-    .unwrap_or_else(|r| r)
+        .await
+    }
+    inner(&st, &service, &q).await.unwrap_or_else(|r| r)
 }
 
 /// Renders the collector's metrics in the Prometheus text format.
-pub fn render_metrics(st: &AppState) -> String {
+pub async fn render_metrics(st: &AppState) -> String {
+    let (services, store_bytes) = st.store.gauges().await;
     use std::fmt::Write;
     let s = &st.stats;
     let mut o = String::with_capacity(2048);
@@ -565,6 +667,7 @@ pub fn render_metrics(st: &AppState) -> String {
         ("unauthorized", &s.rejected_auth),
         ("bad_request", &s.rejected_bad_request),
         ("too_large", &s.rejected_too_large),
+        ("invalid", &s.rejected_invalid),
         ("unsupported_media_type", &s.rejected_media_type),
         ("store_error", &s.store_errors),
     ] {
@@ -577,39 +680,55 @@ pub fn render_metrics(st: &AppState) -> String {
     let _ = writeln!(o, "# HELP apitap_collector_pushes_changed_total Accepted pushes that changed a merged model.\n# TYPE apitap_collector_pushes_changed_total counter\napitap_collector_pushes_changed_total {}", s.changed.load(Relaxed));
     let _ = writeln!(o, "# HELP apitap_collector_spec_versions_total Spec versions recorded.\n# TYPE apitap_collector_spec_versions_total counter\napitap_collector_spec_versions_total {}", s.versions.load(Relaxed));
     let _ = writeln!(o, "# HELP apitap_collector_received_bytes_total Push body bytes received.\n# TYPE apitap_collector_received_bytes_total counter\napitap_collector_received_bytes_total {}", s.bytes_received.load(Relaxed));
-    let _ = writeln!(o, "# HELP apitap_collector_services Services known.\n# TYPE apitap_collector_services gauge\napitap_collector_services {}", st.store.service_count());
-    let _ = writeln!(o, "# HELP apitap_collector_store_bytes Size of the store file.\n# TYPE apitap_collector_store_bytes gauge\napitap_collector_store_bytes {}", st.store.size_bytes());
+    let _ = writeln!(o, "# HELP apitap_collector_services Services known.\n# TYPE apitap_collector_services gauge\napitap_collector_services {services}");
+    let _ = writeln!(o, "# HELP apitap_collector_store_bytes Size of the store file.\n# TYPE apitap_collector_store_bytes gauge\napitap_collector_store_bytes {store_bytes}");
+    let _ = writeln!(o, "# HELP apitap_collector_reads_unauthorized_total Reads refused for a missing or wrong token.\n# TYPE apitap_collector_reads_unauthorized_total counter\napitap_collector_reads_unauthorized_total {}", s.reads_unauthorized.load(Relaxed));
     o
 }
 
 async fn metrics(State(st): State<Shared>) -> Response {
-    let text = blocking(move || Ok(render_metrics(&st)))
-        .await
-        .unwrap_or_default();
+    let text = render_metrics(&st).await;
     typed("text/plain; version=0.0.4; charset=utf-8", text)
 }
 
 async fn index(State(st): State<Shared>) -> Response {
-    blocking(move || web::page(&st.store).map_err(internal))
-        .await
-        .map(|s| typed("text/html; charset=utf-8", s))
-        .unwrap_or_else(|r| r)
+    match web::page(&st.store).await {
+        Ok(s) => typed("text/html; charset=utf-8", s),
+        Err(e) => internal(e),
+    }
+}
+
+async fn readyz(State(st): State<Shared>) -> Response {
+    match st.store.check().await {
+        Ok(()) => "ok\n".into_response(),
+        Err(e) => err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not ready: {e:#}"),
+        ),
+    }
 }
 
 /// The collector's router.
 pub fn router(state: Shared) -> Router {
-    Router::new()
+    let reads = Router::new()
         .route("/", get(index))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
         .route("/v1/services", get(list_services))
-        .route("/v1/services/{service}/models", post(push))
         .route("/v1/services/{service}/model", get(get_model))
         .route("/v1/services/{service}/openapi.json", get(openapi_json))
         .route("/v1/services/{service}/openapi.yaml", get(openapi_yaml))
         .route("/v1/services/{service}/versions", get(list_versions))
         .route("/v1/services/{service}/versions/{n}", get(version))
         .route("/v1/services/{service}/diff", get(diff))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_auth,
+        ));
+    Router::new()
+        .merge(reads)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/services/{service}/models", post(push))
         // Our own limit is applied in `push` with a clear message.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -635,21 +754,26 @@ async fn shutdown_signal() {
 
 /// Runs the collector until SIGINT/SIGTERM. Prints `listening on http://ADDR` to stderr.
 pub fn run(args: CollectorArgs) -> Result<()> {
-    if args.tokens.is_empty() {
-        tracing::warn!("no --token given: pushes are accepted without authentication");
+    if args.tokens.is_empty() && args.push_tokens.is_empty() && args.read_tokens.is_empty() {
+        tracing::warn!("no token given: pushes and reads are accepted without authentication");
     }
-    let state = Arc::new(AppState::new(&args)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
+        let state = Arc::new(AppState::new(&args).await?);
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         eprintln!("apitap collector: listening on http://{addr}");
-        tracing::info!(%addr, data_dir = %args.data_dir.display(), "collector started");
+        let backend = if args.store.is_some() {
+            "postgres"
+        } else {
+            "redb"
+        };
+        tracing::info!(%addr, backend, "collector started");
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await

@@ -1,7 +1,7 @@
 //! The collector's web page: server-rendered HTML, no script. Every text from the store
 //! (service names, templates, methods) goes through [`esc`].
 
-use super::store::Store;
+use super::store::{Backend, Store};
 use anyhow::Result;
 use std::fmt::Write;
 
@@ -43,9 +43,13 @@ fn ago(unix_ms: i64) -> String {
     }
 }
 
+/// Services whose endpoint tables the page shows (the most recently pushed first); the
+/// others are listed in the summary table only, so the page never loads every model.
+pub const PAGE_SERVICES: usize = 20;
+
 /// Renders `/`.
-pub fn page(store: &Store) -> Result<String> {
-    let services = store.services()?;
+pub async fn page(store: &Backend) -> Result<String> {
+    let services = store.services().await?;
     let mut o = String::with_capacity(16 << 10);
     o.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -76,8 +80,19 @@ th{background:#f4f4f4}.err{color:#b00}code{font-size:.95em}\
         );
     }
     o.push_str("</tbody></table>\n");
-    for (name, _) in &services {
-        let Some(model) = store.model(name)? else {
+    let mut recent: Vec<&(String, _)> = services.iter().collect();
+    recent.sort_by_key(|(_, m)| std::cmp::Reverse(m.last_push_unix_ms));
+    recent.truncate(PAGE_SERVICES);
+    recent.sort_by(|a, b| a.0.cmp(&b.0));
+    if services.len() > PAGE_SERVICES {
+        let _ = writeln!(
+            o,
+            "<p id=\"more\">Endpoints of the {PAGE_SERVICES} most recently pushed services of {}; the others through their spec links.</p>",
+            services.len()
+        );
+    }
+    for (name, _) in recent {
+        let Some(model) = store.model(name).await? else {
             continue;
         };
         let n = esc(name);

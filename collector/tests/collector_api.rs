@@ -31,7 +31,15 @@ async fn post(
 }
 
 async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
-    let resp = c.get(url).send().await.expect("request");
+    get_json_as(c, url, None).await
+}
+
+async fn get_json_as(c: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut r = c.get(url);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let resp = r.send().await.expect("request");
     let st = resp.status().as_u16();
     let text = resp.text().await.unwrap();
     (
@@ -87,21 +95,23 @@ async fn rejects_bad_pushes_with_clear_errors_and_changes_nothing() {
     .await;
     assert_eq!(st, 400, "{e}");
     assert!(e["error"].as_str().unwrap().contains("service name"));
-    // not JSON, JSON but not a model, unsupported version
-    for (body, needle) in [
-        ("not json".to_string(), "invalid apitap model"),
-        ("{\"hello\":1}".to_string(), "apitap_model_version"),
+    // not JSON, JSON but not a model (400); a model of another version (422)
+    for (body, status, needle) in [
+        ("not json".to_string(), 400, "invalid apitap model"),
+        ("{\"hello\":1}".to_string(), 422, "apitap_model_version"),
         (
             "{\"apitap_model_version\":99,\"sources\":{}}".to_string(),
+            422,
             "unsupported",
         ),
         (
             "{\"apitap_model_version\":1,\"sources\":{\"a\":{\"services\":7}}}".to_string(),
+            400,
             "invalid",
         ),
     ] {
         let (st, e) = post(&c, &push, Some("s3cret"), &json, body.into_bytes()).await;
-        assert_eq!(st, 400, "{e}");
+        assert_eq!(st, status, "{e}");
         assert!(
             e["error"].as_str().unwrap().contains(needle),
             "{e} lacks {needle}"
@@ -155,10 +165,15 @@ async fn rejects_bad_pushes_with_clear_errors_and_changes_nothing() {
     assert!(e["error"].as_str().unwrap().contains("decompressed"));
 
     // nothing changed
-    let (st, v) = get_json(&c, &format!("{}/v1/services", col.url)).await;
+    let (st, v) = get_json_as(&c, &format!("{}/v1/services", col.url), Some("s3cret")).await;
     assert_eq!(st, 200);
     assert_eq!(v, serde_json::json!([]));
-    let (st, _) = get_json(&c, &format!("{}/v1/services/shop/model", col.url)).await;
+    let (st, _) = get_json_as(
+        &c,
+        &format!("{}/v1/services/shop/model", col.url),
+        Some("s3cret"),
+    )
+    .await;
     assert_eq!(st, 404);
 
     // a good push (gzip) is accepted
@@ -178,6 +193,7 @@ async fn rejects_bad_pushes_with_clear_errors_and_changes_nothing() {
 
     let m = c
         .get(format!("{}/metrics", col.url))
+        .bearer_auth("s3cret")
         .send()
         .await
         .unwrap()
@@ -190,7 +206,11 @@ async fn rejects_bad_pushes_with_clear_errors_and_changes_nothing() {
     );
     assert_eq!(
         metric(&m, "apitap_collector_pushes_total{result=\"bad_request\"}"),
-        6.0
+        4.0
+    );
+    assert_eq!(
+        metric(&m, "apitap_collector_pushes_total{result=\"invalid\"}"),
+        2.0
     );
     assert_eq!(
         metric(
@@ -446,4 +466,152 @@ fn store_survives_restart() {
         assert_eq!(st, 200);
         assert_eq!(ApiModel::from_json(&v.to_string()).unwrap(), m);
     });
+}
+
+/// Sends a raw HTTP/1.1 request (paths like `/v1/services/../models` that URL libraries
+/// normalise away) and returns the status code.
+fn raw_status(addr: &str, request: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_by_scope_guard_pushes_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = Collector::start(
+        dir.path(),
+        &[
+            "--push-token",
+            "pusher",
+            "--read-token",
+            "reader",
+            "--token",
+            "admin",
+        ],
+    );
+    let c = reqwest::Client::new();
+    let push = format!("{}/v1/services/shop/models", col.url);
+    let good = model_of("a", &[obs("shop", "GET", "/x", 200, "{}", 1.0)]).to_json();
+    let (st, _) = post(&c, &push, Some("reader"), &[], good.clone().into_bytes()).await;
+    assert_eq!(st, 401, "a read token may not push");
+    // The scheme name is case-insensitive.
+    let r = c
+        .post(&push)
+        .header("Authorization", "bEaReR pusher")
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (st, _) = post(&c, &push, Some("admin"), &[], good.into_bytes()).await;
+    assert_eq!(st, 200);
+    for path in [
+        "/v1/services",
+        "/v1/services/shop/model",
+        "/v1/services/shop/openapi.json",
+        "/v1/services/shop/versions",
+        "/",
+    ] {
+        let url = format!("{}{path}", col.url);
+        let (st, _) = get_json_as(&c, &url, None).await;
+        assert_eq!(st, 401, "{path} without a token");
+        let (st, _) = get_json_as(&c, &url, Some("pusher")).await;
+        assert_eq!(st, 401, "{path} with a push-only token");
+        let (st, _) = get_json_as(&c, &url, Some("reader")).await;
+        assert_eq!(st, 200, "{path} with a read token");
+        let (st, _) = get_json_as(&c, &url, Some("admin")).await;
+        assert_eq!(st, 200, "{path} with a token of both scopes");
+    }
+    for open in ["/healthz", "/readyz", "/metrics"] {
+        let (st, _) = get_json_as(&c, &format!("{}{open}", col.url), None).await;
+        assert_eq!(st, 200, "{open} is always open");
+    }
+    // Dot-only service names are refused.
+    let addr = col.addr();
+    for name in [".", "..", "..."] {
+        let req = format!(
+            "POST /v1/services/{name}/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        let st = raw_status(&addr, &req);
+        assert!(st == 400 || st == 404, "service {name:?} answered {st}");
+        assert_ne!(st, 200);
+    }
+}
+
+/// Small versions of the hostile pushes measured by `collector/bench/attack.sh`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_pushes_are_capped_before_they_cost_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = Collector::start(
+        dir.path(),
+        &[
+            "--max-decompressed",
+            "4000000",
+            "--max-push-values",
+            "200000",
+        ],
+    );
+    let c = reqwest::Client::new();
+    let push = format!("{}/v1/services/shop/models", col.url);
+    let gz = [("Content-Encoding", "gzip")];
+    // 1. Endpoints beyond the node cap, in a body that claims `"nodes": 1`: refused (422).
+    let mut lits = Vec::new();
+    for a in 0..64 {
+        let inner: Vec<String> = (0..64)
+            .map(|b| format!("\"b{b}\":{{\"hits\":1,\"eps\":{{\"GET\":{{\"n\":1,\"first\":0,\"last\":0}}}}}}"))
+            .collect();
+        lits.push(format!(
+            "\"a{a}\":{{\"hits\":1,\"lits\":{{{}}}}}",
+            inner.join(",")
+        ));
+    }
+    let body = format!(
+        "{{\"apitap_model_version\":1,\"sources\":{{\"x\":{{\"services\":{{\"s\":{{\"root\":{{\"hits\":1,\"lits\":{{{}}}}},\"nodes\":1}}}},\"stats\":{{\"observed\":1}}}}}}}}",
+        lits.join(",")
+    );
+    let (st, e) = post(&c, &push, None, &gz, gzip(body.as_bytes())).await;
+    assert_eq!(st, 422, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("path nodes"), "{e}");
+    // 2. Many small values: over the value budget (413) before the model is built.
+    let many: Vec<String> = (0..250_000).map(|i| format!("\"k{i}\":{{}}")).collect();
+    let body = format!(
+        "{{\"apitap_model_version\":1,\"sources\":{{\"x\":{{\"services\":{{\"s\":{{\"root\":{{\"hits\":1,\"lits\":{{{}}}}},\"nodes\":1}}}},\"stats\":{{\"observed\":1}}}}}}}}",
+        many.join(",")
+    );
+    let (st, e) = post(&c, &push, None, &gz, gzip(body.as_bytes())).await;
+    assert_eq!(st, 413, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("JSON values"), "{e}");
+    // 3. Unknown fields: skipped while streaming (accepted under the decompressed cap,
+    //    413 over it), never buffered as a JSON tree.
+    let good = model_of("a", &[obs("shop", "GET", "/x", 200, "{}", 1.0)]).to_json();
+    let junk = format!("{{\"junk\":\"{}\",{}", "x".repeat(3_000_000), &good[1..]);
+    let (st, e) = post(&c, &push, None, &gz, gzip(junk.as_bytes())).await;
+    assert_eq!(st, 200, "{e}");
+    let junk = format!("{{\"junk\":\"{}\",{}", "x".repeat(5_000_000), &good[1..]);
+    let (st, e) = post(&c, &push, None, &gz, gzip(junk.as_bytes())).await;
+    assert_eq!(st, 413, "{e}");
+    // The collector's peak memory stayed far below the decompressed sizes times the ~30x
+    // a JSON tree costs.
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", col.child.id())).unwrap_or_default();
+    if let Some(kb) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    {
+        assert!(kb < 96 * 1024, "peak RSS {kb} kB");
+    }
+    // Nothing but the good push landed.
+    let (st, v) = get_json(&c, &format!("{}/v1/services", col.url)).await;
+    assert_eq!(st, 200);
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
 }
