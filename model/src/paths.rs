@@ -55,6 +55,10 @@
 //!   names (`/containers/web/{json,rename}`, `/volumes/data` answering GET and DELETE) are
 //!   values even when few, while action routes beside them (`POST /containers/create`,
 //!   `GET /containers/json`: one method, no sub-routes) stay static ([`value_groups`]).
+//!   Values each exercising part of one structure (DNS zones, one with `cryptokeys`,
+//!   another with `rectify`, all with `metadata`) fold when at least [`OVERLAP_MIN`] of
+//!   them, and half of the rich literals, agree with the rich majority structure
+//!   ([`overlap_group`]).
 //!
 //! Each rule reads only the merged evidence and whole-node shapes, never observation order,
 //! so templates stay a deterministic function of the evidence; a shape, once matched, keeps
@@ -530,6 +534,8 @@ fn value_groups<'a>(node: &'a PathNode, prev: Option<&TSeg>) -> BTreeSet<&'a str
     // by sub-routes; each member rich on its own, the group rich on what all members share
     let mut groups: BTreeMap<BTreeSet<&'a str>, Vec<(&'a str, BTreeSet<&'a str>)>> =
         BTreeMap::new();
+    // every rich literal with its features (methods and sub-routes), for the overlap rule
+    let mut all: Vec<(&'a str, BTreeSet<&'a str>, BTreeSet<&'a str>)> = Vec::new();
     for (k, c) in &node.lits {
         if c.param.is_some() || classify_segment(k) == SegClass::Version {
             continue;
@@ -537,9 +543,11 @@ fn value_groups<'a>(node: &'a PathNode, prev: Option<&TSeg>) -> BTreeSet<&'a str
         let methods: BTreeSet<&str> = c.eps.keys().map(|m| m.as_str()).collect();
         let subs: BTreeSet<&str> = c.lits.keys().map(|m| m.as_str()).collect();
         if rich(&methods, &subs) {
+            all.push((k.as_str(), methods.clone(), subs.clone()));
             groups.entry(subs).or_default().push((k.as_str(), methods));
         }
     }
+    out.extend(overlap_group(&all));
     for (subs, members) in groups {
         if members.len() < GROUP_MIN {
             continue;
@@ -553,6 +561,56 @@ fn value_groups<'a>(node: &'a PathNode, prev: Option<&TSeg>) -> BTreeSet<&'a str
         }
     }
     out
+}
+
+/// Min rich literals for the overlap rule ([`overlap_group`]).
+pub const OVERLAP_MIN: usize = 4;
+
+/// Values that each exercise part of one structure (DNS zones: one has `cryptokeys`, another
+/// `rectify`, all `metadata` and `notify`, most GET/PATCH/PUT/DELETE): the *majority
+/// structure* is the methods and sub-routes at least half of the rich literals have; when it
+/// is rich, at least [`OVERLAP_MIN`] literals agree with it (Jaccard similarity of their
+/// features with it at least 1/2) and they are at least half of the rich literals, the
+/// agreeing literals are values. Heterogeneous static routes have no common majority.
+fn overlap_group<'a>(all: &[(&'a str, BTreeSet<&'a str>, BTreeSet<&'a str>)]) -> Vec<&'a str> {
+    if all.len() < OVERLAP_MIN {
+        return Vec::new();
+    }
+    let mut mcount: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut scount: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, m, sub) in all {
+        for x in m {
+            *mcount.entry(x).or_default() += 1;
+        }
+        for x in sub {
+            *scount.entry(x).or_default() += 1;
+        }
+    }
+    let n = all.len();
+    let maj = |c: &BTreeMap<&'a str, usize>| -> BTreeSet<&'a str> {
+        c.iter()
+            .filter(|(_, v)| **v * 2 >= n)
+            .map(|(k, _)| *k)
+            .collect()
+    };
+    let (mm, ms) = (maj(&mcount), maj(&scount));
+    if !rich(&mm, &ms) {
+        return Vec::new();
+    }
+    let agree: Vec<&str> = all
+        .iter()
+        .filter(|(_, m, sub)| {
+            let inter = m.intersection(&mm).count() + sub.intersection(&ms).count();
+            let union = m.union(&mm).count() + sub.union(&ms).count();
+            inter * 2 >= union
+        })
+        .map(|(k, _, _)| *k)
+        .collect();
+    if agree.len() >= OVERLAP_MIN && agree.len() * 2 >= n {
+        agree
+    } else {
+        Vec::new()
+    }
 }
 
 /// `prefix` of `prefix_rest` / `prefix-rest` where rest is 6+ alphanumerics, or 3+ with a

@@ -425,3 +425,73 @@ fn percent_encoded_identifiers_are_parameters_after_decoding() {
         vec!["GET /projects/search", "GET /projects/{projectId}/tags"]
     );
 }
+
+#[test]
+fn values_each_exercising_part_of_one_structure_fold() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    m.observe(&obs("GET", "/servers/main/zones", 200, "[]"), &cfg);
+    m.observe(&obs("GET", "/servers/main/config", 200, "[]"), &cfg);
+    m.observe(&obs("PUT", "/servers/main/cache/flush", 200, "{}"), &cfg);
+    // zones touched a few times each, each with part of the sub-routes and methods
+    let zones = [
+        "acme.example.",
+        "delta.net.",
+        "globex.org.",
+        "kilo-labs.com.",
+        "lumen10.org.",
+    ];
+    for (i, z) in zones.iter().enumerate() {
+        for (j, (meth, sub)) in [
+            ("GET", ""),
+            ("PATCH", ""),
+            ("DELETE", ""),
+            ("GET", "/metadata"),
+            ("PUT", "/notify"),
+            ("PUT", "/rectify"),
+            ("GET", "/export"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            if (i + j) % 5 != 4 {
+                m.observe(
+                    &obs(meth, &format!("/servers/main/zones/{z}{sub}"), 200, "{}"),
+                    &cfg,
+                );
+            }
+        }
+    }
+    let t = templates(&m);
+    assert!(t.iter().all(|x| !x.contains(".org")), "{t:?}");
+    assert!(
+        t.contains(&"PUT /servers/main/zones/{zoneId}/notify".to_string()),
+        "{t:?}"
+    );
+    // the static siblings of `zones` (one method, no shared structure) stay
+    assert!(t.contains(&"GET /servers/main/config".to_string()), "{t:?}");
+    assert!(
+        t.contains(&"PUT /servers/main/cache/flush".to_string()),
+        "{t:?}"
+    );
+    // three heterogeneous rich static routes have no majority structure: they stay
+    let mut s = ApiModel::new();
+    for (meth, p) in [
+        ("GET", "/admin/users"),
+        ("POST", "/admin/users"),
+        ("GET", "/admin/users/export"),
+        ("PUT", "/admin/settings"),
+        ("DELETE", "/admin/settings"),
+        ("GET", "/admin/audit/latest"),
+        ("GET", "/admin/audit/summary"),
+        ("POST", "/admin/cache/flush"),
+        ("DELETE", "/admin/cache"),
+    ] {
+        s.observe(&obs(meth, p, 200, "{}"), &cfg);
+    }
+    assert!(
+        templates(&s).iter().all(|x| !x.contains('{')),
+        "{:?}",
+        templates(&s)
+    );
+}
