@@ -2,7 +2,7 @@
 # Real-world learning quality (issue 8): scores `apitap learn` on the committed captures of
 # real servers driven by their real clients (eval/real/cases/*: Docker Engine + docker CLI,
 # Kinto + kinto-http, Alertmanager + amtool, httpbin, Jupyter Server, PowerDNS, Synapse +
-# matrix-nio) against each
+# matrix-nio, Prefect) against each
 # project's published spec reduced to the traffic, with the per-case floors in
 # eval/real/thresholds.tsv (a ratchet). No server is needed: regeneration is
 # eval/real/generate.sh, outside CI. Prints ok/FAIL lines and `N passed, N failed`.

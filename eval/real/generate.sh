@@ -201,8 +201,8 @@ case_matrix() {
   venv matrix-synapse==1.163.2 matrix-nio==0.26.0
   local port=18608
   mkdir -p "$WORK/mx"
-  "$VENV/bin/python" -m synapse.app.homeserver --server-name realeval.local \
-    --config-path "$WORK/mx/homeserver.yaml" --data-directory "$WORK/mx" --generate-config --report-stats=no >/dev/null
+  (cd "$WORK/mx" && "$VENV/bin/python" -m synapse.app.homeserver --server-name realeval.local \
+    --config-path "$WORK/mx/homeserver.yaml" --data-directory "$WORK/mx" --generate-config --report-stats=no >/dev/null)
   "$VENV/bin/python" - "$WORK/mx/homeserver.yaml" $port <<'PY'
 import sys, yaml
 p, port = sys.argv[1], int(sys.argv[2])
@@ -222,7 +222,7 @@ c["rc_joins"] = {k: {"per_second": 1000, "burst_count": 1000} for k in ("local",
 c["rc_invites"] = {k: {"per_second": 1000, "burst_count": 1000} for k in ("per_room", "per_user", "per_issuer")}
 yaml.safe_dump(c, open(p, "w"))
 PY
-  "$VENV/bin/python" -m synapse.app.homeserver --config-path "$WORK/mx/homeserver.yaml" > "$WORK/server.log" 2>&1 &
+  (cd "$WORK/mx" && exec "$VENV/bin/python" -m synapse.app.homeserver --config-path "$WORK/mx/homeserver.yaml") > "$WORK/server.log" 2>&1 &
   PIDS+=($!)
   wait_port $port 300
   if [ -n "${MATRIX_SPEC:-}" ]; then
@@ -235,9 +235,27 @@ PY
   finish matrix "$WORK/published.json" --optional-last stateKey
 }
 
+case_prefect() {
+  # Prefect server (FastAPI, sqlite) driven by Prefect's own Python client. Spec: the
+  # server's own /api/openapi.json.
+  apt_install tcpdump
+  venv prefect==3.9.1
+  local port=18609
+  export PREFECT_HOME="$WORK/prefect" PREFECT_API_URL="http://127.0.0.1:$port/api"
+  export PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_SERVER_UI_ENABLED=false
+  "$VENV/bin/prefect" server start --host 127.0.0.1 --port $port --no-services > "$WORK/server.log" 2>&1 &
+  PIDS+=($!)
+  wait_port $port 600
+  curl -sf --retry 10 --retry-all-errors "http://127.0.0.1:$port/api/openapi.json" > "$WORK/published.json"
+  gzip -9 -n -c "$WORK/published.json" > "$HERE/cases/prefect/published-spec.json.gz"
+  start_capture $port
+  "$VENV/bin/python" "$HERE/cases/prefect/workload.py" --seed 8
+  finish prefect "$WORK/published.json"
+}
+
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || { echo "usage: $0 CASE...|all" >&2; exit 2; }
-if [ "${cases[0]}" = all ]; then cases=(docker kinto alertmanager httpbin jupyter pdns matrix); fi
+if [ "${cases[0]}" = all ]; then cases=(docker kinto alertmanager httpbin jupyter pdns matrix prefect); fi
 for c in "${cases[@]}"; do
   "case_$c"
 done

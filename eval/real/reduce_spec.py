@@ -46,7 +46,7 @@ What is kept for each matched operation:
   - request and response body schemas with every `$ref` inlined and pruned to the object
     properties that occurred in at least one observed body of that operation (and status);
     array `items` only when some observed array had an element, map `additionalProperties`
-    only when some observed map had an entry;
+    only when some observed map had an entry, a `format` only where a non-null value was seen;
     formats, types, enums and nullability of what is kept are the spec's own. A body that
     is not JSON (or a stream of JSON lines, parsed line by line) keeps only its top level.
 """
@@ -182,6 +182,9 @@ def prune(d, schema, values, depth=0):
         for k in ("properties", "additionalProperties", "items", "allOf", "oneOf", "anyOf"):
             s.pop(k, None)
         return s
+    if values and all(v is None for v in values):
+        # only nulls were seen here: the format of a non-null value is not observable
+        s.pop("format", None)
     dicts = [v for v in values if isinstance(v, dict)]
     lists = [v for v in values if isinstance(v, list)]
     for key in ("allOf", "oneOf", "anyOf"):
