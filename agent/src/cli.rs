@@ -132,6 +132,11 @@ pub struct LearnArgs {
     /// the traffic with distinct source ids merge into the model of the whole.
     #[arg(long, default_value = "local")]
     pub source: String,
+    /// Print to stderr, per template parameter and per literal kept static beside values,
+    /// the evidence that decided it (value classes, folded values by rule, sibling counts,
+    /// sub-routes). Values folded into a parameter are counted, never named.
+    #[arg(long)]
+    pub explain: bool,
     /// Keep one redacted example per schema node.
     #[arg(long)]
     pub examples: bool,
@@ -200,6 +205,16 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
     }
     if a.stats {
         eprintln!("learn: {:?}", learner.stats);
+    }
+    if a.explain {
+        for (service, rows) in learner.model.explain() {
+            if a.service.as_ref().is_some_and(|s| *s != service) {
+                continue;
+            }
+            for e in rows {
+                eprintln!("{service} {} {}: {}", e.kind, e.template, e.evidence);
+            }
+        }
     }
     let opts = ExportOptions {
         service: a.service.clone(),

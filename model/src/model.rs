@@ -342,6 +342,16 @@ impl ApiModel {
             .collect()
     }
 
+    /// Why each template parameter exists and each literal beside values stayed static, per
+    /// service, decided from the merged evidence exactly as [`ApiModel::derived`].
+    pub fn explain(&self) -> BTreeMap<String, Vec<crate::paths::Explanation>> {
+        self.combined()
+            .services
+            .iter()
+            .map(|(k, s)| (k.clone(), crate::paths::explain(&s.root)))
+            .collect()
+    }
+
     /// Endpoint summary rows, sorted by service, template, method.
     pub fn endpoints(&self) -> Vec<EndpointSummary> {
         let mut rows = Vec::new();

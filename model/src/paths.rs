@@ -665,11 +665,48 @@ fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String
 pub fn derive(root: &PathNode) -> Vec<Derived> {
     let mut out = Vec::new();
     let mut segs = Vec::new();
-    derive_rec(root, &mut segs, &mut out, 0);
+    derive_rec(root, &mut segs, &mut out, &mut None, 0);
     out
 }
 
-fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, depth: usize) {
+/// Why a template parameter exists or a literal stayed static (`apitap learn --explain`).
+/// Holds counts and route names only: the literals folded into a parameter are values and
+/// are never named.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The parameter (`/users/{userId}`) or the static literal (`/users/me`), as a template.
+    pub template: String,
+    /// `parameter` or `static`.
+    pub kind: &'static str,
+    /// The evidence that decided it.
+    pub evidence: String,
+}
+
+/// Explain every parameter and every literal kept static beside values or among many
+/// siblings (see [`Explanation`]); same decisions as [`derive`].
+pub fn explain(root: &PathNode) -> Vec<Explanation> {
+    let mut out = Vec::new();
+    let mut why = Some(Vec::new());
+    derive_rec(root, &mut Vec::new(), &mut out, &mut why, 0);
+    why.unwrap_or_default()
+}
+
+fn classes_text(classes: &BTreeMap<SegClass, u64>) -> String {
+    let v: Vec<String> = classes.iter().map(|(c, n)| format!("{c:?}={n}")).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(" ")
+    }
+}
+
+fn derive_rec(
+    node: &PathNode,
+    segs: &mut Vec<TSeg>,
+    out: &mut Vec<Derived>,
+    why: &mut Option<Vec<Explanation>>,
+    depth: usize,
+) {
     for (m, ep) in &node.eps {
         out.push(Derived {
             segs: segs.clone(),
@@ -685,11 +722,26 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
     let grouped = value_groups(node, segs.last());
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
     let mut kept: Vec<(&String, &PathNode)> = Vec::new();
+    // reasons for folding, counted (explain only)
+    let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (k, child) in &node.lits {
-        if absorb_all || grouped.contains(k.as_str()) || collapsed && !is_static(k, node) {
-            absorbed.push((k, child));
+        let reason = if node.pin.is_some() {
+            Some("pinned template")
+        } else if absorb_all {
+            Some("identical sub-routes, answering nothing themselves")
+        } else if grouped.contains(k.as_str()) {
+            Some("sub-route/method agreement with sibling values")
+        } else if collapsed && !is_static(k, node) {
+            Some("many distinct literals (collapsed node)")
         } else {
-            kept.push((k, child));
+            None
+        };
+        match reason {
+            Some(r) => {
+                *reasons.entry(r).or_default() += 1;
+                absorbed.push((k, child));
+            }
+            None => kept.push((k, child)),
         }
     }
     // Structure: a kept literal whose children all exist under the parameter values
@@ -736,20 +788,70 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
             // `ava-costa`, ...), unless its responses look like another resource
             let same_shape =
                 shapes.matches(k) && !distinct_responses(get_sig(&c.eps), values_sig.as_ref());
-            same_prefix || same_children || same_methods || same_shape
+            let r = if same_prefix {
+                Some("id prefix of the parameter's values")
+            } else if same_children {
+                Some("all sub-routes exist under the values")
+            } else if same_methods {
+                Some("answers the values' state-changing methods")
+            } else if same_shape {
+                Some("slug shape of the folded values")
+            } else {
+                None
+            };
+            if let Some(r) = r {
+                *reasons.entry(r).or_default() += 1;
+            }
+            r.is_some()
         });
         absorbed.extend(fold);
         kept = keep;
     }
+    if let Some(w) = why.as_mut() {
+        let beside = node.param.is_some() || !absorbed.is_empty();
+        if beside || node.lits.len() >= GROUP_MIN {
+            let d = node.lits.len();
+            let single = node.lits.values().filter(|c| c.hits <= 1).count();
+            let slugish = node.lits.keys().filter(|k| !is_plain_word(k)).count();
+            for (k, c) in &kept {
+                segs.push(TSeg::Lit((*k).clone()));
+                let methods: Vec<&str> = c.eps.keys().map(|x| x.as_str()).collect();
+                let decided = if classify_segment(k) == SegClass::Version {
+                    "a version segment".to_string()
+                } else if collapsed {
+                    format!("a frequent static route among values ({} hits)", c.hits)
+                } else {
+                    format!(
+                        "node not collapsed ({d} sibling literals, {single} hit once, \
+                         {slugish} slug-shaped); no sibling group shares its structure"
+                    )
+                };
+                w.push(Explanation {
+                    template: template_string(segs),
+                    kind: "static",
+                    evidence: format!(
+                        "{decided}; class {:?}; methods [{}]; {} literal sub-routes{}",
+                        classify_segment(k),
+                        methods.join(","),
+                        c.lits.len() + usize::from(c.param.is_some()),
+                        if beside { "; beside a parameter" } else { "" }
+                    ),
+                });
+                segs.pop();
+            }
+        }
+    }
     for (k, child) in kept {
         segs.push(TSeg::Lit(k.clone()));
-        derive_rec(child, segs, out, depth + 1);
+        derive_rec(child, segs, out, why, depth + 1);
         segs.pop();
     }
     if node.param.is_none() && absorbed.is_empty() {
         return;
     }
     let mut p: PathNode = node.param.as_deref().cloned().unwrap_or_default();
+    let direct = classes_text(&p.classes);
+    let (direct_hits, n_folded) = (p.hits, absorbed.len());
     for (k, child) in absorbed {
         p.combine(child, Mode::Sum);
         *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
@@ -787,6 +889,24 @@ fn derive_rec(node: &PathNode, segs: &mut Vec<TSeg>, out: &mut Vec<Derived>, dep
         values,
         class,
     });
-    derive_rec(&p, segs, out, depth + 1);
+    if let Some(w) = why.as_mut() {
+        let folded: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} by {r}")).collect();
+        w.push(Explanation {
+            template: template_string(segs),
+            kind: "parameter",
+            evidence: format!(
+                "{direct_hits} hits of identifier-like values (classes {direct}); \
+                 {n_folded} literal values folded{}; {} distinct sub-routes under it; \
+                 value-flow hits 0 (not tracked yet)",
+                if folded.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", folded.join(", "))
+                },
+                p.lits.len()
+            ),
+        });
+    }
+    derive_rec(&p, segs, out, why, depth + 1);
     segs.pop();
 }

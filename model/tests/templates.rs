@@ -495,3 +495,48 @@ fn values_each_exercising_part_of_one_structure_fold() {
         templates(&s)
     );
 }
+
+#[test]
+fn explain_gives_the_evidence_and_never_names_folded_values() {
+    let cfg = LearnConfig::default();
+    let mut m = ApiModel::new();
+    m.observe(&obs("POST", "/containers/create", 201, "{}"), &cfg);
+    for n in ["webfront", "dbmain", "cachetier"] {
+        m.observe(
+            &obs("GET", &format!("/containers/{n}/json"), 200, "{}"),
+            &cfg,
+        );
+        m.observe(
+            &obs("POST", &format!("/containers/{n}/rename"), 204, ""),
+            &cfg,
+        );
+    }
+    for i in 0..5 {
+        m.observe(
+            &obs("GET", &format!("/containers/{}/json", uuid(i)), 200, "{}"),
+            &cfg,
+        );
+    }
+    let ex = m.explain();
+    let rows = &ex["api.example.com"];
+    let p = rows
+        .iter()
+        .find(|e| e.kind == "parameter" && e.template == "/containers/{containerId}")
+        .expect("parameter explained");
+    assert!(
+        p.evidence
+            .contains("5 hits of identifier-like values (classes Uuid=5)"),
+        "{p:?}"
+    );
+    assert!(p.evidence.contains("3 literal values folded"), "{p:?}");
+    let s = rows
+        .iter()
+        .find(|e| e.template == "/containers/create")
+        .expect("static explained");
+    assert_eq!(s.kind, "static");
+    assert!(s.evidence.contains("beside a parameter"), "{s:?}");
+    let all = format!("{rows:?}");
+    for v in ["webfront", "dbmain", "cachetier"] {
+        assert!(!all.contains(v), "value {v} named: {all}");
+    }
+}
