@@ -2,6 +2,10 @@
 //! codes and streaming kind.
 //!
 //! Policy:
+//! - A gRPC method is an exact name: an observation with [`crate::Observation::grpc`] set
+//!   and a `/pkg.Service/Method` path is kept in [`crate::model::ServiceModel::grpc`] beside
+//!   the path trie and is never templated (at most [`crate::model::MAX_GRPC_METHODS`] per
+//!   service; further methods are counted in `node_overflow` and flag `grpc_overflow`).
 //! - Request and response messages are inferred with [`crate::protobuf`]; a message that
 //!   does not decode is counted (`unparsed`), never stored.
 //! - `grpc-status` codes are counted per code (at most [`MAX_GRPC_STATUS`] codes; further

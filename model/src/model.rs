@@ -24,6 +24,8 @@ pub const MAX_SERVICES: usize = 256;
 pub const MAX_NODES: u64 = 4096;
 /// Max distinct server addresses per service.
 pub const MAX_SERVERS: usize = 16;
+/// Max gRPC methods per service.
+pub const MAX_GRPC_METHODS: usize = 1024;
 
 /// Learning configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +91,13 @@ pub struct ServiceModel {
     pub root: PathNode,
     /// Trie nodes created (budget accounting).
     pub nodes: u64,
+    /// gRPC methods by path (`/pkg.Service/Method`): exact names, never templated, at
+    /// most [`MAX_GRPC_METHODS`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grpc: BTreeMap<String, Endpoint>,
+    /// The gRPC method cap was hit.
+    #[serde(default, skip_serializing_if = "crate::evidence::is_false")]
+    pub grpc_overflow: bool,
 }
 
 impl Combine for ServiceModel {
@@ -96,6 +105,27 @@ impl Combine for ServiceModel {
         combine_map(&mut self.servers, &o.servers, m, MAX_SERVERS);
         self.root.combine(&o.root, m);
         cnt(&mut self.nodes, o.nodes, m);
+        self.grpc_overflow |= combine_map(&mut self.grpc, &o.grpc, m, MAX_GRPC_METHODS);
+        self.grpc_overflow |= o.grpc_overflow;
+    }
+}
+
+impl ServiceModel {
+    /// Derived endpoints: the path trie's templates, then the gRPC methods (literal paths).
+    pub fn derive(&self) -> Vec<Derived> {
+        let mut out = derive(&self.root);
+        for (path, ep) in &self.grpc {
+            out.push(Derived {
+                segs: path
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| crate::paths::TSeg::Lit(s.to_string()))
+                    .collect(),
+                method: "POST".into(),
+                ep: ep.clone(),
+            });
+        }
+        out
     }
 }
 
@@ -186,6 +216,22 @@ impl SourceModel {
             ts: obs.ts_unix_ms,
             examples: cfg.examples,
         };
+        if obs.grpc.is_some() && crate::grpc::split_path(path).is_some() {
+            // a gRPC method is an exact name: kept beside the trie, never templated
+            if !svc.grpc.contains_key(path) {
+                if svc.grpc.len() >= MAX_GRPC_METHODS {
+                    svc.grpc_overflow = true;
+                    self.stats.node_overflow += 1;
+                    return;
+                }
+                svc.grpc.insert(path.to_string(), Endpoint::default());
+            }
+            if let Some(ep) = svc.grpc.get_mut(path) {
+                ep.observe(obs, query, ctx);
+                self.stats.observed += 1;
+            }
+            return;
+        }
         let mut budget = MAX_NODES.saturating_sub(svc.nodes);
         let before = budget;
         let node = route(&mut svc.root, &segs[..n], pins, &mut budget, ctx);
@@ -338,7 +384,7 @@ impl ApiModel {
         self.combined()
             .services
             .iter()
-            .map(|(k, s)| (k.clone(), derive(&s.root)))
+            .map(|(k, s)| (k.clone(), s.derive()))
             .collect()
     }
 

@@ -306,7 +306,7 @@ impl ApiModel {
                 continue;
             }
             servers.insert(format!("http://{name}"));
-            for d in crate::paths::derive(&svc.root) {
+            for d in svc.derive() {
                 let key = (template_string(&d.segs), d.method.clone());
                 match by_key.get_mut(&key) {
                     Some(prev) => prev.ep.combine(&d.ep, Mode::Sum),

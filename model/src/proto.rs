@@ -98,7 +98,7 @@ pub fn proto_files(model: &ApiModel, names: Option<&ProtoNames>) -> BTreeMap<Str
     let combined = model.combined();
     let mut methods: BTreeMap<(String, String, String), GrpcEvidence> = BTreeMap::new();
     for svc in combined.services.values() {
-        for d in crate::paths::derive(&svc.root) {
+        for d in svc.derive() {
             let Some(g) = &d.ep.grpc else { continue };
             let path = template_string(&d.segs);
             let Some((full, method)) = split_path(&path) else {

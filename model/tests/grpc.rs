@@ -104,7 +104,7 @@ fn method_and_field_recall() {
     let exp = expected();
     let combined = m.combined();
     let svc = combined.services.values().next().expect("one service");
-    let derived = apitap_model::paths::derive(&svc.root);
+    let derived = svc.derive();
     let mut found = 0;
     let methods = exp["methods"].as_array().expect("methods");
     let (mut hit, mut total, mut extra, mut inferred_total) = (0, 0, 0, 0);
@@ -579,4 +579,49 @@ fn descriptors_name_the_fields() {
         "{}\n{proto}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn many_methods_stay_distinct_operations() {
+    let names = [
+        "GetUser",
+        "ListUsers",
+        "CreateUser",
+        "DeleteUser",
+        "UpdateUser",
+        "GetOrder",
+        "ListOrders",
+        "CreateOrder",
+        "CancelOrder",
+        "GetInvoice",
+        "ListInvoices",
+        "PayInvoice",
+        "Watch",
+        "Health",
+        "Check",
+        "Login",
+        "Logout",
+        "Refresh",
+        "Search",
+        "Export",
+        "Import",
+        "Sync",
+        "Ping",
+        "Echo",
+    ];
+    let obs: Vec<Observation> = names
+        .iter()
+        .map(|n| grpc_obs(&format!("/shop.v1.Shop/{n}"), vec![0x08, 0x01], vec![]))
+        .collect();
+    let m = learn(&obs, "a");
+    let doc = m.to_openapi(&ExportOptions::default());
+    let paths = doc["paths"].as_object().expect("paths");
+    assert_eq!(
+        paths.len(),
+        names.len(),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    let proto = m.to_proto();
+    assert_eq!(proto.matches("\n  rpc ").count(), names.len(), "{proto}");
 }
