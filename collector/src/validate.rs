@@ -19,7 +19,8 @@
 //!   source ([`apitap_model::model::MAX_SERVICES`]), trie nodes per service (recounted; the
 //!   body's `nodes` field is replaced by the recount), literal children per node, methods per
 //!   node, path depth, schema depth and properties per schema node, and the per-endpoint maps
-//!   (query, headers, cookies, media types, statuses).
+//!   (query, headers, cookies, media types, statuses); gRPC methods per service, their path
+//!   shape, status codes, protobuf fields per message and message depth.
 
 use apitap_model::endpoint::{Body, Endpoint};
 use apitap_model::model::{SourceModel, MAX_NODES, MAX_SERVICES, MODEL_VERSION};
@@ -335,6 +336,8 @@ pub fn check_caps(m: &mut ApiModel, limits: &Limits) -> Result<(), String> {
             check_node(&svc.root, 0, &mut nodes)
                 .map_err(|e| format!("source {src:?}, service {name:?}: {e}"))?;
             svc.nodes = nodes;
+            check_grpc_methods(svc)
+                .map_err(|e| format!("source {src:?}, service {name:?}: {e}"))?;
         }
     }
     Ok(())
@@ -372,6 +375,24 @@ fn check_node(n: &PathNode, depth: usize, nodes: &mut u64) -> Result<(), String>
     Ok(())
 }
 
+/// gRPC methods (kept beside the trie): count, path shape, and each method's evidence.
+fn check_grpc_methods(svc: &apitap_model::model::ServiceModel) -> Result<(), String> {
+    use apitap_model::model::MAX_GRPC_METHODS;
+    if svc.grpc.len() > MAX_GRPC_METHODS {
+        return Err(format!(
+            "{} gRPC methods (at most {MAX_GRPC_METHODS})",
+            svc.grpc.len()
+        ));
+    }
+    for (path, e) in &svc.grpc {
+        if apitap_model::grpc::split_path(path).is_none() {
+            return Err("a gRPC method path that is not /pkg.Service/Method".into());
+        }
+        check_endpoint(e)?;
+    }
+    Ok(())
+}
+
 fn check_endpoint(e: &Endpoint) -> Result<(), String> {
     use apitap_model::endpoint::{MAX_COOKIES, MAX_HEADERS, MAX_MEDIA, MAX_QUERY, MAX_STATUS};
     let over = |what: &str, n: usize, max: usize| -> Result<(), String> {
@@ -399,6 +420,9 @@ fn check_endpoint(e: &Endpoint) -> Result<(), String> {
         over("response media types", r.content.len(), MAX_MEDIA)?;
         over("response headers", r.headers.len(), MAX_HEADERS)?;
         bodies(&r.content)?;
+    }
+    if let Some(g) = &e.grpc {
+        g.check_caps()?;
     }
     Ok(())
 }
@@ -443,6 +467,44 @@ mod tests {
     fn accepts_a_model_and_recounts_nodes() {
         let m = parse_push("", model_json(3).as_bytes(), &Limits::default()).unwrap();
         assert_eq!(m.sources["a"].services["s"].nodes, 3, "the body said 1");
+    }
+
+    #[test]
+    fn grpc_caps_are_enforced() {
+        let learned = |pb: &[u8]| {
+            let mut m = ApiModel::new();
+            m.observe(
+                &apitap_model::Observation {
+                    service: "s".into(),
+                    method: "POST".into(),
+                    target: "/p.S/M".into(),
+                    status: Some(200),
+                    grpc: Some(apitap_model::GrpcCall {
+                        request_messages: vec![pb.to_vec()],
+                        response_messages: vec![],
+                        status: Some(0),
+                    }),
+                    ..Default::default()
+                },
+                &apitap_model::LearnConfig::default(),
+            );
+            m.to_json()
+        };
+        let ok = learned(&[0x08, 0x01]);
+        assert!(parse_push("", ok.as_bytes(), &Limits::default()).is_ok());
+        // a pushed field number the decoder can never produce
+        let bad = ok.replace("\"fields\":{\"1\"", "\"fields\":{\"0\"");
+        assert_ne!(bad, ok);
+        let r = parse_push("", bad.as_bytes(), &Limits::default());
+        assert!(
+            matches!(r, Err(Rejection::Invalid(ref s)) if s.contains("field number")),
+            "{r:?}"
+        );
+        // a gRPC method path of the wrong shape
+        let bad = ok.replace("\"/p.S/M\"", "\"/p.S/M/x\"");
+        assert_ne!(bad, ok);
+        let r = parse_push("", bad.as_bytes(), &Limits::default());
+        assert!(matches!(r, Err(Rejection::Invalid(_))), "{r:?}");
     }
 
     #[test]

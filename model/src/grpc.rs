@@ -121,6 +121,19 @@ impl GrpcEvidence {
         }
     }
 
+    /// Check a deserialised (untrusted) value against the learner's caps: status codes,
+    /// field numbers per message, and message nesting depth.
+    pub fn check_caps(&self) -> Result<(), String> {
+        if self.status.len() > MAX_GRPC_STATUS {
+            return Err(format!(
+                "{} grpc status codes on one method (at most {MAX_GRPC_STATUS})",
+                self.status.len()
+            ));
+        }
+        self.request.check_caps(0)?;
+        self.response.check_caps(0)
+    }
+
     /// Streaming kind from the evidence.
     pub fn streaming(&self) -> Streaming {
         match (self.multi_request > 0, self.multi_response > 0) {

@@ -563,6 +563,32 @@ impl MessageSchema {
         }
     }
 
+    /// Check a deserialised (untrusted) schema against the caps ([`MAX_FIELDS`] field
+    /// numbers per message, nesting below [`MAX_PB_DEPTH`], valid field numbers); `depth` is
+    /// this message's nesting depth.
+    pub fn check_caps(&self, depth: usize) -> Result<(), String> {
+        if depth >= MAX_PB_DEPTH {
+            return Err(format!(
+                "protobuf messages nested deeper than {MAX_PB_DEPTH}"
+            ));
+        }
+        if self.fields.len() > MAX_FIELDS {
+            return Err(format!(
+                "{} protobuf fields in one message (at most {MAX_FIELDS})",
+                self.fields.len()
+            ));
+        }
+        for (num, f) in &self.fields {
+            if *num == 0 || u64::from(*num) > MAX_FIELD_NUMBER {
+                return Err(format!("invalid protobuf field number {num}"));
+            }
+            if let Some(m) = &f.msg {
+                m.check_caps(depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
     /// JSON Schema of this message: an object with `field_N` properties; each carries
     /// `x-protobuf-field` (number) and `x-protobuf-wire-type`. Field names are `field_N`.
     pub fn to_schema(&self, evidence: bool) -> Value {
