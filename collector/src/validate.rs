@@ -385,7 +385,7 @@ fn check_grpc_methods(svc: &apitap_model::model::ServiceModel) -> Result<(), Str
         ));
     }
     for (path, e) in &svc.grpc {
-        if apitap_model::grpc::split_path(path).is_none() {
+        if apitap_model::grpc::method_path(path).is_none() {
             return Err("a gRPC method path that is not /pkg.Service/Method".into());
         }
         check_endpoint(e)?;

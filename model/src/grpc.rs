@@ -3,7 +3,8 @@
 //!
 //! Policy:
 //! - A gRPC method is an exact name: an observation with [`crate::Observation::grpc`] set
-//!   and a `/pkg.Service/Method` path is kept in [`crate::model::ServiceModel::grpc`] beside
+//!   and a `/pkg.Service/Method` path (neither part identifier-like, see [`method_path`])
+//!   is kept in [`crate::model::ServiceModel::grpc`] beside
 //!   the path trie and is never templated (at most [`crate::model::MAX_GRPC_METHODS`] per
 //!   service; further methods are counted in `node_overflow` and flag `grpc_overflow`).
 //! - Request and response messages are inferred with [`crate::protobuf`]; a message that
@@ -229,6 +230,15 @@ pub fn status_name(code: u32) -> Option<&'static str> {
         "UNAUTHENTICATED",
     ];
     NAMES.get(usize::try_from(code).ok()?).copied()
+}
+
+/// [`split_path`] for a path kept as an exact method name: neither part may look like an
+/// identifier or a sensitive value (classified like path segments, see
+/// [`crate::classify::classify_segment`]); such a path is templated like any other instead.
+pub fn method_path(path: &str) -> Option<(&str, &str)> {
+    let (svc, method) = split_path(path)?;
+    let plain = |s: &str| !crate::classify::classify_segment(s).is_id_like();
+    (plain(svc) && plain(method)).then_some((svc, method))
 }
 
 /// Split a gRPC path `/pkg.Service/Method` into (`pkg.Service`, `Method`); `None` if the

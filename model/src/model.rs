@@ -216,7 +216,7 @@ impl SourceModel {
             ts: obs.ts_unix_ms,
             examples: cfg.examples,
         };
-        if obs.grpc.is_some() && crate::grpc::split_path(path).is_some() {
+        if obs.grpc.is_some() && crate::grpc::method_path(path).is_some() {
             // a gRPC method is an exact name: kept beside the trie, never templated
             if !svc.grpc.contains_key(path) {
                 if svc.grpc.len() >= MAX_GRPC_METHODS {

@@ -625,3 +625,20 @@ fn many_methods_stay_distinct_operations() {
     let proto = m.to_proto();
     assert_eq!(proto.matches("\n  rpc ").count(), names.len(), "{proto}");
 }
+
+#[test]
+fn identifier_like_method_names_are_not_stored() {
+    let secret = "/p.S/5f2b9c8e1a7d3b6f0c4e";
+    let m = learn(&[grpc_obs(secret, vec![0x08, 0x01], vec![])], "a");
+    assert!(!m.to_json().contains("5f2b9c8e1a7d3b6f0c4e"));
+    assert!(!m.to_proto().contains("5f2b9c8e1a7d3b6f0c4e"));
+    let ok = learn(
+        &[grpc_obs(
+            "/recall.v1.Store/GetItem",
+            vec![0x08, 0x01],
+            vec![],
+        )],
+        "a",
+    );
+    assert!(ok.to_proto().contains("rpc GetItem("));
+}
