@@ -22,6 +22,10 @@ impl LinkType {
     pub const C_HDLC: LinkType = LinkType(104);
     /// Linux cooked capture v1 (DLT_LINUX_SLL).
     pub const LINUX_SLL: LinkType = LinkType(113);
+    /// IEEE 802.11 without a radio header (DLT_IEEE802_11).
+    pub const IEEE802_11: LinkType = LinkType(105);
+    /// IEEE 802.11 with a radiotap header (DLT_IEEE802_11_RADIO).
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
     /// Raw IPv4 (LINKTYPE_IPV4).
     pub const IPV4: LinkType = LinkType(228);
     /// Raw IPv6 (LINKTYPE_IPV6).
@@ -39,6 +43,8 @@ impl LinkType {
             12 | 14 | 101 => "raw",
             108 => "loop",
             104 => "c-hdlc",
+            105 => "802.11",
+            127 => "802.11-radiotap",
             113 => "linux-sll",
             228 => "ipv4",
             229 => "ipv6",

@@ -1157,3 +1157,30 @@ fn gap_overrunning_a_body_loses_the_next_response() {
         &["GET h /1 200 0 2 [gap,truncated]", "GET h /2 - 0 - [gap,unpaired_request]", "GET h /3 203 0 0 []"],
     );
 }
+
+#[test]
+fn a_status_line_needs_a_status_code() {
+    // A broken chunked body makes the server stream resynchronise; a body line starting
+    // `HTTP/2 and` is prose, not the response to the second request.
+    let r = check(
+        &[
+            c(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nsome text\r\nHTTP/2 and HTTP/3 are newer.\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"),
+        ],
+        &[
+            "GET h /a 200 0 0 [decode_error,malformed]",
+            "GET h /b 204 0 0 []",
+        ],
+    );
+    assert_eq!(r.stats.parse_error_kinds.get(ParseError::BadChunkSize), 1);
+    // In its normal place a status line still tolerates a non-numeric code that starts
+    // with a digit (`2XX`, above) but not a word.
+    let r = check(
+        &[
+            c(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 OK\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ],
+        &["GET h /a 200 0 0 []"],
+    );
+    assert_eq!(r.stats.parse_error_kinds.get(ParseError::NotAStartLine), 1);
+}

@@ -112,8 +112,51 @@ pub(crate) fn decode_link(link: LinkType, data: &[u8]) -> Result<Net<'_>, Skip> 
             by_ethertype(be16([h[2], h[3]]), rest)
         }
         LinkType::NFLOG => nflog(data),
+        LinkType::IEEE802_11 => ieee802_11(data),
+        LinkType::IEEE802_11_RADIOTAP => {
+            // Radiotap: version 0, pad, little-endian header length (fields not needed).
+            let (h, _) = split::<4>(data).ok_or(Skip::Truncated)?;
+            if h[0] != 0 {
+                return Err(Skip::BadHeader);
+            }
+            let len = usize::from(u16::from_le_bytes([h[2], h[3]]));
+            if len < 8 {
+                return Err(Skip::BadHeader);
+            }
+            ieee802_11(data.get(len..).ok_or(Skip::Truncated)?)
+        }
         _ => Err(Skip::UnsupportedLink),
     }
+}
+
+/// An 802.11 frame: data frames only (management and control frames carry no IP), not
+/// protected (encrypted payloads cannot be read), then an LLC/SNAP header with the
+/// ethertype. Header: frame control, duration, three addresses, sequence control; a fourth
+/// address when both To-DS and From-DS are set; QoS control for QoS subtypes; HT control
+/// when a QoS frame has the Order bit.
+fn ieee802_11(data: &[u8]) -> Result<Net<'_>, Skip> {
+    let (fc, _) = split::<2>(data).ok_or(Skip::Truncated)?;
+    let (kind, subtype, flags) = ((fc[0] >> 2) & 0x3, fc[0] >> 4, fc[1]);
+    if kind != 2 || subtype & 0x4 != 0 {
+        // Not a data frame, or a data frame without a body (null function).
+        return Err(Skip::NonIp);
+    }
+    if flags & 0x40 != 0 {
+        // Protected: encrypted.
+        return Err(Skip::NonIp);
+    }
+    let qos = subtype & 0x8 != 0;
+    let len = 24
+        + if flags & 0x03 == 0x03 { 6 } else { 0 }
+        + if qos { 2 } else { 0 }
+        + if qos && flags & 0x80 != 0 { 4 } else { 0 };
+    let body = data.get(len..).ok_or(Skip::Truncated)?;
+    let (llc, rest) = split::<8>(body).ok_or(Skip::Truncated)?;
+    if llc[..6] != [0xaa, 0xaa, 0x03, 0, 0, 0] {
+        // Not LLC/SNAP with an ethertype (or a vendor OUI).
+        return Err(Skip::NonIp);
+    }
+    by_ethertype(be16([llc[6], llc[7]]), rest)
 }
 
 /// BSD `AF_*` values: `AF_INET` is 2 everywhere; `AF_INET6` is 24 (NetBSD/OpenBSD),
@@ -248,6 +291,58 @@ pub(crate) fn gre(data: &[u8]) -> Result<Net<'_>, Skip> {
         + usize::from(flags & 0x2000 != 0)
         + usize::from(flags & 0x1000 != 0);
     let rest = rest.get(words * 4..).ok_or(Skip::Truncated)?;
+    let seq = flags & 0x1000 != 0;
+    match be16([h[2], h[3]]) {
+        0x6558 => decode_link(LinkType::ETHERNET, rest),
+        ERSPAN_1_2 => erspan_1_2(seq, rest),
+        ERSPAN_3 => erspan_3(rest),
+        et => by_ethertype(et, rest),
+    }
+}
+
+/// GRE protocol of ERSPAN types I and II.
+const ERSPAN_1_2: u16 = 0x88be;
+/// GRE protocol of ERSPAN type III.
+const ERSPAN_3: u16 = 0x22eb;
+
+/// ERSPAN type I (GRE without a sequence number: the mirrored Ethernet frame follows the GRE
+/// header) or type II (GRE with a sequence number: an 8-byte ERSPAN header, version 1, then
+/// the frame).
+fn erspan_1_2(gre_has_seq: bool, rest: &[u8]) -> Result<Net<'_>, Skip> {
+    if !gre_has_seq {
+        return decode_link(LinkType::ETHERNET, rest);
+    }
+    let (h, frame) = split::<8>(rest).ok_or(Skip::Truncated)?;
+    if h[0] >> 4 != 1 {
+        return Err(Skip::BadHeader);
+    }
+    decode_link(LinkType::ETHERNET, frame)
+}
+
+/// ERSPAN type III: a 12-byte header (version 2), plus an 8-byte platform-specific
+/// subheader when its O flag is set, then the mirrored Ethernet frame.
+fn erspan_3(rest: &[u8]) -> Result<Net<'_>, Skip> {
+    let (h, frame) = split::<12>(rest).ok_or(Skip::Truncated)?;
+    if h[0] >> 4 != 2 {
+        return Err(Skip::BadHeader);
+    }
+    let frame = if h[11] & 0x01 != 0 {
+        frame.get(8..).ok_or(Skip::Truncated)?
+    } else {
+        frame
+    };
+    decode_link(LinkType::ETHERNET, frame)
+}
+
+/// GENEVE (RFC 8926): version 0, options length in 4-byte words, then the payload's
+/// protocol as an ethertype (0x6558: an Ethernet frame).
+pub(crate) fn geneve(data: &[u8]) -> Result<Net<'_>, Skip> {
+    let (h, rest) = split::<8>(data).ok_or(Skip::Truncated)?;
+    if h[0] >> 6 != 0 {
+        return Err(Skip::BadHeader);
+    }
+    let opts = usize::from(h[0] & 0x3f) * 4;
+    let rest = rest.get(opts..).ok_or(Skip::Truncated)?;
     match be16([h[2], h[3]]) {
         0x6558 => decode_link(LinkType::ETHERNET, rest),
         et => by_ethertype(et, rest),

@@ -26,8 +26,9 @@
 //!   datagrams are not buffered (`non_tcp`), nor are fragments cut by the snaplen
 //!   (`truncated`).
 //! - Tunnels are followed up to [`MAX_TUNNEL_DEPTH`] levels: IPv4/IPv6-in-IPv4/IPv6
-//!   (protocols 4 and 41), GRE version 0 (IP, MPLS or transparent Ethernet bridging inside)
-//!   and VXLAN (UDP port 4789, Ethernet inside). The segment's addresses are the innermost
+//!   (protocols 4 and 41), GRE version 0 (IP, MPLS, transparent Ethernet bridging, or
+//!   ERSPAN types I, II and III inside), VXLAN (UDP port 4789, Ethernet inside) and GENEVE
+//!   (UDP port 6081, Ethernet or an ethertype inside). The segment's addresses are the innermost
 //!   ones. Tunnel packets inside *reassembled* datagrams, and fragments of tunnel
 //!   datagrams, are not followed (`non_tcp`); deeper nesting is `bad_header`.
 
@@ -261,6 +262,8 @@ pub const MAX_TUNNEL_DEPTH: u8 = 3;
 
 /// VXLAN's IANA UDP port.
 const VXLAN_PORT: u16 = 4789;
+/// GENEVE's IANA UDP port.
+const GENEVE_PORT: u16 = 6081;
 
 fn decode_packet<'a>(
     stats: &mut DecodeStats,
@@ -280,10 +283,11 @@ fn tunnel_inner(protocol: u8, data: &[u8]) -> Option<Result<Net<'_>, Skip>> {
         proto::GRE => Some(link::gre(data)),
         proto::UDP => {
             let (udp, rest) = link::split::<8>(data)?;
-            if u16::from_be_bytes([udp[2], udp[3]]) != VXLAN_PORT {
-                return None;
+            match u16::from_be_bytes([udp[2], udp[3]]) {
+                VXLAN_PORT => Some(link::vxlan(rest)),
+                GENEVE_PORT => Some(link::geneve(rest)),
+                _ => None,
             }
-            Some(link::vxlan(rest))
         }
         _ => None,
     }

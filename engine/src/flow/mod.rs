@@ -36,6 +36,11 @@
 //!   gaps, buffered data and a seen FIN are delivered: `on_data`/`on_gap`/`on_fin`), then calls
 //!   `on_close` exactly once and frees the connection. A segment arriving after that (e.g.
 //!   the last ACK) matches nothing.
+//! - **TIME_WAIT.** A connection closed by FIN in both directions is remembered for
+//!   [`FlowConfig::time_wait`] (at most `max_flows` of them): data arriving after the close
+//!   at or below its sender's FIN is a retransmission (the final ACK was lost), dropped and
+//!   counted in [`FlowStats::retransmissions_after_close`], not a new connection with a
+//!   phantom request. A new SYN, or data beyond the FIN, starts a connection as usual.
 //! - **Port reuse.** A SYN without ACK on an existing connection whose sender's direction has
 //!   already started with a different ISN (or without a SYN) starts a new connection: the old
 //!   one is closed first — [`CloseReason::Fin`] if it was closing (a FIN seen), otherwise

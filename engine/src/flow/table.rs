@@ -1,10 +1,10 @@
 //! The connection table. See the [module docs](super) for the policies.
 
 use super::{CloseReason, ConnHandler, ConnInfo, Dir};
-use crate::decode::{TcpFlags, TcpSegment};
+use crate::decode::{SeqNum, TcpFlags, TcpSegment};
 use crate::reassembly::{Delivery, ReassemblyConfig, ReassemblyStats, StreamReassembler};
 use crate::Timestamp;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -23,6 +23,11 @@ pub struct FlowConfig {
     /// exceeded, the streams holding the most are flushed (holes declared lost) until the
     /// total is back under 7/8 of the cap.
     pub max_buffered_bytes: usize,
+    /// How long a connection closed by FIN in both directions is remembered (TIME_WAIT;
+    /// default 60 s of capture time), so data retransmitted after the close (the final ACK
+    /// lost) is recognised as a retransmission instead of starting a connection. At most
+    /// `max_flows` closed connections are remembered (the oldest are forgotten first).
+    pub time_wait: Duration,
 }
 
 impl Default for FlowConfig {
@@ -32,6 +37,7 @@ impl Default for FlowConfig {
             idle_timeout: Duration::from_secs(120),
             reassembly: ReassemblyConfig::default(),
             max_buffered_bytes: 128 * 1024 * 1024,
+            time_wait: Duration::from_secs(60),
         }
     }
 }
@@ -88,12 +94,23 @@ pub struct FlowStats {
     pub packets_without_flow: u64,
     /// Connections closed because a new SYN with a different ISN reused their ports.
     pub port_reuses: u64,
+    /// Data segments of a connection already closed by FIN in both directions, at or below
+    /// the sender's FIN: retransmissions (the final ACK was lost), dropped.
+    pub retransmissions_after_close: u64,
     /// Streams flushed (holes declared lost) to respect the global buffer cap.
     pub global_buffer_flushes: u64,
     /// Out-of-order bytes currently buffered by all streams.
     pub buffered_bytes: u64,
     /// Most out-of-order bytes buffered at once.
     pub peak_buffered_bytes: u64,
+}
+
+/// A connection closed by FIN in both directions (see [`FlowConfig::time_wait`]).
+#[derive(Copy, Clone, Debug)]
+struct TimeWait {
+    /// FIN sequence number of the lower endpoint's stream and of the higher one's.
+    fin: [Option<SeqNum>; 2],
+    expires: Timestamp,
 }
 
 /// The canonical key of a connection: the two (address, port) endpoints, lower one first,
@@ -200,6 +217,12 @@ pub struct FlowTable<H: ConnHandler> {
     factory: HandlerFactory<H>,
     /// Keyed with a random seed: the keys are attacker-controlled (see module docs).
     map: HashMap<FlowKey, u32, ahash::RandomState>,
+    /// Connections closed by FIN in both directions, remembered for `time_wait`: the FIN
+    /// sequence number sent by the lower and the higher endpoint.
+    time_wait: HashMap<FlowKey, TimeWait, ahash::RandomState>,
+    /// `time_wait` keys in closing order, with their expiry (stale entries skipped).
+    time_wait_order: VecDeque<(FlowKey, Timestamp)>,
+    time_wait_ns: i64,
     slots: Vec<Option<Conn<H>>>,
     free: Vec<u32>,
     /// Least recently active connection.
@@ -223,6 +246,9 @@ impl<H: ConnHandler> FlowTable<H> {
             idle_ns,
             factory,
             map: HashMap::with_hasher(ahash::RandomState::new()),
+            time_wait: HashMap::with_hasher(ahash::RandomState::new()),
+            time_wait_order: VecDeque::new(),
+            time_wait_ns: i64::try_from(config.time_wait.as_nanos()).unwrap_or(i64::MAX),
             slots: Vec::new(),
             free: Vec::new(),
             lru_head: NIL,
@@ -264,6 +290,7 @@ impl<H: ConnHandler> FlowTable<H> {
         self.stats.packets += 1;
         let now = self.tick(ts);
         self.expire_idle(now, out);
+        self.expire_time_wait(now);
 
         let (key, src_is_lo) = FlowKey::new(&seg.src, &seg.dst);
         let syn = seg.flags.has(TcpFlags::SYN);
@@ -297,6 +324,18 @@ impl<H: ConnHandler> FlowTable<H> {
         if rst || (seg.payload.is_empty() && !syn) {
             self.stats.packets_without_flow += 1;
             return;
+        }
+        if let Some(tw) = self.time_wait.remove(&key) {
+            // Data at or below the sender's FIN is a retransmission of the closed
+            // connection's bytes; anything else (a new SYN, data beyond the FIN) starts anew.
+            let fin = if src_is_lo { tw.fin[0] } else { tw.fin[1] };
+            let len = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
+            let retransmitted = !syn && fin.is_some_and(|f| seg.seq.add(len).diff(f) <= 0);
+            if retransmitted {
+                self.stats.retransmissions_after_close += 1;
+                self.time_wait.insert(key, tw);
+                return;
+            }
         }
         let sender_is_orig = if syn {
             !ack
@@ -400,6 +439,24 @@ impl<H: ConnHandler> FlowTable<H> {
 
     fn conn_mut(&mut self, slot: u32) -> Option<&mut Conn<H>> {
         self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// Forgets closed connections whose TIME_WAIT is over (or too many).
+    fn expire_time_wait(&mut self, now: Timestamp) {
+        let cap = self.config.max_flows.max(1);
+        while let Some(&(key, expires)) = self.time_wait_order.front() {
+            if expires > now && self.time_wait_order.len() <= cap {
+                break;
+            }
+            self.time_wait_order.pop_front();
+            if self
+                .time_wait
+                .get(&key)
+                .is_some_and(|t| t.expires == expires)
+            {
+                self.time_wait.remove(&key);
+            }
+        }
     }
 
     fn expire_idle(&mut self, now: Timestamp, out: &mut Vec<H::Event>) {
@@ -585,6 +642,17 @@ impl<H: ConnHandler> FlowTable<H> {
         self.rstats.skipped_bytes += skipped;
         handler.on_close(info, ts, reason, out);
         self.stats.closed.count(reason);
+        if reason == CloseReason::Fin && conn.streams.iter().all(StreamReassembler::fin_seen) {
+            let [to_resp, to_orig] = &conn.streams;
+            let fin = if conn.orig_is_lo {
+                [to_resp.fin_seq(), to_orig.fin_seq()]
+            } else {
+                [to_orig.fin_seq(), to_resp.fin_seq()]
+            };
+            let expires = Timestamp(self.clock.as_nanos().saturating_add(self.time_wait_ns));
+            self.time_wait.insert(conn.key, TimeWait { fin, expires });
+            self.time_wait_order.push_back((conn.key, expires));
+        }
     }
 
     /// Marks a connection active now: moves it to the LRU tail.

@@ -176,6 +176,57 @@ fn handshake_data_both_ways_and_fin() {
 }
 
 #[test]
+fn data_retransmitted_after_both_fins_is_not_a_new_connection() {
+    let mut t = T::new(FlowConfig::default());
+    t.handshake(100, 500);
+    t.c(101, 501, ACK, "GET / HTTP/1.1\r\n\r\n");
+    t.s(501, 119, ACK, "HTTP/1.1 200 OK\r\n\r\n");
+    t.c(119, 520, FIN | ACK, "");
+    t.s(520, 120, FIN | ACK, "");
+    t.take();
+    // The client's final ACK was lost: both sides retransmit (the request, the response
+    // and a FIN carrying its last bytes). Nothing starts.
+    t.c(101, 501, ACK, "GET / HTTP/1.1\r\n\r\n");
+    t.s(501, 119, ACK, "HTTP/1.1 200 OK\r\n\r\n");
+    t.s(510, 120, FIN | ACK, "200 OK\r\n\r\n");
+    assert_eq!(t.take(), vec![]);
+    let st = t.table.stats();
+    assert_eq!((st.flows_created, st.retransmissions_after_close), (1, 3));
+    // Data beyond the FIN is no retransmission: a connection picked up mid-stream.
+    t.c(120, 521, ACK, "GET /again");
+    assert_eq!(t.take(), vec![d(1, TR, "GET /again")]);
+    t.table.flush(t.now, &mut t.out);
+    t.take();
+    // A new SYN on the same ports starts a new connection at once.
+    let mut t = T::new(FlowConfig::default());
+    t.handshake(100, 500);
+    t.c(101, 501, FIN | ACK, "x");
+    t.s(501, 103, FIN | ACK, "y");
+    t.take();
+    t.handshake(9000, 7000);
+    t.c(9001, 7001, ACK, "z");
+    assert_eq!(t.take(), vec![d(1, TR, "z")]);
+    assert_eq!(t.table.stats().retransmissions_after_close, 0);
+}
+
+#[test]
+fn time_wait_ends_after_its_time() {
+    let mut t = T::new(FlowConfig {
+        time_wait: Duration::from_secs(10),
+        ..FlowConfig::default()
+    });
+    t.handshake(100, 500);
+    t.c(101, 501, FIN | ACK, "x");
+    t.s(501, 103, FIN | ACK, "y");
+    t.take();
+    t.now = t.now.add_nanos(11_000_000_000);
+    // Long after the close the same bytes are a connection picked up mid-stream.
+    t.c(101, 501, ACK, "x");
+    assert_eq!(t.take(), vec![d(1, TR, "x")]);
+    assert_eq!(t.table.stats().retransmissions_after_close, 0);
+}
+
+#[test]
 fn midstream_pickup_server_port_is_responder() {
     let mut t = T::new(FlowConfig::default());
     // First packet seen is the server's response: the server (port 80) is the responder.

@@ -645,7 +645,7 @@ impl HttpConn {
         if !side.checked {
             let v = match role {
                 Role::Client => parser::sniff_request(&side.buf, resync),
-                _ => parser::sniff_response(&side.buf),
+                _ => parser::sniff_status_line(&side.buf, resync),
             };
             let v = if v == Verdict::NeedMore && side.buf.len() > cap {
                 Verdict::Neither

@@ -174,6 +174,40 @@ pub fn sniff_response(buf: &[u8]) -> Verdict {
     }
 }
 
+/// Does `buf` start with an HTTP status line? It must start with `HTTP/` and, once its line
+/// is complete, carry a status code: a token starting with a digit (`2XX` is tolerated,
+/// `HTTP/2 and ...` in prose is not); `strict` (when resynchronising inside garbage)
+/// requires a version `HTTP/d[.d]` and exactly three digits.
+pub fn sniff_status_line(buf: &[u8], strict: bool) -> Verdict {
+    match sniff_response(buf) {
+        Verdict::Response => {}
+        v => return v,
+    }
+    let Some(nl) = memchr(b'\n', buf) else {
+        return Verdict::NeedMore;
+    };
+    let line = trim_eol(buf.get(..nl).unwrap_or_default());
+    let mut tokens = line.split(|&b| is_ws(b)).filter(|t| !t.is_empty());
+    let version = tokens.next().unwrap_or_default();
+    let code = tokens.next().unwrap_or_default();
+    let ok = if strict {
+        let v = version.get(5..).unwrap_or_default();
+        let version_ok = match v {
+            [a] => a.is_ascii_digit(),
+            [a, b'.', b] => a.is_ascii_digit() && b.is_ascii_digit(),
+            _ => false,
+        };
+        version_ok && code.len() == 3 && code.iter().all(u8::is_ascii_digit)
+    } else {
+        code.first().is_some_and(u8::is_ascii_digit)
+    };
+    if ok {
+        Verdict::Response
+    } else {
+        Verdict::Neither
+    }
+}
+
 /// Does `buf` start like an HTTP request line? `strict` additionally requires a trailing
 /// `HTTP/` version token (used when resynchronising inside garbage).
 pub fn sniff_request(buf: &[u8], strict: bool) -> Verdict {

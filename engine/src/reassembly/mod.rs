@@ -224,6 +224,11 @@ impl StreamReassembler {
         self.next
     }
 
+    /// The sequence number of the FIN (one past the last data byte), once seen.
+    pub fn fin_seq(&self) -> Option<SeqNum> {
+        self.fin_seq
+    }
+
     /// Was a FIN seen (delivered or not)?
     pub fn fin_seen(&self) -> bool {
         self.fin_seq.is_some()

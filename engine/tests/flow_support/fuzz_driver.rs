@@ -101,6 +101,7 @@ pub fn run(data: &[u8]) {
             max_buffer_segments: 6,
         },
         max_buffered_bytes: 1024,
+        time_wait: Duration::from_secs(20),
     };
     let mut table = FlowTable::new(
         config,
