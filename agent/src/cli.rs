@@ -83,6 +83,9 @@ pub fn exchanges(a: ExchangesArgs) -> Result<ExitCode> {
     };
     reorder.finish(&mut emit).context("cannot write output")?;
     writer.finish().context("cannot write output")?;
+    if let Some(why) = stats.why_empty() {
+        eprintln!("apitap: {why}");
+    }
     if a.stats {
         eprintln!("{}", stats.summary());
         let r = reorder.stats();
@@ -199,6 +202,9 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
                 }
                 Ok(())
             })?;
+        if let Some(why) = stats.why_empty() {
+            eprintln!("apitap: {why}");
+        }
         if a.stats {
             eprintln!("{}", stats.summary());
         }

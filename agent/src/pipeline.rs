@@ -4,7 +4,7 @@
 //! Flows persist across the files of one run (rotated captures continue each other); idle
 //! timeouts run on capture time.
 
-use crate::capture::FileSource;
+use crate::capture::{FileSource, LinkType};
 use anyhow::{Context, Result};
 use apitap_engine::http::HttpEvent;
 use apitap_engine::pipeline::{Pipeline, PipelineConfig, PipelineStats, ADVANCE_EVERY};
@@ -18,9 +18,116 @@ pub struct RunStats {
     pub capture_truncated: u64,
     /// The engine's stages (packets and bytes read from the captures after the BPF filter).
     pub engine: PipelineStats,
+    /// Packets read per link type (the first 16 link types seen).
+    pub links: Vec<(LinkType, u64)>,
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl RunStats {
+    /// When packets were read but no exchange came out: what was seen, and why nothing came
+    /// out (one line per reason, largest first). `None` if there were exchanges or no
+    /// packets.
+    pub fn why_empty(&self) -> Option<String> {
+        let e = &self.engine;
+        if e.packets == 0 || e.protocol.http.exchanges > 0 {
+            return None;
+        }
+        let d = &e.decode;
+        let p = &e.protocol;
+        let mut why: Vec<(u64, String)> = Vec::new();
+        let undecoded: u64 = d.unsupported_link;
+        if undecoded > 0 {
+            let links: Vec<String> = self
+                .links
+                .iter()
+                .filter(|(l, _)| !decoded_link(*l))
+                .map(|(l, n)| {
+                    format!(
+                        "{} packets of link type {} ({})",
+                        thousands(*n),
+                        l.0,
+                        l.name()
+                    )
+                })
+                .collect();
+            let what = if links.is_empty() {
+                format!(
+                    "{} packets of an unsupported link type",
+                    thousands(undecoded)
+                )
+            } else {
+                links.join(", ")
+            };
+            why.push((undecoded, format!("{what}: not decoded")));
+        }
+        for (n, what) in [
+            (d.non_ip, "not IP"),
+            (d.non_tcp, "IP but not TCP"),
+            (d.truncated, "cut short by the capture (snaplen)"),
+            (d.bad_header, "malformed headers"),
+            (d.frag_held + d.frag_dropped, "IP fragments never completed"),
+        ] {
+            if n > 0 {
+                why.push((n, format!("{} packets {what}", thousands(n))));
+            }
+        }
+        for (n, what) in [
+            (p.tls, "TLS (encrypted: not parsed)"),
+            (p.http2_unsupported, "HTTP/2 (not parsed by this build)"),
+            (p.unrecognised, "not HTTP"),
+            (p.undecided, "too few bytes to tell the protocol"),
+            (p.socks_failed, "failed SOCKS handshakes"),
+        ] {
+            if n > 0 {
+                why.push((n, format!("{} connections {what}", thousands(n))));
+            }
+        }
+        if p.http1 > 0 {
+            why.push((
+                p.http1,
+                format!(
+                    "{} HTTP/1 connections with {} request and {} response heads but no complete exchange",
+                    thousands(p.http1),
+                    thousands(p.http.requests),
+                    thousands(p.http.responses)
+                ),
+            ));
+        }
+        if d.tcp > 0 && e.flow.flows_created == 0 {
+            why.push((
+                d.tcp,
+                format!(
+                    "{} TCP segments that start no connection (no SYN, no payload)",
+                    thousands(d.tcp)
+                ),
+            ));
+        }
+        why.sort_by_key(|w| std::cmp::Reverse(w.0));
+        let mut out = format!(
+            "no HTTP exchanges in {} packets ({} TCP segments, {} connections):",
+            thousands(e.packets),
+            thousands(d.tcp),
+            thousands(e.flow.flows_created)
+        );
+        for (_, w) in why {
+            out.push_str("\n  ");
+            out.push_str(&w);
+        }
+        Some(out)
+    }
+
     /// A human-readable multi-line summary.
     pub fn summary(&self) -> String {
         let e = &self.engine;
@@ -31,6 +138,20 @@ impl RunStats {
             self.files, e.packets, e.bytes, e.decode, e.flow, e.reassembly, p, e.protocol.http
         )
     }
+}
+
+/// Does the engine decode this link type? (A probe with an empty frame: only unsupported
+/// link types say so without looking at the bytes.)
+fn decoded_link(l: LinkType) -> bool {
+    let mut d = apitap_engine::decode::Decoder::new();
+    let pkt = apitap_engine::Packet {
+        ts: apitap_engine::Timestamp::default(),
+        link: l,
+        data: &[],
+        orig_len: 0,
+    };
+    let _ = d.decode(&pkt);
+    d.stats().unsupported_link == 0
 }
 
 /// Runs the pipeline over `paths` in order (each narrowed by the BPF `filter`), calling `sink`
@@ -47,6 +168,7 @@ pub fn run_files(
     let mut truncated = 0;
     let mut events: Vec<HttpEvent> = Vec::with_capacity(64);
     let mut n: u64 = 0;
+    let mut links: Vec<(LinkType, u64)> = Vec::new();
     for path in paths {
         let mut src = FileSource::open(path, filter)
             .with_context(|| format!("cannot read capture {path}"))?;
@@ -65,6 +187,11 @@ pub fn run_files(
                 }
             };
             pipe.push(&pkt, &mut events);
+            if let Some((_, c)) = links.iter_mut().find(|(l, _)| *l == pkt.link) {
+                *c += 1;
+            } else if links.len() < 16 {
+                links.push((pkt.link, 1));
+            }
             n += 1;
             if n.is_multiple_of(ADVANCE_EVERY) {
                 if let Some(b) = &bar {
@@ -89,5 +216,6 @@ pub fn run_files(
         files,
         capture_truncated: truncated,
         engine: pipe.stats(),
+        links,
     })
 }

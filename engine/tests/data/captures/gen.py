@@ -96,3 +96,9 @@ socks4a_c = b"\x04\x01\x00\x50\x00\x00\x00\x01user\x00h\x00" + REQ
 socks4a_s = b"\x00\x5a\x00\x00\x00\x00\x00\x00" + RESP
 wrpcap("socks4a.pcap", timed([eth(p) for p in tcp_conv(dport=1080, client_payload=socks4a_c,
                                                         server_payload=socks4a_s)]))
+
+# TLS only (a ClientHello and ServerHello record start): no HTTP to find.
+hello_c = b"\x16\x03\x01\x00\x2f\x01\x00\x00\x2b\x03\x03" + bytes(32) + b"\x00\x00\x02\x13\x01\x01\x00"
+hello_s = b"\x16\x03\x03\x00\x2a\x02\x00\x00\x26\x03\x03" + bytes(32) + b"\x00\x13\x01\x00"
+wrpcap("tls.pcap", timed([eth(p) for p in tcp_conv(dport=443, client_payload=hello_c,
+                                                    server_payload=hello_s)]))
