@@ -20,6 +20,12 @@
 //!   at start, so a restart of the agent loses nothing that was spooled. If the file would
 //!   exceed `--spool-max-bytes`, only the newest snapshot is spooled (it supersedes older
 //!   snapshots of the same source) and `spool_truncated` counts it.
+//! - **Checkpoints**: with a spool directory, every `--checkpoint-interval` (default 10 s)
+//!   the pusher also writes the join of the unsent data and a fresh snapshot to the spool, in
+//!   the same crash-safe way, whether or not the collector is reachable. A SIGKILL therefore
+//!   loses at most one checkpoint interval of learning (plus the time of one write); the next
+//!   run (with its own source id) resends the spool at start. Checkpoints are counted
+//!   (`apitap_upstream_checkpoints_total`) and do not mark data as unsent.
 //! - Metrics: remote-write batches queue in memory (at most `--remote-write-buffer`
 //!   batches; the oldest is dropped and counted when full). A 4xx answer other than 429 is
 //!   permanent (the receiver will never accept that batch, e.g. out-of-order samples): the
@@ -71,6 +77,10 @@ pub struct UpstreamConfig {
     /// Directory for the on-disk spool of unsent models (memory only when unset).
     #[arg(long, env = "APITAP_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
+    /// With `--spool-dir`: how often unpushed learning is checkpointed to the spool (so a
+    /// SIGKILL loses at most this much); `0s` turns checkpoints off.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, env = "APITAP_CHECKPOINT_INTERVAL")]
+    pub checkpoint_interval: Duration,
     /// Largest spool file, bytes (see the module doc).
     #[arg(long, default_value_t = 64 << 20)]
     pub spool_max_bytes: u64,
@@ -96,6 +106,7 @@ impl Default for UpstreamConfig {
             push_max_backoff: Duration::from_secs(30),
             push_timeout: Duration::from_secs(10),
             spool_dir: None,
+            checkpoint_interval: Duration::from_secs(10),
             spool_max_bytes: 64 << 20,
             remote_write: None,
             remote_write_headers: Vec::new(),

@@ -35,6 +35,8 @@ pub struct PushStats {
     pub spool_errors: AtomicU64,
     /// Unix ms of the last successful push (0 = never).
     pub last_success_unix_ms: AtomicI64,
+    /// Checkpoints of unpushed learning written to the spool.
+    pub checkpoints: AtomicU64,
 }
 
 impl PushStats {
@@ -65,6 +67,7 @@ impl PushStats {
         let _ = writeln!(out, "# HELP apitap_upstream_spool_age_seconds Age of the oldest unsent model data (0 when all is delivered).\n# TYPE apitap_upstream_spool_age_seconds gauge\napitap_upstream_spool_age_seconds {age:.3}");
         let _ = writeln!(out, "# HELP apitap_upstream_spool_writes_total Spool file writes.\n# TYPE apitap_upstream_spool_writes_total counter\napitap_upstream_spool_writes_total {}", self.spool_writes.load(Relaxed));
         let _ = writeln!(out, "# HELP apitap_upstream_spool_truncated_total Spool writes that kept only the newest snapshot (size cap).\n# TYPE apitap_upstream_spool_truncated_total counter\napitap_upstream_spool_truncated_total {}", self.spool_truncated.load(Relaxed));
+        let _ = writeln!(out, "# HELP apitap_upstream_checkpoints_total Checkpoints of unpushed learning written to the spool.\n# TYPE apitap_upstream_checkpoints_total counter\napitap_upstream_checkpoints_total {}", self.checkpoints.load(Relaxed));
         let _ = writeln!(out, "# HELP apitap_upstream_spool_errors_total Spool I/O errors.\n# TYPE apitap_upstream_spool_errors_total counter\napitap_upstream_spool_errors_total {}", self.spool_errors.load(Relaxed));
         let _ = writeln!(out, "# HELP apitap_upstream_last_success_timestamp_seconds Time of the last successful push.\n# TYPE apitap_upstream_last_success_timestamp_seconds gauge\napitap_upstream_last_success_timestamp_seconds {last:.3}");
     }
@@ -196,6 +199,7 @@ pub struct ModelPusher {
     url: String,
     token: Option<String>,
     interval: Duration,
+    checkpoint_interval: Option<Duration>,
     backoff: Backoff,
     snapshot: SnapshotFn,
     spool: Option<Spool>,
@@ -271,6 +275,8 @@ impl ModelPusher {
             url,
             token: cfg.bearer()?,
             interval: cfg.push_interval,
+            checkpoint_interval: (!cfg.checkpoint_interval.is_zero() && spool.is_some())
+                .then_some(cfg.checkpoint_interval.max(Duration::from_millis(100))),
             backoff: Backoff::new(base, cfg.push_max_backoff),
             snapshot,
             spool,
@@ -379,6 +385,40 @@ impl ModelPusher {
         }
     }
 
+    /// Checkpoint: the join of the unsent data and a fresh snapshot goes to the spool (and
+    /// becomes the unsent data), so a SIGKILL loses at most one checkpoint interval.
+    pub async fn checkpoint(&mut self) {
+        let Some(s) = &self.spool else { return };
+        let f = self.snapshot.clone();
+        let Ok(snap) = tokio::task::spawn_blocking(move || f()).await else {
+            return;
+        };
+        let join = match &self.pending {
+            Some(p) => p.merged(&snap),
+            None => snap.clone(),
+        };
+        let since = match self.stats.unsent_since_unix_ms.load(Relaxed) {
+            0 => now_unix_ms(),
+            t => t,
+        };
+        let mut size = 0;
+        match s.store(&join, &snap, since, &mut size) {
+            Ok(truncated) => {
+                self.stats.checkpoints.fetch_add(1, Relaxed);
+                self.stats.spool_writes.fetch_add(1, Relaxed);
+                self.stats.spool_bytes.store(size, Relaxed);
+                if truncated {
+                    self.stats.spool_truncated.fetch_add(1, Relaxed);
+                }
+            }
+            Err(err) => {
+                self.stats.spool_errors.fetch_add(1, Relaxed);
+                tracing::error!("cannot checkpoint the model: {err:#}");
+            }
+        }
+        self.pending = Some(join);
+    }
+
     /// Writes the unsent data to the spool (if any is configured).
     fn spool(&self, join: &ApiModel, newest: &ApiModel) {
         let Some(s) = &self.spool else { return };
@@ -441,9 +481,22 @@ impl ModelPusher {
         } else {
             tokio::time::Instant::now() + self.interval
         };
+        let mut next_ckpt = self
+            .checkpoint_interval
+            .map(|d| tokio::time::Instant::now() + d);
         loop {
-            if sleep_or_stop(next, &mut stop).await {
+            let wake = next_ckpt.map_or(next, |c| c.min(next));
+            if sleep_or_stop(wake, &mut stop).await {
                 break;
+            }
+            if let (Some(c), Some(d)) = (next_ckpt, self.checkpoint_interval) {
+                if tokio::time::Instant::now() >= c {
+                    self.checkpoint().await;
+                    next_ckpt = Some(tokio::time::Instant::now() + d);
+                }
+            }
+            if tokio::time::Instant::now() < next {
+                continue;
             }
             match self.push_now().await {
                 Ok(()) => {
