@@ -160,4 +160,15 @@ e2e_check "replicas' model equals the sequential merge of the final snapshots" p
 import json, sys
 a = json.load(open('$T/ref-model.json')); b = json.load(open('$T/pg-model.json'))
 sys.exit(0 if a == b else 1)"
+# `apitap push --source`: the same model pushed as two runs merges as two sources.
+"$APITAP" push "$T/agent0-4.json" --upstream "$REF" --service runs --source run-a --timeout 20s
+"$APITAP" push "$T/agent0-4.json" --upstream "$REF" --service runs --source run-b --timeout 20s
+"$APITAP" push "$T/agent0-4.json" --upstream "$REF" --service runs --source run-b --timeout 20s
+e2e_check "push --source: two runs are two sources, counts summed once each" python3 -c "
+import json, sys, urllib.request
+s = {x['service']: x for x in json.load(urllib.request.urlopen('$REF/v1/services'))}
+one = json.load(open('$T/agent0-4.json'))
+n = sum(v['stats']['observed'] for v in one['sources'].values())
+r = s['runs']
+sys.exit(0 if r['sources'] == 2 and r['observed'] == 2 * n else 1)"
 e2e_summary

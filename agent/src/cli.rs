@@ -329,6 +329,11 @@ pub struct PushArgs {
     /// Spool directory (a failed push leaves the model there; the next push resends it).
     #[arg(long)]
     pub spool_dir: Option<std::path::PathBuf>,
+    /// Push the evidence under this source id (a model of one source is relabelled; sources
+    /// of a multi-source model become `NAME/old`), so models of different runs merge side
+    /// by side instead of as snapshots of one learner.
+    #[arg(long)]
+    pub source: Option<String>,
 }
 
 /// Runs `apitap push`: pushes one model with retries; exit 1 if it could not be delivered.
@@ -339,8 +344,19 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     } else {
         std::fs::read_to_string(&a.model).with_context(|| format!("cannot read {}", a.model))?
     };
-    let model = apitap_model::ApiModel::from_json(&text)
+    let mut model = apitap_model::ApiModel::from_json(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.model))?;
+    if let Some(name) = &a.source {
+        anyhow::ensure!(!name.is_empty(), "--source must not be empty");
+        let one = model.sources.len() == 1;
+        model.sources = std::mem::take(&mut model.sources)
+            .into_iter()
+            .map(|(old, ev)| {
+                let id = if one { name.clone() } else { format!("{name}/{old}") };
+                (id, ev)
+            })
+            .collect();
+    }
     let cfg = UpstreamConfig {
         upstream: Some(a.upstream.clone()),
         service: Some(a.service.clone()),
