@@ -47,6 +47,9 @@ value_sets = {
              "persistence": {"size": "5Gi", "storageClassName": "fast"},
              "podAnnotations": {"a": "b"}, "nodeSelector": {"kubernetes.io/os": "linux"}},
     "nopersist": {"persistence": {"enabled": False}, "auth": {"existingSecret": "my-tokens"}},
+    "replicas": {"collector": {"replicas": 3}, "store": {"url": "postgres://apitap:pw@pg:5432/apitap"},
+                 "auth": {"tokens": ["0123456789abcdef-token-a"]}},
+    "replicas-secret": {"collector": {"replicas": 2}, "store": {"existingSecret": "pg-url", "secretKey": "dsn"}},
 }
 with helm.Chart.load(chart) as c:
     for name, values in value_sets.items():
@@ -66,11 +69,25 @@ with helm.Chart.load(chart) as c:
             check("APITAP_COLLECTOR_TOKENS" in dep and "readOnlyRootFilesystem: true" in dep, "deployment wires tokens and a read-only root fs")
             cm = rendered["apitap/templates/dashboard.yaml"]
             check("apitap_upstream_spool_bytes" in cm, "dashboard ConfigMap carries the dashboard")
+        if name.startswith("replicas"):
+            dep = rendered["apitap/templates/deployment.yaml"]
+            n = values["collector"]["replicas"]
+            check("PodDisruptionBudget" in kinds and "PersistentVolumeClaim" not in kinds, f"{name}: a PodDisruptionBudget, no PVC")
+            check(f"replicas: {n}" in dep and "APITAP_COLLECTOR_STORE" in dep and "path: /readyz" in dep, f"{name}: {n} replicas, store URL from a Secret, readiness checks the store")
+            sec = "pg-url" if name == "replicas-secret" else "demo-apitap-store"
+            check(f"name: {sec}" in dep, f"{name}: the store Secret is {sec}")
+            if name == "replicas":
+                check("postgres://" not in dep and "demo-apitap-store" in rendered.get("apitap/templates/store-secret.yaml", ""), "the URL is only in the Secret")
         if name == "defaults":
             check(sorted(kinds) == ["Deployment", "PersistentVolumeClaim", "Service"], "default render: Deployment, PVC, Service")
             notes = rendered.get("apitap/templates/NOTES.txt", "")
             check("WARNING: no auth.tokens" in notes, "NOTES warn about missing auth")
-    for bad in [{"collector": {"port": 70000}}, {"auth": {"tokens": ["short"]}}, {"persistence": {"size": "lots"}}, {"unknownKey": 1}]:
+    try:
+        c.render(values={"collector": {"replicas": 2}}, name="demo", namespace="apitap")
+        check(False, "replicas > 1 without a shared store is refused")
+    except helm.HelmError as e:
+        check("shared store" in str(e), f"replicas > 1 without a shared store is refused: {str(e).splitlines()[0][:90]}")
+    for bad in [{"collector": {"port": 70000}}, {"collector": {"replicas": 0}}, {"store": {"url": "mysql://x"}}, {"auth": {"tokens": ["short"]}}, {"persistence": {"size": "lots"}}, {"unknownKey": 1}]:
         try:
             c.validate_schema(bad)
             check(False, f"values.schema.json rejects {bad}")
@@ -95,7 +112,7 @@ PY
 
 if [ $rc -eq 0 ]; then e2e_pass "chart lint, render, schema, dashboard"; else e2e_fail "chart lint, render, schema, dashboard"; fi
 
-for f in defaults full nopersist; do
+for f in defaults full nopersist replicas replicas-secret; do
   # The ServiceMonitor CRD has no bundled schema (a warning); everything else must validate.
   if kubernetes-validate --strict -k "$KUBE_VERSION" --no-warn "$OUT/$f.yaml" > "$OUT/$f.val" 2>&1; then
     e2e_pass "kubernetes-validate --strict ($KUBE_VERSION): chart with $f values"

@@ -43,3 +43,16 @@ app.kubernetes.io/component: collector
 {{- include "apitap.fullname" . -}}
 {{- end -}}
 {{- end -}}
+
+{{/* True (non-empty) when the shared store is configured. */}}
+{{- define "apitap.sharedStore" -}}
+{{- if or .Values.store.url .Values.store.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{- define "apitap.storeSecretName" -}}
+{{- if .Values.store.existingSecret -}}
+{{- .Values.store.existingSecret -}}
+{{- else -}}
+{{- include "apitap.fullname" . -}}-store
+{{- end -}}
+{{- end -}}
