@@ -352,7 +352,11 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
         model.sources = std::mem::take(&mut model.sources)
             .into_iter()
             .map(|(old, ev)| {
-                let id = if one { name.clone() } else { format!("{name}/{old}") };
+                let id = if one {
+                    name.clone()
+                } else {
+                    format!("{name}/{old}")
+                };
                 (id, ev)
             })
             .collect();
