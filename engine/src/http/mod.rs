@@ -9,8 +9,11 @@
 //! - [`parser`]: lenient start-line and header parsing, recognising HTTP by content.
 //! - [`body`]: chunked transfer coding and content decoding (gzip, deflate, br, stacked),
 //!   streaming.
-//! - [`conn`]: [`HttpConn`], the per-connection handler: roles, pairing, gaps, resync.
-//!   Its module docs state the policies (what Zeek/libhtp behaviour is followed where).
+//! - [`conn`]: [`HttpConn`], the per-connection parser: roles, pairing, gaps, resync. Its
+//!   module docs state the policies (what Zeek/libhtp behaviour is followed where); its
+//!   files split it by concern: `head` (message heads), `framing` (bodies), `pairing`
+//!   (exchange entries and their order), `v09` (HTTP/0.9), `tunnel` (101 and CONNECT),
+//!   `gaps` (capture gaps, FIN and close).
 
 pub mod body;
 pub mod conn;

@@ -1,0 +1,362 @@
+//! Message heads: finding the end of a head (with the start-line plausibility check and the head cap), then turning a request or response head into an exchange entry and starting its body.
+
+use super::*;
+
+impl HttpConn {
+    /// Returns how many bytes of `data` were consumed.
+    pub(super) fn head_step(
+        &mut self,
+        s: S,
+        ts: Timestamp,
+        data: &[u8],
+        resync: bool,
+        out: &mut Vec<HttpEvent>,
+    ) -> usize {
+        let role = self.side_ref(s).role;
+        let mut skipped = 0;
+        if self.side_ref(s).buf.is_empty() && !self.side_ref(s).v09 {
+            // A new message starts here.
+            if role == Role::Server {
+                self.finalize_v09_client(out);
+                if let Some(idx) = self.first_unanswered().filter(|&i| self.is_09(i)) {
+                    self.start_09_reply(s, idx, ts, out);
+                    return 0;
+                }
+            }
+            // Skip blank lines between messages.
+            skipped = data
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+                .unwrap_or(data.len());
+            if skipped == data.len() {
+                return skipped;
+            }
+            self.side(s).head_ts = ts;
+        }
+        let data = data.get(skipped..).unwrap_or_default();
+        let cap = self.cfg.head_cap;
+        let side = self.side(s);
+        let base = side.buf.len();
+        let room = (cap + 1).saturating_sub(base);
+        let take = room.min(data.len());
+        side.buf
+            .extend_from_slice(data.get(..take).unwrap_or_default());
+
+        if !side.checked {
+            let v = match role {
+                Role::Client => parser::sniff_request(&side.buf, resync),
+                _ => parser::sniff_status_line(&side.buf, resync),
+            };
+            let v = if v == Verdict::NeedMore && side.buf.len() > cap {
+                Verdict::Neither
+            } else {
+                v
+            };
+            match v {
+                Verdict::NeedMore => return skipped + take,
+                Verdict::Neither => {
+                    // Garbage: drop through the end of this line and look again.
+                    if !resync {
+                        self.parse_error(ParseError::NotAStartLine);
+                        self.stats.resyncs += 1;
+                    }
+                    let side = self.side(s);
+                    let consumed = match memchr(b'\n', &side.buf) {
+                        Some(p) => {
+                            side.reset_head();
+                            side.phase = Phase::Head { resync: true };
+                            (p + 1).saturating_sub(base)
+                        }
+                        None => {
+                            side.reset_head();
+                            side.phase = Phase::SkipLine;
+                            take
+                        }
+                    };
+                    return skipped + consumed;
+                }
+                Verdict::Request | Verdict::Response => side.checked = true,
+            }
+        }
+
+        // Find the end of the head.
+        loop {
+            let side = self.side(s);
+            let had_first = side.scan.first_line_end.is_some();
+            let line_start = side.scan.line_start;
+            let end = side.scan.scan(&side.buf);
+            // Client: the request line is complete; version-less lines are special.
+            if role == Role::Client && !had_first && !side.v09 {
+                if let Some(fl) = side.scan.first_line_end {
+                    let line = parser::trim_eol(side.buf.get(..fl).unwrap_or_default());
+                    if let Ok(rl) = parser::parse_request_line(line) {
+                        if rl.version.is_none() {
+                            let buf_len = side.buf.len();
+                            self.open_v09_request(s, rl, ts, out);
+                            // Re-scan the following lines one at a time.
+                            let side = self.side(s);
+                            side.scan = HeadScan {
+                                line_start: fl,
+                                first_line_end: Some(fl),
+                            };
+                            let _ = buf_len;
+                            continue;
+                        }
+                    }
+                }
+            }
+            if role == Role::Client && self.side_ref(s).v09 && !self.side_ref(s).v09_headers {
+                // The line after a version-less request line decides.
+                let side = self.side(s);
+                let fl = side.scan.first_line_end.unwrap_or(0);
+                let next_end =
+                    memchr(b'\n', side.buf.get(fl..).unwrap_or_default()).map(|p| fl + p + 1);
+                match next_end {
+                    None if side.buf.len() <= cap => {
+                        side.scan.line_start = fl;
+                        return skipped + take;
+                    }
+                    // Over the head cap with no line end: oversized, handled below.
+                    None => side.scan.line_start = fl,
+                    Some(ne) => {
+                        let line = parser::trim_eol(side.buf.get(fl..ne).unwrap_or_default());
+                        if line.is_empty() {
+                            let consumed = ne.saturating_sub(base);
+                            self.finish_v09_request(s, out);
+                            return skipped + consumed;
+                        }
+                        if parser::sniff_request(side.buf.get(fl..).unwrap_or_default(), false)
+                            == Verdict::Request
+                        {
+                            // Next request: this one had no headers.
+                            return skipped + self.finish_v09_with_leftover(s, fl, base, ts, out);
+                        }
+                        side.v09_headers = true;
+                        side.scan = HeadScan {
+                            line_start: fl,
+                            first_line_end: Some(fl),
+                        };
+                        continue;
+                    }
+                }
+            }
+            let _ = line_start;
+            match end {
+                Some(end) => {
+                    let side = self.side(s);
+                    let head = std::mem::take(&mut side.buf);
+                    let v09 = side.v09;
+                    side.reset_head();
+                    let consumed = end.saturating_sub(base);
+                    let leftover = if end < base {
+                        head.get(end..base).map(<[u8]>::to_vec)
+                    } else {
+                        None
+                    };
+                    let head_slice = head.get(..end).unwrap_or_default();
+                    match role {
+                        Role::Client => self.on_request_head(s, head_slice, v09, ts, false, out),
+                        _ => self.on_response_head(s, head_slice, ts, false, out),
+                    }
+                    // Give the buffer's allocation back for the next head (unless a huge
+                    // head made it large: idle connections should not pin memory).
+                    let side = self.side(s);
+                    if side.buf.capacity() == 0 && head.capacity() <= 8192 {
+                        let mut h = head;
+                        h.clear();
+                        side.buf = h;
+                    }
+                    if let Some(l) = leftover {
+                        self.feed(s, ts, &l, out);
+                    }
+                    return skipped + consumed;
+                }
+                None => {
+                    let side = self.side(s);
+                    if side.buf.len() > cap {
+                        self.parse_error(ParseError::HeadTooLarge);
+                        self.stats.resyncs += 1;
+                        let side = self.side(s);
+                        let v09 = side.v09.then_some(side.cur).flatten();
+                        side.reset_head();
+                        side.phase = Phase::SkipLine;
+                        if let Some(idx) = v09 {
+                            self.side(s).cur = None;
+                            if let Some(e) = self.entry_mut(idx) {
+                                e.flags |= bit(Flag::Malformed);
+                                e.req_done = true;
+                            }
+                            self.emit_ready(out);
+                        }
+                    }
+                    return skipped + take;
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_request_head(
+        &mut self,
+        s: S,
+        head: &[u8],
+        v09: bool,
+        ts: Timestamp,
+        truncated: bool,
+        out: &mut Vec<HttpEvent>,
+    ) {
+        let fl = memchr(b'\n', head).map_or(head.len(), |p| p + 1);
+        let mut headers = Vec::new();
+        let bad_headers = parser::parse_headers(head.get(fl..).unwrap_or_default(), &mut headers);
+        let f = parser::framing(&headers);
+        let mut flags = 0u16;
+        if bad_headers || f.bad_content_length {
+            flags |= bit(Flag::Malformed);
+        }
+        if truncated {
+            flags |= bit(Flag::Truncated);
+        }
+        let idx = if v09 {
+            // Headers after a version-less request line.
+            let Some(idx) = self.side_ref(s).cur else {
+                return;
+            };
+            if let Some(e) = self.entry_mut(idx) {
+                if let Some(r) = e.request.as_mut() {
+                    r.headers = headers;
+                    r.ts_end = ts;
+                }
+                e.flags |= flags;
+            }
+            idx
+        } else {
+            let line = parser::trim_eol(head.get(..fl).unwrap_or_default());
+            let rl = match parser::parse_request_line(line) {
+                Ok(rl) => rl,
+                Err(e) => {
+                    self.parse_error(e);
+                    return;
+                }
+            };
+            if rl.malformed {
+                flags |= bit(Flag::Malformed);
+            }
+            let head_ts = self.side_ref(s).head_ts;
+            let req = Request {
+                method: rl.method,
+                uri: rl.uri,
+                version: rl.version.unwrap_or_else(|| "HTTP/0.9".to_string()),
+                headers,
+                body_len: 0,
+                body: self.cfg.keep_bodies.then(Vec::new),
+                ts_start: head_ts,
+                ts_end: ts,
+            };
+            self.stats.requests += 1;
+            let idx = self.new_entry(Some(req), None, head_ts, out);
+            if let Some(e) = self.entry_mut(idx) {
+                e.flags |= flags;
+            }
+            idx
+        };
+        self.side(s).cur = Some(idx);
+        let framing = if truncated {
+            None
+        } else if f.chunked {
+            Some(Framing::Chunked(Chunked::new()))
+        } else {
+            match f.content_length {
+                Some(n) if n > 0 => Some(Framing::Length(n)),
+                _ => None,
+            }
+        };
+        self.start_body(s, framing, &f.codings, out);
+    }
+
+    pub(super) fn on_response_head(
+        &mut self,
+        s: S,
+        head: &[u8],
+        ts: Timestamp,
+        truncated: bool,
+        out: &mut Vec<HttpEvent>,
+    ) {
+        let fl = memchr(b'\n', head).map_or(head.len(), |p| p + 1);
+        let line = parser::trim_eol(head.get(..fl).unwrap_or_default());
+        let sl = match parser::parse_status_line(line) {
+            Ok(sl) => sl,
+            Err(e) => {
+                self.parse_error(e);
+                return;
+            }
+        };
+        if let Some(code) = sl.status {
+            if (100..200).contains(&code) && code != 101 {
+                self.stats.interim_responses += 1;
+                return;
+            }
+        }
+        let mut headers = Vec::new();
+        let bad_headers = parser::parse_headers(head.get(fl..).unwrap_or_default(), &mut headers);
+        let f = parser::framing(&headers);
+        let mut flags = 0u16;
+        if bad_headers || sl.malformed || f.bad_content_length {
+            flags |= bit(Flag::Malformed);
+        }
+        if truncated {
+            flags |= bit(Flag::Truncated);
+        }
+        let head_ts = self.side_ref(s).head_ts;
+        let resp = Response {
+            status: sl.status,
+            status_text: sl.status_text,
+            reason: sl.reason,
+            version: sl.version,
+            headers,
+            body_len: 0,
+            body: self.cfg.keep_bodies.then(Vec::new),
+            ts_start: head_ts,
+            ts_end: ts,
+        };
+        self.stats.responses += 1;
+        let (idx, is_head, is_connect) = match self.first_unanswered() {
+            Some(idx) => {
+                let (mut is_head, mut is_connect) = (false, false);
+                if let Some(e) = self.entry_mut(idx) {
+                    if let Some(q) = e.request.as_ref() {
+                        is_head = q.method.eq_ignore_ascii_case("HEAD");
+                        is_connect = q.method.eq_ignore_ascii_case("CONNECT");
+                    }
+                    e.response = Some(resp);
+                }
+                (idx, is_head, is_connect)
+            }
+            None => (self.new_entry(None, Some(resp), head_ts, out), false, false),
+        };
+        if let Some(e) = self.entry_mut(idx) {
+            e.flags |= flags;
+        }
+        self.side(s).cur = Some(idx);
+        let code = sl.status.unwrap_or(0);
+        if code == 101 {
+            self.upgrade(idx, out);
+            return;
+        }
+        if is_connect && (200..300).contains(&code) {
+            self.open_tunnel(idx, out);
+            return;
+        }
+        let no_body = truncated || is_head || code == 204 || code == 304;
+        let framing = if no_body {
+            None
+        } else if f.chunked {
+            Some(Framing::Chunked(Chunked::new()))
+        } else {
+            match f.content_length {
+                Some(0) => None,
+                Some(n) => Some(Framing::Length(n)),
+                None => Some(Framing::UntilClose),
+            }
+        };
+        self.start_body(s, framing, &f.codings, out);
+    }
+}
