@@ -128,6 +128,11 @@ pub struct LearnArgs {
     /// Pin a path template, e.g. `/v1/orgs/{org}/repos` (repeatable).
     #[arg(long = "path-template")]
     pub path_templates: Vec<String>,
+    /// A reviewed templates file that wins over inference, one rule a line (`#` comments):
+    /// `param /v1/images/{name}/json` makes segments parameters (merge), `static
+    /// /v1/containers/json` keeps a literal route (split).
+    #[arg(long)]
+    pub templates: Option<String>,
     /// A `protoc --descriptor_set_out` file: names gRPC message fields in the exports.
     #[arg(long = "proto-descriptors", value_name = "FILE")]
     pub proto_descriptors: Option<String>,
@@ -176,10 +181,14 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
     use apitap::learn::Learner;
     use apitap_model::har;
     use apitap_model::{ExportOptions, LearnConfig};
+    let rules = apitap::learn::template_rules(a.templates.as_deref())?;
+    let mut pinned = a.path_templates.clone();
+    pinned.extend(rules.params);
     let mut learner = Learner::new(LearnConfig {
         source: a.source.clone(),
         examples: a.examples,
-        pinned: a.path_templates.clone(),
+        pinned,
+        statics: rules.statics,
     });
     let (hars, captures): (Vec<String>, Vec<String>) =
         a.files.iter().cloned().partition(|f| looks_like_har(f));

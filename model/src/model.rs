@@ -36,6 +36,9 @@ pub struct LearnConfig {
     pub examples: bool,
     /// Pinned templates, e.g. `/v1/orgs/{org}/repos`: matching segments are parameters.
     pub pinned: Vec<String>,
+    /// Literal routes that stay static whatever the inference, e.g. `/containers/json`
+    /// (`{x}` segments match anything; the last segment is kept).
+    pub statics: Vec<String>,
 }
 
 impl Default for LearnConfig {
@@ -44,6 +47,7 @@ impl Default for LearnConfig {
             source: "local".into(),
             examples: false,
             pinned: Vec::new(),
+            statics: Vec::new(),
         }
     }
 }
@@ -145,6 +149,14 @@ impl Combine for SourceModel {
         }
         self.stats.combine(&o.stats, m);
     }
+}
+
+/// Parameter pins and static pins of a configuration.
+fn pins_of(cfg: &LearnConfig) -> Vec<Pin> {
+    let params = cfg.pinned.iter().map(|p| Pin::parse(p));
+    params
+        .chain(cfg.statics.iter().map(|p| Pin::parse_static(p)))
+        .collect()
 }
 
 /// Split a request-target into (path, query).
@@ -320,7 +332,7 @@ impl ApiModel {
 
     /// Learn from one exchange.
     pub fn observe(&mut self, obs: &Observation, cfg: &LearnConfig) {
-        let pins: Vec<Pin> = cfg.pinned.iter().map(|p| Pin::parse(p)).collect();
+        let pins = pins_of(cfg);
         self.observe_with_pins(obs, cfg, &pins)
     }
 
@@ -330,7 +342,7 @@ impl ApiModel {
         obs: impl IntoIterator<Item = &'a Observation>,
         cfg: &LearnConfig,
     ) {
-        let pins: Vec<Pin> = cfg.pinned.iter().map(|p| Pin::parse(p)).collect();
+        let pins = pins_of(cfg);
         for o in obs {
             self.observe_with_pins(o, cfg, &pins);
         }

@@ -115,6 +115,9 @@ pub struct PathNode {
     /// Words were routed to the parameter because `lits` was full.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lit_overflow: u64,
+    /// A literal pinned static by a templates file (`static /containers/json`): never folded.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep: bool,
     /// Pinned parameter name for this node's parameter child.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
@@ -135,6 +138,7 @@ impl Combine for PathNode {
         combine_map(&mut self.prefixes, &o.prefixes, m, MAX_PREFIXES);
         combine_opt(&mut self.values, &o.values, m);
         self.collapsed |= o.collapsed; // legacy, ignored (see the field doc)
+        self.keep |= o.keep;
         cnt(&mut self.lit_overflow, o.lit_overflow, m);
         match (&mut self.pin, &o.pin) {
             (Some(a), Some(b)) if b < a => *a = b.clone(),
@@ -150,6 +154,8 @@ impl Combine for PathNode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pin {
     segs: Vec<(String, bool)>,
+    /// A static pin: its last segment is a literal that is never folded.
+    keep: bool,
 }
 
 impl Pin {
@@ -168,12 +174,31 @@ impl Pin {
                 }
             })
             .collect();
-        Pin { segs }
+        Pin { segs, keep: false }
+    }
+
+    /// Parse a static pin `/containers/json` (`{x}` segments match anything).
+    pub fn parse_static(t: &str) -> Pin {
+        Pin {
+            keep: true,
+            ..Pin::parse(t)
+        }
+    }
+
+    /// Is `segs[i]` the literal a static pin keeps?
+    fn keeps(&self, segs: &[&str], i: usize) -> bool {
+        self.keep
+            && self.segs.len() == i + 1
+            && self
+                .segs
+                .iter()
+                .zip(segs)
+                .all(|((s, is_param), seg)| *is_param || s == seg)
     }
 
     /// If the pin matches a prefix of `segs`, the parameter name at `i`.
     fn name_at<'a>(&'a self, segs: &[&str], i: usize) -> Option<&'a str> {
-        if self.segs.len() > segs.len() || i >= self.segs.len() {
+        if self.keep || self.segs.len() > segs.len() || i >= self.segs.len() {
             return None;
         }
         for (j, (s, is_param)) in self.segs.iter().enumerate() {
@@ -186,6 +211,63 @@ impl Pin {
             .filter(|(_, p)| *p)
             .map(|(n, _)| n.as_str())
     }
+}
+
+/// Max rules in a templates file.
+pub const MAX_TEMPLATE_RULES: usize = 10_000;
+
+/// Rules of a reviewed templates file: parameter pins and static pins.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TemplateRules {
+    /// `param` lines: templates whose `{name}` segments are parameters (merges).
+    pub params: Vec<String>,
+    /// `static` lines: literal routes never folded into a parameter (splits).
+    pub statics: Vec<String>,
+}
+
+/// Parse a templates file. One rule per line, `#` starts a comment:
+///
+/// ```text
+/// # reviewed 2026-12-02
+/// param  /v1.41/images/{name}/json     # these values are one parameter (merge)
+/// param  /zones/:zone                  # `:name` also accepted
+/// static /v1.41/containers/json        # this literal stays a route (split)
+/// static /users/{userId}/settings      # `{x}` matches any segment before it
+/// ```
+///
+/// The rules win over inference: a `param` segment is a parameter from the first request
+/// (its values are never stored), a `static` literal is never folded. Errors name the line.
+pub fn parse_templates(text: &str) -> Result<TemplateRules, String> {
+    let mut rules = TemplateRules::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if rules.params.len() + rules.statics.len() >= MAX_TEMPLATE_RULES {
+            return Err(format!("more than {MAX_TEMPLATE_RULES} rules"));
+        }
+        let n = n + 1;
+        let (kind, path) = line
+            .split_once(char::is_whitespace)
+            .map(|(k, p)| (k, p.trim()))
+            .ok_or_else(|| format!("line {n}: expected `param PATH` or `static PATH`"))?;
+        if !path.starts_with('/') || path.contains(char::is_whitespace) {
+            return Err(format!("line {n}: `{path}` is not a path"));
+        }
+        let pin = Pin::parse(path);
+        let has_param = pin.segs.iter().any(|(_, p)| *p);
+        match kind {
+            "param" if has_param => rules.params.push(path.to_string()),
+            "param" => return Err(format!("line {n}: `{path}` has no {{parameter}}")),
+            "static" if pin.segs.last().is_some_and(|(_, p)| !*p) => {
+                rules.statics.push(path.to_string())
+            }
+            "static" => return Err(format!("line {n}: `{path}` must end in a literal")),
+            k => return Err(format!("line {n}: unknown rule `{k}` (param or static)")),
+        }
+    }
+    Ok(rules)
 }
 
 fn collapse_allowed(prev: Option<&str>) -> bool {
@@ -240,10 +322,12 @@ pub(crate) fn route<'a>(
             }
         }
         let class = classify_segment(seg);
-        let to_param = pinned.is_some()
-            || cur.pin.is_some()
-            || class.is_id_like()
-            || seg.len() > MAX_LITERAL_LEN;
+        let keep = pins.iter().any(|p| p.keeps(segs, i));
+        let to_param = !keep
+            && (pinned.is_some()
+                || cur.pin.is_some()
+                || class.is_id_like()
+                || seg.len() > MAX_LITERAL_LEN);
         let next: &mut PathNode = if !to_param
             && (cur.lits.contains_key(seg) || cur.lits.len() < MAX_LITERALS && *budget > 0)
         {
@@ -251,7 +335,9 @@ pub(crate) fn route<'a>(
                 *budget -= 1;
                 cur.lits.insert(seg.to_string(), PathNode::default());
             }
-            cur.lits.get_mut(seg)?
+            let c = cur.lits.get_mut(seg)?;
+            c.keep |= keep;
+            c
         } else {
             if !to_param {
                 cur.lit_overflow += 1;
@@ -725,7 +811,9 @@ fn derive_rec(
     // reasons for folding, counted (explain only)
     let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (k, child) in &node.lits {
-        let reason = if node.pin.is_some() {
+        let reason = if child.keep {
+            None
+        } else if node.pin.is_some() {
             Some("pinned template")
         } else if absorb_all {
             Some("identical sub-routes, answering nothing themselves")
@@ -777,6 +865,9 @@ fn derive_rec(
             (ShapeProfile::default(), None)
         };
         let (fold, keep): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(k, c)| {
+            if c.keep {
+                return false;
+            }
             // same id prefix as the parameter's values (`cus_abcdefgh` beside `{cus_8f3k...}`)
             let same_prefix =
                 loose_prefix(k).is_some_and(|pre| prefixes.is_some_and(|ps| ps.contains_key(pre)));
@@ -816,7 +907,9 @@ fn derive_rec(
             for (k, c) in &kept {
                 segs.push(TSeg::Lit((*k).clone()));
                 let methods: Vec<&str> = c.eps.keys().map(|x| x.as_str()).collect();
-                let decided = if classify_segment(k) == SegClass::Version {
+                let decided = if c.keep {
+                    "pinned static by the templates file".to_string()
+                } else if classify_segment(k) == SegClass::Version {
                     "a version segment".to_string()
                 } else if collapsed {
                     format!("a frequent static route among values ({} hits)", c.hits)

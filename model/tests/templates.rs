@@ -540,3 +540,67 @@ fn explain_gives_the_evidence_and_never_names_folded_values() {
         assert!(!all.contains(v), "value {v} named: {all}");
     }
 }
+
+#[test]
+fn a_templates_file_wins_over_inference() {
+    use apitap_model::paths::parse_templates;
+    let file = "# reviewed\n\
+                param  /things/{thing}/json   # two names: too few to infer\n\
+                static /containers/json\n\
+                static /orders/2024          # digits, yet a route\n";
+    let rules = parse_templates(file).expect("valid file");
+    assert_eq!(rules.params, vec!["/things/{thing}/json"]);
+    assert_eq!(rules.statics, vec!["/containers/json", "/orders/2024"]);
+    let learn = |cfg: &LearnConfig| {
+        let mut m = ApiModel::new();
+        for n in ["alpha", "beta"] {
+            m.observe(&obs("GET", &format!("/things/{n}/json"), 200, "{}"), cfg);
+        }
+        // values with the static sibling's structure: inference folds `json` with them
+        m.observe(&obs("GET", "/containers/json", 200, "[]"), cfg);
+        for n in ["web", "db", "cache", "queue"] {
+            m.observe(&obs("GET", &format!("/containers/{n}"), 200, "{}"), cfg);
+            m.observe(&obs("DELETE", &format!("/containers/{n}"), 204, ""), cfg);
+        }
+        m.observe(&obs("DELETE", "/containers/json", 204, ""), cfg);
+        m.observe(&obs("GET", "/orders/2024", 200, "[]"), cfg);
+        m.observe(&obs("GET", "/orders/17", 200, "{}"), cfg);
+        templates(&m)
+    };
+    let inferred = learn(&LearnConfig::default());
+    assert!(
+        !inferred.contains(&"GET /containers/json".to_string()),
+        "{inferred:?}"
+    );
+    assert!(
+        inferred.contains(&"GET /things/alpha/json".to_string()),
+        "{inferred:?}"
+    );
+    let reviewed = learn(&LearnConfig {
+        pinned: rules.params.clone(),
+        statics: rules.statics.clone(),
+        ..LearnConfig::default()
+    });
+    for want in [
+        "GET /things/{thing}/json",
+        "GET /containers/json",
+        "DELETE /containers/{containerId}",
+        "GET /orders/2024",
+        "GET /orders/{orderId}",
+    ] {
+        assert!(
+            reviewed.contains(&want.to_string()),
+            "{want} in {reviewed:?}"
+        );
+    }
+    // errors name the line
+    assert!(parse_templates("param /a/b\n")
+        .unwrap_err()
+        .starts_with("line 1:"));
+    assert!(parse_templates("\nstatic /a/{b}\n")
+        .unwrap_err()
+        .starts_with("line 2:"));
+    assert!(parse_templates("merge /a\n")
+        .unwrap_err()
+        .contains("unknown rule"));
+}

@@ -92,6 +92,11 @@ pub struct AgentArgs {
     )]
     #[serde(default, alias = "path_templates")]
     pub path_template: Vec<String>,
+    /// A reviewed templates file (`param PATH` / `static PATH` lines) that wins over
+    /// inference; see `apitap learn --templates`.
+    #[arg(long, env = "APITAP_TEMPLATES")]
+    #[serde(default)]
+    pub templates: Option<String>,
     /// Keep one redacted example per schema node.
     #[arg(long, env = "APITAP_EXAMPLES")]
     #[serde(default)]
@@ -228,10 +233,16 @@ impl AgentArgs {
             queue_batches: a.queue_batches.unwrap_or(128).max(1),
             batch: BatchPolicy::default(),
             pipeline,
-            learn: apitap_model::LearnConfig {
-                source: String::new(),
-                examples: a.examples,
-                pinned: a.path_template.clone(),
+            learn: {
+                let rules = crate::learn::template_rules(a.templates.as_deref())?;
+                let mut pinned = a.path_template.clone();
+                pinned.extend(rules.params);
+                apitap_model::LearnConfig {
+                    source: String::new(),
+                    examples: a.examples,
+                    pinned,
+                    statics: rules.statics,
+                }
             },
             snapshot_interval: std::time::Duration::from_secs_f64(interval),
             caps: Caps {

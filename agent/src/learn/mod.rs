@@ -7,6 +7,18 @@
 use apitap_engine::http::Exchange;
 use apitap_model::{service_name, ApiModel, LearnConfig, Observation};
 
+/// Reads and parses a reviewed templates file (`apitap_model::paths::parse_templates`);
+/// no file → no rules.
+pub fn template_rules(path: Option<&str>) -> anyhow::Result<apitap_model::paths::TemplateRules> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read templates file {path}: {e}"))?;
+    apitap_model::paths::parse_templates(&text)
+        .map_err(|e| anyhow::anyhow!("templates file {path}: {e}"))
+}
+
 /// Counters of the learn stage.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct LearnStats {
