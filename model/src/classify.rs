@@ -361,6 +361,10 @@ fn classify_decoded(s: &str) -> SegClass {
     {
         return SegClass::Email;
     }
+    // `@` marks a handle or address (`@ann:example.org`, `@scope`): route names never carry it
+    if b.len() >= 2 && b.contains(&b'@') {
+        return SegClass::Token;
+    }
     let (mut nd, mut nl, mut nu, mut other) = (0usize, 0usize, 0usize, 0usize);
     let mut all_hex = true;
     for &c in b {
@@ -569,6 +573,9 @@ mod tests {
         assert_eq!(classify_segment("%34%32"), SegClass::Int);
         assert_eq!(classify_segment("feat%75red"), SegClass::Word);
         assert_eq!(classify_segment("100%"), SegClass::Word);
+        // handles: `@` never appears in a route name
+        assert_eq!(classify_segment("@ann.lee:chat.example"), SegClass::Token);
+        assert_eq!(classify_segment("@scope"), SegClass::Token);
     }
 
     #[test]
