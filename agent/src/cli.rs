@@ -63,7 +63,10 @@ pub fn exchanges(a: ExchangesArgs) -> Result<ExitCode> {
         ExchangeFormat::Jsonl => Box::new(JsonlWriter::new(out, a.bodies)),
         ExchangeFormat::Har => Box::new(HarWriter::new(out, a.bodies)),
     };
-    let mut cfg = PipelineConfig::default();
+    let mut cfg = PipelineConfig {
+        http2: Some(apitap_engine::http2::parser),
+        ..Default::default()
+    };
     cfg.http.keep_bodies = a.bodies;
     cfg.http.body_cap = a.body_cap;
     let progress = !a.no_progress && io::stderr().is_terminal();
@@ -200,7 +203,10 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         }
     }
     if !captures.is_empty() {
-        let mut cfg = PipelineConfig::default();
+        let mut cfg = PipelineConfig {
+            http2: Some(apitap_engine::http2::parser),
+            ..Default::default()
+        };
         cfg.http.keep_bodies = true;
         cfg.http.body_cap = a.body_cap;
         let progress = io::stderr().is_terminal();

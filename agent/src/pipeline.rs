@@ -133,9 +133,18 @@ impl RunStats {
         let e = &self.engine;
         let mut p = e.protocol;
         p.http = Default::default();
+        p.h2 = Default::default();
         format!(
-            "capture: {} files, {} packets, {} bytes\ndecode: {:?}\nflow: {:?}\nreassembly: {:?}\nprotocol: {:?}\nhttp: {:?}",
-            self.files, e.packets, e.bytes, e.decode, e.flow, e.reassembly, p, e.protocol.http
+            "capture: {} files, {} packets, {} bytes\ndecode: {:?}\nflow: {:?}\nreassembly: {:?}\nprotocol: {:?}\nhttp: {:?}\nh2: {:?}",
+            self.files,
+            e.packets,
+            e.bytes,
+            e.decode,
+            e.flow,
+            e.reassembly,
+            p,
+            e.protocol.http,
+            e.protocol.h2
         )
     }
 }

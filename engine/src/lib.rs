@@ -21,6 +21,8 @@
 //!   and h2c, TLS, SOCKS tunnels) and hands its byte streams to a [`protocol::StreamParser`];
 //!   the interface any protocol parser implements, usable without TCP.
 //! - [`http`]: HTTP/1.x parsing and request/response pairing; the [`http::Exchange`] type.
+//! - [`http2`]: HTTP/2 over cleartext (h2c) and gRPC framing (the protocol layer's HTTP/2
+//!   parser).
 //! - [`pipeline`]: the stages wired together, fed one packet at a time.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rust_2018_idioms)]
@@ -40,6 +42,7 @@
 pub mod decode;
 pub mod flow;
 pub mod http;
+pub mod http2;
 pub mod packet;
 pub mod pipeline;
 pub mod protocol;

@@ -196,7 +196,10 @@ impl AgentArgs {
             }
             None => self,
         };
-        let mut pipeline = apitap_engine::PipelineConfig::default();
+        let mut pipeline = apitap_engine::PipelineConfig {
+            http2: Some(apitap_engine::http2::parser),
+            ..Default::default()
+        };
         pipeline.flow.max_flows = a.max_flows.unwrap_or(65_536).max(1);
         pipeline.flow.idle_timeout = std::time::Duration::from_secs(a.idle_timeout.unwrap_or(120));
         pipeline.flow.max_buffered_bytes = 64 << 20;

@@ -1,11 +1,15 @@
 //! Stage 7 — learn: finished exchanges → observations → the API model.
 //!
 //! The HTTP stage's [`Exchange`] is turned into the model's [`Observation`]: the service is
-//! the Host header without a default port (`:80`), else the server address; exchanges
-//! without a request are skipped (counted), since an endpoint needs a method and path.
+//! the Host header (HTTP/2: `:authority`) without a default port (`:80`), else the server
+//! address; exchanges without a request are skipped (counted), since an endpoint needs a
+//! method and path. A gRPC call (request `content-type: application/grpc*`) also gets its
+//! messages and `grpc-status` in [`Observation::grpc`], split and capped as
+//! [`apitap_engine::http2::grpc`] describes.
 
 use apitap_engine::http::Exchange;
-use apitap_model::{service_name, ApiModel, LearnConfig, Observation};
+use apitap_engine::http2::grpc;
+use apitap_model::{service_name, ApiModel, GrpcCall, LearnConfig, Observation};
 
 /// Reads and parses a reviewed templates file (`apitap_model::paths::parse_templates`);
 /// no file → no rules.
@@ -31,7 +35,9 @@ pub struct LearnStats {
 /// Converts an exchange into an observation (`None` without a request).
 pub fn observation(ex: &Exchange) -> Option<Observation> {
     let req = ex.request.as_ref()?;
-    let host = crate::output::header(&req.headers, "host");
+    // HTTP/2 names the host in the :authority pseudo-header
+    let host = crate::output::header(&req.headers, "host")
+        .or_else(|| crate::output::header(&req.headers, ":authority"));
     let resp = ex.response.as_ref();
     Some(Observation {
         service: service_name(host, &ex.server.to_string()),
@@ -54,7 +60,11 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
         }),
         latency_ms: ex.latency_ms(),
         ts_unix_ms: ex.ts().as_nanos() / 1_000_000,
-        grpc: None,
+        grpc: grpc::call(ex, &grpc::GrpcLimits::default()).map(|c| GrpcCall {
+            request_messages: c.request.messages,
+            response_messages: c.response.messages,
+            status: c.status,
+        }),
     })
 }
 

@@ -83,7 +83,9 @@ impl<W: Write> ExchangeWriter for JsonlWriter<W> {
             client: ex.client.to_string(),
             server: ex.server.to_string(),
             method: req.map(|r| r.method.as_str()),
-            host: req.and_then(|r| header(&r.headers, "host")),
+            host: req.and_then(|r| {
+                header(&r.headers, "host").or_else(|| header(&r.headers, ":authority"))
+            }),
             uri: req.map(|r| r.uri.as_str()),
             version: req.map(|r| r.version.as_str()),
             status: resp.and_then(|r| r.status),

@@ -33,6 +33,12 @@
 //!    [`MAX_TUNNEL_DEPTH`]).
 //! 4. **HTTP/1.x**: a direction starts like a request line or a status line (the HTTP/1
 //!    parser's own sniffing, [`crate::http::parser::sniff_request`] / `sniff_response`).
+//! 5. **HTTP/2 frames without a preface** ([`probe::http2_frames`]): two plausible frame
+//!    headers in a row (or one frame ending where the bytes end) — a server whose SETTINGS
+//!    arrived before the client's preface, or a connection picked up mid-stream
+//!    ([`Http2Start::Frames`]). When the handshake was captured this waits until both
+//!    directions spoke (the server's SETTINGS alone are followed by the client's preface,
+//!    which then decides prior knowledge).
 //!
 //! The first protocol that says [`Probe::Match`] wins, provided every protocol before it
 //! says [`Probe::NoMatch`]; a [`Probe::Unsure`] before it makes the recogniser wait for more
@@ -141,6 +147,11 @@ pub enum Http2Start {
     /// The client sent the connection preface first (prior knowledge, RFC 9113 §3.3); the
     /// parser is fed from the preface on.
     PriorKnowledge,
+    /// Recognised by its frames, with no preface first: the server's SETTINGS came before
+    /// the client's preface, or the connection was picked up mid-stream (its start not
+    /// captured: frame boundaries and HPACK state unknown). `client` is a guess (the
+    /// originator); the parser settles it by content.
+    Frames,
     /// After an `h2c` upgrade (RFC 7540 §3.2): the server's first bytes are its SETTINGS,
     /// the client's its connection preface; stream 1 carries the response to the upgraded
     /// request (already emitted by HTTP/1 as an `upgraded` exchange).
@@ -201,6 +212,8 @@ pub struct ProtocolStats {
     pub undecided: u64,
     /// The HTTP/1 parser's counters.
     pub http: HttpStats,
+    /// The HTTP/2 parser's counters.
+    pub h2: crate::http2::H2Stats,
 }
 
 impl ProtocolStats {
@@ -217,5 +230,6 @@ impl ProtocolStats {
         self.unrecognised += o.unrecognised;
         self.undecided += o.undecided;
         self.http.add(&o.http);
+        self.h2.add(&o.h2);
     }
 }

@@ -38,6 +38,18 @@ pub fn http2_preface(buf: &[u8]) -> Probe {
     starts_with(buf, H2_PREFACE)
 }
 
+/// HTTP/2 frames without a preface: the bytes start with a plausible frame header followed
+/// by another one, or by exactly the end of `buf` (see [`crate::http2::looks_like_h2`]).
+/// For connections picked up mid-stream, and for a server whose SETTINGS arrive before the
+/// client's preface.
+pub fn http2_frames(buf: &[u8]) -> Probe {
+    if crate::http2::looks_like_h2(buf) {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
 /// A TLS record header of a handshake message: content type 22, major version 3, minor
 /// version 0 (SSL 3.0) to 4, as every ClientHello and ServerHello starts.
 pub fn tls(buf: &[u8]) -> Probe {

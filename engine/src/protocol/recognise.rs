@@ -28,6 +28,8 @@ enum Decision {
     Http2 {
         client: usize,
     },
+    /// HTTP/2 frames without the preface first (mid-stream, or the server spoke first).
+    Http2Frames,
     Tls,
     Socks {
         client: usize,
@@ -138,6 +140,14 @@ impl Recogniser {
         if h1.contains(&Probe::Match) {
             return Decision::Http1;
         }
+        // 5. HTTP/2 frames without a preface. When the handshake was seen and only one side
+        //    spoke yet, wait: it is the server's SETTINGS, the client's preface follows.
+        let both_spoke = views.iter().all(|v| !v.is_empty());
+        if (both_spoke || !self.conn.saw_syn)
+            && views.map(probe::http2_frames).contains(&Probe::Match)
+        {
+            return Decision::Http2Frames;
+        }
         if h1 == [Probe::NoMatch; 2] {
             return Decision::Unrecognised;
         }
@@ -197,11 +207,15 @@ impl Recogniser {
                 self.stats.tls += 1;
                 self.state = State::Done;
             }
-            Decision::Http2 { client } => {
+            Decision::Http2 { .. } | Decision::Http2Frames => {
+                let (client, start) = match decision {
+                    Decision::Http2 { client } => (client, Http2Start::PriorKnowledge),
+                    _ => (0, Http2Start::Frames),
+                };
                 let ctx = Http2Context {
                     conn: self.conn,
                     client: dir_of(client),
-                    start: Http2Start::PriorKnowledge,
+                    start,
                     first_index: 0,
                     http: self.cfg.http,
                 };

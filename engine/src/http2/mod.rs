@@ -1,0 +1,16 @@
+//! HTTP/2 over cleartext (h2c) and gRPC framing: the parser behind the protocol layer's
+//! HTTP/2 slot ([`crate::protocol::ProtocolConfig::http2`]; plug in [`parser`]).
+//!
+//! - [`frame`]: frames as a checked view over bytes.
+//! - [`huffman`]: the HPACK Huffman code.
+//! - [`hpack`]: header block decoding with a dynamic table per direction.
+//! - [`conn`]: [`H2Conn`], the per-connection parser: streams → exchanges.
+//! - [`grpc`]: gRPC messages and status from an HTTP/2 exchange.
+
+pub mod conn;
+pub mod frame;
+pub mod grpc;
+pub mod hpack;
+pub mod huffman;
+
+pub use conn::{looks_like_h2, parser, H2Config, H2Conn, H2Stats};
