@@ -285,6 +285,16 @@ impl Side {
     }
 }
 
+/// Side `d` of `sides` (any `d` other than 0 is side 1), borrowing only the sides.
+fn side_of(sides: &mut [Side; 2], d: usize) -> &mut Side {
+    let [a, b] = sides;
+    if d == 0 {
+        a
+    } else {
+        b
+    }
+}
+
 fn idx(dir: Dir) -> usize {
     match dir {
         Dir::ToResponder => 0,
@@ -320,7 +330,7 @@ impl H2Conn {
     /// A connection whose client preface is expected at the start of `client_dir`.
     pub fn new(cfg: H2Config, client_dir: Dir) -> H2Conn {
         let mut c = H2Conn::blank(cfg, client_dir);
-        c.sides[idx(client_dir)].preface = true;
+        c.sides_mut(idx(client_dir)).preface = true;
         c.roles_known = true;
         c
     }
@@ -374,13 +384,18 @@ impl H2Conn {
         }
     }
 
+    /// Side `d` (0: to the responder, 1: to the originator; anything else is side 1).
+    fn sides_mut(&mut self, d: usize) -> &mut Side {
+        side_of(&mut self.sides, d)
+    }
+
     /// This connection's counters so far.
     pub fn stats(&self) -> H2Stats {
         self.stats
     }
 
     fn lost_frames(&mut self, d: usize, why: &str) {
-        let s = &mut self.sides[d];
+        let s = side_of(&mut self.sides, d);
         if !s.lost {
             self.stats.resyncs += 1;
             trace!(why, "h2 direction lost its frame boundaries");
@@ -406,19 +421,19 @@ impl H2Conn {
 
     fn process(&mut self, d: usize, ts: Timestamp, out: &mut Vec<HttpEvent>) {
         // the buffer is taken out so frames can borrow it while `self` is updated
-        let mut buf = std::mem::take(&mut self.sides[d].buf);
+        let mut buf = std::mem::take(&mut self.sides_mut(d).buf);
         let mut pos = 0usize;
         let max = self.cfg.max_frame;
-        if self.sides[d].fresh {
+        if self.sides_mut(d).fresh {
             let n = buf.len().min(PREFACE.len());
             if n < PREFACE.len() && PREFACE.starts_with(&buf) {
                 // wait for the whole preface to decide
-                self.sides[d].buf = buf;
+                self.sides_mut(d).buf = buf;
                 return;
             }
-            self.sides[d].fresh = false;
+            self.sides_mut(d).fresh = false;
             if buf.starts_with(PREFACE) {
-                let s = &mut self.sides[d];
+                let s = side_of(&mut self.sides, d);
                 s.preface = true;
                 s.lost = false;
                 s.hpack = Decoder::new(self.cfg.hpack);
@@ -428,28 +443,28 @@ impl H2Conn {
                     Dir::ToOriginator
                 };
                 self.roles_known = true;
-            } else if !self.sides[d].lost && !chain_ok(&buf, 0) {
+            } else if !self.sides_mut(d).lost && !chain_ok(&buf, 0) {
                 // not frames from the first byte (e.g. an HTTP/1 request to an h2c server)
                 self.stats.resyncs += 1;
-                self.sides[d].lost = true;
-                self.sides[d].hpack.desync();
+                self.sides_mut(d).lost = true;
+                self.sides_mut(d).hpack.desync();
             }
         }
         loop {
             let rest = buf.get(pos..).unwrap_or(&[]);
-            if self.sides[d].skip > 0 {
-                let n = self.sides[d].skip.min(rest.len() as u64);
+            if self.sides_mut(d).skip > 0 {
+                let n = self.sides_mut(d).skip.min(rest.len() as u64);
                 pos += n as usize;
-                self.sides[d].skip -= n;
-                if self.sides[d].skip > 0 {
+                self.sides_mut(d).skip -= n;
+                if self.sides_mut(d).skip > 0 {
                     break;
                 }
                 continue;
             }
-            if self.sides[d].preface {
+            if self.sides_mut(d).preface {
                 let n = rest.len().min(PREFACE.len());
                 if rest.get(..n) != PREFACE.get(..n) {
-                    self.sides[d].preface = false;
+                    self.sides_mut(d).preface = false;
                     self.lost_frames(d, "bad preface");
                     continue;
                 }
@@ -457,10 +472,10 @@ impl H2Conn {
                     break;
                 }
                 pos += PREFACE.len();
-                self.sides[d].preface = false;
+                self.sides_mut(d).preface = false;
                 continue;
             }
-            if self.sides[d].lost {
+            if self.sides_mut(d).lost {
                 if rest.len() < HEADER_LEN {
                     break;
                 }
@@ -468,7 +483,7 @@ impl H2Conn {
                     Some(off) => {
                         self.stats.resync_bytes += off as u64;
                         pos += off;
-                        self.sides[d].lost = false;
+                        self.sides_mut(d).lost = false;
                     }
                     None if rest.len() < 2 * HEADER_LEN => break,
                     None => {
@@ -510,11 +525,11 @@ impl H2Conn {
             }
         }
         buf.drain(..pos.min(buf.len()));
-        self.sides[d].buf = buf;
+        self.sides_mut(d).buf = buf;
     }
 
     fn skip_frame(&mut self, d: usize, h: &FrameHeader) {
-        self.sides[d].skip = u64::from(h.len);
+        self.sides_mut(d).skip = u64::from(h.len);
         match h.kind {
             frame::kind::DATA => {
                 let client = self.is_client(d);
@@ -527,8 +542,8 @@ impl H2Conn {
                 }
             }
             frame::kind::HEADERS | frame::kind::CONTINUATION | frame::kind::PUSH_PROMISE => {
-                self.sides[d].pending = None;
-                self.sides[d].hpack.desync();
+                self.sides_mut(d).pending = None;
+                self.sides_mut(d).hpack.desync();
                 self.stats.header_blocks_capped += 1;
             }
             _ => {}
@@ -541,13 +556,13 @@ impl H2Conn {
 
     fn on_frame(&mut self, d: usize, ts: Timestamp, f: Frame<'_>, out: &mut Vec<HttpEvent>) {
         // a header block in progress accepts only CONTINUATION of its stream
-        if let Some(p) = &self.sides[d].pending {
+        if let Some(p) = &self.sides_mut(d).pending {
             let ok =
                 matches!(&f, Frame::Continuation { stream_id, .. } if *stream_id == p.stream_id);
             if !ok {
                 self.stats.frame_errors += 1;
-                self.sides[d].pending = None;
-                self.sides[d].hpack.desync();
+                self.sides_mut(d).pending = None;
+                self.sides_mut(d).hpack.desync();
             }
         }
         match f {
@@ -614,7 +629,7 @@ impl H2Conn {
                 fragment,
             } => {
                 let cap = self.cfg.max_header_block;
-                let s = &mut self.sides[d];
+                let s = &mut self.sides_mut(d);
                 let Some(p) = s.pending.as_mut().filter(|p| p.stream_id == stream_id) else {
                     // CONTINUATION without its HEADERS (pickup, or after a lost block)
                     self.stats.header_blocks_undecodable += u64::from(end_headers);
@@ -696,23 +711,23 @@ impl H2Conn {
         if end_headers {
             self.finish_block(d, ts, p, out);
         } else {
-            self.sides[d].pending = Some(p);
+            self.sides_mut(d).pending = Some(p);
         }
     }
 
     fn finish_block(&mut self, d: usize, ts: Timestamp, p: Pending, out: &mut Vec<HttpEvent>) {
         if p.capped {
             self.stats.header_blocks_capped += 1;
-            self.sides[d].hpack.desync();
+            self.sides_mut(d).hpack.desync();
             return;
         }
         self.stats.header_blocks += 1;
-        let block = match self.sides[d].hpack.decode(&p.block) {
+        let block = match self.sides_mut(d).hpack.decode(&p.block) {
             Ok(b) => b,
             Err(e) => {
                 trace!(error = %e, "h2 header block undecodable");
                 self.stats.header_blocks_undecodable += 1;
-                self.sides[d].hpack.desync();
+                self.sides_mut(d).hpack.desync();
                 HeaderBlock {
                     missing: 1,
                     ..HeaderBlock::default()
@@ -988,7 +1003,7 @@ impl StreamParser for H2Conn {
 
     fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
         let d = idx(dir);
-        self.sides[d].buf.extend_from_slice(data);
+        self.sides_mut(d).buf.extend_from_slice(data);
         self.process(d, ts, out);
     }
 
@@ -1001,12 +1016,12 @@ impl StreamParser for H2Conn {
                 half.gap = true;
             }
         }
-        self.sides[d].buf.clear();
+        self.sides_mut(d).buf.clear();
         self.lost_frames(d, "capture gap");
     }
 
     fn on_fin(&mut self, dir: Dir, _ts: Timestamp, _out: &mut Vec<HttpEvent>) {
-        self.sides[idx(dir)].fin = true;
+        self.sides_mut(idx(dir)).fin = true;
     }
 
     fn on_close(&mut self, _ts: Timestamp, out: &mut Vec<HttpEvent>) {
