@@ -41,7 +41,7 @@ impl RunStats {
     /// packets.
     pub fn why_empty(&self) -> Option<String> {
         let e = &self.engine;
-        if e.packets == 0 || e.protocol.http.exchanges > 0 {
+        if e.packets == 0 || e.protocol.http.exchanges > 0 || e.protocol.h2.exchanges > 0 {
             return None;
         }
         let d = &e.decode;
@@ -93,6 +93,17 @@ impl RunStats {
             if n > 0 {
                 why.push((n, format!("{} connections {what}", thousands(n))));
             }
+        }
+        if p.http2 > 0 {
+            why.push((
+                p.http2,
+                format!(
+                    "{} HTTP/2 connections with {} header blocks ({} undecodable) but no stream",
+                    thousands(p.http2),
+                    thousands(p.h2.header_blocks),
+                    thousands(p.h2.header_blocks_undecodable)
+                ),
+            ));
         }
         if p.http1 > 0 {
             why.push((
