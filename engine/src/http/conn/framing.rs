@@ -21,7 +21,7 @@ impl HttpConn {
                 if let Some(b) = side.body.as_mut() {
                     b.framing = fr;
                 }
-                side.phase = Phase::Body;
+                side.set_phase(Phase::Body);
             }
             None => self.finish_body(s, 0, out),
         }
@@ -37,7 +37,7 @@ impl HttpConn {
     ) -> usize {
         let side = self.side(s);
         let Some(body) = side.body.as_mut() else {
-            side.phase = Phase::Head { resync: false };
+            side.set_phase(Phase::Head { resync: false });
             return 0;
         };
         let BodyState { framing, dec } = body;
@@ -65,7 +65,7 @@ impl HttpConn {
                     self.parse_error(e);
                     self.stats.resyncs += 1;
                     self.finish_body(s, bit(Flag::DecodeError) | bit(Flag::Malformed), out);
-                    self.side(s).phase = Phase::SkipLine;
+                    self.side(s).set_phase(Phase::SkipLine);
                     n
                 }
             },
@@ -79,7 +79,7 @@ impl HttpConn {
         let body = side.body.take();
         let cur = side.cur.take();
         let last_ts = side.last_ts;
-        side.phase = Phase::Head { resync: false };
+        side.set_phase(Phase::Head { resync: false });
         let res = body.map(|b| b.dec.finish());
         if let Some(r) = &res {
             if r.decode_error {

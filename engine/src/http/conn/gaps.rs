@@ -22,7 +22,7 @@ impl HttpConn {
         let phase = self.side_ref(s).phase;
         match phase {
             Phase::Dead | Phase::Sniff => {}
-            Phase::SkipLine => self.side(s).phase = Phase::Head { resync: true },
+            Phase::SkipLine => self.side(s).set_phase(Phase::Head { resync: true }),
             Phase::Head { resync } => {
                 let side = self.side(s);
                 // On the server side the gap took (the start of) a response: the one of the
@@ -32,7 +32,7 @@ impl HttpConn {
                 let had = !side.buf.is_empty() || side.v09 || lost;
                 let v09 = side.v09.then_some(side.cur).flatten();
                 side.reset_head();
-                side.phase = Phase::Head { resync: true };
+                side.set_phase(Phase::Head { resync: true });
                 if had {
                     self.stats.gaps_in_messages += 1;
                 }
@@ -80,7 +80,7 @@ impl HttpConn {
                 if !fits {
                     self.stats.resyncs += 1;
                     self.finish_body(s, bit(Flag::Gap) | bit(Flag::Truncated), out);
-                    self.side(s).phase = Phase::Head { resync: true };
+                    self.side(s).set_phase(Phase::Head { resync: true });
                     if overran && self.side_ref(s).role == Role::Server {
                         let _ = self.lose_response(out);
                     }
@@ -134,7 +134,7 @@ impl HttpConn {
                 }
             }
         }
-        self.side(s).phase = Phase::Dead;
+        self.side(s).set_phase(Phase::Dead);
         self.emit_ready(out);
     }
 }

@@ -64,12 +64,12 @@ impl HttpConn {
                     let consumed = match memchr(b'\n', &side.buf) {
                         Some(p) => {
                             side.reset_head();
-                            side.phase = Phase::Head { resync: true };
+                            side.set_phase(Phase::Head { resync: true });
                             (p + 1).saturating_sub(base)
                         }
                         None => {
                             side.reset_head();
-                            side.phase = Phase::SkipLine;
+                            side.set_phase(Phase::SkipLine);
                             take
                         }
                     };
@@ -179,7 +179,7 @@ impl HttpConn {
                         let side = self.side(s);
                         let v09 = side.v09.then_some(side.cur).flatten();
                         side.reset_head();
-                        side.phase = Phase::SkipLine;
+                        side.set_phase(Phase::SkipLine);
                         if let Some(idx) = v09 {
                             self.side(s).cur = None;
                             if let Some(e) = self.entry_mut(idx) {

@@ -49,6 +49,9 @@
 //! - **End**: at FIN a close-delimited body ends normally, any other unfinished message is
 //!   flagged `truncated`; at close everything pending is emitted (requests without a
 //!   response flagged `unpaired_request`).
+//! - **State**: each direction is in one `Phase` (sniffing, head, skipping a line, body,
+//!   dead); every change goes through `Side::set_phase`, which traces it at trace level
+//!   (`RUST_LOG=apitap_engine=trace`).
 //! - **Bounds**: header section ≤ `head_cap` (else malformed → resync), kept bodies ≤
 //!   `body_cap`, decoded length ≤ `decoded_cap`, exchanges waiting ≤ `max_pipeline` (the
 //!   oldest is emitted early, counted in `pipeline_overflows`).
@@ -199,6 +202,8 @@ struct BodyState {
 
 #[derive(Debug)]
 struct Side {
+    /// Which stream this is (for traces).
+    stream: S,
     role: Role,
     phase: Phase,
     buf: Vec<u8>,
@@ -221,8 +226,9 @@ struct Side {
 }
 
 impl Side {
-    fn new() -> Side {
+    fn new(stream: S) -> Side {
         Side {
+            stream,
             role: Role::Unknown,
             phase: Phase::Sniff,
             buf: Vec::new(),
@@ -260,6 +266,14 @@ impl Side {
             .position(|&b| b != b'\r' && b != b'\n')
             .unwrap_or(self.buf.len());
         self.buf.get(start..).unwrap_or_default()
+    }
+
+    /// Every phase change goes through here (traced at trace level).
+    fn set_phase(&mut self, to: Phase) {
+        if self.phase != to {
+            tracing::trace!(stream = ?self.stream, from = ?self.phase, to = ?to, "http phase");
+        }
+        self.phase = to;
     }
 
     fn reset_head(&mut self) {
@@ -362,8 +376,8 @@ impl HttpConn {
             cfg,
             stats: HttpStats::default(),
             info,
-            up: Side::new(),
-            down: Side::new(),
+            up: Side::new(S::Up),
+            down: Side::new(S::Down),
             client: None,
             queue: VecDeque::new(),
             next_index: 0,
@@ -485,10 +499,10 @@ impl HttpConn {
         if !self.non_http {
             self.non_http = true;
             self.stats.non_http_conns += 1;
-            self.up = Side::new();
-            self.down = Side::new();
-            self.up.phase = Phase::Dead;
-            self.down.phase = Phase::Dead;
+            self.up = Side::new(S::Up);
+            self.down = Side::new(S::Down);
+            self.up.set_phase(Phase::Dead);
+            self.down.set_phase(Phase::Dead);
         }
     }
 
@@ -515,9 +529,9 @@ impl HttpConn {
             side.role = r;
             if side.neither {
                 side.buf.clear();
-                side.phase = Phase::Head { resync: true };
+                side.set_phase(Phase::Head { resync: true });
             } else {
-                side.phase = Phase::Head { resync: false };
+                side.set_phase(Phase::Head { resync: false });
                 replay.push((x, std::mem::take(&mut side.buf), side.head_ts));
             }
         }
@@ -554,7 +568,7 @@ impl HttpConn {
                 Phase::SkipLine => match memchr(b'\n', data) {
                     Some(p) => {
                         data = data.get(p + 1..).unwrap_or_default();
-                        self.side(s).phase = Phase::Head { resync: true };
+                        self.side(s).set_phase(Phase::Head { resync: true });
                     }
                     None => return,
                 },
@@ -601,7 +615,7 @@ impl HttpConn {
         let side = self.side(s);
         side.reset_head();
         side.body = None;
-        side.phase = Phase::SkipLine;
+        side.set_phase(Phase::SkipLine);
     }
 }
 

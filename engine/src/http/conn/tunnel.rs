@@ -35,7 +35,7 @@ impl HttpConn {
         }
         for s in [S::Up, S::Down] {
             let side = self.side(s);
-            side.phase = Phase::Dead;
+            side.set_phase(Phase::Dead);
             side.body = None;
             side.buf = Vec::new();
         }
@@ -71,12 +71,12 @@ impl HttpConn {
         server.reset_head();
         if later {
             // The client already sent requests through the tunnel: they are HTTP.
-            server.phase = Phase::Head { resync: false };
+            server.set_phase(Phase::Head { resync: false });
             self.stats.http_tunnels += 1;
             self.emit_ready(out);
             return;
         }
-        server.phase = Phase::Sniff;
+        server.set_phase(Phase::Sniff);
         self.tunnel = true;
         self.emit_ready(out);
         // What the client sent early (a partial head) is the tunnel's first bytes.
@@ -84,7 +84,7 @@ impl HttpConn {
         let early = std::mem::take(&mut client.buf);
         let t0 = client.head_ts;
         client.reset_head();
-        client.phase = Phase::Sniff;
+        client.set_phase(Phase::Sniff);
         if !early.is_empty() {
             self.tunnel_sniff(c, t0, &early, out);
         }
@@ -113,12 +113,12 @@ impl HttpConn {
             Verdict::Request => {
                 let t0 = side.head_ts;
                 let bytes = std::mem::take(&mut side.buf);
-                side.phase = Phase::Head { resync: false };
+                side.set_phase(Phase::Head { resync: false });
                 self.tunnel = false;
                 self.stats.http_tunnels += 1;
                 let server = self.side(s.other());
                 if server.phase == Phase::Sniff {
-                    server.phase = Phase::Head { resync: false };
+                    server.set_phase(Phase::Head { resync: false });
                 }
                 self.feed(s, t0, &bytes, out);
                 let rest = data.get(appended..).unwrap_or_default();
@@ -137,7 +137,7 @@ impl HttpConn {
         self.upgraded = true;
         for s in [S::Up, S::Down] {
             let side = self.side(s);
-            side.phase = Phase::Dead;
+            side.set_phase(Phase::Dead);
             side.body = None;
             side.buf = Vec::new();
         }

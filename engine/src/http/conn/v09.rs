@@ -132,7 +132,7 @@ impl HttpConn {
             framing: Framing::UntilClose,
             dec: ContentDecoder::new(Coding::Identity, limits),
         });
-        side.phase = Phase::Body;
+        side.set_phase(Phase::Body);
         let _ = out;
     }
 }
