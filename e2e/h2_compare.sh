@@ -84,7 +84,6 @@ for l in open(sys.argv[1]):
     st.update(v for k, v in e["response_headers"] if k == "grpc-status")
 sys.exit(0 if {"0", "5", "3"} <= st else f"statuses {st}")
 PY
-
 # --- mid-stream pickup ---------------------------------------------------------------------
 capture long "$PORT" || { e2e_fail "tcpdump started"; e2e_summary; exit 1; }
 e2e_cli bash -c "h2load -n 400 -c 1 -m 4 $B/user.json > /dev/null"
@@ -94,5 +93,21 @@ e2e_check "pickup: the full capture agrees with tshark" \
     python3 "$HERE/h2/compare.py" "$APITAP" "$T/long.pcap" "$PORT"
 e2e_check "pickup: capture cut mid-connection: no wrong value, some recovered" \
     python3 "$HERE/h2/compare.py" "$APITAP" "$T/cut.pcap" "$PORT" --truth "$T/long.pcap"
+
+# learned .proto (model/src/proto.rs): protoc accepts it, every method of shop.proto is
+# there with its streaming kind
+"$APITAP" learn "$T/grpc.pcap" --format proto -o "$T/learned.proto"
+e2e_check "gRPC: learn --format proto is accepted by protoc" \
+    python3 -m grpc_tools.protoc -I"$T" --descriptor_set_out="$T/learned.pb" "$T/learned.proto"
+e2e_check "gRPC: learned .proto has the 4 methods with their streaming kinds" python3 - "$T/learned.proto" <<'PY'
+import sys
+t = open(sys.argv[1]).read()
+want = ["rpc GetItem(GetItemRequest) returns (GetItemResponse);",
+        "rpc ListItems(ListItemsRequest) returns (stream ListItemsResponse);",
+        "rpc PlaceOrder(stream PlaceOrderRequest) returns (PlaceOrderResponse);",
+        "rpc Chat(stream ChatRequest) returns (stream ChatResponse);"]
+missing = [w for w in want if w not in t]
+sys.exit(f"missing {missing}\n{t}" if missing else 0)
+PY
 
 e2e_summary
