@@ -148,10 +148,18 @@ pub struct LearnArgs {
     /// sub-routes). Values folded into a parameter are counted, never named.
     #[arg(long)]
     pub explain: bool,
-    /// Keep one redacted example per schema node.
+    /// Keep one example per schema node, synthesised from type and format (never a value).
     #[arg(long)]
     pub examples: bool,
-    /// Export only this service (Host).
+    /// Memory budget: max path nodes learned in all services; exchanges needing more are
+    /// counted in the `_other` bucket (`x-apitap-other`).
+    #[arg(long, default_value_t = apitap_model::model::DEFAULT_MAX_NODES)]
+    pub max_nodes: u64,
+    /// Max operations exported (the most used); the others' exchanges are summed into
+    /// `x-apitap-other`.
+    #[arg(long, default_value_t = apitap_model::DEFAULT_MAX_OPERATIONS)]
+    pub max_operations: usize,
+    /// Export only this service (its `ip:port`, or a Host seen for it).
     #[arg(long)]
     pub service: Option<String>,
     /// Leave out the x-apitap-* evidence extensions.
@@ -192,6 +200,8 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         examples: a.examples,
         pinned,
         statics: rules.statics,
+        max_nodes: a.max_nodes,
+        ..LearnConfig::default()
     });
     let (hars, captures): (Vec<String>, Vec<String>) =
         a.files.iter().cloned().partition(|f| looks_like_har(f));
@@ -240,6 +250,7 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
     let opts = ExportOptions {
         service: a.service.clone(),
         evidence: !a.no_evidence,
+        max_operations: a.max_operations,
         ..ExportOptions::default()
     };
     let names = match &a.proto_descriptors {
@@ -286,9 +297,89 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
-/// Reads an OpenAPI document (JSON or YAML) or a native model (exported to OpenAPI).
+/// Max size of a spec read by `diff` (the documents may be hostile).
+pub const MAX_SPEC_BYTES: u64 = 64 << 20;
+/// Max nesting (brackets or indentation levels) of a spec read by `diff`.
+pub const MAX_SPEC_NESTING: usize = 128;
+
+/// Max nesting of a JSON/YAML text, by a linear scan: flow brackets (`[`, `{`) outside
+/// quoted strings, and YAML block indentation levels. An upper bound is enough: the parsers
+/// (YAML's is quadratic in flow depth) only see texts under [`MAX_SPEC_NESTING`].
+pub fn text_nesting(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_str, mut esc) = (None::<u8>, false);
+    // a quote opens a string only where a scalar may start (as in JSON and YAML), so an
+    // apostrophe inside a plain word cannot hide brackets from the scan
+    let mut prev = b'\n';
+    for &c in text.as_bytes() {
+        match in_str {
+            Some(q) => {
+                if esc {
+                    esc = false;
+                } else if c == b'\\' && q == b'"' {
+                    esc = true;
+                } else if c == q {
+                    in_str = None;
+                    prev = c;
+                }
+            }
+            None => {
+                match c {
+                    b'"' | b'\'' if b"[{,:-\n".contains(&prev) => in_str = Some(c),
+                    b'[' | b'{' => {
+                        depth += 1;
+                        max = max.max(depth);
+                    }
+                    b']' | b'}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                if c != b' ' && c != b'\t' && in_str.is_none() {
+                    prev = c;
+                }
+            }
+        }
+    }
+    // block indentation: a stack of the indents of the enclosing lines
+    let mut stack: Vec<usize> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_start_matches([' ', '-']);
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - t.len();
+        while stack.last().is_some_and(|&top| top >= indent) {
+            stack.pop();
+        }
+        stack.push(indent);
+        max = max.max(stack.len());
+        if max > MAX_SPEC_NESTING {
+            break;
+        }
+    }
+    max
+}
+
+/// Reads an OpenAPI document (JSON or YAML) or a native model (exported to OpenAPI), at
+/// most [`MAX_SPEC_BYTES`] and [`MAX_SPEC_NESTING`] levels deep.
 pub fn read_spec(path: &str) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    use std::io::Read;
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {path}"))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        anyhow::bail!(
+            "{path} is larger than {} MiB; refusing to read it",
+            MAX_SPEC_BYTES >> 20
+        );
+    }
+    let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{path} is not UTF-8 text"))?;
+    if text_nesting(&text) > MAX_SPEC_NESTING {
+        anyhow::bail!(
+            "{path} is nested deeper than {MAX_SPEC_NESTING} levels; refusing to parse it"
+        );
+    }
     let value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(_) => serde_norway::from_str(&text)
@@ -309,7 +400,8 @@ pub fn read_spec(path: &str) -> Result<serde_json::Value> {
 pub fn diff(a: DiffArgs) -> Result<ExitCode> {
     let old = read_spec(&a.old)?;
     let new = read_spec(&a.new)?;
-    let d = apitap_model::diff(&old, &new);
+    let d = apitap_model::diff::diff_checked(&old, &new)
+        .map_err(|e| anyhow::anyhow!("cannot diff {} and {}: {e}", a.old, a.new))?;
     let mut out = io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &d.to_json())?;

@@ -113,9 +113,10 @@ fn learns_and_measures_loopback_traffic() {
     request(port, "GET", "/users/501", "");
     request(port, "POST", "/users", "{\"name\":\"x\"}");
 
-    let get200 = "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{userId}\",service_name=\"api.test\"}";
-    let get404 = "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"404\",http_route=\"/users/{userId}\",service_name=\"api.test\"}";
-    let post201 = "http_server_request_duration_seconds_count{http_request_method=\"POST\",http_response_status_code=\"201\",http_route=\"/users\",service_name=\"api.test\"}";
+    // the service is the server socket, not the Host header (which any client chooses)
+    let get200 = &format!("http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{{userId}}\",service_name=\"127.0.0.1:{port}\"}}");
+    let get404 = &format!("http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_response_status_code=\"404\",http_route=\"/users/{{userId}}\",service_name=\"127.0.0.1:{port}\"}}");
+    let post201 = &format!("http_server_request_duration_seconds_count{{http_request_method=\"POST\",http_response_status_code=\"201\",http_route=\"/users\",service_name=\"127.0.0.1:{port}\"}}");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut text = String::new();
     while Instant::now() < deadline {

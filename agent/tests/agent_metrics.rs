@@ -22,6 +22,7 @@ fn sample_metrics() -> (HttpMetrics, Health) {
             duration_s: i as f64 / 100.0,
             request_bytes: (i * 10) as u64,
             response_bytes: (i * 1000) as u64,
+            pii: if i % 3 == 0 { 1 } else { 0 },
         });
     }
     m.record(&RedSample {
@@ -32,6 +33,7 @@ fn sample_metrics() -> (HttpMetrics, Health) {
         duration_s: 0.001,
         request_bytes: 0,
         response_bytes: 0,
+        pii: 0,
     });
     let health = Health {
         interfaces: vec![

@@ -13,10 +13,77 @@
 //! field or a changed wire type is breaking in requests and responses alike (old peers
 //! still send or expect it), as is a changed streaming kind (`x-apitap-grpc`); an added
 //! field and a type change within one wire type (`int64` ↔ `bool`) are compatible.
+//!
+//! Untrusted input: both documents may be hostile. [`diff_checked`] bounds the work:
+//! - every pair of (old, new) schemas is compared at most once, so a `$ref` cycle
+//!   (`properties` referring back to their own schema) or a shared schema costs one
+//!   comparison, not an exponential walk;
+//! - `allOf`/`oneOf`/`anyOf` expansion detects cycles (a schema that is, through `$ref`s,
+//!   its own `allOf` member) and fails with [`DiffError::Cycle`];
+//! - nesting deeper than [`MAX_NESTING`] fails with [`DiffError::TooDeep`];
+//! - more than [`MAX_WORK`] schema steps fail with [`DiffError::TooMuchWork`].
+//!
+//! Input size and parse depth are the reader's job (the CLI caps both before parsing).
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Max schema steps (comparisons, `allOf` expansions) per diff.
+pub const MAX_WORK: u64 = 2_000_000;
+/// Max nesting of schemas (properties, items, `allOf` members) followed.
+pub const MAX_NESTING: usize = 64;
+
+/// Why a diff could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffError {
+    /// A composition (`allOf`/`oneOf`/`anyOf`) that contains itself.
+    Cycle(String),
+    /// Schemas nested deeper than [`MAX_NESTING`].
+    TooDeep(String),
+    /// More than [`MAX_WORK`] steps.
+    TooMuchWork,
+}
+
+impl std::fmt::Display for DiffError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiffError::Cycle(at) => write!(f, "schema composition cycle (allOf/oneOf/anyOf contains itself) at {at}"),
+            DiffError::TooDeep(at) => write!(f, "schemas nested deeper than {MAX_NESTING} levels at {at}"),
+            DiffError::TooMuchWork => write!(f, "diff needs more than {MAX_WORK} schema steps; refusing (hostile or enormous document?)"),
+        }
+    }
+}
+
+impl std::error::Error for DiffError {}
+
+/// Work accounting shared by one diff.
+#[derive(Default)]
+struct Guard {
+    work: u64,
+    err: Option<DiffError>,
+}
+
+impl Guard {
+    /// Counts one step; false once the budget is spent or an error occurred.
+    fn step(&mut self) -> bool {
+        self.work += 1;
+        if self.work > MAX_WORK && self.err.is_none() {
+            self.err = Some(DiffError::TooMuchWork);
+        }
+        self.err.is_none()
+    }
+
+    fn fail(&mut self, e: DiffError) {
+        if self.err.is_none() {
+            self.err = Some(e);
+        }
+    }
+}
+
+fn addr(v: &Value) -> usize {
+    v as *const Value as usize
+}
 
 /// One change.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -153,9 +220,33 @@ fn operations(doc: &Value) -> BTreeMap<String, Op<'_>> {
     out
 }
 
-fn types(doc: &Value, s: &Value) -> BTreeSet<String> {
-    let s = deref(doc, s);
+fn types(doc: &Value, s: &Value, g: &mut Guard) -> BTreeSet<String> {
     let mut t = BTreeSet::new();
+    let mut stack = Vec::new();
+    types_rec(doc, s, g, &mut stack, &mut t);
+    t
+}
+
+fn types_rec(
+    doc: &Value,
+    s: &Value,
+    g: &mut Guard,
+    stack: &mut Vec<usize>,
+    t: &mut BTreeSet<String>,
+) {
+    let raw = s;
+    let s = deref(doc, s);
+    if !g.step() {
+        return;
+    }
+    if stack.contains(&addr(s)) {
+        g.fail(DiffError::Cycle(short(raw)));
+        return;
+    }
+    if stack.len() >= MAX_NESTING {
+        g.fail(DiffError::TooDeep(short(raw)));
+        return;
+    }
     match s.get("type") {
         Some(Value::String(x)) => {
             t.insert(x.clone());
@@ -173,14 +264,29 @@ fn types(doc: &Value, s: &Value) -> BTreeSet<String> {
     if s.get("nullable") == Some(&Value::Bool(true)) {
         t.insert("null".into());
     }
+    stack.push(addr(s));
     for k in ["allOf", "oneOf", "anyOf"] {
         if let Some(xs) = s.get(k).and_then(|x| x.as_array()) {
             for x in xs {
-                t.extend(types(doc, x));
+                types_rec(doc, x, g, stack, t);
             }
         }
     }
-    t
+    stack.pop();
+}
+
+/// A short description of a schema for error messages (its `$ref`, title or keys).
+fn short(s: &Value) -> String {
+    if let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
+        return r.chars().take(120).collect();
+    }
+    match s.as_object() {
+        Some(o) => {
+            let keys: Vec<&str> = o.keys().take(5).map(String::as_str).collect();
+            format!("schema with keys {keys:?}")
+        }
+        None => "a non-object schema".into(),
+    }
 }
 
 fn widen(t: &BTreeSet<String>) -> BTreeSet<String> {
@@ -192,26 +298,53 @@ fn widen(t: &BTreeSet<String>) -> BTreeSet<String> {
     w
 }
 
-fn props(doc: &Value, s: &Value) -> (BTreeMap<String, Value>, BTreeSet<String>) {
+type Props<'a> = (BTreeMap<&'a str, &'a Value>, BTreeSet<&'a str>);
+
+fn props<'a>(doc: &'a Value, s: &'a Value, g: &mut Guard) -> Props<'a> {
+    let mut out = (BTreeMap::new(), BTreeSet::new());
+    let mut stack = Vec::new();
+    props_rec(doc, s, g, &mut stack, &mut out);
+    out
+}
+
+fn props_rec<'a>(
+    doc: &'a Value,
+    s: &'a Value,
+    g: &mut Guard,
+    stack: &mut Vec<usize>,
+    out: &mut Props<'a>,
+) {
+    let raw = s;
     let s = deref(doc, s);
-    let mut p = BTreeMap::new();
-    let mut req = BTreeSet::new();
+    if !g.step() {
+        return;
+    }
+    if stack.contains(&addr(s)) {
+        g.fail(DiffError::Cycle(short(raw)));
+        return;
+    }
+    if stack.len() >= MAX_NESTING {
+        g.fail(DiffError::TooDeep(short(raw)));
+        return;
+    }
     if let Some(o) = s.get("properties").and_then(|x| x.as_object()) {
         for (k, v) in o {
-            p.insert(k.clone(), v.clone());
+            if !g.step() {
+                return;
+            }
+            out.0.insert(k.as_str(), v);
         }
     }
     if let Some(r) = s.get("required").and_then(|x| x.as_array()) {
-        req.extend(r.iter().filter_map(|x| x.as_str().map(String::from)));
+        out.1.extend(r.iter().filter_map(|x| x.as_str()));
     }
     if let Some(xs) = s.get("allOf").and_then(|x| x.as_array()) {
+        stack.push(addr(s));
         for x in xs {
-            let (pp, rr) = props(doc, x);
-            p.extend(pp);
-            req.extend(rr);
+            props_rec(doc, x, g, stack, out);
         }
+        stack.pop();
     }
-    (p, req)
 }
 
 struct Ctx<'a> {
@@ -219,6 +352,10 @@ struct Ctx<'a> {
     new: &'a Value,
     op: String,
     out: &'a mut Diff,
+    g: &'a mut Guard,
+    /// (old schema, new schema, kind: 0 request, 1 response, 2 gRPC) pairs already compared
+    /// in this operation.
+    seen: HashSet<(usize, usize, u8)>,
 }
 
 impl Ctx<'_> {
@@ -238,10 +375,15 @@ impl Ctx<'_> {
 
     /// Compare schemas. `response`: true for responses (clients read), false for requests.
     fn schema(&mut self, o: &Value, n: &Value, loc: &str, response: bool, depth: usize) {
-        if depth > 24 {
+        if depth > 24 || !self.g.step() {
             return;
         }
-        let (to, tn) = (types(self.old, o), types(self.new, n));
+        let (o, n) = (deref(self.old, o), deref(self.new, n));
+        // each pair once: `$ref` cycles and shared schemas cost one comparison
+        if !self.seen.insert((addr(o), addr(n), response as u8)) {
+            return;
+        }
+        let (to, tn) = (types(self.old, o, self.g), types(self.new, n, self.g));
         if !to.is_empty() && !tn.is_empty() && to != tn {
             let (gained, lost) = (!tn.is_subset(&widen(&to)), !to.is_subset(&widen(&tn)));
             let breaking = if response { gained } else { lost };
@@ -257,8 +399,8 @@ impl Ctx<'_> {
                 detail,
             );
         }
-        let (po, ro) = props(self.old, o);
-        let (pn, rn) = props(self.new, n);
+        let (po, ro) = props(self.old, o, self.g);
+        let (pn, rn) = props(self.new, n, self.g);
         for (k, ov) in &po {
             let l = format!("{loc}.{k}");
             match pn.get(k) {
@@ -280,6 +422,7 @@ impl Ctx<'_> {
                     }
                 }
                 Some(nv) => {
+                    let (ov, nv): (&Value, &Value) = (ov, nv);
                     if response && ro.contains(k) && !rn.contains(k) {
                         self.push(
                             true,
@@ -322,17 +465,11 @@ impl Ctx<'_> {
                 );
             }
         }
-        let (io, inn) = (
-            deref(self.old, o).get("items"),
-            deref(self.new, n).get("items"),
-        );
+        let (io, inn) = (o.get("items"), n.get("items"));
         if let (Some(a), Some(b)) = (io, inn) {
             self.schema(a, b, &format!("{loc}[]"), response, depth + 1);
         }
-        let (ao, an) = (
-            deref(self.old, o).get("additionalProperties"),
-            deref(self.new, n).get("additionalProperties"),
-        );
+        let (ao, an) = (o.get("additionalProperties"), n.get("additionalProperties"));
         if let (Some(a), Some(b)) = (ao, an) {
             if a.is_object() && b.is_object() {
                 self.schema(a, b, &format!("{loc}.*"), response, depth + 1);
@@ -344,10 +481,13 @@ impl Ctx<'_> {
 impl Ctx<'_> {
     /// Protobuf message schemas (see the module doc for what is breaking).
     fn grpc_schema(&mut self, o: &Value, n: &Value, loc: &str, depth: usize) {
-        if depth > 24 {
+        if depth > 24 || !self.g.step() {
             return;
         }
         let (o, n) = (deref(self.old, o), deref(self.new, n));
+        if !self.seen.insert((addr(o), addr(n), 2)) {
+            return;
+        }
         let (o, n) = (o.get("items").unwrap_or(o), n.get("items").unwrap_or(n));
         let empty = serde_json::Map::new();
         let po = o
@@ -373,7 +513,7 @@ impl Ctx<'_> {
             if w(ov) != w(nv) {
                 let detail = format!("wire type {:?} -> {:?}", w(ov), w(nv));
                 self.push(true, "grpc-wire-type-changed", l.clone(), detail);
-            } else if types(self.old, ov) != types(self.new, nv)
+            } else if types(self.old, ov, self.g) != types(self.new, nv, self.g)
                 || ov.get("format") != nv.get("format")
             {
                 self.push(
@@ -444,8 +584,35 @@ fn content(doc: &Value, v: Option<&Value>) -> BTreeMap<String, Value> {
     out
 }
 
-/// Diff two OpenAPI documents.
+/// Diff two OpenAPI documents. On a hostile document (see [`diff_checked`]) the result is
+/// the changes found before the limit plus a breaking `diff-incomplete` change naming the
+/// error, so a caller never mistakes it for a clean diff.
 pub fn diff(old: &Value, new: &Value) -> Diff {
+    let mut g = Guard::default();
+    let mut out = diff_guarded(old, new, &mut g);
+    if let Some(e) = g.err {
+        out.breaking.push(Change {
+            operation: String::new(),
+            kind: "diff-incomplete".into(),
+            location: String::new(),
+            detail: e.to_string(),
+        });
+    }
+    out
+}
+
+/// Diff two OpenAPI documents with bounded work; an error for composition cycles, nesting
+/// beyond [`MAX_NESTING`] or more than [`MAX_WORK`] steps.
+pub fn diff_checked(old: &Value, new: &Value) -> Result<Diff, DiffError> {
+    let mut g = Guard::default();
+    let out = diff_guarded(old, new, &mut g);
+    match g.err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn diff_guarded(old: &Value, new: &Value, g: &mut Guard) -> Diff {
     let mut out = Diff::default();
     let (oo, no) = (operations(old), operations(new));
     for (k, o) in &oo {
@@ -466,11 +633,16 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
     }
     for (k, o) in &oo {
         let Some(n) = no.get(k) else { continue };
+        if g.err.is_some() {
+            break;
+        }
         let mut cx = Ctx {
             old,
             new,
             op: n.display.clone(),
             out: &mut out,
+            g,
+            seen: HashSet::new(),
         };
         // parameters
         let (po, pn) = (params(old, o.item, o.op), params(new, n.item, n.op));

@@ -56,4 +56,4 @@ pub mod schema;
 pub use diff::{diff, Change, Diff};
 pub use model::{ApiModel, EndpointSummary, LearnConfig, ModelError, Stats, MODEL_VERSION};
 pub use observation::{service_name, GrpcCall, Observation};
-pub use openapi::ExportOptions;
+pub use openapi::{ExportOptions, DEFAULT_MAX_OPERATIONS};

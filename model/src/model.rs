@@ -7,6 +7,22 @@
 //! commutative and idempotent exactly, including counts. Exports and summaries sum the
 //! sources ([`ApiModel::combined`]), so counts are exact when every learner uses its own
 //! source id. Two learners that share a source id are treated as snapshots of one learner.
+//!
+//! Memory budget (every exchange may come from an attacker): a service is keyed by what the
+//! agent sets in [`Observation::service`] (the server socket, or the `--service` name,
+//! [`LearnConfig::service`]), never by a header the client chooses; the `Host` values seen
+//! are kept as bounded evidence ([`MAX_HOSTS`] per service, the rest counted in
+//! `host_overflow`), used for `servers` in the export and to select a service by name. At
+//! most [`MAX_SERVICES`] services, [`MAX_NODES`] path nodes per service, [`MAX_LITERALS`]
+//! literals per node, and [`LearnConfig::max_nodes`] path nodes per source in total: an
+//! exchange whose path needs a node beyond that budget is counted in its service's `other`
+//! bucket (exported as `x-apitap-other`) and in [`Stats::node_overflow`], not learned.
+//! Nodes created before the budget ran out keep learning, so traffic to known endpoints is
+//! never lost to a flood of new paths, and templated paths (`/users/{id}`) need no new
+//! nodes. The export keeps at most [`crate::ExportOptions::max_operations`] operations, the
+//! most used; the rest are summed into `x-apitap-other` too.
+//!
+//! [`MAX_LITERALS`]: crate::paths::MAX_LITERALS
 
 use crate::endpoint::Endpoint;
 use crate::evidence::{cnt, combine_map, is_zero, Combine, Mode};
@@ -26,19 +42,28 @@ pub const MAX_NODES: u64 = 4096;
 pub const MAX_SERVERS: usize = 16;
 /// Max gRPC methods per service.
 pub const MAX_GRPC_METHODS: usize = 1024;
+/// Max distinct `Host` values recorded per service.
+pub const MAX_HOSTS: usize = 16;
+/// Default max path nodes per source (all services), the learner's memory budget.
+pub const DEFAULT_MAX_NODES: u64 = 16_384;
 
 /// Learning configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LearnConfig {
     /// Source id of this learner (agent id); distinct learners should use distinct ids.
     pub source: String,
-    /// Keep one redacted example per schema node.
+    /// Keep one example per schema node, synthesised from type and format.
     pub examples: bool,
     /// Pinned templates, e.g. `/v1/orgs/{org}/repos`: matching segments are parameters.
     pub pinned: Vec<String>,
     /// Literal routes that stay static whatever the inference, e.g. `/containers/json`
     /// (`{x}` segments match anything; the last segment is kept).
     pub statics: Vec<String>,
+    /// Every exchange goes to this service (instead of [`Observation::service`]).
+    pub service: Option<String>,
+    /// Max path nodes per source (all services); exchanges needing more are counted in their
+    /// service's `other` bucket.
+    pub max_nodes: u64,
 }
 
 impl Default for LearnConfig {
@@ -48,6 +73,8 @@ impl Default for LearnConfig {
             examples: false,
             pinned: Vec::new(),
             statics: Vec::new(),
+            service: None,
+            max_nodes: DEFAULT_MAX_NODES,
         }
     }
 }
@@ -102,6 +129,15 @@ pub struct ServiceModel {
     /// The gRPC method cap was hit.
     #[serde(default, skip_serializing_if = "crate::evidence::is_false")]
     pub grpc_overflow: bool,
+    /// `Host` values seen (evidence, not a key), with counts; at most [`MAX_HOSTS`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hosts: BTreeMap<String, u64>,
+    /// Exchanges whose `Host` was not recorded because `hosts` was full.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub host_overflow: u64,
+    /// The `_other` bucket: exchanges whose path needed a node beyond the node budget.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other: u64,
 }
 
 impl Combine for ServiceModel {
@@ -109,6 +145,9 @@ impl Combine for ServiceModel {
         combine_map(&mut self.servers, &o.servers, m, MAX_SERVERS);
         self.root.combine(&o.root, m);
         cnt(&mut self.nodes, o.nodes, m);
+        combine_map(&mut self.hosts, &o.hosts, m, MAX_HOSTS);
+        cnt(&mut self.host_overflow, o.host_overflow, m);
+        cnt(&mut self.other, o.other, m);
         self.grpc_overflow |= combine_map(&mut self.grpc, &o.grpc, m, MAX_GRPC_METHODS);
         self.grpc_overflow |= o.grpc_overflow;
     }
@@ -131,6 +170,18 @@ impl ServiceModel {
         }
         out
     }
+}
+
+/// A `Host` header value as evidence: lowercase, default port `:80` dropped; `None` unless
+/// it is hostname-shaped (letters, digits, `.-:[]`, at most 255 bytes).
+pub fn host_evidence(host: &str) -> Option<String> {
+    let h = host.trim();
+    let h = h.strip_suffix(":80").unwrap_or(h);
+    (!h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c)))
+    .then(|| h.to_ascii_lowercase())
 }
 
 /// Evidence of one source.
@@ -205,7 +256,7 @@ impl SourceModel {
             segs[n] = s;
             n += 1;
         }
-        let svc_key = obs.service.as_str();
+        let svc_key = cfg.service.as_deref().unwrap_or(obs.service.as_str());
         if !self.services.contains_key(svc_key) {
             if self.services.len() >= MAX_SERVICES {
                 self.stats.service_overflow += 1;
@@ -222,6 +273,19 @@ impl SourceModel {
                 *c += 1;
             } else if svc.servers.len() < MAX_SERVERS {
                 svc.servers.insert(server.clone(), 1);
+            }
+        }
+        if let Some(h) = obs
+            .request_header("host")
+            .or_else(|| obs.request_header(":authority"))
+            .and_then(host_evidence)
+        {
+            if let Some(c) = svc.hosts.get_mut(h.as_str()) {
+                *c += 1;
+            } else if svc.hosts.len() < MAX_HOSTS {
+                svc.hosts.insert(h, 1);
+            } else {
+                svc.host_overflow += 1;
             }
         }
         let ctx = Ctx {
@@ -244,12 +308,20 @@ impl SourceModel {
             }
             return;
         }
-        let mut budget = MAX_NODES.saturating_sub(svc.nodes);
+        // all services' nodes (a sum over at most MAX_SERVICES, usually one or two)
+        let total: u64 = self.services.values().map(|s| s.nodes).sum();
+        let Some(svc) = self.services.get_mut(svc_key) else {
+            return;
+        };
+        let mut budget = MAX_NODES
+            .saturating_sub(svc.nodes)
+            .min(cfg.max_nodes.saturating_sub(total));
         let before = budget;
         let node = route(&mut svc.root, &segs[..n], pins, &mut budget, ctx);
         svc.nodes += before - budget;
         let Some(node) = node else {
             self.stats.node_overflow += 1;
+            svc.other += 1;
             return;
         };
         let method = obs.method.as_str();

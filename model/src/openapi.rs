@@ -32,7 +32,13 @@ pub struct ExportOptions {
     pub evidence: bool,
     /// `info.title`.
     pub title: String,
+    /// Max operations exported: the most used are kept, the exchanges of the others are
+    /// summed into `info.x-apitap-other`.
+    pub max_operations: usize,
 }
+
+/// Default [`ExportOptions::max_operations`].
+pub const DEFAULT_MAX_OPERATIONS: usize = 1000;
 
 impl Default for ExportOptions {
     fn default() -> Self {
@@ -40,6 +46,7 @@ impl Default for ExportOptions {
             service: None,
             evidence: true,
             title: "API learned by apitap".into(),
+            max_operations: DEFAULT_MAX_OPERATIONS,
         }
     }
 }
@@ -301,11 +308,26 @@ impl ApiModel {
         let combined = self.combined();
         let mut by_key: BTreeMap<(String, String), Derived> = BTreeMap::new();
         let mut servers = BTreeSet::new();
+        let mut other = 0u64;
         for (name, svc) in &combined.services {
-            if opts.service.as_ref().is_some_and(|s| s != name) {
+            // a service is selected by its key or by a Host seen for it
+            if opts
+                .service
+                .as_ref()
+                .is_some_and(|s| s != name && !svc.hosts.contains_key(s.as_str()))
+            {
                 continue;
             }
-            servers.insert(format!("http://{name}"));
+            other += svc.other;
+            // the most used Host names (evidence) name the server; else the service key
+            let mut hosts: Vec<(&String, &u64)> = svc.hosts.iter().collect();
+            hosts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            if hosts.is_empty() {
+                servers.insert(format!("http://{name}"));
+            }
+            for (h, _) in hosts.into_iter().take(3) {
+                servers.insert(format!("http://{h}"));
+            }
             for d in svc.derive() {
                 let key = (template_string(&d.segs), d.method.clone());
                 match by_key.get_mut(&key) {
@@ -314,6 +336,16 @@ impl ApiModel {
                         by_key.insert(key, d);
                     }
                 }
+            }
+        }
+        if by_key.len() > opts.max_operations {
+            // keep the most used operations (ties: template, method), sum the rest
+            let mut order: Vec<(u64, (String, String))> =
+                by_key.iter().map(|(k, d)| (d.ep.n, k.clone())).collect();
+            order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            for (n, k) in order.into_iter().skip(opts.max_operations) {
+                by_key.remove(&k);
+                other += n;
             }
         }
         let mut paths: Map<String, Value> = Map::new();
@@ -365,6 +397,10 @@ impl ApiModel {
                 ss.insert(s.to_string(), v);
             }
             doc["components"] = json!({"securitySchemes": ss});
+        }
+        if other > 0 {
+            // the `_other` bucket: exchanges beyond the node budget or the operation cap
+            doc["info"]["x-apitap-other"] = json!(other);
         }
         if opts.evidence {
             let st = combined.stats;

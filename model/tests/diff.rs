@@ -133,3 +133,95 @@ fn diff_of_learned_models() {
         .iter()
         .any(|c| c.kind == "response-property-added"));
 }
+
+/// Hostile documents: each is small, and each must end quickly with a clear error.
+mod hostile {
+    use apitap_model::diff::{diff, diff_checked, DiffError};
+    use serde_json::{json, Value};
+
+    fn doc(schema: Value, components: Value) -> Value {
+        json!({
+            "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+            "paths": {"/x": {"get": {"responses": {"200": {"description": "ok",
+                "content": {"application/json": {"schema": schema}}}}}}},
+            "components": {"schemas": components}
+        })
+    }
+
+    #[test]
+    fn self_referencing_all_of_is_a_cycle_error() {
+        let d = doc(
+            json!({"$ref": "#/components/schemas/A"}),
+            json!({"A": {"allOf": [{"$ref": "#/components/schemas/A"}]}}),
+        );
+        match diff_checked(&d, &d) {
+            Err(DiffError::Cycle(at)) => assert!(at.contains("#/components/schemas/A"), "{at}"),
+            other => panic!("expected a cycle error, got {other:?}"),
+        }
+        // the infallible entry point reports it as a breaking, incomplete diff
+        let r = diff(&d, &d);
+        assert!(r.breaking.iter().any(|c| c.kind == "diff-incomplete"));
+        // mutual recursion through allOf
+        let m = doc(
+            json!({"$ref": "#/components/schemas/A"}),
+            json!({"A": {"allOf": [{"$ref": "#/components/schemas/B"}]},
+                   "B": {"allOf": [{"type": "object"}, {"$ref": "#/components/schemas/A"}]}}),
+        );
+        assert!(matches!(diff_checked(&m, &m), Err(DiffError::Cycle(_))));
+    }
+
+    #[test]
+    fn properties_referring_back_cost_one_comparison() {
+        // two properties referring back to their own schema: was exponential (2^depth)
+        let comps = json!({"N": {"type": "object", "properties": {
+            "left": {"$ref": "#/components/schemas/N"},
+            "right": {"$ref": "#/components/schemas/N"},
+            "v": {"type": "integer"}}}});
+        let old = doc(json!({"$ref": "#/components/schemas/N"}), comps.clone());
+        let mut comps2 = comps;
+        comps2["N"]["properties"]["v"] = json!({"type": "number"});
+        let new = doc(json!({"$ref": "#/components/schemas/N"}), comps2);
+        let r = diff_checked(&old, &new).expect("a recursive tree schema is legitimate");
+        assert_eq!(r.breaking.len(), 1, "{:?}", r.breaking);
+        assert_eq!(r.breaking[0].kind, "type-changed-incompatibly");
+    }
+
+    #[test]
+    fn deep_all_of_chain_is_too_deep() {
+        let mut comps = serde_json::Map::new();
+        for i in 0..200 {
+            comps.insert(
+                format!("S{i}"),
+                json!({"allOf": [{"$ref": format!("#/components/schemas/S{}", i + 1)}]}),
+            );
+        }
+        comps.insert("S200".into(), json!({"type": "object"}));
+        let d = doc(
+            json!({"$ref": "#/components/schemas/S0"}),
+            Value::Object(comps),
+        );
+        assert!(matches!(diff_checked(&d, &d), Err(DiffError::TooDeep(_))));
+    }
+
+    #[test]
+    fn huge_fan_out_hits_the_work_budget() {
+        // 3,000 operations each expanding a 1,000-member allOf: 3M steps > budget
+        let members: Vec<Value> = (0..1000)
+            .map(|i| json!({"properties": {format!("p{i}"): {"type": "string"}}}))
+            .collect();
+        let mut paths = serde_json::Map::new();
+        for i in 0..3000 {
+            paths.insert(
+                format!("/p{i}"),
+                json!({"get": {"responses": {"200": {"description": "ok", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Big"}}}}}}}),
+            );
+        }
+        let d = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+            "paths": paths, "components": {"schemas": {"Big": {"allOf": members}}}});
+        let t = std::time::Instant::now();
+        assert!(matches!(diff_checked(&d, &d), Err(DiffError::TooMuchWork)));
+        // not a timing assertion on CI speed, a guard against an unbounded loop
+        assert!(t.elapsed().as_secs() < 120);
+    }
+}

@@ -41,8 +41,8 @@ pub struct AgentArgs {
     #[arg(long, env = "APITAP_LISTEN")]
     #[serde(default)]
     pub listen: Option<String>,
-    /// Service name for the metrics' `service_name` label [default: the learned service,
-    /// i.e. the Host header].
+    /// Service name: everything captured is learned under it, and it is the metrics'
+    /// `service_name` label [default: the server socket `ip:port`].
     #[arg(long, env = "APITAP_SERVICE")]
     #[serde(default)]
     pub service: Option<String>,
@@ -97,10 +97,15 @@ pub struct AgentArgs {
     #[arg(long, env = "APITAP_TEMPLATES")]
     #[serde(default)]
     pub templates: Option<String>,
-    /// Keep one redacted example per schema node.
+    /// Keep one example per schema node, synthesised from type and format (never a value).
     #[arg(long, env = "APITAP_EXAMPLES")]
     #[serde(default)]
     pub examples: bool,
+    /// Memory budget of the learner: max path nodes in all services; exchanges needing more
+    /// are counted in `_other` (metric `apitap_learn_other_total`) [default: 16384].
+    #[arg(long, env = "APITAP_MAX_NODES")]
+    #[serde(default)]
+    pub max_nodes: Option<u64>,
     /// Seconds between model snapshots served by the admin server [default: 2].
     #[arg(long, env = "APITAP_SNAPSHOT_INTERVAL")]
     #[serde(default)]
@@ -245,6 +250,10 @@ impl AgentArgs {
                     examples: a.examples,
                     pinned,
                     statics: rules.statics,
+                    service: a.service.clone(),
+                    max_nodes: a
+                        .max_nodes
+                        .unwrap_or(apitap_model::model::DEFAULT_MAX_NODES),
                 }
             },
             snapshot_interval: std::time::Duration::from_secs_f64(interval),

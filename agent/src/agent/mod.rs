@@ -382,6 +382,7 @@ struct Pending {
     duration_s: f64,
     request_bytes: u64,
     response_bytes: u64,
+    pii: apitap_model::pii::ClassSet,
 }
 
 struct Run {
@@ -424,6 +425,7 @@ impl Run {
             let (Some(status), Some(lat)) = (obs.status, obs.latency_ms) else {
                 continue;
             };
+            let pii = apitap_model::pii::exchange_classes(&obs);
             let req_bytes = ex.request.as_ref().map_or(0, |r| r.body_len);
             let resp_bytes = ex.response.as_ref().map_or(0, |r| r.body_len);
             match self.routes.route(&obs.service, &obs.target) {
@@ -435,6 +437,7 @@ impl Run {
                     duration_s: lat / 1000.0,
                     request_bytes: req_bytes,
                     response_bytes: resp_bytes,
+                    pii,
                 }),
                 None if self.pending.len() < MAX_PENDING => self.pending.push(Pending {
                     service: obs.service,
@@ -444,6 +447,7 @@ impl Run {
                     duration_s: lat / 1000.0,
                     request_bytes: req_bytes,
                     response_bytes: resp_bytes,
+                    pii,
                 }),
                 None => http.record(&RedSample {
                     service: self.shared.service.as_deref().unwrap_or(&obs.service),
@@ -453,6 +457,7 @@ impl Run {
                     duration_s: lat / 1000.0,
                     request_bytes: req_bytes,
                     response_bytes: resp_bytes,
+                    pii,
                 }),
             }
         }
@@ -488,6 +493,7 @@ impl Run {
                 duration_s: p.duration_s,
                 request_bytes: p.request_bytes,
                 response_bytes: p.response_bytes,
+                pii: p.pii,
             });
         }
         drop(http);
@@ -526,6 +532,13 @@ impl Run {
                         + st.bad_method
                 })
                 .sum::<u64>();
+        h.learn_other = self
+            .learner
+            .model
+            .sources
+            .values()
+            .map(|s| s.stats.node_overflow)
+            .sum();
         h.pending_routes = self.pending.len() as u64;
     }
 }

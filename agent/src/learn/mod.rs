@@ -1,15 +1,19 @@
 //! Stage 7 — learn: finished exchanges → observations → the API model.
 //!
 //! The HTTP stage's [`Exchange`] is turned into the model's [`Observation`]: the service is
-//! the Host header (HTTP/2: `:authority`) without a default port (`:80`), else the server
-//! address; exchanges without a request are skipped (counted), since an endpoint needs a
-//! method and path. A gRPC call (request `content-type: application/grpc*`) also gets its
-//! messages and `grpc-status` in [`Observation::grpc`], split and capped as
+//! the server socket `ip:port` (or [`LearnConfig::service`]), never the `Host` header, which
+//! any client chooses (1,000 Host values must not make 1,000 services); the model keeps the
+//! Host values as bounded evidence. Exchanges without a request are skipped (counted),
+//! since an endpoint needs a method and path. The first exchange beyond the learner's node
+//! budget ([`LearnConfig::max_nodes`]) is logged once; all are counted
+//! (`Stats::node_overflow`, the service's `other`, metric `apitap_learn_other_total`).
+//! A gRPC call (request `content-type: application/grpc*`) also gets its messages and
+//! `grpc-status` in [`Observation::grpc`], split and capped as
 //! [`apitap_engine::http2::grpc`] describes.
 
 use apitap_engine::http::Exchange;
 use apitap_engine::http2::grpc;
-use apitap_model::{service_name, ApiModel, GrpcCall, LearnConfig, Observation};
+use apitap_model::{ApiModel, GrpcCall, LearnConfig, Observation};
 
 /// Reads and parses a reviewed templates file (`apitap_model::paths::parse_templates`);
 /// no file → no rules.
@@ -35,12 +39,9 @@ pub struct LearnStats {
 /// Converts an exchange into an observation (`None` without a request).
 pub fn observation(ex: &Exchange) -> Option<Observation> {
     let req = ex.request.as_ref()?;
-    // HTTP/2 names the host in the :authority pseudo-header
-    let host = crate::output::header(&req.headers, "host")
-        .or_else(|| crate::output::header(&req.headers, ":authority"));
     let resp = ex.response.as_ref();
     Some(Observation {
-        service: service_name(host, &ex.server.to_string()),
+        service: ex.server.to_string(),
         server: Some(ex.server.to_string()),
         method: req.method.clone(),
         target: req.uri.clone(),
@@ -77,6 +78,8 @@ pub struct Learner {
     pub config: LearnConfig,
     /// Counters.
     pub stats: LearnStats,
+    /// The endpoint-budget overflow was logged.
+    overflow_logged: bool,
 }
 
 impl Learner {
@@ -86,6 +89,7 @@ impl Learner {
             model: ApiModel::new(),
             config,
             stats: LearnStats::default(),
+            overflow_logged: false,
         }
     }
 
@@ -101,15 +105,27 @@ impl Learner {
     pub fn observe(&mut self, obs: &Observation) {
         self.model.observe(obs, &self.config);
         self.stats.observed += 1;
+        if !self.overflow_logged
+            && self
+                .model
+                .sources
+                .get(&self.config.source)
+                .is_some_and(|s| s.stats.node_overflow > 0)
+        {
+            self.overflow_logged = true;
+            tracing::warn!(
+                max_nodes = self.config.max_nodes,
+                "learner node budget reached: exchanges needing new path nodes are counted in _other, not learned (logged once)"
+            );
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn service_names() {
+        use apitap_model::service_name;
         let server = "10.1.2.3:8080";
         assert_eq!(service_name(Some("API.test:80"), server), "api.test");
         assert_eq!(service_name(Some("api.test:8080"), server), "api.test:8080");

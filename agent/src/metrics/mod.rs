@@ -117,6 +117,8 @@ pub struct Series {
     pub request_size: Histogram,
     /// Response body sizes, bytes.
     pub response_size: Histogram,
+    /// Exchanges carrying each PII class, indexed by `PiiClass as usize`.
+    pub pii: [u64; apitap_model::pii::N_CLASSES],
 }
 
 impl Default for Series {
@@ -125,6 +127,7 @@ impl Default for Series {
             duration: Histogram::new(&DURATION_BUCKETS),
             request_size: Histogram::new(&SIZE_BUCKETS),
             response_size: Histogram::new(&SIZE_BUCKETS),
+            pii: [0; apitap_model::pii::N_CLASSES],
         }
     }
 }
@@ -146,6 +149,8 @@ pub struct RedSample<'a> {
     pub request_bytes: u64,
     /// Response body length, bytes.
     pub response_bytes: u64,
+    /// PII classes the exchange carried ([`apitap_model::pii::exchange_classes`]).
+    pub pii: apitap_model::pii::ClassSet,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -267,6 +272,11 @@ impl HttpMetrics {
             .observe(&SIZE_BUCKETS, s.request_bytes as f64);
         e.response_size
             .observe(&SIZE_BUCKETS, s.response_bytes as f64);
+        for c in apitap_model::pii::classes(s.pii) {
+            if let Some(x) = e.pii.get_mut(c as usize) {
+                *x += 1;
+            }
+        }
     }
 
     fn service_id_forced_other(&mut self) -> u32 {
@@ -376,6 +386,33 @@ impl HttpMetrics {
                 );
             }
         }
+        // sensitive-data inventory: exchanges carrying each PII class, per route (labels
+        // bounded: the route caps above and the fixed class names)
+        let mut pii: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
+        for (svc, route, _, _, s) in &series {
+            for c in apitap_model::pii::PiiClass::ALL {
+                let n = s.pii.get(c as usize).copied().unwrap_or(0);
+                if n > 0 {
+                    *pii.entry((*svc, *route, c.name())).or_insert(0) += n;
+                }
+            }
+        }
+        w.family(
+            "apitap_http_pii_exchanges_total",
+            Kind::Counter,
+            "HTTP exchanges whose path, query, headers or bodies carried a value of this PII class (shape only; no value is kept).",
+        );
+        for ((svc, route, class), n) in pii {
+            w.sample_u64(
+                "apitap_http_pii_exchanges_total",
+                &[
+                    ("http_route", route),
+                    ("pii_class", class),
+                    ("service_name", svc),
+                ],
+                n,
+            );
+        }
         w.family(
             "apitap_metric_overflow_total",
             Kind::Counter,
@@ -438,6 +475,8 @@ pub struct Health {
     pub exchanges: u64,
     /// Exchanges the learner skipped (no request, bad target, caps).
     pub learn_skipped: u64,
+    /// Exchanges whose path needed a node beyond the learner's node budget (`_other`).
+    pub learn_other: u64,
     /// Endpoints in the latest model snapshot.
     pub learned_endpoints: u64,
     /// Services in the latest model snapshot.
@@ -556,7 +595,7 @@ fn render_health(w: &mut Writer, h: &Health) {
         w.family(name, Kind::Gauge, help);
         w.sample_u64(name, &[], v);
     }
-    let counters: [(&str, &str, u64); 8] = [
+    let counters: [(&str, &str, u64); 9] = [
         (
             "apitap_flows_total",
             "TCP connections tracked.",
@@ -596,6 +635,11 @@ fn render_health(w: &mut Writer, h: &Health) {
             "apitap_learn_skipped_total",
             "HTTP exchanges the learner skipped (no request, bad target, model caps).",
             h.learn_skipped,
+        ),
+        (
+            "apitap_learn_other_total",
+            "HTTP exchanges beyond the learner's node budget (counted in _other, not learned).",
+            h.learn_other,
         ),
     ];
     for (name, help, v) in counters {
@@ -652,6 +696,7 @@ mod tests {
             duration_s: d,
             request_bytes: 0,
             response_bytes: 100,
+            pii: 0,
         }
     }
 

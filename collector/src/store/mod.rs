@@ -181,6 +181,7 @@ pub fn spec_options(service: &str, evidence: bool) -> ExportOptions {
         service: None,
         evidence,
         title: format!("{service} (learned by apitap)"),
+        ..ExportOptions::default()
     }
 }
 
