@@ -130,7 +130,7 @@ pub struct CollectorArgs {
     #[arg(long, default_value_t = 4)]
     pub max_concurrent_pushes: usize,
     /// Merged models kept in memory (least recently used evicted).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 16)]
     pub cache_models: usize,
     /// Spec versions kept per service.
     #[arg(long, default_value_t = 100)]
@@ -152,7 +152,7 @@ impl Default for CollectorArgs {
             max_push_values: 2_000_000,
             max_push_sources: 64,
             max_concurrent_pushes: 4,
-            cache_models: 64,
+            cache_models: 16,
             max_versions: 100,
         }
     }

@@ -43,7 +43,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             max_versions: 100,
-            cache_models: 64,
+            cache_models: 16,
         }
     }
 }

@@ -25,6 +25,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// redb's page cache.
+const REDB_CACHE_BYTES: usize = 32 << 20;
+
 const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const VERSIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("versions");
@@ -53,7 +56,10 @@ impl RedbStore {
     pub fn open(dir: &Path, cfg: StoreConfig) -> Result<RedbStore> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("apitap-collector.redb");
-        let db = Database::create(&path)
+        // redb's page cache defaults to 1 GiB: bounded here (the models cache is ours).
+        let db = Database::builder()
+            .set_cache_size(REDB_CACHE_BYTES)
+            .create(&path)
             .with_context(|| format!("cannot open store {}", path.display()))?;
         let txn = db.begin_write()?;
         {
