@@ -35,7 +35,11 @@
 //! - Examples (only with `examples` on) are synthesised from type and format
 //!   ([`crate::redact::example_for`]), never copied from a value.
 //! - Caps: depth 16, 128 properties per object (further keys go to `additionalProperties` and
-//!   set `overflow`), 32 array elements inspected per array; overflow is flagged.
+//!   set `overflow`), 32 array elements inspected per array, 64 values per JSON stream body;
+//!   overflow is flagged.
+//! - A JSON body holding several values one after another (NDJSON / JSON Lines, or
+//!   concatenated values, whatever its media type says) is a stream of documents of one
+//!   schema: each value is observed at the body's root, as if it had come in its own body.
 
 use crate::classify::{
     classify_segment, classify_text, string_format, StrFormat, TextScalar, N_FORMATS,
@@ -58,6 +62,8 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_PROPS: usize = 128;
 /// Max array elements inspected per array value.
 pub const MAX_ITEMS: usize = 32;
+/// Max values of a JSON stream body (NDJSON, concatenated values) observed per body.
+pub const MAX_STREAM: usize = 64;
 /// Max enum candidates per node.
 pub const MAX_ENUM: usize = 10;
 /// Observations of a value before its text is stored.
@@ -405,20 +411,47 @@ impl SchemaNode {
     /// Observe a JSON document straight from its bytes, without building a
     /// [`serde_json::Value`] (see [`Observe`]). Returns `false`, and changes nothing, when
     /// the bytes are not one valid JSON value.
+    ///
+    /// A body of several JSON values one after another (NDJSON / JSON Lines, or values
+    /// simply concatenated, as Docker's `/events` sends under `application/json`) is a
+    /// stream: each value is observed at this node as one more document of the same schema,
+    /// the first [`MAX_STREAM`] of them; beyond that the node is flagged `overflow`. Every
+    /// value must parse, or nothing is observed.
     pub(crate) fn observe_json_bytes(&mut self, bytes: &[u8], ctx: Ctx) -> bool {
         // validate first (cheap: no allocation), so a broken body never half-updates a node
-        if serde_json::from_slice::<de::IgnoredAny>(bytes).is_err() {
+        if serde_json::from_slice::<de::IgnoredAny>(bytes).is_ok() {
+            let mut d = serde_json::Deserializer::from_slice(bytes);
+            return Observe {
+                node: self,
+                key: "",
+                ctx,
+                depth: 0,
+            }
+            .deserialize(&mut d)
+            .is_ok();
+        }
+        // not one value: a stream of values? (an empty body is no stream)
+        let mut values = 0usize;
+        for v in serde_json::Deserializer::from_slice(bytes).into_iter::<de::IgnoredAny>() {
+            if v.is_err() {
+                return false;
+            }
+            values += 1;
+        }
+        if values < 2 {
             return false;
         }
-        let mut d = serde_json::Deserializer::from_slice(bytes);
-        Observe {
-            node: self,
-            key: "",
-            ctx,
-            depth: 0,
+        let stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+        for v in stream.take(MAX_STREAM) {
+            match v {
+                Ok(v) => self.observe_json(&v, "", ctx, 0),
+                Err(_) => return false,
+            }
         }
-        .deserialize(&mut d)
-        .is_ok()
+        if values > MAX_STREAM {
+            self.overflow = true;
+        }
+        true
     }
 
     /// Observe a scalar that arrived as text (query/header/form/path), typed by its shape.
@@ -1173,6 +1206,37 @@ mod tests {
         }
         assert_eq!(depth, MAX_DEPTH);
         assert!(cur.overflow);
+    }
+
+    #[test]
+    fn json_streams_are_documents_of_one_schema() {
+        // Docker /events: NDJSON under application/json
+        let body = b"{\"Type\":\"container\",\"time\":1,\"Actor\":{\"ID\":\"x\"}}\n\
+                     {\"Type\":\"image\",\"time\":2,\"timeNano\":3}\n";
+        let mut n = SchemaNode::default();
+        assert!(n.observe_json_bytes(body, ctx()));
+        assert_eq!(n.t.object, 2);
+        for k in ["Type", "time", "Actor", "timeNano"] {
+            assert!(n.props.contains_key(k), "{k}");
+        }
+        assert!(n.props["Actor"].props.contains_key("ID"));
+        let s = n.to_schema(false);
+        assert_eq!(s["type"], "object");
+        assert_eq!(s["required"], json!(["Type", "time"]));
+        // concatenated without separators, CRLF lines
+        let mut c = SchemaNode::default();
+        assert!(c.observe_json_bytes(b"{\"a\":1}{\"a\":2}\r\n{\"a\":3}", ctx()));
+        assert_eq!(c.t.object, 3);
+        // one broken value: nothing observed
+        let mut b = SchemaNode::default();
+        assert!(!b.observe_json_bytes(b"{\"a\":1}\n{\"a\":", ctx()));
+        assert_eq!(b, SchemaNode::default());
+        // bounded
+        let many = "{\"a\":1}\n".repeat(MAX_STREAM + 10);
+        let mut m = SchemaNode::default();
+        assert!(m.observe_json_bytes(many.as_bytes(), ctx()));
+        assert_eq!(m.t.object, MAX_STREAM as u64);
+        assert!(m.overflow);
     }
 
     #[test]
