@@ -65,8 +65,15 @@
 //! matching as more values with the same shape arrive.
 //!
 //! Parameter names: singular of the preceding literal + `Id` (`/users/{userId}`), `Date` or
-//! `Email` for those classes; after another parameter or at the root a format-based name
-//! (`id`, `uuid`, `date`, `slug`...); pinned names win. Duplicates get a numeric suffix.
+//! `Email` for those classes, only when that literal is vocabulary-like: a word of lowercase
+//! letters (`-`/`_` between letters allowed: `flow_runs`), no digits, dots or colons; its
+//! node emits no parameter beside it (a literal at a value position is a value that stayed
+//! literal: `/images/realeval/{…}` beside `/images/{imageId}`); and it is not one of
+//! [`UNIFORM_MIN`] or more singular sibling words answering nothing themselves with the same
+//! sub-route shape (user names `/basic-auth/alice/{…}`, `/basic-auth/carol/{…}`). Otherwise,
+//! and after another parameter or at the root, a format-based name (`id`, `uuid`, `date`,
+//! `slug`...), so a name never carries a captured value; pinned names win. Duplicates get a
+//! numeric suffix.
 
 use crate::classify::{camel, classify_segment, id_prefix, is_plain_word, singular, SegClass};
 use crate::endpoint::Endpoint;
@@ -715,7 +722,48 @@ fn loose_prefix(s: &str) -> Option<&str> {
     .then_some(prefix)
 }
 
-fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String {
+/// Sub-route shape of a literal's node: its literal children and whether it has a parameter.
+fn subroute_shape(c: &PathNode) -> (Vec<&str>, bool) {
+    (
+        c.lits.keys().map(|k| k.as_str()).collect(),
+        c.param.is_some(),
+    )
+}
+
+/// A kept literal a parameter may be named after (see the module doc, "Parameter names"):
+/// a vocabulary-like word (lowercase letters, `-`/`_` only between letters, at most 32
+/// bytes) that is not one of [`UNIFORM_MIN`] or more singular sibling words answering nothing
+/// themselves with the same sub-route shape (`/basic-auth/alice/{…}`, `/basic-auth/carol/{…}`:
+/// user names that stayed literal). The caller also requires that the literal's node emits
+/// no parameter beside it (a literal at a value position is a value).
+fn is_vocabulary(k: &str, c: &PathNode, kept: &[(&String, &PathNode)]) -> bool {
+    let b = k.as_bytes();
+    let wordlike = !b.is_empty()
+        && b.len() <= 32
+        && b.first().is_some_and(|x| x.is_ascii_lowercase())
+        && b.last().is_some_and(|x| x.is_ascii_lowercase())
+        && b.iter()
+            .all(|x| x.is_ascii_lowercase() || *x == b'-' || *x == b'_')
+        && !k.contains("--")
+        && !k.contains("__")
+        && !k.contains("-_")
+        && !k.contains("_-");
+    if !wordlike {
+        return false;
+    }
+    let bare = |k: &str, c: &PathNode| c.eps.is_empty() && singular(k) == k;
+    if !bare(k, c) {
+        return true;
+    }
+    let shape = subroute_shape(c);
+    let same = kept
+        .iter()
+        .filter(|(k2, c2)| bare(k2, c2) && subroute_shape(c2) == shape)
+        .count();
+    same < UNIFORM_MIN
+}
+
+fn param_name(prev: Option<&TSeg>, prev_vocab: bool, class: SegClass, pin: Option<&str>) -> String {
     if let Some(p) = pin {
         return p.to_string();
     }
@@ -725,10 +773,7 @@ fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String
         _ => "Id",
     };
     match prev {
-        Some(TSeg::Lit(l))
-            if classify_segment(l) == SegClass::Word
-                && l.bytes().any(|c| c.is_ascii_alphabetic()) =>
-        {
+        Some(TSeg::Lit(l)) if prev_vocab && classify_segment(l) == SegClass::Word => {
             let base = camel(&singular(l), false);
             if base.is_empty() {
                 "id".into()
@@ -751,7 +796,7 @@ fn param_name(prev: Option<&TSeg>, class: SegClass, pin: Option<&str>) -> String
 pub fn derive(root: &PathNode) -> Vec<Derived> {
     let mut out = Vec::new();
     let mut segs = Vec::new();
-    derive_rec(root, &mut segs, &mut out, &mut None, 0);
+    derive_rec(root, &mut segs, &mut out, &mut None, 0, false);
     out
 }
 
@@ -773,7 +818,7 @@ pub struct Explanation {
 pub fn explain(root: &PathNode) -> Vec<Explanation> {
     let mut out = Vec::new();
     let mut why = Some(Vec::new());
-    derive_rec(root, &mut Vec::new(), &mut out, &mut why, 0);
+    derive_rec(root, &mut Vec::new(), &mut out, &mut why, 0, false);
     why.unwrap_or_default()
 }
 
@@ -792,6 +837,7 @@ fn derive_rec(
     out: &mut Vec<Derived>,
     why: &mut Option<Vec<Explanation>>,
     depth: usize,
+    prev_vocab: bool,
 ) {
     for (m, ep) in &node.eps {
         out.push(Derived {
@@ -934,9 +980,14 @@ fn derive_rec(
             }
         }
     }
-    for (k, child) in kept {
+    let beside = node.param.is_some() || !absorbed.is_empty();
+    let vocab: Vec<bool> = kept
+        .iter()
+        .map(|(k, c)| !beside && is_vocabulary(k, c, &kept))
+        .collect();
+    for ((k, child), vocab) in kept.into_iter().zip(vocab) {
         segs.push(TSeg::Lit(k.clone()));
-        derive_rec(child, segs, out, why, depth + 1);
+        derive_rec(child, segs, out, why, depth + 1, vocab);
         segs.pop();
     }
     if node.param.is_none() && absorbed.is_empty() {
@@ -963,7 +1014,7 @@ fn derive_rec(
         .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
         .map(|(c, _)| *c)
         .unwrap_or(SegClass::Word);
-    let mut name = param_name(segs.last(), class, node.pin.as_deref());
+    let mut name = param_name(segs.last(), prev_vocab, class, node.pin.as_deref());
     let taken = |n: &str, segs: &[TSeg]| {
         segs.iter()
             .any(|s| matches!(s, TSeg::Param { name, .. } if name == n))
@@ -1000,6 +1051,6 @@ fn derive_rec(
             ),
         });
     }
-    derive_rec(&p, segs, out, why, depth + 1);
+    derive_rec(&p, segs, out, why, depth + 1, false);
     segs.pop();
 }

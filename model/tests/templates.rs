@@ -604,3 +604,64 @@ fn a_templates_file_wins_over_inference() {
         .unwrap_err()
         .contains("unknown rule"));
 }
+
+/// A parameter's name comes from the preceding literal only when that literal is
+/// vocabulary-like; a value that stayed literal never leaks into a name.
+#[test]
+fn parameter_names_never_carry_a_literal_value() {
+    let mut m = ApiModel::new();
+    let cfg = LearnConfig::default();
+    for i in 0..20u64 {
+        // a value with a digit that stayed literal: `/contents/scratch-0/{…}`
+        m.observe(
+            &obs(
+                "GET",
+                &format!("/contents/scratch-0/{}", 500 + i),
+                200,
+                "{}",
+            ),
+            &cfg,
+        );
+        // user names with identical sub-route shapes (`/basic-auth/alice/{…}`)
+        for user in ["alice", "carol", "dave", "erin", "frank"] {
+            m.observe(
+                &obs("GET", &format!("/basic-auth/{user}/{}", 100 + i), 200, "{}"),
+                &cfg,
+            );
+        }
+        // a literal at a value position, beside a parameter: `/images/realeval/{…}`
+        m.observe(
+            &obs("GET", &format!("/images/{}/json", 9000 + i), 200, "{}"),
+            &cfg,
+        );
+        m.observe(
+            &obs("GET", &format!("/images/realeval/{}", 700 + i), 200, "{}"),
+            &cfg,
+        );
+        // vocabulary stays the name's source
+        m.observe(
+            &obs("GET", &format!("/flow_runs/{}", 1 + i), 200, "{}"),
+            &cfg,
+        );
+    }
+    let t = templates(&m);
+    for bad in ["scratch", "alice", "carol", "realeval"] {
+        assert!(
+            !t.iter()
+                .any(|x| x.to_ascii_lowercase().contains(&format!("{{{bad}"))),
+            "{bad} leaked into a parameter name: {t:?}"
+        );
+    }
+    assert!(
+        t.contains(&"GET /flow_runs/{flowRunId}".to_string()),
+        "{t:?}"
+    );
+    assert!(
+        t.contains(&"GET /images/{imageId}/json".to_string()),
+        "{t:?}"
+    );
+    assert!(
+        t.contains(&"GET /contents/scratch-0/{id}".to_string()),
+        "{t:?}"
+    );
+}
