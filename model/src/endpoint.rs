@@ -472,7 +472,7 @@ impl Endpoint {
                     ns += 1;
                 }
                 if let Some(node) = slot(&mut self.query, &k, MAX_QUERY, &mut self.overflow) {
-                    node.observe_text(&pct_decode(v, true), &k, ctx);
+                    node.observe_query(&pct_decode(v, true), &k, ctx);
                 }
             }
         }

@@ -28,6 +28,9 @@
 //!
 //!   Candidate values are kept as 64-bit hashes; the text of a value is stored only once it
 //!   has been seen 5 times (so a value seen once never appears in the model).
+//! - Query parameters that only ever show `0`/`1`/`true`/`false` export as `boolean`, unless
+//!   the key is one letter or its last word names a count, position or duration
+//!   ([`COUNT_WORDS`]: `page=1`, `limit=0`, `t=1`).
 //! - Sensitive-data inventory: every scalar is checked against the [`crate::pii`] shapes and
 //!   the classes seen are counted per position (`pii`), exported as `x-apitap-pii`
 //!   (`{"email": 12}`); a position under a secret-like key counts all its values as
@@ -119,6 +122,14 @@ pub const CATEGORY_WORDS: [&str; 46] = [
     "rating",
 ];
 
+/// Last key words that name a count, size or position: a `0`/`1` query value under such a
+/// key is a number, not a flag (see [`SchemaNode::observe_query`]).
+pub const COUNT_WORDS: [&str; 30] = [
+    "page", "offset", "limit", "count", "size", "start", "end", "skip", "max", "min", "top",
+    "first", "last", "depth", "level", "version", "num", "number", "index", "id", "tail", "since",
+    "until", "time", "timeout", "delay", "wait", "seconds", "duration", "interval",
+];
+
 /// Counts per JSON type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TypeCounts {
@@ -176,6 +187,11 @@ pub struct SchemaNode {
     /// Objects observed in map mode.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub maps: u64,
+    /// Query values `0`/`1` under a key that does not name a count or position (see
+    /// [`SchemaNode::observe_query`]): when every integer here was one, the parameter is a
+    /// boolean.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bits: u64,
     /// Array element evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Box<SchemaNode>>,
@@ -471,6 +487,22 @@ impl SchemaNode {
         }
     }
 
+    /// Observe a query-string value: as [`Self::observe_text`], and a `0`/`1` under a key
+    /// of more than one letter whose last word does not name a count, position or duration
+    /// ([`COUNT_WORDS`]: `page=1`, `limit=0`, `t=1` stay integers) also counts as a bit, so a parameter that only ever shows
+    /// `0`/`1`/`true`/`false` (Docker's `?all=1&force=0`) exports as a boolean.
+    pub(crate) fn observe_query(&mut self, s: &str, key: &str, ctx: Ctx) {
+        self.observe_text(s, key, ctx);
+        if (s == "0" || s == "1")
+            && key.len() > 1
+            && !key_words(key)
+                .last()
+                .is_some_and(|w| COUNT_WORDS.contains(&w.to_ascii_lowercase().as_str()))
+        {
+            self.bits += 1;
+        }
+    }
+
     /// Observe a binary value (file part, opaque body) with `count` multiplicity.
     pub(crate) fn observe_binary(&mut self, ts: i64) {
         self.touch(ts);
@@ -600,6 +632,10 @@ impl SchemaNode {
             let t = &self.t;
             if t.string > 0 && t.integer + t.number + t.boolean > 0 {
                 o.insert("type".into(), json!("string"));
+                o.remove("format");
+            } else if self.bits > 0 && self.bits >= t.integer && t.string + t.number == 0 {
+                // only 0/1 (and true/false): a flag
+                o.insert("type".into(), json!("boolean"));
                 o.remove("format");
             }
             if !o.contains_key("type") {
@@ -988,6 +1024,7 @@ impl Combine for SchemaNode {
         self.overflow |= combine_map(&mut self.props, &o.props, m, MAX_PROPS);
         combine_opt(&mut self.additional, &o.additional, m);
         cnt(&mut self.maps, o.maps, m);
+        cnt(&mut self.bits, o.bits, m);
         combine_opt(&mut self.items, &o.items, m);
         self.enum_dead |= o.enum_dead;
         if !self.enum_dead {
@@ -1237,6 +1274,35 @@ mod tests {
         assert!(m.observe_json_bytes(many.as_bytes(), ctx()));
         assert_eq!(m.t.object, MAX_STREAM as u64);
         assert!(m.overflow);
+    }
+
+    #[test]
+    fn query_flags_are_booleans() {
+        let q = |vals: &[&str], key: &str| {
+            let mut n = SchemaNode::default();
+            for v in vals {
+                n.observe_query(v, key, ctx());
+            }
+            n.to_text_schema()["type"].clone()
+        };
+        assert_eq!(q(&["1", "1", "0"], "all"), "boolean");
+        assert_eq!(q(&["1", "true", "false"], "force"), "boolean");
+        assert_eq!(q(&["1"], "stream"), "boolean");
+        // a count or position stays a number; other integers make it an integer
+        assert_eq!(q(&["1", "1"], "page"), "integer");
+        assert_eq!(q(&["0"], "pageOffset"), "integer");
+        assert_eq!(q(&["1"], "t"), "integer");
+        assert_eq!(q(&["1"], "wait_seconds"), "integer");
+        assert_eq!(q(&["1", "0"], "duration"), "integer");
+        assert_eq!(q(&["0", "1", "2"], "all"), "integer");
+        assert_eq!(q(&["0", "x"], "all"), "string");
+        // merged evidence keeps the rule
+        let mut a = SchemaNode::default();
+        a.observe_query("1", "all", ctx());
+        let mut b = SchemaNode::default();
+        b.observe_query("7", "all", ctx());
+        a.combine(&b, Mode::Sum);
+        assert_eq!(a.to_text_schema()["type"], "integer");
     }
 
     #[test]
