@@ -99,14 +99,16 @@ pub fn is_time(s: &str) -> bool {
     }
 }
 
-/// RFC 3339 date-time (the offset may be missing; `T` or `t` separator).
+/// RFC 3339 date-time: fractional seconds of any length (Go's nanoseconds, trailing zeros
+/// trimmed or not), offset `Z`/`±hh:mm`/`±hhmm` or missing; `T`, `t` or a space (RFC 3339
+/// §5.6 note; Python's `str(datetime)`) as separator.
 pub fn is_date_time(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 19
         && s.is_char_boundary(10)
         && s.is_char_boundary(11)
         && is_date(&s[..10])
-        && (b[10] == b'T' || b[10] == b't')
+        && matches!(b[10], b'T' | b't' | b' ')
         && is_time(&s[11..])
 }
 
@@ -585,6 +587,23 @@ mod tests {
             string_format("2024-01-31T10:00:00.123+01:00"),
             StrFormat::DateTime
         );
+        for dt in [
+            "2024-01-31T10:00:00.123456789Z",
+            "2024-01-31T10:00:00.1234567+02:00",
+            "2024-01-31T10:00:00.5-07:00",
+            "0001-01-01T00:00:00Z",
+            "2024-01-31 10:00:00.123456+00:00",
+            "2024-01-31 10:00:00",
+        ] {
+            assert_eq!(string_format(dt), StrFormat::DateTime, "{dt}");
+        }
+        for not in [
+            "2024-01-31T10:00:00.",
+            "2024-01-31  10:00:00",
+            "2024-01-31 10:00",
+        ] {
+            assert_ne!(string_format(not), StrFormat::DateTime, "{not}");
+        }
         assert_eq!(string_format("2024-01-31"), StrFormat::Date);
         assert_eq!(string_format("10:00:00"), StrFormat::Time);
         assert_eq!(

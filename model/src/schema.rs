@@ -28,6 +28,7 @@
 //!
 //!   Candidate values are kept as 64-bit hashes; the text of a value is stored only once it
 //!   has been seen 5 times (so a value seen once never appears in the model).
+//! - Integers beyond the 64-bit range (parsed as floats) still count as `integer`.
 //! - Query parameters that only ever show `0`/`1`/`true`/`false` export as `boolean`, unless
 //!   the key is one letter or its last word names a count, position or duration
 //!   ([`COUNT_WORDS`]: `page=1`, `limit=0`, `t=1`).
@@ -129,6 +130,13 @@ pub const COUNT_WORDS: [&str; 30] = [
     "first", "last", "depth", "level", "version", "num", "number", "index", "id", "tail", "since",
     "until", "time", "timeout", "delay", "wait", "seconds", "duration", "interval",
 ];
+
+/// An integer written beyond the 64-bit range (a 128-bit id, a big balance: serde_json
+/// hands it over as an `f64`): whole and at least 2^63 in magnitude. Such a number is
+/// `integer` (JSON Schema counts any number without a fractional part as one).
+fn beyond_u64_integer(v: f64) -> bool {
+    v.is_finite() && v.fract() == 0.0 && v.abs() >= 9_223_372_036_854_775_808.0
+}
 
 /// Counts per JSON type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -352,7 +360,11 @@ impl SchemaNode {
             Value::Bool(_) => self.t.boolean += 1,
             Value::Number(n) => {
                 if n.is_f64() {
-                    self.t.number += 1
+                    if n.as_f64().is_some_and(beyond_u64_integer) {
+                        self.t.integer += 1
+                    } else {
+                        self.t.number += 1
+                    }
                 } else {
                     self.t.integer += 1;
                     self.pii_add(n.as_u64().and_then(classify_int));
@@ -890,7 +902,11 @@ impl<'de> Visitor<'de> for Observe<'_> {
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
         self.node.touch(self.ctx.ts);
-        self.node.t.number += 1;
+        if beyond_u64_integer(v) {
+            self.node.t.integer += 1;
+        } else {
+            self.node.t.number += 1;
+        }
         self.scalar(|| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number));
         Ok(())
     }
@@ -1274,6 +1290,22 @@ mod tests {
         assert!(m.observe_json_bytes(many.as_bytes(), ctx()));
         assert_eq!(m.t.object, MAX_STREAM as u64);
         assert!(m.overflow);
+    }
+
+    #[test]
+    fn big_integers_stay_integers() {
+        let body = br#"{"id": 340282366920938463463374607431768211455, "neg": -99999999999999999999, "x": 1.5, "u": 18446744073709551615}"#;
+        let mut n = SchemaNode::default();
+        assert!(n.observe_json_bytes(body, ctx()));
+        let mut v = SchemaNode::default();
+        v.observe_json(&serde_json::from_slice(body).unwrap(), "", ctx(), 0);
+        for node in [&n, &v] {
+            let s = node.to_schema(false);
+            assert_eq!(s["properties"]["id"]["type"], "integer");
+            assert_eq!(s["properties"]["neg"]["type"], "integer");
+            assert_eq!(s["properties"]["u"]["type"], "integer");
+            assert_eq!(s["properties"]["x"]["type"], "number");
+        }
     }
 
     #[test]
