@@ -9,7 +9,9 @@
 //! - String formats are counted per format; a format is exported when at least 90% of the
 //!   strings (75% for `byte`) had it and no other specific format was seen.
 //! - Objects whose keys are all identifier-like (numbers, UUIDs, hashes, dates...) are maps:
-//!   their values merge into `additionalProperties`, keys are not stored.
+//!   their values merge into `additionalProperties`, keys are not stored. So are objects under
+//!   a key whose last word is one of [`MAP_WORDS`] (`Labels`, `annotations`, `Attributes`):
+//!   conventional dictionaries of user-chosen keys.
 //! - Enums are exported only when the values are clearly vocabulary, because an enum is the
 //!   one place where observed text reaches an export. All of:
 //!   - the key names a category: its last word (split at `_-.` and camelCase, plural `s`
@@ -136,6 +138,17 @@ pub const COUNT_WORDS: [&str; 30] = [
 /// `integer` (JSON Schema counts any number without a fractional part as one).
 fn beyond_u64_integer(v: f64) -> bool {
     v.is_finite() && v.fract() == 0.0 && v.abs() >= 9_223_372_036_854_775_808.0
+}
+
+/// Last key words that name a dictionary of user-chosen keys (Docker/Kubernetes/Prometheus
+/// `Labels`, `annotations`, event `Attributes`): an object under such a key is a map, so its
+/// keys (user data) are never stored as property names.
+pub const MAP_WORDS: [&str; 3] = ["labels", "annotations", "attributes"];
+
+fn is_map_key(key: &str) -> bool {
+    key_words(key)
+        .last()
+        .is_some_and(|w| MAP_WORDS.iter().any(|m| w.eq_ignore_ascii_case(m)))
 }
 
 /// Counts per JSON type.
@@ -354,6 +367,11 @@ impl SchemaNode {
 
     /// Observe a JSON value.
     pub(crate) fn observe_json(&mut self, v: &Value, key: &str, ctx: Ctx, depth: usize) {
+        self.observe_json_at(v, key, ctx, depth, false)
+    }
+
+    /// [`Self::observe_json`]; `item`: the value is an element of the array named `key`.
+    fn observe_json_at(&mut self, v: &Value, key: &str, ctx: Ctx, depth: usize, item: bool) {
         self.touch(ctx.ts);
         match v {
             Value::Null => self.t.null += 1,
@@ -383,7 +401,7 @@ impl SchemaNode {
                 if !a.is_empty() {
                     let items = self.items.get_or_insert_with(Default::default);
                     for x in a.iter().take(MAX_ITEMS) {
-                        items.observe_json(x, key, ctx, depth + 1);
+                        items.observe_json_at(x, key, ctx, depth + 1, true);
                     }
                 }
             }
@@ -393,7 +411,7 @@ impl SchemaNode {
                     self.overflow = true;
                     return;
                 }
-                self.observe_entries(o, ctx, depth);
+                self.observe_entries(o, if item { "" } else { key }, ctx, depth);
             }
         }
         if ctx.examples && !matches!(v, Value::Array(_) | Value::Object(_)) {
@@ -402,7 +420,8 @@ impl SchemaNode {
     }
 
     /// The members of one object observed at this node (already counted as an object).
-    fn observe_entries(&mut self, o: &Map<String, Value>, ctx: Ctx, depth: usize) {
+    /// `key` is the name the object was found under (a [`MAP_WORDS`] name makes it a map).
+    fn observe_entries(&mut self, o: &Map<String, Value>, key: &str, ctx: Ctx, depth: usize) {
         // cheap common case: the first key is a known property -> not a map
         let known = self.maps == 0
             && o.keys()
@@ -411,6 +430,7 @@ impl SchemaNode {
         let map_mode = !known
             && !o.is_empty()
             && (self.maps > 0 && self.props.is_empty()
+                || is_map_key(key)
                 || o.keys().all(|k| classify_segment(k).is_id_like()));
         if map_mode {
             self.maps += 1;
@@ -454,6 +474,7 @@ impl SchemaNode {
                 key: "",
                 ctx,
                 depth: 0,
+                item: false,
             }
             .deserialize(&mut d)
             .is_ok();
@@ -796,6 +817,8 @@ pub(crate) struct Observe<'a> {
     key: &'a str,
     ctx: Ctx,
     depth: usize,
+    /// The value is an array element (`key` names the array, not this value).
+    item: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Observe<'_> {
@@ -821,6 +844,7 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
             key: self.key,
             ctx: self.ctx,
             depth: self.depth,
+            item: true,
         }
         .deserialize(d)
     }
@@ -982,6 +1006,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                     key: k,
                     ctx,
                     depth: depth + 1,
+                    item: false,
                 })?;
                 match map.next_key_seed(KeySeed)? {
                     Some(k) => key = k,
@@ -1001,6 +1026,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                         key: &key,
                         ctx,
                         depth: depth + 1,
+                        item: false,
                     })?;
                     n += 1;
                 } else {
@@ -1022,7 +1048,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                 None => break,
             }
         }
-        node.observe_entries(&o, ctx, depth);
+        node.observe_entries(&o, if self.item { "" } else { self.key }, ctx, depth);
         Ok(())
     }
 }
@@ -1290,6 +1316,39 @@ mod tests {
         assert!(m.observe_json_bytes(many.as_bytes(), ctx()));
         assert_eq!(m.t.object, MAX_STREAM as u64);
         assert!(m.overflow);
+    }
+
+    #[test]
+    fn label_dictionaries_are_maps() {
+        let body = br#"{"Labels": {"com.example.team": "orbit", "owner": "maple"}, "Actor": {"Attributes": {"image": "x", "name": "y"}}, "name": "z"}"#;
+        let mut n = SchemaNode::default();
+        assert!(n.observe_json_bytes(body, ctx()));
+        let mut v = SchemaNode::default();
+        v.observe_json(&serde_json::from_slice(body).unwrap(), "", ctx(), 0);
+        assert_eq!(n, v);
+        let s = n.to_schema(false);
+        let labels = &s["properties"]["Labels"];
+        assert!(labels.get("properties").is_none(), "{labels}");
+        assert_eq!(labels["additionalProperties"]["type"], "string");
+        let attrs = &s["properties"]["Actor"]["properties"]["Attributes"];
+        assert_eq!(attrs["additionalProperties"]["type"], "string");
+        let text = serde_json::to_string(&n).unwrap();
+        for k in ["com.example.team", "owner", "image"] {
+            assert!(!text.contains(k), "{k} stored");
+        }
+        // an array named `labels` holds records (GitHub's label objects), not a map
+        let mut a = SchemaNode::default();
+        assert!(a.observe_json_bytes(br#"{"labels": [{"id": 1, "name": "bug"}]}"#, ctx()));
+        let s2 = a.to_schema(false);
+        assert_eq!(
+            s2["properties"]["labels"]["items"]["required"],
+            json!(["id", "name"])
+        );
+        // other keys are records as before
+        assert!(s["properties"]["Actor"]["properties"]
+            .get("Attributes")
+            .is_some());
+        assert_eq!(s["properties"]["name"]["type"], "string");
     }
 
     #[test]
