@@ -428,9 +428,12 @@ impl Run {
             let pii = apitap_model::pii::exchange_classes(&obs);
             let req_bytes = ex.request.as_ref().map_or(0, |r| r.body_len);
             let resp_bytes = ex.response.as_ref().map_or(0, |r| r.body_len);
-            match self.routes.route(&obs.service, &obs.target) {
+            // The model keys the service by `--service` when it is set (LearnConfig::service),
+            // so routes are looked up, and metrics labelled, under that same name.
+            let service: &str = self.shared.service.as_deref().unwrap_or(&obs.service);
+            match self.routes.route(service, &obs.target) {
                 Some(route) => http.record(&RedSample {
-                    service: self.shared.service.as_deref().unwrap_or(&obs.service),
+                    service,
                     route,
                     method: &obs.method,
                     status,
@@ -440,7 +443,7 @@ impl Run {
                     pii,
                 }),
                 None if self.pending.len() < MAX_PENDING => self.pending.push(Pending {
-                    service: obs.service,
+                    service: service.to_owned(),
                     target: obs.target,
                     method: obs.method,
                     status,
@@ -450,7 +453,7 @@ impl Run {
                     pii,
                 }),
                 None => http.record(&RedSample {
-                    service: self.shared.service.as_deref().unwrap_or(&obs.service),
+                    service,
                     route: OTHER,
                     method: &obs.method,
                     status,
