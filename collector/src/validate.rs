@@ -21,10 +21,11 @@
 //!   body's `nodes` field is replaced by the recount), literal children per node, methods per
 //!   node, path depth, schema depth and properties per schema node, and the per-endpoint maps
 //!   (query, headers, cookies, media types, statuses); gRPC methods per service, their path
-//!   shape, status codes, protobuf fields per message and message depth.
+//!   shape, status codes, protobuf fields per message and message depth; `Host` values kept
+//!   as evidence per service ([`apitap_model::model::MAX_HOSTS`]).
 
 use apitap_model::endpoint::{Body, Endpoint};
-use apitap_model::model::{SourceModel, MAX_NODES, MAX_SERVICES, MODEL_VERSION};
+use apitap_model::model::{SourceModel, MAX_HOSTS, MAX_NODES, MAX_SERVICES, MODEL_VERSION};
 use apitap_model::paths::{PathNode, MAX_LITERALS, MAX_METHODS, MAX_SEGMENTS};
 use apitap_model::schema::{SchemaNode, MAX_DEPTH, MAX_PROPS};
 use apitap_model::ApiModel;
@@ -339,6 +340,12 @@ pub fn check_caps(m: &mut ApiModel, limits: &Limits) -> Result<(), String> {
             svc.nodes = nodes;
             check_grpc_methods(svc)
                 .map_err(|e| format!("source {src:?}, service {name:?}: {e}"))?;
+            if svc.hosts.len() > MAX_HOSTS {
+                return Err(format!(
+                    "source {src:?}, service {name:?}: {} Host values (at most {MAX_HOSTS})",
+                    svc.hosts.len()
+                ));
+            }
         }
     }
     Ok(())
@@ -462,6 +469,29 @@ mod tests {
             "{{\"apitap_model_version\":{MODEL_VERSION},\"sources\":{{\"a\":{{\"services\":{{\"s\":{{\"root\":{{\"hits\":1,\"lits\":{{{}}}}},\"nodes\":1}}}},\"stats\":{{\"observed\":1}}}}}}}}",
             lits.join(",")
         )
+    }
+
+    #[test]
+    fn host_evidence_over_the_learner_cap_is_refused() {
+        let hosts = |n: usize| -> String {
+            let h: serde_json::Map<String, serde_json::Value> =
+                (0..n).map(|i| (format!("h{i}.test"), 1.into())).collect();
+            serde_json::json!({
+                "apitap_model_version": MODEL_VERSION,
+                "sources": {"a": {
+                    "services": {"s": {"root": {"hits": 1}, "nodes": 1, "hosts": h}},
+                    "stats": {"observed": 1}
+                }}
+            })
+            .to_string()
+        };
+        let ok = parse_push("", hosts(MAX_HOSTS).as_bytes(), &Limits::default());
+        assert!(ok.is_ok(), "{:?}", ok.err());
+        let err = parse_push("", hosts(MAX_HOSTS + 1).as_bytes(), &Limits::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("Host values"), "got {err:?}");
     }
 
     #[test]
