@@ -508,7 +508,6 @@ pub struct AgentCommand {
 /// makes a last push upstream.
 pub fn agent(a: AgentCommand) -> Result<ExitCode> {
     use apitap::agent::Agent;
-    use apitap::metrics::text::Format;
     let AgentCommand {
         agent: a,
         mut upstream,
@@ -545,13 +544,11 @@ pub fn agent(a: AgentCommand) -> Result<ExitCode> {
                     .cloned()
                     .unwrap_or_else(|| (*snap_shared.model()).clone())
             }),
-            std::sync::Arc::new(move || text_shared.render_metrics(Format::Prometheus)),
+            std::sync::Arc::new(move || text_shared.metrics()),
         )?;
         let handle = std::sync::Arc::new(handle);
         let stats = std::sync::Arc::clone(&handle);
-        shared.set_extra_metrics(Box::new(move |out: &mut String| {
-            stats.render_prometheus(out)
-        }));
+        shared.set_extra_metrics(Box::new(move || stats.families()));
         Some(handle)
     } else {
         None

@@ -5,7 +5,7 @@
 //! Needs CAP_NET_RAW (root in CI); skipped with a message otherwise, unless `CI` is set.
 
 use apitap::agent::{Agent, AgentArgs};
-use apitap::metrics::text::Format;
+use apitap::metrics::Format;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The `/metrics` exposition passes `promtool check metrics` (Debian package `prometheus`)
 //! and carries the values recorded.
 
-use apitap::metrics::text::Format;
+use apitap::metrics::Format;
 use apitap::metrics::{render, Caps, Health, HttpMetrics, IfaceHealth, RedSample};
 use std::io::Write;
 use std::process::{Command, Stdio};

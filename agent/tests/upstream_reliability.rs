@@ -128,7 +128,7 @@ fn kill9_during_pushes_from_several_agents_loses_nothing() {
         let h = upstream::spawn(
             &cfg(&url, "checkout", &spool),
             a.snapshot_fn(),
-            Arc::new(String::new),
+            Arc::new(apitap::metrics::Exposition::new),
         )
         .unwrap();
         agents.push(a);
@@ -260,7 +260,12 @@ fn unreachable_collector_keeps_spool_bounded_and_delivers_after_agent_restart() 
     c.push_interval = Duration::from_millis(20);
     c.push_max_backoff = Duration::from_millis(20);
     let mut agent = Agent::start("orders-1", 20);
-    let h = upstream::spawn(&c, agent.snapshot_fn(), Arc::new(String::new)).unwrap();
+    let h = upstream::spawn(
+        &c,
+        agent.snapshot_fn(),
+        Arc::new(apitap::metrics::Exposition::new),
+    )
+    .unwrap();
     let stats = h.push_stats.clone().unwrap();
     let mut max_spool = 0u64;
     let mut max_files = 0usize;
@@ -309,7 +314,12 @@ fn unreachable_collector_keeps_spool_bounded_and_delivers_after_agent_restart() 
 
     // The agent restarts (knowing nothing), then the collector comes back.
     let empty: SnapshotFn = Arc::new(ApiModel::new);
-    let h2 = upstream::spawn(&c, empty.clone(), Arc::new(String::new)).unwrap();
+    let h2 = upstream::spawn(
+        &c,
+        empty.clone(),
+        Arc::new(apitap::metrics::Exposition::new),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let col = Collector::start_on(&dir.path().join("data"), &listen, &[]);
     let st2 = h2.push_stats.clone().unwrap();
@@ -319,11 +329,13 @@ fn unreachable_collector_keeps_spool_bounded_and_delivers_after_agent_restart() 
         .then_some(()))
         .is_some()
     );
-    let mut out = String::new();
-    st2.render_prometheus(&mut out);
-    assert!(out.contains("apitap_upstream_spool_bytes 0"), "{out}");
+    let out = apitap::metrics::Exposition {
+        families: st2.families(),
+    }
+    .render(apitap::metrics::Format::Prometheus);
+    assert!(out.contains("apitap_upstream_spool_bytes 0\n"), "{out}");
     assert!(
-        out.contains("apitap_upstream_spool_age_seconds 0.000"),
+        out.contains("apitap_upstream_spool_age_seconds 0\n"),
         "{out}"
     );
     h2.shutdown(Duration::from_secs(5));
@@ -351,8 +363,10 @@ fn spool_metrics_report_size_and_age_while_down() {
         std::thread::sleep(Duration::from_millis(1100));
         assert!(p.push_now().await.is_err());
     });
-    let mut out = String::new();
-    p.stats().render_prometheus(&mut out);
+    let out = apitap::metrics::Exposition {
+        families: p.stats().families(),
+    }
+    .render(apitap::metrics::Format::Prometheus);
     let val = |name: &str| -> f64 {
         out.lines()
             .find_map(|l| {

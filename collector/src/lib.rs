@@ -53,6 +53,7 @@ pub mod validate;
 mod web;
 
 use anyhow::{Context, Result};
+use apitap_exposition::{Exposition, Family, Format};
 use apitap_model::ApiModel;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -652,16 +653,12 @@ async fn diff(
     inner(&st, &service, &q).await.unwrap_or_else(|r| r)
 }
 
-/// Renders the collector's metrics in the Prometheus text format.
-pub async fn render_metrics(st: &AppState) -> String {
+/// The collector's metrics as typed families.
+pub async fn metrics_exposition(st: &AppState) -> Exposition {
     let (services, store_bytes) = st.store.gauges().await;
-    use std::fmt::Write;
     let s = &st.stats;
-    let mut o = String::with_capacity(2048);
-    let _ = writeln!(
-        o,
-        "# HELP apitap_collector_pushes_total Model pushes by result.\n# TYPE apitap_collector_pushes_total counter"
-    );
+    let g = |v: &AtomicU64| v.load(Relaxed);
+    let mut pushes = Family::counter("apitap_collector_pushes", "Model pushes by result.");
     for (res, v) in [
         ("accepted", &s.accepted),
         ("unauthorized", &s.rejected_auth),
@@ -671,24 +668,44 @@ pub async fn render_metrics(st: &AppState) -> String {
         ("unsupported_media_type", &s.rejected_media_type),
         ("store_error", &s.store_errors),
     ] {
-        let _ = writeln!(
-            o,
-            "apitap_collector_pushes_total{{result=\"{res}\"}} {}",
-            v.load(Relaxed)
-        );
+        pushes.number(&[("result", res)], g(v));
     }
-    let _ = writeln!(o, "# HELP apitap_collector_pushes_changed_total Accepted pushes that changed a merged model.\n# TYPE apitap_collector_pushes_changed_total counter\napitap_collector_pushes_changed_total {}", s.changed.load(Relaxed));
-    let _ = writeln!(o, "# HELP apitap_collector_spec_versions_total Spec versions recorded.\n# TYPE apitap_collector_spec_versions_total counter\napitap_collector_spec_versions_total {}", s.versions.load(Relaxed));
-    let _ = writeln!(o, "# HELP apitap_collector_received_bytes_total Push body bytes received.\n# TYPE apitap_collector_received_bytes_total counter\napitap_collector_received_bytes_total {}", s.bytes_received.load(Relaxed));
-    let _ = writeln!(o, "# HELP apitap_collector_services Services known.\n# TYPE apitap_collector_services gauge\napitap_collector_services {services}");
-    let _ = writeln!(o, "# HELP apitap_collector_store_bytes Size of the store file.\n# TYPE apitap_collector_store_bytes gauge\napitap_collector_store_bytes {store_bytes}");
-    let _ = writeln!(o, "# HELP apitap_collector_reads_unauthorized_total Reads refused for a missing or wrong token.\n# TYPE apitap_collector_reads_unauthorized_total counter\napitap_collector_reads_unauthorized_total {}", s.reads_unauthorized.load(Relaxed));
-    o
+    Exposition {
+        families: vec![
+            pushes,
+            Family::counter(
+                "apitap_collector_pushes_changed",
+                "Accepted pushes that changed a merged model.",
+            )
+            .with(g(&s.changed)),
+            Family::counter("apitap_collector_spec_versions", "Spec versions recorded.")
+                .with(g(&s.versions)),
+            Family::counter(
+                "apitap_collector_received_bytes",
+                "Push body bytes received.",
+            )
+            .with(g(&s.bytes_received)),
+            Family::gauge("apitap_collector_services", "Services known.").with(services),
+            Family::gauge("apitap_collector_store_bytes", "Size of the store file.")
+                .with(store_bytes),
+            Family::counter(
+                "apitap_collector_reads_unauthorized",
+                "Reads refused for a missing or wrong token.",
+            )
+            .with(g(&s.reads_unauthorized)),
+        ],
+    }
 }
 
-async fn metrics(State(st): State<Shared>) -> Response {
-    let text = render_metrics(&st).await;
-    typed("text/plain; version=0.0.4; charset=utf-8", text)
+/// Renders the collector's metrics in `format`.
+pub async fn render_metrics(st: &AppState, format: Format) -> String {
+    metrics_exposition(st).await.render(format)
+}
+
+async fn metrics(State(st): State<Shared>, headers: HeaderMap) -> Response {
+    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let text = render_metrics(&st, format).await;
+    typed(format.content_type(), text)
 }
 
 async fn index(State(st): State<Shared>) -> Response {

@@ -21,7 +21,7 @@
 //! `--netns` only the capture joins the target namespace).
 
 use crate::agent::Shared;
-use crate::metrics::text::Format;
+use crate::metrics::Format;
 use apitap_model::{ApiModel, ExportOptions};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};

@@ -41,8 +41,10 @@ pub use config::{AgentArgs, AgentConfig};
 use crate::capture::live::{self, Batch, IfaceCounters, LiveCapture};
 use crate::learn::{observation, Learner};
 use crate::metrics::route::RouteTable;
-use crate::metrics::text::Format;
-use crate::metrics::{self, Health, HttpMetrics, IfaceHealth, RedSample, OTHER};
+use crate::metrics::Format;
+use crate::metrics::{
+    self, Exposition, Family, Health, HttpMetrics, IfaceHealth, RedSample, OTHER,
+};
 use anyhow::{Context, Result};
 use apitap_engine::http::{Flag, HttpEvent};
 use apitap_engine::Pipeline;
@@ -73,8 +75,8 @@ pub struct Shared {
     extra_metrics: Mutex<Option<ExtraMetrics>>,
 }
 
-/// More metrics appended to the Prometheus text exposition (e.g. the upstream pusher's).
-pub struct ExtraMetrics(Box<dyn Fn(&mut String) + Send + Sync>);
+/// More metric families appended to the exposition (e.g. the upstream pusher's).
+pub struct ExtraMetrics(Box<dyn Fn() -> Vec<Family> + Send + Sync>);
 
 impl std::fmt::Debug for ExtraMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,10 +112,10 @@ impl Shared {
         }
     }
 
-    /// Appends `render`'s output to every Prometheus-format `/metrics` exposition (it is
-    /// left out of OpenMetrics, whose stricter grammar it need not follow).
-    pub fn set_extra_metrics(&self, render: Box<dyn Fn(&mut String) + Send + Sync>) {
-        *lock(&self.extra_metrics) = Some(ExtraMetrics(render));
+    /// Appends the families `extra` returns to every exposition (`/metrics` in both formats,
+    /// and remote write).
+    pub fn set_extra_metrics(&self, extra: Box<dyn Fn() -> Vec<Family> + Send + Sync>) {
+        *lock(&self.extra_metrics) = Some(ExtraMetrics(extra));
     }
 
     /// Removes the extra metrics (their source is shutting down).
@@ -128,6 +130,11 @@ impl Shared {
 
     /// The `/metrics` exposition in `format` (Prometheus text 0.0.4 or OpenMetrics).
     pub fn render_metrics(&self, format: Format) -> String {
+        self.metrics().render(format)
+    }
+
+    /// Every metric of the agent as typed families (HTTP, RPC, health and extra).
+    pub fn metrics(&self) -> Exposition {
         let mut health = lock(&self.health).clone();
         health.interfaces = self
             .ifaces
@@ -148,16 +155,14 @@ impl Shared {
         health.resident_bytes = rss;
         health.cpu_seconds = cpu;
         health.start_time_seconds = self.start_unix;
-        let mut text = {
+        let mut e = {
             let http = lock(&self.http);
-            metrics::render(format, &http, &health)
+            metrics::exposition(&http, &health)
         };
-        if format == Format::Prometheus {
-            if let Some(extra) = lock(&self.extra_metrics).as_ref() {
-                (extra.0)(&mut text);
-            }
+        if let Some(extra) = lock(&self.extra_metrics).as_ref() {
+            e.families.extend((extra.0)());
         }
-        text
+        e
     }
 
     /// Ready: every capture is open and running, and the pipeline runs.

@@ -17,15 +17,14 @@
 //! Every overflow is counted in `apitap_metric_overflow_total{kind=...}`.
 //!
 //! Agent health metrics (all prefixed `apitap_`, plus the standard `process_*`) are listed in
-//! [`Health`] and rendered by [`render`], which writes the Prometheus text format 0.0.4 or
-//! OpenMetrics text ([`text::Format`]); the same function serves `/metrics` and anyone who
-//! needs the text (e.g. a remote-write forwarder).
+//! [`Health`]. Everything is built as typed families ([`exposition`], the
+//! `apitap-exposition` crate): `/metrics` renders them as the Prometheus text format 0.0.4
+//! or OpenMetrics 1.0 ([`Format`]), and remote write encodes the same families directly.
 
 pub mod route;
-pub mod text;
 
+pub use apitap_exposition::{Exposition, Family, Format};
 use std::collections::HashMap;
-use text::{Format, Kind, Writer};
 
 /// OpenTelemetry's default duration buckets (seconds).
 pub const DURATION_BUCKETS: [f64; 14] = [
@@ -345,10 +344,16 @@ impl HttpMetrics {
             .collect()
     }
 
-    fn render(&self, w: &mut Writer) {
+    /// The HTTP metric families (RED histograms, PII inventory, overflow counters).
+    pub fn families(&self) -> Vec<Family> {
         let series = self.series();
-        type Family<'a> = (&'a str, &'a str, &'a [f64], fn(&Series) -> &Histogram);
-        let fams: [Family<'_>; 3] = [
+        type Fam<'a> = (
+            &'static str,
+            &'static str,
+            &'static [f64],
+            fn(&Series) -> &Histogram,
+        );
+        let fams: [Fam<'_>; 3] = [
             (
                 "http_server_request_duration_seconds",
                 "Duration of HTTP server requests (first request byte to last response byte seen on the wire).",
@@ -368,12 +373,12 @@ impl HttpMetrics {
                 |s| &s.response_size,
             ),
         ];
+        let mut out = Vec::with_capacity(5);
         for (name, help, bounds, get) in fams {
-            w.family(name, Kind::Histogram, help);
+            let mut f = Family::histogram(name, help);
             for (svc, route, method, status, s) in &series {
                 let h = get(s);
-                w.histogram(
-                    name,
+                f.observed(
                     &[
                         ("http_request_method", method),
                         ("http_response_status_code", status),
@@ -385,6 +390,7 @@ impl HttpMetrics {
                     h.sum(),
                 );
             }
+            out.push(f);
         }
         // sensitive-data inventory: exchanges carrying each PII class, per route (labels
         // bounded: the route caps above and the fixed class names)
@@ -397,14 +403,12 @@ impl HttpMetrics {
                 }
             }
         }
-        w.family(
-            "apitap_http_pii_exchanges_total",
-            Kind::Counter,
+        let mut f = Family::counter(
+            "apitap_http_pii_exchanges",
             "HTTP exchanges whose path, query, headers or bodies carried a value of this PII class (shape only; no value is kept).",
         );
         for ((svc, route, class), n) in pii {
-            w.sample_u64(
-                "apitap_http_pii_exchanges_total",
+            f.number(
                 &[
                     ("http_route", route),
                     ("pii_class", class),
@@ -413,9 +417,9 @@ impl HttpMetrics {
                 n,
             );
         }
-        w.family(
-            "apitap_metric_overflow_total",
-            Kind::Counter,
+        out.push(f);
+        let mut f = Family::counter(
+            "apitap_metric_overflow",
             "Samples recorded under an _other label because a cardinality cap was reached.",
         );
         for (kind, v) in [
@@ -423,8 +427,10 @@ impl HttpMetrics {
             ("route", self.overflow.routes),
             ("series", self.overflow.series),
         ] {
-            w.sample_u64("apitap_metric_overflow_total", &[("kind", kind)], v);
+            f.number(&[("kind", kind)], v);
         }
+        out.push(f);
+        out
     }
 }
 
@@ -517,54 +523,52 @@ pub fn process_usage() -> (u64, f64) {
     (rss, cpu)
 }
 
-fn render_health(w: &mut Writer, h: &Health) {
+fn health_families(h: &Health) -> Vec<Family> {
+    let mut out = Vec::with_capacity(24);
     type Get = fn(&IfaceHealth) -> u64;
-    let per_iface: [(&str, &str, Get); 5] = [
+    let per_iface: [(&'static str, &'static str, Get); 5] = [
         (
-            "apitap_packets_captured_total",
+            "apitap_packets_captured",
             "Packets captured (after the BPF filter).",
             |i| i.packets,
         ),
         (
-            "apitap_bytes_captured_total",
+            "apitap_bytes_captured",
             "Bytes captured (after the BPF filter).",
             |i| i.bytes,
         ),
         (
-            "apitap_kernel_drops_total",
+            "apitap_kernel_drops",
             "Packets dropped by the kernel because the capture ring buffer was full.",
             |i| i.kernel_drops,
         ),
         (
-            "apitap_interface_drops_total",
+            "apitap_interface_drops",
             "Packets dropped by the network interface or its driver.",
             |i| i.interface_drops,
         ),
         (
-            "apitap_queue_drops_total",
+            "apitap_queue_drops",
             "Packets dropped because the pipeline queue was full.",
             |i| i.queue_drops,
         ),
     ];
     for (name, help, get) in per_iface {
-        w.family(name, Kind::Counter, help);
+        let mut f = Family::counter(name, help);
         for i in &h.interfaces {
-            w.sample_u64(name, &[("interface", &i.name)], get(i));
+            f.number(&[("interface", &i.name)], get(i));
         }
+        out.push(f);
     }
-    w.family(
+    let mut f = Family::gauge(
         "apitap_capture_up",
-        Kind::Gauge,
         "1 while the capture on an interface runs.",
     );
     for i in &h.interfaces {
-        w.sample_u64(
-            "apitap_capture_up",
-            &[("interface", &i.name)],
-            u64::from(i.up),
-        );
+        f.number(&[("interface", &i.name)], u64::from(i.up));
     }
-    let gauges: [(&str, &str, u64); 5] = [
+    out.push(f);
+    let gauges: [(&'static str, &'static str, u64); 5] = [
         (
             "apitap_active_flows",
             "TCP connections currently tracked.",
@@ -592,95 +596,89 @@ fn render_health(w: &mut Writer, h: &Health) {
         ),
     ];
     for (name, help, v) in gauges {
-        w.family(name, Kind::Gauge, help);
-        w.sample_u64(name, &[], v);
+        out.push(Family::gauge(name, help).with(v));
     }
-    let counters: [(&str, &str, u64); 9] = [
+    let counters: [(&'static str, &'static str, u64); 9] = [
+        ("apitap_flows", "TCP connections tracked.", h.flows_created),
         (
-            "apitap_flows_total",
-            "TCP connections tracked.",
-            h.flows_created,
-        ),
-        (
-            "apitap_flows_evicted_total",
+            "apitap_flows_evicted",
             "TCP connections evicted because the flow table was full.",
             h.flows_evicted,
         ),
         (
-            "apitap_reassembly_gaps_total",
+            "apitap_reassembly_gaps",
             "Gaps in TCP streams (bytes never captured).",
             h.reassembly_gaps,
         ),
         (
-            "apitap_reassembly_gap_bytes_total",
+            "apitap_reassembly_gap_bytes",
             "Bytes lost in TCP stream gaps.",
             h.reassembly_gap_bytes,
         ),
         (
-            "apitap_decode_errors_total",
+            "apitap_decode_errors",
             "Packets that could not be decoded (truncated, bad headers, unsupported link types).",
             h.decode_errors,
         ),
         (
-            "apitap_parse_errors_total",
+            "apitap_parse_errors",
             "HTTP parse errors (counted when the connection closes).",
             h.parse_errors,
         ),
         (
-            "apitap_exchanges_total",
+            "apitap_exchanges",
             "HTTP exchanges learned from.",
             h.exchanges,
         ),
         (
-            "apitap_learn_skipped_total",
+            "apitap_learn_skipped",
             "HTTP exchanges the learner skipped (no request, bad target, model caps).",
             h.learn_skipped,
         ),
         (
-            "apitap_learn_other_total",
+            "apitap_learn_other",
             "HTTP exchanges beyond the learner's node budget (counted in _other, not learned).",
             h.learn_other,
         ),
     ];
     for (name, help, v) in counters {
-        w.family(name, Kind::Counter, help);
-        w.sample_u64(name, &[], v);
+        out.push(Family::counter(name, help).with(v));
     }
-    w.family(
-        "apitap_unpaired_messages_total",
-        Kind::Counter,
+    let mut f = Family::counter(
+        "apitap_unpaired_messages",
         "HTTP messages seen without their counterpart.",
     );
-    w.sample_u64(
-        "apitap_unpaired_messages_total",
-        &[("kind", "request")],
-        h.unpaired_requests,
+    f.number(&[("kind", "request")], h.unpaired_requests);
+    f.number(&[("kind", "response")], h.unpaired_responses);
+    out.push(f);
+    out.push(
+        Family::counter(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds.",
+        )
+        .with(h.cpu_seconds),
     );
-    w.sample_u64(
-        "apitap_unpaired_messages_total",
-        &[("kind", "response")],
-        h.unpaired_responses,
+    out.push(
+        Family::gauge(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+        )
+        .with(h.start_time_seconds),
     );
-    w.family(
-        "process_cpu_seconds_total",
-        Kind::Counter,
-        "Total user and system CPU time spent in seconds.",
-    );
-    w.sample("process_cpu_seconds_total", &[], h.cpu_seconds);
-    w.family(
-        "process_start_time_seconds",
-        Kind::Gauge,
-        "Start time of the process since unix epoch in seconds.",
-    );
-    w.sample("process_start_time_seconds", &[], h.start_time_seconds);
+    out
+}
+
+/// The HTTP metrics and the agent health as typed families.
+pub fn exposition(http: &HttpMetrics, health: &Health) -> Exposition {
+    let mut e = Exposition::new();
+    e.families.extend(http.families());
+    e.families.extend(health_families(health));
+    e
 }
 
 /// Renders the HTTP metrics and the agent health in `format`.
 pub fn render(format: Format, http: &HttpMetrics, health: &Health) -> String {
-    let mut w = Writer::new(format);
-    http.render(&mut w);
-    render_health(&mut w, health);
-    w.finish()
+    exposition(http, health).render(format)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! Both run on one dedicated thread with a small single-threaded tokio runtime started by
 //! [`spawn`], so they depend on nothing of the caller but two functions: one returning a
-//! snapshot of the model, one rendering the Prometheus text exposition of the metrics.
+//! snapshot of the model, one returning the metrics as typed families.
 //! [`UpstreamHandle::shutdown`] makes a last push of both within a deadline.
 //!
 //! # Reliability policy
@@ -46,8 +46,8 @@ pub use remote_write::{RemoteWriteStats, RemoteWriter};
 
 /// Returns a snapshot of the agent's model (cheap enough to call once per push interval).
 pub type SnapshotFn = Arc<dyn Fn() -> ApiModel + Send + Sync>;
-/// Returns the agent's metrics in the Prometheus text exposition format 0.0.4.
-pub type MetricsTextFn = Arc<dyn Fn() -> String + Send + Sync>;
+/// Returns the agent's metrics as typed families (what remote write sends).
+pub type MetricsFn = Arc<dyn Fn() -> apitap_exposition::Exposition + Send + Sync>;
 
 /// Upstream options, meant to be `#[command(flatten)]`ed into the agent's arguments.
 #[derive(Args, Debug, Clone)]
@@ -204,14 +204,16 @@ pub struct UpstreamHandle {
 }
 
 impl UpstreamHandle {
-    /// Appends the upstream metrics (Prometheus text format) to `out`.
-    pub fn render_prometheus(&self, out: &mut String) {
+    /// The upstream metric families (pusher and remote writer, whichever run).
+    pub fn families(&self) -> Vec<apitap_exposition::Family> {
+        let mut out = Vec::new();
         if let Some(s) = &self.push_stats {
-            s.render_prometheus(out);
+            out.extend(s.families());
         }
         if let Some(s) = &self.remote_write_stats {
-            s.render_prometheus(out);
+            out.extend(s.families());
         }
+        out
     }
 
     /// Makes a last push of the model and the metrics, giving up (and spooling) at
@@ -233,11 +235,11 @@ impl Drop for UpstreamHandle {
 }
 
 /// Starts the model pusher and the remote writer (whichever is configured) on their own
-/// thread. `snapshot` and `metrics_text` are called from that thread.
+/// thread. `snapshot` and `metrics` are called from that thread.
 pub fn spawn(
     cfg: &UpstreamConfig,
     snapshot: SnapshotFn,
-    metrics_text: MetricsTextFn,
+    metrics: MetricsFn,
 ) -> Result<UpstreamHandle> {
     let (stop, stop_rx) = tokio::sync::watch::channel(None);
     let pusher = match &cfg.upstream {
@@ -245,7 +247,7 @@ pub fn spawn(
         None => None,
     };
     let writer = match &cfg.remote_write {
-        Some(url) => Some(RemoteWriter::new(cfg, url, metrics_text)?),
+        Some(url) => Some(RemoteWriter::new(cfg, url, metrics)?),
         None => None,
     };
     let push_stats = pusher.as_ref().map(|p| p.stats());

@@ -4,6 +4,7 @@
 
 use super::{deadline_of, now_unix_ms, sleep_or_stop, Backoff, SnapshotFn, UpstreamConfig};
 use anyhow::{Context, Result};
+use apitap_exposition::Family;
 use apitap_model::ApiModel;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -40,20 +41,19 @@ pub struct PushStats {
 }
 
 impl PushStats {
-    /// Appends the metrics in the Prometheus text format to `out`.
-    pub fn render_prometheus(&self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = writeln!(out, "# HELP apitap_upstream_pushes_total Model pushes to the collector by result.\n# TYPE apitap_upstream_pushes_total counter");
+    /// The pusher's metric families.
+    pub fn families(&self) -> Vec<Family> {
+        let g = |v: &AtomicU64| v.load(Relaxed);
+        let mut pushes = Family::counter(
+            "apitap_upstream_pushes",
+            "Model pushes to the collector by result.",
+        );
         for (r, v) in [
             ("ok", &self.ok),
             ("network_error", &self.failed_network),
             ("http_error", &self.failed_status),
         ] {
-            let _ = writeln!(
-                out,
-                "apitap_upstream_pushes_total{{result=\"{r}\"}} {}",
-                v.load(Relaxed)
-            );
+            pushes.number(&[("result", r)], g(v));
         }
         let since = self.unsent_since_unix_ms.load(Relaxed);
         let age = if since > 0 {
@@ -62,14 +62,43 @@ impl PushStats {
             0.0
         };
         let last = self.last_success_unix_ms.load(Relaxed) as f64 / 1000.0;
-        let _ = writeln!(out, "# HELP apitap_upstream_pushed_bytes_total Compressed model bytes pushed.\n# TYPE apitap_upstream_pushed_bytes_total counter\napitap_upstream_pushed_bytes_total {}", self.bytes_sent.load(Relaxed));
-        let _ = writeln!(out, "# HELP apitap_upstream_spool_bytes Size of the on-disk spool of unsent model data.\n# TYPE apitap_upstream_spool_bytes gauge\napitap_upstream_spool_bytes {}", self.spool_bytes.load(Relaxed));
-        let _ = writeln!(out, "# HELP apitap_upstream_spool_age_seconds Age of the oldest unsent model data (0 when all is delivered).\n# TYPE apitap_upstream_spool_age_seconds gauge\napitap_upstream_spool_age_seconds {age:.3}");
-        let _ = writeln!(out, "# HELP apitap_upstream_spool_writes_total Spool file writes.\n# TYPE apitap_upstream_spool_writes_total counter\napitap_upstream_spool_writes_total {}", self.spool_writes.load(Relaxed));
-        let _ = writeln!(out, "# HELP apitap_upstream_spool_truncated_total Spool writes that kept only the newest snapshot (size cap).\n# TYPE apitap_upstream_spool_truncated_total counter\napitap_upstream_spool_truncated_total {}", self.spool_truncated.load(Relaxed));
-        let _ = writeln!(out, "# HELP apitap_upstream_checkpoints_total Checkpoints of unpushed learning written to the spool.\n# TYPE apitap_upstream_checkpoints_total counter\napitap_upstream_checkpoints_total {}", self.checkpoints.load(Relaxed));
-        let _ = writeln!(out, "# HELP apitap_upstream_spool_errors_total Spool I/O errors.\n# TYPE apitap_upstream_spool_errors_total counter\napitap_upstream_spool_errors_total {}", self.spool_errors.load(Relaxed));
-        let _ = writeln!(out, "# HELP apitap_upstream_last_success_timestamp_seconds Time of the last successful push.\n# TYPE apitap_upstream_last_success_timestamp_seconds gauge\napitap_upstream_last_success_timestamp_seconds {last:.3}");
+        vec![
+            pushes,
+            Family::counter(
+                "apitap_upstream_pushed_bytes",
+                "Compressed model bytes pushed.",
+            )
+            .with(g(&self.bytes_sent)),
+            Family::gauge(
+                "apitap_upstream_spool_bytes",
+                "Size of the on-disk spool of unsent model data.",
+            )
+            .with(g(&self.spool_bytes)),
+            Family::gauge(
+                "apitap_upstream_spool_age_seconds",
+                "Age of the oldest unsent model data (0 when all is delivered).",
+            )
+            .with(age),
+            Family::counter("apitap_upstream_spool_writes", "Spool file writes.")
+                .with(g(&self.spool_writes)),
+            Family::counter(
+                "apitap_upstream_spool_truncated",
+                "Spool writes that kept only the newest snapshot (size cap).",
+            )
+            .with(g(&self.spool_truncated)),
+            Family::counter(
+                "apitap_upstream_checkpoints",
+                "Checkpoints of unpushed learning written to the spool.",
+            )
+            .with(g(&self.checkpoints)),
+            Family::counter("apitap_upstream_spool_errors", "Spool I/O errors.")
+                .with(g(&self.spool_errors)),
+            Family::gauge(
+                "apitap_upstream_last_success_timestamp_seconds",
+                "Time of the last successful push.",
+            )
+            .with(last),
+        ]
     }
 }
 

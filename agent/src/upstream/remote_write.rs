@@ -2,17 +2,19 @@
 //! compression), accepted by Prometheus (`--web.enable-remote-write-receiver`), Mimir,
 //! Thanos Receive, VictoriaMetrics, Grafana Cloud.
 //!
-//! The input is the agent's own Prometheus text exposition (format 0.0.4), parsed by
-//! [`parse_text`]: every sample line becomes one series (histogram `_bucket`, `_sum`,
-//! `_count` lines are ordinary series in remote write). Target labels are added to every
+//! The input is the agent's typed metric families ([`apitap_exposition::Exposition`]),
+//! flattened into the series a Prometheus server would store after scraping `/metrics`
+//! (histogram `_bucket`, `_sum`, `_count` are ordinary series in remote write; counters are
+//! `_total`); no text is rendered or parsed. Target labels are added to every
 //! series ([`target_labels`]: `job="apitap"`, `service`, `pod`, `namespace`, `instance`, from
 //! the configuration and the Kubernetes downward API environment `POD_NAME`,
 //! `POD_NAMESPACE`, `APITAP_SERVICE`). As Prometheus does when scraping, a target label
 //! wins over a metric label of the same name, which is kept as `exported_<name>`.
-//! Samples without their own timestamp get the collection time.
+//! Every series gets the collection time as its timestamp.
 
-use super::{deadline_of, now_unix_ms, sleep_or_stop, Backoff, MetricsTextFn, UpstreamConfig};
+use super::{deadline_of, now_unix_ms, sleep_or_stop, Backoff, MetricsFn, UpstreamConfig};
 use anyhow::{Context, Result};
+use apitap_exposition::{Exposition, Family};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -60,124 +62,6 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
-/// One parsed sample line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TextSample {
-    /// Metric name (series name, e.g. `x_bucket`).
-    pub name: String,
-    /// Labels in line order.
-    pub labels: Vec<(String, String)>,
-    /// Value.
-    pub value: f64,
-    /// Timestamp, unix ms, when the line has one.
-    pub timestamp_ms: Option<i64>,
-}
-
-fn valid_name(s: &str, label: bool) -> bool {
-    let mut it = s.bytes();
-    let Some(c0) = it.next() else { return false };
-    let first_ok = c0.is_ascii_alphabetic() || c0 == b'_' || (!label && c0 == b':');
-    first_ok && it.all(|c| c.is_ascii_alphanumeric() || c == b'_' || (!label && c == b':'))
-}
-
-fn parse_value(s: &str) -> Option<f64> {
-    match s {
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        "NaN" => Some(f64::NAN),
-        _ => s.parse().ok(),
-    }
-}
-
-/// Parses one sample line (`name{a="b",...} value [timestamp]`).
-pub fn parse_line(line: &str) -> Option<TextSample> {
-    let line = line.trim();
-    let name_end = line
-        .find(|c: char| c == '{' || c.is_ascii_whitespace())
-        .unwrap_or(line.len());
-    let name = line.get(..name_end)?;
-    if !valid_name(name, false) {
-        return None;
-    }
-    let mut rest = line.get(name_end..)?.trim_start();
-    let mut labels = Vec::new();
-    if let Some(body) = rest.strip_prefix('{') {
-        let mut i = 0usize;
-        loop {
-            let tail = body.get(i..)?;
-            let skipped = tail.len() - tail.trim_start_matches([' ', ',']).len();
-            i += skipped;
-            let tail = body.get(i..)?;
-            if let Some(after) = tail.strip_prefix('}') {
-                rest = after.trim_start();
-                break;
-            }
-            let eq = tail.find('=')?;
-            let lname = tail.get(..eq)?.trim();
-            if !valid_name(lname, true) {
-                return None;
-            }
-            let after_eq = tail.get(eq + 1..)?.trim_start();
-            i = body.len() - after_eq.len();
-            let quoted = after_eq.strip_prefix('"')?;
-            i += 1;
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let end = loop {
-                let (j, c) = chars.next()?;
-                match c {
-                    '"' => break j,
-                    '\\' => match chars.next()?.1 {
-                        'n' => value.push('\n'),
-                        '\\' => value.push('\\'),
-                        '"' => value.push('"'),
-                        other => {
-                            value.push('\\');
-                            value.push(other);
-                        }
-                    },
-                    c => value.push(c),
-                }
-            };
-            i += end + 1;
-            labels.push((lname.to_string(), value));
-        }
-    }
-    let mut parts = rest.split_ascii_whitespace();
-    let value = parse_value(parts.next()?)?;
-    let timestamp_ms = match parts.next() {
-        Some(t) => Some(t.parse::<i64>().ok()?),
-        None => None,
-    };
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(TextSample {
-        name: name.to_string(),
-        labels,
-        value,
-        timestamp_ms,
-    })
-}
-
-/// Parses a text exposition: samples, and the number of lines that could not be parsed.
-/// Comment lines (`# HELP`, `# TYPE`, others) and blank lines are skipped.
-pub fn parse_text(text: &str) -> (Vec<TextSample>, u64) {
-    let mut out = Vec::new();
-    let mut bad = 0;
-    for line in text.lines() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        match parse_line(l) {
-            Some(s) => out.push(s),
-            None => bad += 1,
-        }
-    }
-    (out, bad)
-}
-
 /// The target labels: `job="apitap"`, plus `service` (from the configuration or
 /// `APITAP_SERVICE`), `pod` and `instance` (`POD_NAME`, else `HOSTNAME`), `namespace`
 /// (`POD_NAMESPACE`) when known.
@@ -202,34 +86,34 @@ pub fn target_labels(service: Option<&str>) -> Vec<(String, String)> {
     l
 }
 
-/// Builds a write request from parsed samples: target labels added (see the module doc),
-/// labels sorted, `ts_ms` for samples without a timestamp. Series with duplicate label sets
-/// are kept once (the first).
+/// Builds a write request from typed families: target labels added (see the module doc),
+/// labels sorted, every sample at `ts_ms`. Series with duplicate label sets are kept once
+/// (the first).
 pub fn build_request(
-    samples: &[TextSample],
+    metrics: &Exposition,
     target: &[(String, String)],
     ts_ms: i64,
 ) -> WriteRequest {
     let mut seen = std::collections::HashSet::new();
-    let mut timeseries = Vec::with_capacity(samples.len());
-    for s in samples {
-        let mut labels: Vec<Label> = Vec::with_capacity(s.labels.len() + target.len() + 1);
+    let mut timeseries = Vec::new();
+    metrics.for_each_series(&mut |name, series_labels, value| {
+        let mut labels: Vec<Label> = Vec::with_capacity(series_labels.len() + target.len() + 1);
         labels.push(Label {
             name: "__name__".into(),
-            value: s.name.clone(),
+            value: name.to_string(),
         });
-        for (k, v) in &s.labels {
-            if k == "__name__" {
+        for (k, v) in series_labels {
+            if *k == "__name__" {
                 continue;
             }
             let name = if target.iter().any(|(t, _)| t == k) {
                 format!("exported_{k}")
             } else {
-                k.clone()
+                (*k).to_string()
             };
             labels.push(Label {
                 name,
-                value: v.clone(),
+                value: (*v).to_string(),
             });
         }
         for (k, v) in target {
@@ -246,16 +130,16 @@ pub fn build_request(
             .map(|l| (l.name.clone(), l.value.clone()))
             .collect();
         if !seen.insert(key) {
-            continue;
+            return;
         }
         timeseries.push(TimeSeries {
             labels,
             samples: vec![Sample {
-                value: s.value,
-                timestamp: s.timestamp_ms.unwrap_or(ts_ms),
+                value,
+                timestamp: ts_ms,
             }],
         });
-    }
+    });
     WriteRequest { timeseries }
 }
 
@@ -280,33 +164,43 @@ pub struct RemoteWriteStats {
     pub rejected_batches: AtomicU64,
     /// Batches dropped because the buffer was full (oldest first).
     pub dropped_batches: AtomicU64,
-    /// Exposition lines that could not be parsed.
-    pub parse_errors: AtomicU64,
     /// Batches waiting.
     pub queued_batches: AtomicU64,
 }
 
 impl RemoteWriteStats {
-    /// Appends the metrics in the Prometheus text format to `out`.
-    pub fn render_prometheus(&self, out: &mut String) {
-        use std::fmt::Write;
+    /// The writer's metric families.
+    pub fn families(&self) -> Vec<Family> {
         let g = |v: &AtomicU64| v.load(Relaxed);
-        let _ = writeln!(out, "# HELP apitap_remote_write_batches_total Remote-write batches by result.\n# TYPE apitap_remote_write_batches_total counter");
+        let mut batches = Family::counter(
+            "apitap_remote_write_batches",
+            "Remote-write batches by result.",
+        );
         for (r, v) in [
             ("ok", &self.sent_batches),
             ("rejected", &self.rejected_batches),
             ("dropped", &self.dropped_batches),
         ] {
-            let _ = writeln!(
-                out,
-                "apitap_remote_write_batches_total{{result=\"{r}\"}} {}",
-                g(v)
-            );
+            batches.number(&[("result", r)], g(v));
         }
-        let _ = writeln!(out, "# HELP apitap_remote_write_samples_total Samples accepted by the receiver.\n# TYPE apitap_remote_write_samples_total counter\napitap_remote_write_samples_total {}", g(&self.sent_samples));
-        let _ = writeln!(out, "# HELP apitap_remote_write_failures_total Failed remote-write attempts (retried).\n# TYPE apitap_remote_write_failures_total counter\napitap_remote_write_failures_total {}", g(&self.failed));
-        let _ = writeln!(out, "# HELP apitap_remote_write_parse_errors_total Metric lines that could not be parsed.\n# TYPE apitap_remote_write_parse_errors_total counter\napitap_remote_write_parse_errors_total {}", g(&self.parse_errors));
-        let _ = writeln!(out, "# HELP apitap_remote_write_queued_batches Batches waiting to be sent.\n# TYPE apitap_remote_write_queued_batches gauge\napitap_remote_write_queued_batches {}", g(&self.queued_batches));
+        vec![
+            batches,
+            Family::counter(
+                "apitap_remote_write_samples",
+                "Samples accepted by the receiver.",
+            )
+            .with(g(&self.sent_samples)),
+            Family::counter(
+                "apitap_remote_write_failures",
+                "Failed remote-write attempts (retried).",
+            )
+            .with(g(&self.failed)),
+            Family::gauge(
+                "apitap_remote_write_queued_batches",
+                "Batches waiting to be sent.",
+            )
+            .with(g(&self.queued_batches)),
+        ]
     }
 }
 
@@ -322,7 +216,7 @@ pub struct RemoteWriter {
     headers: Vec<(String, String)>,
     interval: Duration,
     backoff: Backoff,
-    metrics_text: MetricsTextFn,
+    metrics: MetricsFn,
     target: Vec<(String, String)>,
     queue: VecDeque<Batch>,
     max_batches: usize,
@@ -331,7 +225,7 @@ pub struct RemoteWriter {
 
 impl RemoteWriter {
     /// A writer to `url` configured by `cfg`.
-    pub fn new(cfg: &UpstreamConfig, url: &str, metrics_text: MetricsTextFn) -> Result<Self> {
+    pub fn new(cfg: &UpstreamConfig, url: &str, metrics: MetricsFn) -> Result<Self> {
         let mut headers = Vec::new();
         for h in &cfg.remote_write_headers {
             let (k, v) = h
@@ -351,7 +245,7 @@ impl RemoteWriter {
             headers,
             interval: cfg.push_interval,
             backoff: Backoff::new(base, cfg.push_max_backoff),
-            metrics_text,
+            metrics,
             target: target_labels(cfg.service.as_deref()),
             queue: VecDeque::new(),
             max_batches: cfg.remote_write_buffer.max(1),
@@ -366,13 +260,11 @@ impl RemoteWriter {
 
     /// Collects the metrics now into a queued batch.
     pub fn collect(&mut self) {
-        let text = (self.metrics_text)();
-        let (samples, bad) = parse_text(&text);
-        self.stats.parse_errors.fetch_add(bad, Relaxed);
-        if samples.is_empty() {
+        let metrics = (self.metrics)();
+        let req = build_request(&metrics, &self.target, now_unix_ms());
+        if req.timeseries.is_empty() {
             return;
         }
-        let req = build_request(&samples, &self.target, now_unix_ms());
         match encode(&req) {
             Ok(body) => {
                 if self.queue.len() >= self.max_batches {
@@ -481,49 +373,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_text_format() {
-        let text = "# HELP x_total Things.\n# TYPE x_total counter\nx_total{method=\"GET\",path=\"/a\\\"b\\\\c\\nd\"} 42\n\
-            x_total 7 1700000000000\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 3\nh_bucket{le=\"+Inf\"} 5\nh_sum 1.25e0\nh_count 5\n\
-            bad line here\n{no=\"name\"} 1\nz{a=\"1\",} NaN\ninf_metric -Inf\n";
-        let (s, bad) = parse_text(text);
-        assert_eq!(bad, 2);
-        assert_eq!(s.len(), 8);
-        assert_eq!(s[0].name, "x_total");
-        assert_eq!(
-            s[0].labels,
-            vec![
-                ("method".into(), "GET".into()),
-                ("path".into(), "/a\"b\\c\nd".into())
-            ]
-        );
-        assert_eq!(s[0].value, 42.0);
-        assert_eq!(s[1].timestamp_ms, Some(1_700_000_000_000));
-        assert_eq!(s[3].labels, vec![("le".into(), "+Inf".into())]);
-        assert_eq!(s[4].value, 1.25);
-        assert!(s[6].value.is_nan());
-        assert_eq!(s[7].value, f64::NEG_INFINITY);
-    }
-
-    #[test]
-    fn rejects_malformed_lines_without_panicking() {
-        for l in [
-            "x{a=\"1\"",
-            "x{a=1} 2",
-            "x{=\"1\"} 2",
-            "x 1 2 3",
-            "x abc",
-            "x{a=\"\\",
-            "1x 2",
-            "x{a=\"é\"} ",
-        ] {
-            assert_eq!(parse_line(l), None, "{l}");
-        }
-        assert!(parse_line("x{a=\"é\"} 1").is_some());
-    }
-
-    #[test]
     fn builds_sorted_labels_with_exported_conflicts() {
-        let (s, _) = parse_text("req_total{service=\"api.example\",method=\"GET\"} 3\n");
+        let mut f = Family::counter("req", "Requests.");
+        f.number(&[("service", "api.example"), ("method", "GET")], 3u64);
+        let s = Exposition { families: vec![f] };
         let target = vec![
             ("job".to_string(), "apitap".to_string()),
             ("service".to_string(), "shop".to_string()),
