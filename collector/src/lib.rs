@@ -13,7 +13,7 @@
 //! | GET | `/v1/services/{service}/versions` | `[{"version","created_unix_ms","endpoints"}]`, oldest first |
 //! | GET | `/v1/services/{service}/versions/{n}` | that version's OpenAPI document |
 //! | GET | `/v1/services/{service}/diff?from=A&to=B` | [`apitap_model::diff`] of two versions as JSON (`&format=text` for text); `to` defaults to the latest |
-//! | GET | `/metrics` | the collector's own Prometheus metrics |
+//! | GET | `/metrics` | the collector's own metrics: Prometheus text 0.0.4, or OpenMetrics 1.0 when `Accept` names it |
 //! | GET | `/healthz` | `ok` (the process is up) |
 //! | GET | `/readyz` | `ok` when the store answers, else 503 |
 //! | GET | `/` | HTML page: services and endpoints with traffic, error rate, p50/p99 |
