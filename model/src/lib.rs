@@ -44,6 +44,7 @@ pub mod evidence;
 pub mod grpc;
 pub mod har;
 pub mod model;
+pub mod multiseg;
 pub mod observation;
 pub mod openapi;
 pub mod paths;

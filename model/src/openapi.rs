@@ -12,6 +12,10 @@
 //! (path, query, header; a cookie under a secret-like name counts as `secret`). Examples,
 //! when learned, are synthesised (see [`crate::redact`]).
 //!
+//! A multi-segment path parameter (a value that contains `/`, see [`crate::multiseg`]) is
+//! written as an ordinary `{name}` path parameter, since OpenAPI 3.1 has none, with
+//! `x-apitap-multi-segment: true`, schema `{"type": "string"}` and a description saying so.
+//!
 //! gRPC methods are `POST /pkg.Service/Method` with `application/grpc` message schemas and
 //! an `x-apitap-grpc` extension (see [`crate::grpc`]).
 
@@ -134,8 +138,23 @@ fn operation(
     op.insert("operationId".into(), json!(op_id));
     let mut params = Vec::new();
     for seg in &d.segs {
-        if let TSeg::Param { name, values, .. } = seg {
+        if let TSeg::Param {
+            name,
+            values,
+            multi,
+            ..
+        } = seg
+        {
             let mut p = json!({"name": name, "in": "path", "required": true, "schema": scalar_schema(values)});
+            if *multi {
+                // OpenAPI 3.1 has no multi-segment parameter: stated as an extension
+                p["schema"] = json!({"type": "string"});
+                p["x-apitap-multi-segment"] = json!(true);
+                p["description"] = json!(
+                    "Multi-segment: the value may contain `/` and spans one or more path \
+                     segments (e.g. an image name with a registry and namespace, a file path)."
+                );
+            }
             if let Some(pii) = values.pii_inventory("") {
                 p["x-apitap-pii"] = pii;
             }

@@ -390,6 +390,8 @@ pub enum TSeg {
         values: Box<SchemaNode>,
         /// Dominant value class.
         class: SegClass,
+        /// The value may span several segments (contains `/`; see [`crate::multiseg`]).
+        multi: bool,
     },
 }
 
@@ -944,6 +946,11 @@ fn derive_rec(
         absorbed.extend(fold);
         kept = keep;
     }
+    // identifiers containing `/`: one multi-segment parameter (see `crate::multiseg`)
+    let multi = crate::multiseg::plan(node, &kept, segs.last());
+    if let Some(m) = &multi {
+        kept.retain(|(k, _)| !m.heads.contains(k.as_str()));
+    }
     if let Some(w) = why.as_mut() {
         let beside = node.param.is_some() || !absorbed.is_empty();
         if beside || node.lits.len() >= GROUP_MIN {
@@ -990,7 +997,7 @@ fn derive_rec(
         derive_rec(child, segs, out, why, depth + 1, vocab);
         segs.pop();
     }
-    if node.param.is_none() && absorbed.is_empty() {
+    if node.param.is_none() && absorbed.is_empty() && multi.is_none() {
         return;
     }
     let mut p: PathNode = node.param.as_deref().cloned().unwrap_or_default();
@@ -1008,6 +1015,25 @@ fn derive_rec(
             },
         );
     }
+    if let Some(m) = &multi {
+        for (k, child) in node
+            .lits
+            .iter()
+            .filter(|(k, _)| m.heads.contains(k.as_str()))
+        {
+            m.fold_head(&mut p, child);
+            *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
+            p.values.get_or_insert_with(Default::default).observe_text(
+                k,
+                "id",
+                Ctx {
+                    ts: 0,
+                    examples: false,
+                },
+            );
+        }
+        m.flatten(&mut p);
+    }
     let class = p
         .classes
         .iter()
@@ -1015,6 +1041,9 @@ fn derive_rec(
         .map(|(c, _)| *c)
         .unwrap_or(SegClass::Word);
     let mut name = param_name(segs.last(), prev_vocab, class, node.pin.as_deref());
+    if multi.is_some() {
+        name = crate::multiseg::multi_name(&name);
+    }
     let taken = |n: &str, segs: &[TSeg]| {
         segs.iter()
             .any(|s| matches!(s, TSeg::Param { name, .. } if name == n))
@@ -1032,6 +1061,7 @@ fn derive_rec(
         name,
         values,
         class,
+        multi: multi.is_some(),
     });
     if let Some(w) = why.as_mut() {
         let folded: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} by {r}")).collect();
@@ -1041,13 +1071,17 @@ fn derive_rec(
             evidence: format!(
                 "{direct_hits} hits of identifier-like values (classes {direct}); \
                  {n_folded} literal values folded{}; {} distinct sub-routes under it; \
-                 value-flow hits 0 (not tracked yet)",
+                 value-flow hits 0 (not tracked yet){}",
                 if folded.is_empty() {
                     String::new()
                 } else {
                     format!(" ({})", folded.join(", "))
                 },
-                p.lits.len()
+                p.lits.len(),
+                multi
+                    .as_ref()
+                    .map(|m| format!("; {}", m.evidence()))
+                    .unwrap_or_default()
             ),
         });
     }

@@ -4,8 +4,13 @@
 //! is only known against a snapshot of the model. A [`RouteTable`] is built from a snapshot
 //! ([`ApiModel::derived`]) as one trie of template segments per service; a lookup walks the
 //! trie, preferring a literal segment over a parameter and backtracking when the literal
-//! branch leads nowhere. Each trie node is visited at most once per lookup, so a lookup costs
-//! at most the size of the trie, and in practice the path's depth.
+//! branch leads nowhere. A multi-segment parameter (a value containing `/`, see
+//! `apitap_model::multiseg`) is tried last and matches one or more segments: greedily, the
+//! longest value after which the rest of the path still matches a literal suffix route
+//! (`/images/{name}/json` for `/images/localhost:5000/team/ml:7/json`), else the whole rest
+//! (`/images/{name}`). Without multi-segment parameters each trie node is visited at most
+//! once per lookup; with them a lookup is bounded by [`MAX_STEPS`] node visits, so it costs
+//! at most that whatever the path and the snapshot.
 //!
 //! Templates are shared by all methods of a path (the model keeps one trie per service), so a
 //! path whose method the snapshot has not seen yet still gets its template when any method
@@ -22,6 +27,8 @@ use std::sync::Arc;
 struct Node {
     lits: HashMap<String, Node>,
     param: Option<Box<Node>>,
+    /// The multi-segment parameter child.
+    multi: Option<Box<Node>>,
     /// The template of endpoints ending here.
     template: Option<Arc<str>>,
 }
@@ -46,6 +53,9 @@ impl RouteTable {
                 for s in &d.segs {
                     node = match s {
                         TSeg::Lit(l) => node.lits.entry(l.clone()).or_default(),
+                        TSeg::Param { multi: true, .. } => {
+                            node.multi.get_or_insert_with(Default::default)
+                        }
                         TSeg::Param { .. } => node.param.get_or_insert_with(Default::default),
                     };
                 }
@@ -84,18 +94,39 @@ impl RouteTable {
             *segs.get_mut(n)? = s;
             n += 1;
         }
-        find(root, segs.get(..n)?)
+        let mut steps = MAX_STEPS;
+        find(root, segs.get(..n)?, &mut steps)
     }
 }
 
-fn find<'a>(node: &'a Node, segs: &[&str]) -> Option<&'a Arc<str>> {
+/// Max trie node visits per lookup (bounds backtracking over multi-segment parameters).
+pub const MAX_STEPS: usize = 4096;
+
+fn find<'a>(node: &'a Node, segs: &[&str], steps: &mut usize) -> Option<&'a Arc<str>> {
+    if *steps == 0 {
+        return None;
+    }
+    *steps -= 1;
     let Some((first, rest)) = segs.split_first() else {
         return node.template.as_ref();
     };
-    if let Some(t) = node.lits.get(*first).and_then(|c| find(c, rest)) {
+    if let Some(t) = node.lits.get(*first).and_then(|c| find(c, rest, steps)) {
         return Some(t);
     }
-    node.param.as_deref().and_then(|p| find(p, rest))
+    if let Some(t) = node.param.as_deref().and_then(|p| find(p, rest, steps)) {
+        return Some(t);
+    }
+    let m = node.multi.as_deref()?;
+    // greedy: the longest value that leaves a literal suffix route matching the rest
+    for take in (1..segs.len()).rev() {
+        let Some((next, after)) = segs.get(take..).and_then(|r| r.split_first()) else {
+            continue;
+        };
+        if let Some(t) = m.lits.get(*next).and_then(|c| find(c, after, steps)) {
+            return Some(t);
+        }
+    }
+    m.template.as_ref()
 }
 
 #[cfg(test)]
@@ -159,6 +190,50 @@ mod tests {
             .route("api.test", "/items/new/tags")
             .map(|s| s.to_string());
         assert_eq!(tags.as_deref(), Some("/items/{itemId}/tags"));
+    }
+
+    #[test]
+    fn multi_segment_parameter_matches_greedily_before_a_literal_suffix() {
+        let mut m = ApiModel::new();
+        let cfg = LearnConfig::default();
+        // image names with `/`: json/history/tag under values of 1, 2 and 3 segments
+        for n in [
+            "web-a",
+            "web-b",
+            "web-c",
+            "team/db:1",
+            "team/db:2",
+            "reg:5000/x/ml:7",
+        ] {
+            m.observe(&obs("GET", &format!("/images/{n}/json")), &cfg);
+            m.observe(&obs("GET", &format!("/images/{n}/history")), &cfg);
+            m.observe(&obs("POST", &format!("/images/{n}/tag")), &cfg);
+            m.observe(&obs("DELETE", &format!("/images/{n}")), &cfg);
+        }
+        m.observe(&obs("POST", "/images/create"), &cfg);
+        m.observe(&obs("GET", "/images/json"), &cfg);
+        let t = RouteTable::from_model(&m);
+        let r = |p: &str| t.route("api.test", p).map(|s| s.to_string());
+        assert_eq!(r("/images/json").as_deref(), Some("/images/json"));
+        assert_eq!(r("/images/create").as_deref(), Some("/images/create"));
+        assert_eq!(
+            r("/images/new/json").as_deref(),
+            Some("/images/{imagePath}/json")
+        );
+        assert_eq!(
+            r("/images/a:1/b/c/d/json").as_deref(),
+            Some("/images/{imagePath}/json")
+        );
+        assert_eq!(
+            r("/images/a/b/c/tag").as_deref(),
+            Some("/images/{imagePath}/tag")
+        );
+        assert_eq!(r("/images/a/b/c").as_deref(), Some("/images/{imagePath}"));
+        // a value segment named like a suffix: the longest value wins
+        assert_eq!(
+            r("/images/a/json/b/json").as_deref(),
+            Some("/images/{imagePath}/json")
+        );
     }
 
     #[test]
