@@ -180,8 +180,9 @@ fn connect_2xx_upgrades() {
 #[test]
 fn connect_tunnel_carrying_http_is_parsed_on() {
     // suricata http-connect-simple: a plain GET through the tunnel is a transaction of its
-    // own (stray LFs after each message included, as in that capture).
-    let r = check(
+    // own (stray LFs after each message included, as in that capture). The tunnel goes back
+    // to the recogniser, which finds HTTP/1 in it; exchange indexes continue.
+    let r = check_recognised(
         &[
             c(b"CONNECT abc:443 HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n\n"),
             s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n\n"),
@@ -198,15 +199,27 @@ fn connect_tunnel_carrying_http_is_parsed_on() {
         ],
     );
     assert_eq!(r.exchanges[1].index, 1);
-    assert_eq!((r.stats.upgraded, r.stats.http_tunnels), (1, 1));
-    assert_eq!((r.stats.requests, r.stats.responses), (3, 3));
+    assert_eq!((r.stats.http.upgraded, r.stats.connect_tunnels), (1, 1));
+    assert_eq!(r.stats.http1, 2, "the connection, then the tunnel");
+    assert_eq!((r.stats.http.requests, r.stats.http.responses), (3, 3));
     assert!(r.wants_data_end);
+    // HTTP/1 alone stops at the tunnel and hands it on.
+    let alone = run(
+        &[
+            c(b"CONNECT abc:443 HTTP/1.1\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\n\r\n"),
+            c(b"GET /a HTTP/1.1\r\nHost: abc\r\n\r\n"),
+        ],
+        Cut::Whole,
+    );
+    assert_eq!(rows(&alone), ["CONNECT - abc:443 200 0 0 [upgraded]"]);
+    assert!(!alone.wants_data_end);
 }
 
 #[test]
 fn connect_tunnel_request_split_before_the_method_ends() {
     // suricata http-connect-fragmented: "GE" and "T / ..." arrive separately.
-    let r = check(
+    let r = check_recognised(
         &[
             c(b"CONNECT abc:443 HTTP/1.1\r\nUser-Agent: Victor/1.0\r\n\r\n"),
             s(b"HTTP/1.1 200 OK\r\nServer: VictorServer/1.0\r\n\r\n"),
@@ -219,13 +232,14 @@ fn connect_tunnel_request_split_before_the_method_ends() {
     // The tunnelled request starts at its first byte ("GE", step 2).
     let q = r.exchanges[1].request.as_ref().unwrap();
     assert_eq!((q.ts_start, q.ts_end), (ts_of(2), ts_of(3)));
-    assert_eq!(r.stats.http_tunnels, 1);
+    assert_eq!(r.stats.connect_tunnels, 1);
 }
 
 #[test]
 fn connect_tunnel_with_request_sent_before_the_2xx() {
-    // The client did not wait for the proxy's answer: a complete request, and a partial one.
-    check(
+    // The client did not wait for the proxy's answer: a complete request (HTTP/1 parses on
+    // by itself), and a partial one (the tunnel's first bytes, recognised).
+    let r = check(
         &[
             c(b"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\nGET /early HTTP/1.1\r\nHost: h\r\n\r\n"),
             s(b"HTTP/1.1 200 Connection established\r\n\r\n"),
@@ -233,7 +247,8 @@ fn connect_tunnel_with_request_sent_before_the_2xx() {
         ],
         &["CONNECT h:80 h:80 200 0 0 [upgraded]", "GET h /early 200 0 1 []"],
     );
-    let r = check(
+    assert_eq!(r.stats.http_tunnels, 1);
+    let r = check_recognised(
         &[
             c(b"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\nGET /ha"),
             s(b"HTTP/1.1 200 Connection established\r\n\r\n"),
@@ -245,12 +260,12 @@ fn connect_tunnel_with_request_sent_before_the_2xx() {
             "GET h /half 200 0 1 []",
         ],
     );
-    assert_eq!(r.stats.http_tunnels, 1);
+    assert_eq!(r.stats.connect_tunnels, 1);
 }
 
 #[test]
 fn connect_tunnel_request_after_server_fin_is_unpaired() {
-    let r = check(
+    let r = check_recognised(
         &[
             c(b"CONNECT h:80 HTTP/1.1\r\n\r\n"),
             s(b"HTTP/1.1 200 OK\r\n\r\n"),
@@ -262,12 +277,12 @@ fn connect_tunnel_request_after_server_fin_is_unpaired() {
             "GET h /late - 0 - [unpaired_request]",
         ],
     );
-    assert_eq!(r.stats.http_tunnels, 1);
+    assert_eq!(r.stats.connect_tunnels, 1);
 }
 
 #[test]
 fn connect_tunnel_not_carrying_http_stops() {
-    // TLS from the client (zeek http-connect-with-header).
+    // TLS from the client (zeek http-connect-with-header): counted, not parsed.
     let tls = [
         c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
         s(b"HTTP/1.1 200 OK\r\nProxy-Agent: p\r\n\r\n"),
@@ -284,25 +299,47 @@ fn connect_tunnel_not_carrying_http_stops() {
         c(b"GET / HTTP/1.0\r\n\r\n"),
         s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ];
-    // A gap before the tunnel's first bytes were judged.
-    let gap = [
-        c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
-        s(b"HTTP/1.1 200 OK\r\n\r\n"),
-        c(b"GE"),
-        Step::GapC(100),
-        c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
-        s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
-    ];
-    for (steps, want) in [
-        (&tls[..], "CONNECT h:443 h:443 200 0 0 [upgraded]"),
-        (&smtp[..], "CONNECT - mail:25 200 0 0 [upgraded]"),
-        (&gap[..], "CONNECT h:443 h:443 200 0 0 [upgraded]"),
+    for (steps, want, tls_n, unrecognised) in [
+        (&tls[..], "CONNECT h:443 h:443 200 0 0 [upgraded]", 1, 0),
+        (&smtp[..], "CONNECT - mail:25 200 0 0 [upgraded]", 0, 1),
     ] {
-        let r = check(steps, &[want]);
+        let r = check_recognised(steps, &[want]);
         assert!(!r.wants_data_end, "{want}");
-        assert_eq!((r.stats.upgraded, r.stats.http_tunnels), (1, 0));
-        assert_eq!(r.stats.requests, 1);
+        assert_eq!((r.stats.http.upgraded, r.stats.connect_tunnels), (1, 1));
+        assert_eq!((r.stats.tls, r.stats.unrecognised), (tls_n, unrecognised));
+        assert_eq!(r.stats.http.requests, 1);
     }
+}
+
+#[test]
+fn connect_tunnel_recognises_http2_and_resumes_after_a_gap() {
+    // The HTTP/2 preface through the tunnel goes to the HTTP/2 slot (none plugged in here:
+    // counted as unsupported), not to HTTP/1 as a request `PRI *`.
+    let h2 = [
+        c(b"CONNECT h:80 HTTP/1.1\r\nHost: h:80\r\n\r\n"),
+        s(b"HTTP/1.1 200 OK\r\n\r\n"),
+        c(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"),
+    ];
+    let r = check_recognised(&h2, &["CONNECT h:80 h:80 200 0 0 [upgraded]"]);
+    assert_eq!((r.stats.http2_unsupported, r.stats.http1), (1, 1));
+    assert!(!r.wants_data_end);
+    // A gap before the tunnel's first bytes were told: what follows is recognised afresh,
+    // as on a connection picked up mid-stream.
+    let r = check_recognised(
+        &[
+            c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\n\r\n"),
+            c(b"GE"),
+            Step::GapC(100),
+            c(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ],
+        &[
+            "CONNECT h:443 h:443 200 0 0 [upgraded]",
+            "GET h / 200 0 0 []",
+        ],
+    );
+    assert_eq!((r.stats.connect_tunnels, r.stats.http1), (1, 2));
 }
 
 #[test]

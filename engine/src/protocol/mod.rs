@@ -55,9 +55,17 @@
 //! before the decision discards that direction's buffer (what it held no longer leads
 //! anywhere).
 //!
-//! **Switches.** A parser may hand the connection on: HTTP/1 does after `101 Switching
-//! Protocols` to `h2c` (the bytes after the 101 head go to the HTTP/2 slot, exchange indexes
-//! continuing).
+//! **Switches.** A parser may hand the connection on ([`StreamParser::take_switch`]), exchange
+//! indexes continuing:
+//! - HTTP/1 after `101 Switching Protocols` to `h2c`: the bytes after the 101 head go to the
+//!   HTTP/2 slot;
+//! - HTTP/1 after a CONNECT answered 2xx (unless the client had already sent requests into
+//!   the tunnel, which HTTP/1 keeps parsing): the tunnel's bytes go to a new [`Recogniser`]
+//!   one level deeper (as after a SOCKS handshake; [`ProtocolStats::connect_tunnels`]), so
+//!   HTTP/1, HTTP/2 and TLS (counted, skipped) are told apart inside it like on a new
+//!   connection. The client is known there, so one more rule applies: the server speaking
+//!   first (an SMTP, FTP or SSH greeting; bare line ends do not count, nor bytes that may
+//!   start an HTTP/2 frame) is a protocol of its own, unrecognised.
 //!
 //! **Bounds.** Per connection: the two probe buffers (`head_cap + 1` bytes each), then
 //! whatever the chosen parser bounds. Nesting of tunnels is capped.
@@ -126,6 +134,11 @@ pub struct Switch {
     pub rest: Vec<u8>,
     /// Timestamp of those bytes.
     pub ts: Timestamp,
+    /// Bytes the other direction had already sent past the switch point (a client's first
+    /// bytes into a CONNECT tunnel sent before the 2xx arrived): fed first.
+    pub early: Vec<u8>,
+    /// Timestamp of the first of those bytes.
+    pub early_ts: Timestamp,
     /// The next exchange index to use on this connection (indexes continue).
     pub next_index: u64,
     /// The direction of the client, as the parser found it.
@@ -139,6 +152,9 @@ pub enum SwitchTo {
     /// server's HTTP/2 frames follow the 101 head; the client sends the connection preface
     /// next. The upgraded request is answered on stream 1.
     H2cUpgrade,
+    /// A CONNECT answered 2xx: the tunnel's bytes are recognised afresh, like a new
+    /// connection's (HTTP/1, the HTTP/2 preface, TLS, ...), with the client known.
+    Tunnel,
 }
 
 /// How an HTTP/2 parser is started.
@@ -189,7 +205,7 @@ pub struct ProtocolConfig {
 /// Counters of the protocol layer (per connection; add them up with [`ProtocolStats::add`]).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProtocolStats {
-    /// Connections handed to the HTTP/1 parser.
+    /// Connections (or tunnels) handed to the HTTP/1 parser.
     pub http1: u64,
     /// Connections (or tunnels) handed to the HTTP/2 parser.
     pub http2: u64,
@@ -204,6 +220,9 @@ pub struct ProtocolStats {
     pub socks5: u64,
     /// SOCKS handshakes that failed, were refused, or were cut by a gap.
     pub socks_failed: u64,
+    /// CONNECT tunnels whose bytes went back to recognition (what they carry is counted
+    /// like a connection's: `http1`, `tls`, ...).
+    pub connect_tunnels: u64,
     /// Tunnels not followed because of [`MAX_TUNNEL_DEPTH`].
     pub tunnel_depth_exceeded: u64,
     /// Connections (or tunnels) whose bytes are no protocol known here.
@@ -226,6 +245,7 @@ impl ProtocolStats {
         self.socks4 += o.socks4;
         self.socks5 += o.socks5;
         self.socks_failed += o.socks_failed;
+        self.connect_tunnels += o.connect_tunnels;
         self.tunnel_depth_exceeded += o.tunnel_depth_exceeded;
         self.unrecognised += o.unrecognised;
         self.undecided += o.undecided;

@@ -55,6 +55,10 @@ pub struct Recogniser {
     cfg: ProtocolConfig,
     conn: ConnInfo,
     depth: u8,
+    /// The first exchange index (tunnels continue their connection's numbering).
+    first_index: u64,
+    /// The client's direction, when known before any byte (a CONNECT tunnel).
+    client: Option<Dir>,
     state: State,
     stats: ProtocolStats,
     closed: bool,
@@ -78,15 +82,24 @@ fn dir_of(i: usize) -> Dir {
 impl Recogniser {
     /// The protocol layer of a new connection.
     pub fn new(cfg: ProtocolConfig, conn: ConnInfo) -> Self {
-        Self::nested(cfg, conn, 0)
+        Self::nested(cfg, conn, 0, 0, None)
     }
 
-    /// The protocol layer of a tunnel `depth` levels inside a connection.
-    pub(crate) fn nested(cfg: ProtocolConfig, conn: ConnInfo, depth: u8) -> Self {
+    /// The protocol layer of a tunnel `depth` levels inside a connection, numbering its
+    /// exchanges from `first_index`; `client` if the tunnel's client is known.
+    pub(crate) fn nested(
+        cfg: ProtocolConfig,
+        conn: ConnInfo,
+        depth: u8,
+        first_index: u64,
+        client: Option<Dir>,
+    ) -> Self {
         Recogniser {
             cfg,
             conn,
             depth,
+            first_index,
+            client,
             state: State::Sniffing(Default::default()),
             stats: ProtocolStats::default(),
             closed: false,
@@ -154,7 +167,25 @@ impl Recogniser {
         Decision::Wait
     }
 
+    /// In a tunnel whose client is known: does the server speak first (see the module docs)?
+    fn server_first(&self, dir: Dir, data: &[u8]) -> bool {
+        let (Some(c), State::Sniffing(pending)) = (self.client, &self.state) else {
+            return false;
+        };
+        if dir == c || pick(pending, idx(c)).seen > 0 {
+            return false;
+        }
+        let first = |b: &[u8]| b.iter().copied().find(|&b| b != b'\r' && b != b'\n');
+        let mine = &pick(pending, idx(dir)).buf;
+        first(mine).or_else(|| first(data)).is_some_and(|b| b != 0)
+    }
+
     fn sniff(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+        if self.server_first(dir, data) {
+            self.stats.unrecognised += 1;
+            self.state = State::Done;
+            return;
+        }
         let i = idx(dir);
         let cap = self.cfg.http.head_cap;
         let (prev, seen) = {
@@ -216,7 +247,7 @@ impl Recogniser {
                     conn: self.conn,
                     client: dir_of(client),
                     start,
-                    first_index: 0,
+                    first_index: self.first_index,
                     http: self.cfg.http,
                 };
                 match self.cfg.http2 {
@@ -245,7 +276,7 @@ impl Recogniser {
             }
             Decision::Http1 => {
                 self.stats.http1 += 1;
-                let p = HttpConn::new(self.cfg.http, self.conn);
+                let p = HttpConn::with_first_index(self.cfg.http, self.conn, self.first_index);
                 self.start(Box::new(p), i, prev, ts, data, out);
             }
         }
@@ -334,6 +365,28 @@ impl Recogniser {
                 }
                 None => self.stats.http2_unsupported += 1,
             },
+            SwitchTo::Tunnel => {
+                if self.depth >= MAX_TUNNEL_DEPTH {
+                    self.stats.tunnel_depth_exceeded += 1;
+                    return;
+                }
+                self.stats.connect_tunnels += 1;
+                let inner = Recogniser::nested(
+                    self.cfg,
+                    self.conn,
+                    self.depth + 1,
+                    sw.next_index,
+                    Some(sw.client),
+                );
+                self.state = State::Parsing(Box::new(inner));
+                if !sw.early.is_empty() {
+                    let c = sw.dir.flip();
+                    self.call_parser(|p, o| p.on_data(c, sw.early_ts, &sw.early, o), out);
+                }
+                if !sw.rest.is_empty() {
+                    self.call_parser(|p, o| p.on_data(sw.dir, sw.ts, &sw.rest, o), out);
+                }
+            }
         }
     }
 }

@@ -425,7 +425,13 @@ impl SocksTunnel {
                 ts: Timestamp::default(),
             },
         );
-        let mut inner = Box::new(Recogniser::nested(self.cfg, self.conn, self.depth + 1));
+        let mut inner = Box::new(Recogniser::nested(
+            self.cfg,
+            self.conn,
+            self.depth + 1,
+            0,
+            Some(self.client),
+        ));
         let server_dir = self.client.flip();
         if !c.buf.is_empty() {
             inner.on_data(self.client, c.ts, &c.buf, out);

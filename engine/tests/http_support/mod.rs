@@ -296,3 +296,28 @@ pub fn check_cfg(steps: &[Step], cfg: HttpConfig, expected: &[&str]) -> Run {
 pub fn check(steps: &[Step], expected: &[&str]) -> Run {
     check_cfg(steps, HttpConfig::default(), expected)
 }
+
+/// For conversations that leave HTTP/1 (a CONNECT tunnel goes back to recognition): through
+/// the [`Recogniser`] only, whole, at every split point and byte by byte; all must agree.
+pub fn check_recognised(steps: &[Step], expected: &[&str]) -> RecognisedRun {
+    let cfg = HttpConfig::default();
+    let whole = run_recognised(steps, Cut::Whole, cfg);
+    let got: Vec<String> = whole.exchanges.iter().map(row).collect();
+    assert_eq!(got, expected, "whole");
+    let want: Vec<String> = whole.exchanges.iter().map(detail).collect();
+    let total: usize = steps
+        .iter()
+        .map(|s| match s {
+            Step::C(d) | Step::S(d) => d.len(),
+            _ => 0,
+        })
+        .sum();
+    let cuts = (1..total).map(Cut::At).chain([Cut::Bytewise]);
+    for cut in cuts {
+        let r = run_recognised(steps, cut, cfg);
+        let got: Vec<String> = r.exchanges.iter().map(detail).collect();
+        assert_eq!(got, want, "{cut:?}");
+        assert_eq!(r.stats, whole.stats, "stats, {cut:?}");
+    }
+    whole
+}

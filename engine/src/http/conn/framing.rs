@@ -3,44 +3,35 @@
 use super::*;
 
 impl HttpConn {
+    /// The head of exchange `idx`'s message on `s` was parsed: read its body (if `framing`
+    /// says it has one) or finish the message.
     pub(super) fn start_body(
         &mut self,
-        s: S,
+        s: Dir,
+        idx: u64,
         framing: Option<Framing>,
         codings: &Codings,
         out: &mut Vec<HttpEvent>,
     ) {
-        let limits = self.limits();
-        let side = self.side(s);
-        side.body = Some(BodyState {
-            framing: Framing::UntilClose,
-            dec: ContentDecoder::with_codings(codings, limits),
-        });
+        let dec = ContentDecoder::with_codings(codings, self.limits());
         match framing {
-            Some(fr) => {
-                if let Some(b) = side.body.as_mut() {
-                    b.framing = fr;
-                }
-                side.set_phase(Phase::Body);
-            }
-            None => self.finish_body(s, 0, out),
+            Some(framing) => self.side(s).set(St::Body(Body {
+                cur: idx,
+                framing,
+                dec,
+            })),
+            None => self.finish_message(s, idx, Some(dec), 0, out),
         }
     }
 
-    /// Returns bytes consumed.
-    pub(super) fn body_step(
-        &mut self,
-        s: S,
-        _ts: Timestamp,
-        data: &[u8],
-        out: &mut Vec<HttpEvent>,
-    ) -> usize {
+    /// One step in [`St::Body`]. Returns bytes consumed.
+    pub(super) fn body_step(&mut self, s: Dir, data: &[u8], out: &mut Vec<HttpEvent>) -> usize {
         let side = self.side(s);
-        let Some(body) = side.body.as_mut() else {
-            side.set_phase(Phase::Head { resync: false });
+        let St::Body(body) = side.st_mut() else {
+            side.go_head(false);
             return 0;
         };
-        let BodyState { framing, dec } = body;
+        let Body { framing, dec, .. } = body;
         match framing {
             Framing::UntilClose => {
                 dec.write(data);
@@ -65,22 +56,42 @@ impl HttpConn {
                     self.parse_error(e);
                     self.stats.resyncs += 1;
                     self.finish_body(s, bit(Flag::DecodeError) | bit(Flag::Malformed), out);
-                    self.side(s).set_phase(Phase::SkipLine);
+                    self.side(s).set(St::SkipLine);
                     n
                 }
             },
         }
     }
 
-    /// End the body (or body-less message) in progress on `s` with extra `flags`.
-    pub(super) fn finish_body(&mut self, s: S, mut flags: u16, out: &mut Vec<HttpEvent>) {
+    /// End the body in progress on `s` (if any) with extra `flags`.
+    pub(super) fn finish_body(&mut self, s: Dir, flags: u16, out: &mut Vec<HttpEvent>) {
+        let side = self.side(s);
+        if !matches!(side.st(), St::Body(_)) {
+            return;
+        }
+        let next = side.new_head(false);
+        if let St::Body(b) = side.go(next) {
+            self.finish_message(s, b.cur, Some(b.dec), flags, out);
+        }
+    }
+
+    /// Exchange `idx`'s message on `s` is complete (its body decoded by `dec`): record it,
+    /// go to the next head, and emit what is ready.
+    pub(super) fn finish_message(
+        &mut self,
+        s: Dir,
+        idx: u64,
+        dec: Option<ContentDecoder>,
+        mut flags: u16,
+        out: &mut Vec<HttpEvent>,
+    ) {
         let side = self.side(s);
         let role = side.role;
-        let body = side.body.take();
-        let cur = side.cur.take();
         let last_ts = side.last_ts;
-        side.set_phase(Phase::Head { resync: false });
-        let res = body.map(|b| b.dec.finish());
+        if !matches!(side.st(), St::Head(h) if !h.resync) {
+            side.go_head(false);
+        }
+        let res = dec.map(ContentDecoder::finish);
         if let Some(r) = &res {
             if r.decode_error {
                 flags |= bit(Flag::DecodeError);
@@ -90,7 +101,6 @@ impl HttpConn {
                 flags |= bit(Flag::BodyCapped);
             }
         }
-        let Some(idx) = cur else { return };
         if let Some(e) = self.entry_mut(idx) {
             e.flags |= flags;
             match role {

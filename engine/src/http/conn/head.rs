@@ -3,23 +3,23 @@
 use super::*;
 
 impl HttpConn {
-    /// Returns how many bytes of `data` were consumed.
+    /// One step in [`St::Head`] or [`St::V09`]. Returns how many bytes of `data` were
+    /// consumed.
     pub(super) fn head_step(
         &mut self,
-        s: S,
+        s: Dir,
         ts: Timestamp,
         data: &[u8],
-        resync: bool,
         out: &mut Vec<HttpEvent>,
     ) -> usize {
         let role = self.side_ref(s).role;
         let mut skipped = 0;
-        if self.side_ref(s).buf.is_empty() && !self.side_ref(s).v09 {
+        if matches!(self.side_ref(s).st(), St::Head(h) if h.buf.is_empty()) {
             // A new message starts here.
             if role == Role::Server {
                 self.finalize_v09_client(out);
                 if let Some(idx) = self.first_unanswered().filter(|&i| self.is_09(i)) {
-                    self.start_09_reply(s, idx, ts, out);
+                    self.start_09_reply(s, idx, ts);
                     return 0;
                 }
             }
@@ -31,23 +31,28 @@ impl HttpConn {
             if skipped == data.len() {
                 return skipped;
             }
-            self.side(s).head_ts = ts;
+            if let Some(h) = self.side(s).head_mut() {
+                h.ts = ts;
+            }
         }
         let data = data.get(skipped..).unwrap_or_default();
         let cap = self.cfg.head_cap;
-        let side = self.side(s);
-        let base = side.buf.len();
+        let Some(h) = self.side(s).head_mut() else {
+            return skipped;
+        };
+        let base = h.buf.len();
         let room = (cap + 1).saturating_sub(base);
         let take = room.min(data.len());
-        side.buf
+        h.buf
             .extend_from_slice(data.get(..take).unwrap_or_default());
 
-        if !side.checked {
+        if !h.checked {
+            let resync = h.resync;
             let v = match role {
-                Role::Client => parser::sniff_request(&side.buf, resync),
-                _ => parser::sniff_status_line(&side.buf, resync),
+                Role::Client => parser::sniff_request(&h.buf, resync),
+                _ => parser::sniff_status_line(&h.buf, resync),
             };
-            let v = if v == Verdict::NeedMore && side.buf.len() > cap {
+            let v = if v == Verdict::NeedMore && h.buf.len() > cap {
                 Verdict::Neither
             } else {
                 v
@@ -56,97 +61,100 @@ impl HttpConn {
                 Verdict::NeedMore => return skipped + take,
                 Verdict::Neither => {
                     // Garbage: drop through the end of this line and look again.
+                    let nl = memchr(b'\n', &h.buf);
                     if !resync {
                         self.parse_error(ParseError::NotAStartLine);
                         self.stats.resyncs += 1;
                     }
                     let side = self.side(s);
-                    let consumed = match memchr(b'\n', &side.buf) {
+                    let consumed = match nl {
                         Some(p) => {
-                            side.reset_head();
-                            side.set_phase(Phase::Head { resync: true });
+                            side.go_head(true);
                             (p + 1).saturating_sub(base)
                         }
                         None => {
-                            side.reset_head();
-                            side.set_phase(Phase::SkipLine);
+                            side.set(St::SkipLine);
                             take
                         }
                     };
                     return skipped + consumed;
                 }
-                Verdict::Request | Verdict::Response => side.checked = true,
+                Verdict::Request | Verdict::Response => h.checked = true,
             }
         }
 
         // Find the end of the head.
         loop {
             let side = self.side(s);
-            let had_first = side.scan.first_line_end.is_some();
-            let line_start = side.scan.line_start;
-            let end = side.scan.scan(&side.buf);
+            let in_v09 = matches!(side.st(), St::V09(_));
+            let Some(h) = side.head_mut() else {
+                return skipped + take;
+            };
+            let had_first = h.scan.first_line_end.is_some();
+            let end = h.scan.scan(&h.buf);
             // Client: the request line is complete; version-less lines are special.
-            if role == Role::Client && !had_first && !side.v09 {
-                if let Some(fl) = side.scan.first_line_end {
-                    let line = parser::trim_eol(side.buf.get(..fl).unwrap_or_default());
+            if role == Role::Client && !had_first && !in_v09 {
+                if let Some(fl) = h.scan.first_line_end {
+                    let line = parser::trim_eol(h.buf.get(..fl).unwrap_or_default());
                     if let Ok(rl) = parser::parse_request_line(line) {
                         if rl.version.is_none() {
-                            let buf_len = side.buf.len();
-                            self.open_v09_request(s, rl, ts, out);
+                            self.open_v09_request(s, rl, fl, ts, out);
                             // Re-scan the following lines one at a time.
-                            let side = self.side(s);
-                            side.scan = HeadScan {
-                                line_start: fl,
-                                first_line_end: Some(fl),
-                            };
-                            let _ = buf_len;
                             continue;
                         }
                     }
                 }
             }
-            if role == Role::Client && self.side_ref(s).v09 && !self.side_ref(s).v09_headers {
-                // The line after a version-less request line decides.
-                let side = self.side(s);
-                let fl = side.scan.first_line_end.unwrap_or(0);
-                let next_end =
-                    memchr(b'\n', side.buf.get(fl..).unwrap_or_default()).map(|p| fl + p + 1);
-                match next_end {
-                    None if side.buf.len() <= cap => {
-                        side.scan.line_start = fl;
-                        return skipped + take;
-                    }
-                    // Over the head cap with no line end: oversized, handled below.
-                    None => side.scan.line_start = fl,
-                    Some(ne) => {
-                        let line = parser::trim_eol(side.buf.get(fl..ne).unwrap_or_default());
-                        if line.is_empty() {
-                            let consumed = ne.saturating_sub(base);
-                            self.finish_v09_request(s, out);
-                            return skipped + consumed;
+            if let St::V09(v) = self.side(s).st_mut() {
+                if !v.headers {
+                    // The line after a version-less request line decides.
+                    let buf = &v.head.buf;
+                    let fl = v.head.scan.first_line_end.unwrap_or(0);
+                    let next_end =
+                        memchr(b'\n', buf.get(fl..).unwrap_or_default()).map(|p| fl + p + 1);
+                    match next_end {
+                        None if buf.len() <= cap => {
+                            v.head.scan.line_start = fl;
+                            return skipped + take;
                         }
-                        if parser::sniff_request(side.buf.get(fl..).unwrap_or_default(), false)
-                            == Verdict::Request
-                        {
-                            // Next request: this one had no headers.
-                            return skipped + self.finish_v09_with_leftover(s, fl, base, ts, out);
+                        // Over the head cap with no line end: oversized, handled below.
+                        None => v.head.scan.line_start = fl,
+                        Some(ne) => {
+                            let line = parser::trim_eol(buf.get(fl..ne).unwrap_or_default());
+                            if line.is_empty() {
+                                let consumed = ne.saturating_sub(base);
+                                let buf = self.finish_v09_request(s, out);
+                                self.side(s).recycle(buf);
+                                return skipped + consumed;
+                            }
+                            if parser::sniff_request(buf.get(fl..).unwrap_or_default(), false)
+                                == Verdict::Request
+                            {
+                                // Next request: this one had no headers.
+                                return skipped
+                                    + self.finish_v09_with_leftover(s, fl, base, ts, out);
+                            }
+                            v.headers = true;
+                            v.head.scan = HeadScan {
+                                line_start: fl,
+                                first_line_end: Some(fl),
+                            };
+                            continue;
                         }
-                        side.v09_headers = true;
-                        side.scan = HeadScan {
-                            line_start: fl,
-                            first_line_end: Some(fl),
-                        };
-                        continue;
                     }
                 }
             }
-            let _ = line_start;
             match end {
                 Some(end) => {
                     let side = self.side(s);
-                    let head = std::mem::take(&mut side.buf);
-                    let v09 = side.v09;
-                    side.reset_head();
+                    // The next head keeps this one's strictness.
+                    let resync = side.head().is_some_and(|h| h.resync);
+                    let next = side.new_head(resync);
+                    let (head, head_ts, v09) = match side.go(next) {
+                        St::Head(h) => (h.buf, h.ts, None),
+                        St::V09(v) => (v.head.buf, v.head.ts, Some(v.cur)),
+                        _ => return skipped + take,
+                    };
                     let consumed = end.saturating_sub(base);
                     let leftover = if end < base {
                         head.get(end..base).map(<[u8]>::to_vec)
@@ -155,33 +163,26 @@ impl HttpConn {
                     };
                     let head_slice = head.get(..end).unwrap_or_default();
                     match role {
-                        Role::Client => self.on_request_head(s, head_slice, v09, ts, false, out),
-                        _ => self.on_response_head(s, head_slice, ts, false, out),
+                        Role::Client => {
+                            self.on_request_head(s, head_slice, v09, head_ts, ts, false, out)
+                        }
+                        _ => self.on_response_head(s, head_slice, head_ts, ts, false, out),
                     }
-                    // Give the buffer's allocation back for the next head (unless a huge
-                    // head made it large: idle connections should not pin memory).
-                    let side = self.side(s);
-                    if side.buf.capacity() == 0 && head.capacity() <= 8192 {
-                        let mut h = head;
-                        h.clear();
-                        side.buf = h;
-                    }
+                    // Give the buffer's allocation back for the next head.
+                    self.side(s).recycle(head);
                     if let Some(l) = leftover {
                         self.feed(s, ts, &l, out);
                     }
                     return skipped + consumed;
                 }
                 None => {
-                    let side = self.side(s);
-                    if side.buf.len() > cap {
+                    if self.side_ref(s).head().is_some_and(|h| h.buf.len() > cap) {
                         self.parse_error(ParseError::HeadTooLarge);
                         self.stats.resyncs += 1;
                         let side = self.side(s);
-                        let v09 = side.v09.then_some(side.cur).flatten();
-                        side.reset_head();
-                        side.set_phase(Phase::SkipLine);
+                        let v09 = side.cur();
+                        side.set(St::SkipLine);
                         if let Some(idx) = v09 {
-                            self.side(s).cur = None;
                             if let Some(e) = self.entry_mut(idx) {
                                 e.flags |= bit(Flag::Malformed);
                                 e.req_done = true;
@@ -195,11 +196,15 @@ impl HttpConn {
         }
     }
 
+    /// A complete (or, with `truncated`, cut) request head: a new exchange, or the headers
+    /// of the version-less request `v09`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_request_head(
         &mut self,
-        s: S,
+        s: Dir,
         head: &[u8],
-        v09: bool,
+        v09: Option<u64>,
+        head_ts: Timestamp,
         ts: Timestamp,
         truncated: bool,
         out: &mut Vec<HttpEvent>,
@@ -215,11 +220,8 @@ impl HttpConn {
         if truncated {
             flags |= bit(Flag::Truncated);
         }
-        let idx = if v09 {
+        let idx = if let Some(idx) = v09 {
             // Headers after a version-less request line.
-            let Some(idx) = self.side_ref(s).cur else {
-                return;
-            };
             if let Some(e) = self.entry_mut(idx) {
                 if let Some(r) = e.request.as_mut() {
                     r.headers = headers;
@@ -240,7 +242,6 @@ impl HttpConn {
             if rl.malformed {
                 flags |= bit(Flag::Malformed);
             }
-            let head_ts = self.side_ref(s).head_ts;
             let req = Request {
                 method: rl.method,
                 uri: rl.uri,
@@ -258,7 +259,6 @@ impl HttpConn {
             }
             idx
         };
-        self.side(s).cur = Some(idx);
         let framing = if truncated {
             None
         } else if f.chunked {
@@ -269,13 +269,16 @@ impl HttpConn {
                 _ => None,
             }
         };
-        self.start_body(s, framing, &f.codings, out);
+        self.start_body(s, idx, framing, &f.codings, out);
     }
 
+    /// A complete (or, with `truncated`, cut) response head: paired with the oldest request
+    /// waiting, or an unpaired response.
     pub(super) fn on_response_head(
         &mut self,
-        s: S,
+        s: Dir,
         head: &[u8],
+        head_ts: Timestamp,
         ts: Timestamp,
         truncated: bool,
         out: &mut Vec<HttpEvent>,
@@ -305,7 +308,6 @@ impl HttpConn {
         if truncated {
             flags |= bit(Flag::Truncated);
         }
-        let head_ts = self.side_ref(s).head_ts;
         let resp = Response {
             status: sl.status,
             status_text: sl.status_text,
@@ -335,7 +337,6 @@ impl HttpConn {
         if let Some(e) = self.entry_mut(idx) {
             e.flags |= flags;
         }
-        self.side(s).cur = Some(idx);
         let code = sl.status.unwrap_or(0);
         if code == 101 {
             self.upgrade(idx, out);
@@ -357,6 +358,6 @@ impl HttpConn {
                 None => Some(Framing::UntilClose),
             }
         };
-        self.start_body(s, framing, &f.codings, out);
+        self.start_body(s, idx, framing, &f.codings, out);
     }
 }

@@ -27,15 +27,16 @@
 //!   the connection (the exchange is flagged `upgraded`); chunked wins over
 //!   Content-Length; an invalid Content-Length means no body for a request and a
 //!   close-delimited body for a response; responses without framing end at close.
-//! - **Upgrades**: after 101 Switching Protocols parsing stops for good. A CONNECT answered
-//!   2xx opens a tunnel, which is watched like a new connection (Suricata/libhtp parse
-//!   plain HTTP sent through a proxy tunnel; Zeek hands the tunnel to protocol detection):
-//!   if the client's first bytes in the tunnel look like a request (the same sniffing as
-//!   for a new connection, at most `head_cap` bytes) HTTP parsing goes on with the same
-//!   roles, exchange indexes continuing; if they do not (TLS), if the server speaks first
-//!   (SMTP, FTP greetings; bare line ends do not count), or if a gap hits the tunnel before that is decided, parsing
-//!   stops as after 101. A request the client had already sent in full before the 2xx
-//!   arrived keeps being parsed.
+//! - **Upgrades**: after 101 Switching Protocols parsing stops for good (after an agreed
+//!   `h2c` upgrade the bytes that follow go to HTTP/2 through a [`Switch`]). A CONNECT
+//!   answered 2xx opens a tunnel: if the client had already sent requests into it before the
+//!   2xx arrived, those are HTTP and parsing goes on with the same roles (counted in
+//!   `http_tunnels`; Suricata/libhtp parse plain HTTP sent through a proxy tunnel);
+//!   otherwise the tunnel's bytes (a partial head the client sent early first) are handed
+//!   back to the recogniser ([`SwitchTo::Tunnel`]), which tells HTTP/1, HTTP/2 and TLS apart
+//!   inside it like on a new connection (as Zeek hands the tunnel to protocol detection). A
+//!   client inside a body or garbage when the 2xx arrives makes the CONNECT a hard stop
+//!   like 101.
 //! - **Gaps**: inside a body of known remaining length the gap is consumed (and counted in
 //!   the body length: the bytes existed); anywhere else the message in progress is
 //!   finished (flagged `gap`, and `truncated` if it had more to come) and the direction
@@ -49,9 +50,11 @@
 //! - **End**: at FIN a close-delimited body ends normally, any other unfinished message is
 //!   flagged `truncated`; at close everything pending is emitted (requests without a
 //!   response flagged `unpaired_request`).
-//! - **State**: each direction is in one `Phase` (sniffing, head, skipping a line, body,
-//!   dead); every change goes through `Side::set_phase`, which traces it at trace level
-//!   (`RUST_LOG=apitap_engine=trace`).
+//! - **State**: each direction is in one state (`state::St`: sniffing, not HTTP, head,
+//!   HTTP/0.9 request, skipping a line, body with its framing and decoder, tunnel, dead),
+//!   whose variants hold their own data; every change goes through `Side::go`, which traces
+//!   it at trace level (`RUST_LOG=apitap_engine=trace`). How the connection ended (not HTTP,
+//!   upgraded, closed) is one more enum.
 //! - **Bounds**: header section ≤ `head_cap` (else malformed → resync), kept bodies ≤
 //!   `body_cap`, decoded length ≤ `decoded_cap`, exchanges waiting ≤ `max_pipeline` (the
 //!   oldest is emitted early, counted in `pipeline_overflows`).
@@ -63,12 +66,14 @@ use crate::flow::{ConnInfo, Dir};
 use crate::protocol::{ProtocolStats, StreamParser, Switch, SwitchTo};
 use crate::Timestamp;
 use memchr::memchr;
+use state::{Body, Framing, Head, Role, Side, St, V09};
 use std::collections::VecDeque;
 
 mod framing;
 mod gaps;
 mod head;
 mod pairing;
+mod state;
 mod tunnel;
 mod v09;
 
@@ -166,148 +171,6 @@ impl HttpStats {
     }
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Role {
-    Unknown,
-    Client,
-    Server,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Roles unknown: buffering the first bytes.
-    Sniff,
-    /// Accumulating a message head. `resync`: after garbage or a gap (strict, silent).
-    Head { resync: bool },
-    /// Discarding up to the next line feed.
-    SkipLine,
-    /// Inside a body.
-    Body,
-    /// Ignoring everything (FIN seen, upgraded, not HTTP).
-    Dead,
-}
-
-#[derive(Debug)]
-enum Framing {
-    Length(u64),
-    Chunked(Chunked),
-    UntilClose,
-}
-
-#[derive(Debug)]
-struct BodyState {
-    framing: Framing,
-    dec: ContentDecoder,
-}
-
-#[derive(Debug)]
-struct Side {
-    /// Which stream this is (for traces).
-    stream: S,
-    role: Role,
-    phase: Phase,
-    buf: Vec<u8>,
-    scan: HeadScan,
-    /// The current head's start line was found plausible.
-    checked: bool,
-    head_ts: Timestamp,
-    last_ts: Timestamp,
-    /// Exchange of the message in progress (body; or version-less request awaiting lines).
-    cur: Option<u64>,
-    /// A version-less request line was parsed; `cur` is its exchange.
-    v09: bool,
-    /// That request has header lines (so it ends at an empty line).
-    v09_headers: bool,
-    body: Option<BodyState>,
-    /// Sniffing: first bytes do not look like HTTP.
-    neither: bool,
-    /// Bytes seen while sniffing.
-    sniffed: u64,
-}
-
-impl Side {
-    fn new(stream: S) -> Side {
-        Side {
-            stream,
-            role: Role::Unknown,
-            phase: Phase::Sniff,
-            buf: Vec::new(),
-            scan: HeadScan::default(),
-            checked: false,
-            head_ts: Timestamp::default(),
-            last_ts: Timestamp::default(),
-            cur: None,
-            v09: false,
-            v09_headers: false,
-            body: None,
-            neither: false,
-            sniffed: 0,
-        }
-    }
-
-    /// Buffers up to `cap + 1` bytes of a stream whose protocol is not decided yet (one
-    /// more than the cap, so overflow is visible); returns how many bytes of `data` it took.
-    fn sniff_append(&mut self, ts: Timestamp, data: &[u8], cap: usize) -> usize {
-        if self.buf.is_empty() {
-            self.head_ts = ts;
-        }
-        let room = (cap + 1).saturating_sub(self.buf.len());
-        let appended = room.min(data.len());
-        self.buf
-            .extend_from_slice(data.get(..appended).unwrap_or_default());
-        appended
-    }
-
-    /// The buffered bytes without leading blank lines (no evidence either way).
-    fn sniff_view(&self) -> &[u8] {
-        let start = self
-            .buf
-            .iter()
-            .position(|&b| b != b'\r' && b != b'\n')
-            .unwrap_or(self.buf.len());
-        self.buf.get(start..).unwrap_or_default()
-    }
-
-    /// Every phase change goes through here (traced at trace level).
-    fn set_phase(&mut self, to: Phase) {
-        if self.phase != to {
-            tracing::trace!(stream = ?self.stream, from = ?self.phase, to = ?to, "http phase");
-        }
-        self.phase = to;
-    }
-
-    fn reset_head(&mut self) {
-        self.buf.clear();
-        self.scan = HeadScan::default();
-        self.checked = false;
-        self.v09 = false;
-        self.v09_headers = false;
-    }
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum S {
-    /// The originator → responder stream.
-    Up,
-    /// The responder → originator stream.
-    Down,
-}
-
-impl S {
-    fn of(d: Dir) -> S {
-        match d {
-            Dir::ToResponder => S::Up,
-            Dir::ToOriginator => S::Down,
-        }
-    }
-    fn other(self) -> S {
-        match self {
-            S::Up => S::Down,
-            S::Down => S::Up,
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Entry {
     index: u64,
@@ -347,6 +210,17 @@ impl Entry {
     }
 }
 
+/// How an HTTP/1 connection stopped being parsed (the states of both directions follow).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Ended {
+    /// Given up as not HTTP.
+    NotHttp,
+    /// Upgraded (101, CONNECT 2xx): its bytes belong to another protocol.
+    Upgraded,
+    /// `on_close` was called.
+    Closed,
+}
+
 /// The HTTP/1.x handler of one connection. See the module docs for the policy.
 #[derive(Debug)]
 pub struct HttpConn {
@@ -356,35 +230,34 @@ pub struct HttpConn {
     up: Side,
     down: Side,
     /// The client sends on this stream (once roles are known).
-    client: Option<S>,
+    client: Option<Dir>,
     queue: VecDeque<Entry>,
     next_index: u64,
-    non_http: bool,
-    upgraded: bool,
-    /// A CONNECT tunnel opened and its first client bytes are being sniffed.
-    tunnel: bool,
-    closed: bool,
-    /// A 101 switched the connection to a protocol another parser handles (h2c): what
-    /// follows the switch point, for the recogniser to take.
+    /// Why parsing stopped, once it has.
+    ended: Option<Ended>,
+    /// The connection switched to a protocol the recogniser handles (101 `h2c`, a CONNECT
+    /// tunnel): what follows the switch point, for it to take.
     switch: Option<Switch>,
 }
 
 impl HttpConn {
     /// The parser of a new connection.
     pub fn new(cfg: HttpConfig, info: ConnInfo) -> Self {
+        Self::with_first_index(cfg, info, 0)
+    }
+
+    /// The parser of a connection (or tunnel) whose exchanges are numbered from `first`.
+    pub(crate) fn with_first_index(cfg: HttpConfig, info: ConnInfo, first: u64) -> Self {
         HttpConn {
             cfg,
             stats: HttpStats::default(),
             info,
-            up: Side::new(S::Up),
-            down: Side::new(S::Down),
+            up: Side::new(Dir::ToResponder),
+            down: Side::new(Dir::ToOriginator),
             client: None,
             queue: VecDeque::new(),
-            next_index: 0,
-            non_http: false,
-            upgraded: false,
-            tunnel: false,
-            closed: false,
+            next_index: first,
+            ended: None,
             switch: None,
         }
     }
@@ -396,25 +269,25 @@ impl HttpConn {
 
     /// Did the content show the originator to be the server?
     pub fn flipped(&self) -> bool {
-        self.client == Some(S::Down)
+        self.client == Some(Dir::ToOriginator)
     }
 
     /// Was the connection given up as not HTTP?
     pub fn is_non_http(&self) -> bool {
-        self.non_http
+        self.stats.non_http_conns > 0
     }
 
-    fn side(&mut self, s: S) -> &mut Side {
+    fn side(&mut self, s: Dir) -> &mut Side {
         match s {
-            S::Up => &mut self.up,
-            S::Down => &mut self.down,
+            Dir::ToResponder => &mut self.up,
+            Dir::ToOriginator => &mut self.down,
         }
     }
 
-    fn side_ref(&self, s: S) -> &Side {
+    fn side_ref(&self, s: Dir) -> &Side {
         match s {
-            S::Up => &self.up,
-            S::Down => &self.down,
+            Dir::ToResponder => &self.up,
+            Dir::ToOriginator => &self.down,
         }
     }
 
@@ -438,8 +311,8 @@ impl HttpConn {
         }
     }
 
-    fn data(&mut self, s: S, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
-        if self.non_http || self.upgraded || self.closed || data.is_empty() {
+    fn data(&mut self, s: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+        if self.ended.is_some() || data.is_empty() {
             return;
         }
         self.side(s).last_ts = ts;
@@ -451,44 +324,52 @@ impl HttpConn {
     }
 
     /// Before roles are known: buffer and sniff.
-    fn sniff(&mut self, s: S, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+    fn sniff(&mut self, s: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
         let cap = self.cfg.head_cap;
         let side = self.side(s);
-        side.sniffed = side.sniffed.saturating_add(data.len() as u64);
-        if side.neither {
-            if side.sniffed > SNIFF_LIMIT {
-                self.give_up();
+        let (appended, seen, role) = match side.st_mut() {
+            St::Foreign { seen } => {
+                *seen = seen.saturating_add(data.len() as u64);
+                if *seen > SNIFF_LIMIT {
+                    self.give_up();
+                }
+                return;
             }
-            return;
-        }
-        let appended = side.sniff_append(ts, data, cap);
-        let view = side.sniff_view();
-        let req = parser::sniff_request(view, false);
-        let resp = parser::sniff_response(view);
-        let overflow = side.buf.len() > cap;
-        let role = if req == Verdict::Request {
-            Some(Role::Client)
-        } else if resp == Verdict::Response {
-            Some(Role::Server)
-        } else if (req == Verdict::Neither && resp == Verdict::Neither) || overflow {
-            None
-        } else {
-            return; // need more
+            St::Sniff { buf, t0, seen } => {
+                *seen = seen.saturating_add(data.len() as u64);
+                if buf.is_empty() {
+                    *t0 = ts;
+                }
+                let appended = state::sniff_append(buf, data, cap);
+                let view = state::sniff_view(buf);
+                let req = parser::sniff_request(view, false);
+                let resp = parser::sniff_response(view);
+                let overflow = buf.len() > cap;
+                let role = if req == Verdict::Request {
+                    Some(Role::Client)
+                } else if resp == Verdict::Response {
+                    Some(Role::Server)
+                } else if (req == Verdict::Neither && resp == Verdict::Neither) || overflow {
+                    None
+                } else {
+                    return; // need more
+                };
+                (appended, *seen, role)
+            }
+            _ => return,
         };
         match role {
             Some(r) => {
-                self.decide_roles(s, r, ts, out);
+                self.decide_roles(s, r, ts, appended, out);
                 let rest = data.get(appended..).unwrap_or_default();
                 if !rest.is_empty() {
                     self.feed(s, ts, rest, out);
                 }
             }
             None => {
-                let side = self.side(s);
-                side.neither = true;
-                side.buf = Vec::new();
-                let other = self.side_ref(s.other());
-                if other.neither || side_sniffed(self, s) > SNIFF_LIMIT {
+                self.side(s).set(St::Foreign { seen });
+                let other_foreign = matches!(self.side_ref(s.flip()).st(), St::Foreign { .. });
+                if other_foreign || seen > SNIFF_LIMIT {
                     self.give_up();
                 }
             }
@@ -496,111 +377,98 @@ impl HttpConn {
     }
 
     fn give_up(&mut self) {
-        if !self.non_http {
-            self.non_http = true;
+        if self.ended.is_none() {
+            self.ended = Some(Ended::NotHttp);
             self.stats.non_http_conns += 1;
-            self.up = Side::new(S::Up);
-            self.down = Side::new(S::Down);
-            self.up.set_phase(Phase::Dead);
-            self.down.set_phase(Phase::Dead);
+            self.up.set(St::Dead);
+            self.down.set(St::Dead);
         }
     }
 
-    fn decide_roles(&mut self, s: S, role: Role, ts: Timestamp, out: &mut Vec<HttpEvent>) {
-        let client = if role == Role::Client { s } else { s.other() };
+    /// Roles are known (`s` is `role`): both directions go to [`St::Head`] and what they
+    /// buffered is replayed, the other direction's first. Each byte keeps its own timestamp:
+    /// the buffered bytes that of their first byte (exact in the common case of a start line
+    /// that arrived in one piece), the last `fresh` bytes of `s`'s buffer (this call's) `ts`.
+    fn decide_roles(
+        &mut self,
+        s: Dir,
+        role: Role,
+        ts: Timestamp,
+        fresh: usize,
+        out: &mut Vec<HttpEvent>,
+    ) {
+        let client = if role == Role::Client { s } else { s.flip() };
         self.client = Some(client);
-        if client == S::Down {
+        if client == Dir::ToOriginator {
             self.stats.role_flips += 1;
         }
-        let other = s.other();
         let mut replay = Vec::new();
-        for (x, r) in [
-            (s, role),
-            (
-                other,
-                if role == Role::Client {
-                    Role::Server
-                } else {
-                    Role::Client
-                },
-            ),
-        ] {
+        for x in [s, s.flip()] {
             let side = self.side(x);
-            side.role = r;
-            if side.neither {
-                side.buf.clear();
-                side.set_phase(Phase::Head { resync: true });
+            side.role = if x == client {
+                Role::Client
             } else {
-                side.set_phase(Phase::Head { resync: false });
-                replay.push((x, std::mem::take(&mut side.buf), side.head_ts));
+                Role::Server
+            };
+            // A direction that is not HTTP looks for a start line strictly.
+            let foreign = matches!(side.st(), St::Foreign { .. });
+            let head = side.new_head(foreign);
+            if let St::Sniff { buf, t0, .. } = side.go(head) {
+                replay.push((x, buf, t0));
             }
         }
         // The other direction's buffered bytes came first.
         replay.reverse();
-        // Replayed bytes carry the timestamp of their first byte (exact in the common case of
-        // a start line that arrived in one piece).
         for (x, bytes, t0) in replay {
-            if !bytes.is_empty() {
+            let split = if x == s {
+                bytes.len().saturating_sub(fresh)
+            } else {
+                bytes.len()
+            };
+            let (earlier, now) = bytes.split_at(split.min(bytes.len()));
+            if !earlier.is_empty() {
                 self.side(x).last_ts = t0;
-                self.feed(x, t0, &bytes, out);
-                self.side(x).last_ts = if x == s { ts } else { t0 };
+                self.feed(x, t0, earlier, out);
+            }
+            self.side(x).last_ts = if x == s { ts } else { t0 };
+            if !now.is_empty() {
+                self.feed(x, ts, now, out);
             }
         }
     }
 
-    fn feed(&mut self, s: S, ts: Timestamp, mut data: &[u8], out: &mut Vec<HttpEvent>) {
+    fn feed(&mut self, s: Dir, ts: Timestamp, mut data: &[u8], out: &mut Vec<HttpEvent>) {
         while !data.is_empty() {
-            if self.upgraded || self.non_http {
-                if let Some(sw) = self.switch.as_mut() {
-                    if sw.dir == dir_of(s) {
+            let before = self.progress(s);
+            let n = match self.side_ref(s).st() {
+                St::Tunnel => {
+                    if let Some(sw) = self.switch.as_mut().filter(|sw| sw.dir == s) {
                         sw.rest.extend_from_slice(data);
                     }
-                }
-                return;
-            }
-            let phase = self.side_ref(s).phase;
-            match phase {
-                Phase::Sniff if self.tunnel => {
-                    self.tunnel_sniff(s, ts, data, out);
                     return;
                 }
-                Phase::Dead | Phase::Sniff => return,
-                Phase::SkipLine => match memchr(b'\n', data) {
+                St::Dead | St::Sniff { .. } | St::Foreign { .. } => return,
+                St::SkipLine => match memchr(b'\n', data) {
                     Some(p) => {
-                        data = data.get(p + 1..).unwrap_or_default();
-                        self.side(s).set_phase(Phase::Head { resync: true });
+                        self.side(s).go_head(true);
+                        p + 1
                     }
                     None => return,
                 },
-                Phase::Body => {
-                    let before = self.progress(s);
-                    let n = self.body_step(s, ts, data, out);
-                    data = data.get(n..).unwrap_or_default();
-                    if n == 0 && self.progress(s) == before {
-                        self.stalled(s);
-                    }
-                }
-                Phase::Head { resync } => {
-                    let before = self.progress(s);
-                    let n = self.head_step(s, ts, data, resync, out);
-                    data = data.get(n..).unwrap_or_default();
-                    if n == 0 && self.progress(s) == before {
-                        self.stalled(s);
-                    }
-                }
+                St::Body(_) => self.body_step(s, data, out),
+                St::Head(_) | St::V09(_) => self.head_step(s, ts, data, out),
+            };
+            data = data.get(n..).unwrap_or_default();
+            if n == 0 && self.progress(s) == before {
+                self.stalled(s);
             }
         }
     }
 
     /// What a step that consumes no input must change (else the feed loop would spin).
-    fn progress(&self, s: S) -> (Phase, usize, bool, bool, Option<u64>, u64, usize) {
-        let side = self.side_ref(s);
+    fn progress(&self, s: Dir) -> ((&'static str, usize, bool, Option<u64>), u64, usize) {
         (
-            side.phase,
-            side.buf.len(),
-            side.v09,
-            side.v09_headers,
-            side.cur,
+            self.side_ref(s).st().fingerprint(),
             self.next_index,
             self.queue.len(),
         )
@@ -608,19 +476,12 @@ impl HttpConn {
 
     /// A step made no progress: a bug, but input must never hang the stage. Debug builds
     /// (tests, fuzzing) stop here; release builds count a parse error and resynchronise.
-    fn stalled(&mut self, s: S) {
+    fn stalled(&mut self, s: Dir) {
         debug_assert!(false, "http: no progress on {s:?}");
         self.parse_error(ParseError::Stalled);
         self.stats.resyncs += 1;
-        let side = self.side(s);
-        side.reset_head();
-        side.body = None;
-        side.set_phase(Phase::SkipLine);
+        self.side(s).set(St::SkipLine);
     }
-}
-
-fn side_sniffed(c: &HttpConn, s: S) -> u64 {
-    c.side_ref(s).sniffed
 }
 
 /// Does an `Upgrade` header offer or accept `h2c`?
@@ -631,50 +492,43 @@ fn upgrade_to_h2c(headers: &[(String, String)]) -> bool {
     })
 }
 
-fn dir_of(s: S) -> Dir {
-    match s {
-        S::Up => Dir::ToResponder,
-        S::Down => Dir::ToOriginator,
-    }
-}
-
 impl StreamParser for HttpConn {
     fn wants_data(&self) -> bool {
-        !(self.non_http || self.upgraded || self.closed)
+        self.ended.is_none()
     }
 
     fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
-        self.data(S::of(dir), ts, data, out);
+        self.data(dir, ts, data, out);
     }
 
     fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
-        self.side(S::of(dir)).last_ts = ts;
-        self.gap(S::of(dir), len, out);
+        self.side(dir).last_ts = ts;
+        self.gap(dir, len, out);
     }
 
     fn on_fin(&mut self, dir: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
-        if self.non_http || self.upgraded || self.closed || self.client.is_none() {
+        if self.ended.is_some() || self.client.is_none() {
             return;
         }
-        self.end_side(S::of(dir), ts, out);
+        self.end_side(dir, ts, out);
     }
 
     fn on_close(&mut self, ts: Timestamp, out: &mut Vec<HttpEvent>) {
-        if self.closed {
+        if self.ended == Some(Ended::Closed) {
             return;
         }
-        if self.client.is_none() && (self.up.neither || self.down.neither) {
+        let foreign = |s: &Side| matches!(s.st(), St::Foreign { .. });
+        if self.client.is_none() && (foreign(&self.up) || foreign(&self.down)) {
             // Only non-HTTP bytes were ever seen (e.g. one direction of a TLS connection).
             self.give_up();
         }
-        if !self.non_http && !self.upgraded && self.client.is_some() {
+        if let (None, Some(c)) = (self.ended, self.client) {
             // Client first: a request finished by close can still pair.
-            let c = self.client.unwrap_or(S::Up);
             self.end_side(c, ts, out);
-            self.end_side(c.other(), ts, out);
+            self.end_side(c.flip(), ts, out);
         }
         self.flush_all(out);
-        self.closed = true;
+        self.ended = Some(Ended::Closed);
     }
 
     fn add_stats(&self, into: &mut ProtocolStats) {

@@ -86,7 +86,7 @@ impl HttpConn {
         }
         self.stats.exchanges += 1;
         let i = self.info;
-        let (client, server, conn_id) = if self.client == Some(S::Down) {
+        let (client, server, conn_id) = if self.client == Some(Dir::ToOriginator) {
             (i.resp, i.orig, i.id)
         } else {
             (i.orig, i.resp, i.id)

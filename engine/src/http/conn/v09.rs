@@ -3,16 +3,30 @@
 use super::*;
 
 impl HttpConn {
-    /// A version-less request line: open its exchange right away (the server may answer
-    /// before anything else comes from the client).
+    /// A version-less request line (ending at `fl` in the head buffer): open its exchange
+    /// right away (the server may answer before anything else comes from the client) and
+    /// go to [`St::V09`].
     pub(super) fn open_v09_request(
         &mut self,
-        s: S,
+        s: Dir,
         rl: parser::RequestLine,
+        fl: usize,
         ts: Timestamp,
         out: &mut Vec<HttpEvent>,
     ) {
-        let head_ts = self.side_ref(s).head_ts;
+        let Some(h) = self.side(s).head_mut() else {
+            return;
+        };
+        let head = Head {
+            buf: std::mem::take(&mut h.buf),
+            scan: HeadScan {
+                line_start: fl,
+                first_line_end: Some(fl),
+            },
+            checked: true,
+            ts: h.ts,
+            resync: h.resync,
+        };
         let req = Request {
             method: rl.method,
             uri: rl.uri,
@@ -20,96 +34,98 @@ impl HttpConn {
             headers: Vec::new(),
             body_len: 0,
             body: self.cfg.keep_bodies.then(Vec::new),
-            ts_start: head_ts,
+            ts_start: head.ts,
             ts_end: ts,
         };
         self.stats.requests += 1;
-        let idx = self.new_entry(Some(req), None, head_ts, out);
+        let idx = self.new_entry(Some(req), None, head.ts, out);
         if let Some(e) = self.entry_mut(idx) {
             e.req_09 = true;
             e.flags |= bit(Flag::Malformed);
         }
-        let side = self.side(s);
-        side.v09 = true;
-        side.cur = Some(idx);
+        self.side(s).set(St::V09(V09 {
+            head,
+            cur: idx,
+            headers: false,
+        }));
         // Zeek: a 0.9 request makes the server's next bytes its reply, ending an unpaired
         // response still waiting for body bytes (`http-09-content-length-confusion`).
-        let srv = s.other();
-        if self.side_ref(srv).phase == Phase::Body {
-            if let Some(cur) = self.side_ref(srv).cur {
-                let unpaired = self.entry_mut(cur).is_some_and(|e| e.request.is_none());
-                if unpaired {
-                    self.finish_body(srv, bit(Flag::Truncated), out);
-                }
+        let srv = s.flip();
+        if let Some(cur) = self.side_ref(srv).cur() {
+            let unpaired = self.entry_mut(cur).is_some_and(|e| e.request.is_none());
+            if unpaired {
+                self.finish_body(srv, bit(Flag::Truncated), out);
             }
         }
     }
 
-    pub(super) fn finish_v09_request(&mut self, s: S, out: &mut Vec<HttpEvent>) {
+    /// The version-less request on `s` is complete: back to [`St::Head`]. Returns the
+    /// buffer it held (the request line and what followed).
+    pub(super) fn finish_v09_request(&mut self, s: Dir, out: &mut Vec<HttpEvent>) -> Vec<u8> {
         let side = self.side(s);
-        let cur = side.cur.take();
-        side.reset_head();
-        if let Some(idx) = cur {
-            if let Some(e) = self.entry_mut(idx) {
-                e.req_done = true;
-            }
+        let resync = side.head().is_some_and(|h| h.resync);
+        let next = side.new_head(resync);
+        let St::V09(v) = side.go(next) else {
+            return Vec::new();
+        };
+        if let Some(e) = self.entry_mut(v.cur) {
+            e.req_done = true;
         }
         self.emit_ready(out);
+        v.head.buf
     }
 
     /// The version-less request ended at `fl` (end of its line) because a new request line
     /// follows. Returns bytes of the current input consumed.
     pub(super) fn finish_v09_with_leftover(
         &mut self,
-        s: S,
+        s: Dir,
         fl: usize,
         base: usize,
         ts: Timestamp,
         out: &mut Vec<HttpEvent>,
     ) -> usize {
-        let side = self.side(s);
-        let buf = std::mem::take(&mut side.buf);
-        self.finish_v09_request(s, out);
-        self.side(s).head_ts = ts;
+        let buf = self.finish_v09_request(s, out);
+        if let Some(h) = self.side(s).head_mut() {
+            h.ts = ts;
+        }
         if fl >= base {
             // The next line starts in the current input: just rewind.
+            self.side(s).recycle(buf);
             fl - base
         } else {
             // Replay the bytes buffered from earlier inputs; the current input follows.
             let old = buf.get(fl..base).map(<[u8]>::to_vec).unwrap_or_default();
+            self.side(s).recycle(buf);
             self.feed(s, ts, &old, out);
             0
         }
     }
 
     /// The server starts answering: a version-less request with nothing after its line is
-    /// complete.
+    /// complete (what the client sent after that line is the start of its next head).
     pub(super) fn finalize_v09_client(&mut self, out: &mut Vec<HttpEvent>) {
         let Some(c) = self.client else { return };
+        let (fl, t0) = match self.side_ref(c).st() {
+            St::V09(v) if !v.headers => (v.head.scan.first_line_end.unwrap_or(0), v.head.ts),
+            _ => return,
+        };
+        let buf = self.finish_v09_request(c, out);
+        let rest = buf.get(fl..).map(<[u8]>::to_vec).unwrap_or_default();
         let side = self.side(c);
-        if !side.v09 || side.v09_headers {
-            return;
+        side.recycle(buf);
+        if let Some(h) = side.head_mut() {
+            h.buf.extend_from_slice(&rest);
+            h.ts = t0;
         }
-        let fl = side.scan.first_line_end.unwrap_or(0);
-        let rest = side.buf.get(fl..).map(<[u8]>::to_vec).unwrap_or_default();
-        self.finish_v09_request(c, out);
-        let side = self.side(c);
-        side.buf = rest;
-        side.scan = HeadScan::default();
-        side.checked = false;
     }
 
     pub(super) fn is_09(&self, idx: u64) -> bool {
         self.queue.iter().any(|e| e.index == idx && e.req_09)
     }
 
-    pub(super) fn start_09_reply(
-        &mut self,
-        s: S,
-        idx: u64,
-        ts: Timestamp,
-        out: &mut Vec<HttpEvent>,
-    ) {
+    /// The reply to the version-less request `idx` starts: no head, a body until close.
+    pub(super) fn start_09_reply(&mut self, s: Dir, idx: u64, ts: Timestamp) {
         let resp = Response {
             status: None,
             status_text: String::new(),
@@ -125,14 +141,11 @@ impl HttpConn {
         if let Some(e) = self.entry_mut(idx) {
             e.response = Some(resp);
         }
-        let limits = self.limits();
-        let side = self.side(s);
-        side.cur = Some(idx);
-        side.body = Some(BodyState {
+        let dec = ContentDecoder::new(Coding::Identity, self.limits());
+        self.side(s).set(St::Body(Body {
+            cur: idx,
             framing: Framing::UntilClose,
-            dec: ContentDecoder::new(Coding::Identity, limits),
-        });
-        side.set_phase(Phase::Body);
-        let _ = out;
+            dec,
+        }));
     }
 }
