@@ -140,6 +140,47 @@ fn lengths<'a>(
     }
 }
 
+/// Methods answered by the value part (before the first suffix) of the paths below `n`.
+fn value_methods<'a>(n: &'a PathNode, sfx: &BTreeSet<&str>, out: &mut BTreeSet<&'a str>) {
+    out.extend(n.eps.keys().map(|m| m.as_str()));
+    for (w, c) in &n.lits {
+        if !sfx.contains(w.as_str()) {
+            value_methods(c, sfx, out);
+        }
+    }
+    if let Some(p) = &n.param {
+        value_methods(p, sfx, out);
+    }
+}
+
+/// Every request below `n` ends at a value-shaped segment (not a route word: a file name,
+/// an id) and uses only `methods`; `ends` counts those endpoints.
+fn value_chain(n: &PathNode, methods: &BTreeSet<&str>, ends: &mut usize, idx: usize) -> bool {
+    if idx >= MAX_SEGMENTS {
+        return false;
+    }
+    let ok = |c: &PathNode| c.eps.keys().all(|m| methods.contains(m.as_str()));
+    for (w, c) in &n.lits {
+        if !c.eps.is_empty() {
+            if route_word(w) || !ok(c) {
+                return false;
+            }
+            *ends += 1;
+        }
+        if !value_chain(c, methods, ends, idx + 1) {
+            return false;
+        }
+    }
+    match &n.param {
+        Some(p) if !p.eps.is_empty() && !ok(p) => false,
+        Some(p) => {
+            *ends += usize::from(!p.eps.is_empty());
+            value_chain(p, methods, ends, idx + 1)
+        }
+        None => true,
+    }
+}
+
 fn allowed(prev: Option<&TSeg>) -> bool {
     match prev {
         Some(TSeg::Lit(l)) => {
@@ -206,6 +247,9 @@ fn plan_at(node: &PathNode, kept_names: &BTreeSet<&str>, check_heads: bool) -> O
     let mut by_word: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     let mut heads = BTreeSet::new();
     let mut contributing = 0usize;
+    // kept literals without a suffix below them, and the methods the values answer
+    let mut chains: Vec<(&str, &PathNode)> = Vec::new();
+    let mut methods: BTreeSet<&str> = BTreeSet::new();
     for (name, r) in &regions {
         let mut ls = BTreeMap::new();
         if !lengths(r, 0, &suffixes, &mut ls) {
@@ -215,6 +259,9 @@ fn plan_at(node: &PathNode, kept_names: &BTreeSet<&str>, check_heads: bool) -> O
             continue;
         }
         if ls.is_empty() {
+            if let Some(n) = name.filter(|n| kept_names.contains(n) && r.eps.is_empty()) {
+                chains.push((n, *r));
+            }
             continue;
         }
         if check_heads && name.is_some() && r.eps.is_empty() {
@@ -231,6 +278,7 @@ fn plan_at(node: &PathNode, kept_names: &BTreeSet<&str>, check_heads: bool) -> O
             }
         }
         contributing += 1;
+        value_methods(r, &suffixes, &mut methods);
         if let Some(n) = name {
             if kept_names.contains(n) {
                 heads.insert(n.to_string());
@@ -250,6 +298,14 @@ fn plan_at(node: &PathNode, kept_names: &BTreeSet<&str>, check_heads: bool) -> O
     // values are at least two (literals or the parameter)
     if all.is_empty() || contributing < 2 {
         return None;
+    }
+    // a literal answering nothing whose requests all end in value-shaped names answering
+    // the values' methods (`/contents/does-not-exist/results.txt`) is a value too
+    for (n, r) in chains {
+        let mut ends = 0usize;
+        if value_chain(r, &methods, &mut ends, 1) && ends > 0 {
+            heads.insert(n.to_string());
+        }
     }
     let parents = stats
         .iter()
