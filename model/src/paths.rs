@@ -64,6 +64,9 @@
 //! so templates stay a deterministic function of the evidence; a shape, once matched, keeps
 //! matching as more values with the same shape arrive.
 //!
+//! Identifiers containing `/` (image names, file paths) are one multi-segment parameter,
+//! decided after the rules above from the same merged evidence: see [`crate::multiseg`].
+//!
 //! Parameter names: singular of the preceding literal + `Id` (`/users/{userId}`), `Date` or
 //! `Email` for those classes, only when that literal is vocabulary-like: a word of lowercase
 //! letters (`-`/`_` between letters allowed: `flow_runs`), no digits, dots or colons; its
