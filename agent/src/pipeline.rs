@@ -35,6 +35,11 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// `n` followed by the singular or plural noun: `1 connection`, `1,204 connections`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 impl RunStats {
     /// When packets were read but no exchange came out: what was seen, and why nothing came
     /// out (one line per reason, largest first). `None` if there were exchanges or no
@@ -55,8 +60,8 @@ impl RunStats {
                 .filter(|(l, _)| !decoded_link(*l))
                 .map(|(l, n)| {
                     format!(
-                        "{} packets of link type {} ({})",
-                        thousands(*n),
+                        "{} of link type {} ({})",
+                        count(*n, "packet", "packets"),
                         l.0,
                         l.name()
                     )
@@ -64,8 +69,8 @@ impl RunStats {
                 .collect();
             let what = if links.is_empty() {
                 format!(
-                    "{} packets of an unsupported link type",
-                    thousands(undecoded)
+                    "{} of an unsupported link type",
+                    count(undecoded, "packet", "packets")
                 )
             } else {
                 links.join(", ")
@@ -80,7 +85,7 @@ impl RunStats {
             (d.frag_held + d.frag_dropped, "IP fragments never completed"),
         ] {
             if n > 0 {
-                why.push((n, format!("{} packets {what}", thousands(n))));
+                why.push((n, format!("{} {what}", count(n, "packet", "packets"))));
             }
         }
         for (n, what) in [
@@ -91,16 +96,19 @@ impl RunStats {
             (p.socks_failed, "failed SOCKS handshakes"),
         ] {
             if n > 0 {
-                why.push((n, format!("{} connections {what}", thousands(n))));
+                why.push((
+                    n,
+                    format!("{} {what}", count(n, "connection", "connections")),
+                ));
             }
         }
         if p.http2 > 0 {
             why.push((
                 p.http2,
                 format!(
-                    "{} HTTP/2 connections with {} header blocks ({} undecodable) but no stream",
-                    thousands(p.http2),
-                    thousands(p.h2.header_blocks),
+                    "{} with {} ({} undecodable) but no stream",
+                    count(p.http2, "HTTP/2 connection", "HTTP/2 connections"),
+                    count(p.h2.header_blocks, "header block", "header blocks"),
                     thousands(p.h2.header_blocks_undecodable)
                 ),
             ));
@@ -109,10 +117,10 @@ impl RunStats {
             why.push((
                 p.http1,
                 format!(
-                    "{} HTTP/1 connections with {} request and {} response heads but no complete exchange",
-                    thousands(p.http1),
-                    thousands(p.http.requests),
-                    thousands(p.http.responses)
+                    "{} with {} and {} but no complete exchange",
+                    count(p.http1, "HTTP/1 connection", "HTTP/1 connections"),
+                    count(p.http.requests, "request head", "request heads"),
+                    count(p.http.responses, "response head", "response heads")
                 ),
             ));
         }
@@ -120,17 +128,17 @@ impl RunStats {
             why.push((
                 d.tcp,
                 format!(
-                    "{} TCP segments that start no connection (no SYN, no payload)",
-                    thousands(d.tcp)
+                    "{} that start no connection (no SYN, no payload)",
+                    count(d.tcp, "TCP segment", "TCP segments")
                 ),
             ));
         }
         why.sort_by_key(|w| std::cmp::Reverse(w.0));
         let mut out = format!(
-            "no HTTP exchanges in {} packets ({} TCP segments, {} connections):",
-            thousands(e.packets),
-            thousands(d.tcp),
-            thousands(e.flow.flows_created)
+            "no HTTP exchanges in {} ({}, {}):",
+            count(e.packets, "packet", "packets"),
+            count(d.tcp, "TCP segment", "TCP segments"),
+            count(e.flow.flows_created, "connection", "connections")
         );
         for (_, w) in why {
             out.push_str("\n  ");
@@ -238,4 +246,16 @@ pub fn run_files(
         engine: pipe.stats(),
         links,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(count(0, "connection", "connections"), "0 connections");
+        assert_eq!(count(1, "connection", "connections"), "1 connection");
+        assert_eq!(count(1204, "packet", "packets"), "1,204 packets");
+    }
 }

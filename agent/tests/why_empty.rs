@@ -49,7 +49,8 @@ fn tls_only_is_explained() {
     assert!(ok);
     assert_eq!(stdout, "");
     assert!(
-        stderr.contains("1 connections TLS (encrypted: not parsed)"),
+        stderr.contains("1 connection TLS (encrypted: not parsed)")
+            && stderr.contains(", 1 connection):"),
         "{stderr}"
     );
 }

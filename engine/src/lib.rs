@@ -43,12 +43,20 @@ pub mod decode;
 pub mod flow;
 pub mod http;
 pub mod http2;
-pub mod packet;
+mod packet;
 pub mod pipeline;
 pub mod protocol;
 pub mod reassembly;
 mod timestamp;
 
+// The deliberate API, at the top: the stages' drivers, the parser interface and what comes
+// out. Each stage's module holds the rest of its public surface (its config and counters);
+// parsers' internals (head and chunk parsing, content decoding, probes, the SOCKS handshake,
+// the reassembler itself) are private to the crate.
+pub use decode::{DecodeStats, Decoder, DecoderConfig, TcpSegment};
+pub use flow::{ConnHandler, ConnInfo, Dir, FlowConfig, FlowStats, FlowTable};
+pub use http::{Exchange, Flag, HttpConfig, HttpConn, HttpEvent, HttpStats, Request, Response};
 pub use packet::{LinkType, Packet};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
+pub use protocol::{ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
 pub use timestamp::Timestamp;

@@ -4,7 +4,7 @@
 
 mod http_support;
 
-use apitap_engine::http::parser::ParseError;
+use apitap_engine::http::ParseError;
 use apitap_engine::http::{Flag, HttpConfig};
 use http_support::*;
 

@@ -19,7 +19,7 @@
 //! - **Roles.** The sender of a SYN without ACK is the originator; the sender of a SYN+ACK
 //!   is the responder. A connection first seen mid-stream (a data segment without SYN) is
 //!   originated by the sender of that segment, unless the sender's port is a server port
-//!   ([`is_server_port`]: below 1024, or 80/8080/8000/8443/3000/5000) and the receiver's is
+//!   (`is_server_port`: below 1024, or 80/8080/8000/8443/3000/5000) and the receiver's is
 //!   not, in which case the sender is the responder. The HTTP layer may still flip roles by
 //!   content.
 //! - **What starts a connection.** A SYN, a SYN+ACK, or a segment with payload. A lone RST,
@@ -73,7 +73,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use table::{is_server_port, ClosedByReason, FlowConfig, FlowStats, FlowTable, HandlerFactory};
+pub use table::{ClosedByReason, FlowConfig, FlowStats, FlowTable, HandlerFactory};
 
 /// Which side of a connection sent some bytes, relative to the *originator*: the host that
 /// sent the SYN, or, for connections picked up mid-stream, the sender of the first packet

@@ -331,6 +331,7 @@ pub struct BodyResult {
     /// Decoded length (raw length if decoding failed).
     pub len: u64,
     /// Raw (de-chunked) length.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the tests
     pub raw_len: u64,
     /// Kept bytes, if bodies are kept.
     pub body: Option<Vec<u8>>,
@@ -425,11 +426,6 @@ impl ContentDecoder {
             error: false,
             capped: false,
         }
-    }
-
-    /// Raw body bytes seen so far.
-    pub fn raw_len(&self) -> u64 {
-        self.raw_len
     }
 
     /// `len` body bytes were lost in a capture gap: they count in the length, but a coded

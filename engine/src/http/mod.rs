@@ -6,20 +6,21 @@
 //! [`Exchange`], [`Request`], [`Response`] and [`HttpEvent`] are shared by every HTTP
 //! version's parser (HTTP/2 sets [`Exchange::stream_id`] and version `HTTP/2`).
 //!
-//! - [`parser`]: lenient start-line and header parsing, recognising HTTP by content.
-//! - [`body`]: chunked transfer coding and content decoding (gzip, deflate, br, stacked),
+//! - `parser`: lenient start-line and header parsing, recognising HTTP by content.
+//! - `body`: chunked transfer coding and content decoding (gzip, deflate, br, stacked),
 //!   streaming.
-//! - [`conn`]: [`HttpConn`], the per-connection parser: roles, pairing, gaps, resync. Its
+//! - `conn`: [`HttpConn`], the per-connection parser: roles, pairing, gaps, resync. Its
 //!   module docs state the policies (what Zeek/libhtp behaviour is followed where); its
 //!   files split it by concern: `head` (message heads), `framing` (bodies), `pairing`
 //!   (exchange entries and their order), `v09` (HTTP/0.9), `tunnel` (101 and CONNECT),
 //!   `gaps` (capture gaps, FIN and close).
 
-pub mod body;
-pub mod conn;
-pub mod parser;
+pub(crate) mod body;
+pub(crate) mod conn;
+pub(crate) mod parser;
 
 pub use conn::{HttpConfig, HttpConn, HttpStats};
+pub use parser::{ParseError, ParseErrorCounts};
 
 use crate::Timestamp;
 use std::net::SocketAddr;

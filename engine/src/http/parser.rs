@@ -497,6 +497,12 @@ pub struct Codings {
 }
 
 impl Codings {
+    /// No coding to undo.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// A list of one coding (empty for [`Coding::Identity`]).
     pub fn one(c: Coding) -> Codings {
         let mut l = Codings::default();
@@ -522,11 +528,6 @@ impl Codings {
             }
             None => false,
         }
-    }
-
-    /// No coding to undo.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 

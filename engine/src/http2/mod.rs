@@ -4,13 +4,14 @@
 //! - [`frame`]: frames as a checked view over bytes.
 //! - [`huffman`]: the HPACK Huffman code.
 //! - [`hpack`]: header block decoding with a dynamic table per direction.
-//! - [`conn`]: [`H2Conn`], the per-connection parser: streams → exchanges.
+//! - `conn`: [`H2Conn`], the per-connection parser: streams → exchanges.
 //! - [`grpc`]: gRPC messages and status from an HTTP/2 exchange.
 
-pub mod conn;
+mod conn;
 pub mod frame;
 pub mod grpc;
 pub mod hpack;
 pub mod huffman;
 
-pub use conn::{looks_like_h2, parser, H2Config, H2Conn, H2Stats};
+pub(crate) use conn::looks_like_h2;
+pub use conn::{parser, H2Config, H2Conn, H2Stats};

@@ -19,7 +19,7 @@
 //! Probing is separate from parsing (as in Retina's `ConnParsable::probe`/`parse`): until a
 //! protocol is decided, the first bytes of each direction are buffered (at most
 //! `head_cap + 1` bytes per direction) and every known protocol is asked, in this order,
-//! whether they are its own ([`Probe`]):
+//! whether they are its own (`Probe`):
 //!
 //! 1. **HTTP/2 with prior knowledge**: a direction starts with the 24-byte client connection
 //!    preface `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n` (that direction is the client). Checked
@@ -28,20 +28,20 @@
 //!    Not decrypted: counted in [`ProtocolStats::tls`] and dropped.
 //! 3. **SOCKS 4/4a/5**: one direction holds a complete SOCKS request (or SOCKS 5 greeting)
 //!    and the other starts with a matching reply (a SOCKS 5 greeting alone, three bytes or
-//!    so, is too weak on its own). See [`socks`]: the handshake is followed to its end and
+//!    so, is too weak on its own). See `socks`: the handshake is followed to its end and
 //!    the tunnelled bytes are recognised afresh, like a new connection (nesting depth ≤
 //!    [`MAX_TUNNEL_DEPTH`]).
 //! 4. **HTTP/1.x**: a direction starts like a request line or a status line (the HTTP/1
-//!    parser's own sniffing, [`crate::http::parser::sniff_request`] / `sniff_response`).
-//! 5. **HTTP/2 frames without a preface** ([`probe::http2_frames`]): two plausible frame
+//!    parser's own sniffing, `crate::http::parser::sniff_request` / `sniff_response`).
+//! 5. **HTTP/2 frames without a preface** (`probe::http2_frames`): two plausible frame
 //!    headers in a row (or one frame ending where the bytes end) — a server whose SETTINGS
 //!    arrived before the client's preface, or a connection picked up mid-stream
 //!    ([`Http2Start::Frames`]). When the handshake was captured this waits until both
 //!    directions spoke (the server's SETTINGS alone are followed by the client's preface,
 //!    which then decides prior knowledge).
 //!
-//! The first protocol that says [`Probe::Match`] wins, provided every protocol before it
-//! says [`Probe::NoMatch`]; a [`Probe::Unsure`] before it makes the recogniser wait for more
+//! The first protocol that says `Probe::Match` wins, provided every protocol before it
+//! says `Probe::NoMatch`; a `Probe::Unsure` before it makes the recogniser wait for more
 //! bytes. When every protocol says no — both directions are something else, or one
 //! direction sent [`SNIFF_LIMIT`] bytes that are nothing known — the connection is
 //! unrecognised ([`ProtocolStats::unrecognised`]) and no longer wanted
@@ -70,9 +70,9 @@
 //! **Bounds.** Per connection: the two probe buffers (`head_cap + 1` bytes each), then
 //! whatever the chosen parser bounds. Nesting of tunnels is capped.
 
-pub mod probe;
+pub(crate) mod probe;
 mod recognise;
-pub mod socks;
+pub(crate) mod socks;
 
 pub use recognise::Recogniser;
 

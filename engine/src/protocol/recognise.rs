@@ -39,11 +39,54 @@ enum Decision {
     Unrecognised,
 }
 
+/// The parser a connection was handed to. HTTP/1, by far the most common, is called
+/// directly (no dynamic dispatch per data chunk); the others through [`StreamParser`].
+enum Parser {
+    Http1(Box<HttpConn>),
+    Other(Box<dyn StreamParser>),
+}
+
+/// One call into a parser.
+#[derive(Copy, Clone)]
+enum Call<'a> {
+    Data(Dir, Timestamp, &'a [u8]),
+    Gap(Dir, Timestamp, u64),
+    Fin(Dir, Timestamp),
+}
+
+impl Call<'_> {
+    /// Makes the call on `p` (monomorphised: a direct call for a concrete parser).
+    #[inline]
+    fn on<P: StreamParser + ?Sized>(self, p: &mut P, out: &mut Vec<HttpEvent>) {
+        match self {
+            Call::Data(dir, ts, data) => p.on_data(dir, ts, data, out),
+            Call::Gap(dir, ts, len) => p.on_gap(dir, ts, len, out),
+            Call::Fin(dir, ts) => p.on_fin(dir, ts, out),
+        }
+    }
+}
+
+impl Parser {
+    fn as_dyn(&mut self) -> &mut dyn StreamParser {
+        match self {
+            Parser::Http1(h) => h.as_mut(),
+            Parser::Other(p) => p.as_mut(),
+        }
+    }
+
+    fn wants_data(&self) -> bool {
+        match self {
+            Parser::Http1(h) => h.wants_data(),
+            Parser::Other(p) => p.wants_data(),
+        }
+    }
+}
+
 enum State {
     /// Undecided: buffering both directions' first bytes.
     Sniffing([Pending; 2]),
     /// Decided: everything goes to this parser.
-    Parsing(Box<dyn StreamParser>),
+    Parsing(Parser),
     /// Nothing more to parse (recognised but not parsed, unrecognised, or after close).
     Done,
 }
@@ -253,7 +296,7 @@ impl Recogniser {
                 match self.cfg.http2 {
                     Some(make) => {
                         self.stats.http2 += 1;
-                        self.start(make(&ctx), i, prev, ts, data, out);
+                        self.start(Parser::Other(make(&ctx)), i, prev, ts, data, out);
                     }
                     None => {
                         self.stats.http2_unsupported += 1;
@@ -272,12 +315,12 @@ impl Recogniser {
                     socks::Version::V5 => self.stats.socks5 += 1,
                 }
                 let p = SocksTunnel::new(version, dir_of(client), self.conn, self.cfg, self.depth);
-                self.start(Box::new(p), i, prev, ts, data, out);
+                self.start(Parser::Other(Box::new(p)), i, prev, ts, data, out);
             }
             Decision::Http1 => {
                 self.stats.http1 += 1;
                 let p = HttpConn::with_first_index(self.cfg.http, self.conn, self.first_index);
-                self.start(Box::new(p), i, prev, ts, data, out);
+                self.start(Parser::Http1(Box::new(p)), i, prev, ts, data, out);
             }
         }
     }
@@ -300,7 +343,7 @@ impl Recogniser {
     /// first, then this direction's earlier bytes), then this call's bytes.
     fn start(
         &mut self,
-        parser: Box<dyn StreamParser>,
+        parser: Parser,
         i: usize,
         prev: usize,
         ts: Timestamp,
@@ -314,29 +357,31 @@ impl Recogniser {
         let [p0, p1] = pending;
         let (mine, other) = if i == 0 { (p0, p1) } else { (p1, p0) };
         if !other.buf.is_empty() {
-            self.call_parser(
-                |p, o| p.on_data(dir_of(1 - i), other.t0, &other.buf, o),
-                out,
-            );
+            self.call_parser(Call::Data(dir_of(1 - i), other.t0, &other.buf), out);
         }
         if prev > 0 {
             let earlier = mine.buf.get(..prev).unwrap_or_default();
-            self.call_parser(|p, o| p.on_data(dir_of(i), mine.t0, earlier, o), out);
+            self.call_parser(Call::Data(dir_of(i), mine.t0, earlier), out);
         }
-        self.call_parser(|p, o| p.on_data(dir_of(i), ts, data, o), out);
+        self.call_parser(Call::Data(dir_of(i), ts, data), out);
     }
 
     /// One call into the parser, then a switch to another protocol if it asks for one.
-    fn call_parser(
-        &mut self,
-        call: impl FnOnce(&mut dyn StreamParser, &mut Vec<HttpEvent>),
-        out: &mut Vec<HttpEvent>,
-    ) {
+    fn call_parser(&mut self, call: Call<'_>, out: &mut Vec<HttpEvent>) {
         let State::Parsing(p) = &mut self.state else {
             return;
         };
-        call(p.as_mut(), out);
-        if let Some(sw) = p.take_switch() {
+        let sw = match p {
+            Parser::Http1(h) => {
+                call.on(h.as_mut(), out);
+                h.take_switch()
+            }
+            Parser::Other(p) => {
+                call.on(p.as_mut(), out);
+                p.take_switch()
+            }
+        };
+        if let Some(sw) = sw {
             self.switch(sw, out);
         }
     }
@@ -345,8 +390,8 @@ impl Recogniser {
         let State::Parsing(mut old) = std::mem::replace(&mut self.state, State::Done) else {
             return;
         };
-        old.on_close(sw.ts, out);
-        old.add_stats(&mut self.stats);
+        old.as_dyn().on_close(sw.ts, out);
+        old.as_dyn().add_stats(&mut self.stats);
         match sw.to {
             SwitchTo::H2cUpgrade => match self.cfg.http2 {
                 Some(make) => {
@@ -358,9 +403,9 @@ impl Recogniser {
                         first_index: sw.next_index,
                         http: self.cfg.http,
                     };
-                    self.state = State::Parsing(make(&ctx));
+                    self.state = State::Parsing(Parser::Other(make(&ctx)));
                     if !sw.rest.is_empty() {
-                        self.call_parser(|p, o| p.on_data(sw.dir, sw.ts, &sw.rest, o), out);
+                        self.call_parser(Call::Data(sw.dir, sw.ts, &sw.rest), out);
                     }
                 }
                 None => self.stats.http2_unsupported += 1,
@@ -378,13 +423,13 @@ impl Recogniser {
                     sw.next_index,
                     Some(sw.client),
                 );
-                self.state = State::Parsing(Box::new(inner));
+                self.state = State::Parsing(Parser::Other(Box::new(inner)));
                 if !sw.early.is_empty() {
                     let c = sw.dir.flip();
-                    self.call_parser(|p, o| p.on_data(c, sw.early_ts, &sw.early, o), out);
+                    self.call_parser(Call::Data(c, sw.early_ts, &sw.early), out);
                 }
                 if !sw.rest.is_empty() {
-                    self.call_parser(|p, o| p.on_data(sw.dir, sw.ts, &sw.rest, o), out);
+                    self.call_parser(Call::Data(sw.dir, sw.ts, &sw.rest), out);
                 }
             }
         }
@@ -406,7 +451,7 @@ impl StreamParser for Recogniser {
         }
         match &self.state {
             State::Sniffing(_) => self.sniff(dir, ts, data, out),
-            State::Parsing(_) => self.call_parser(|p, o| p.on_data(dir, ts, data, o), out),
+            State::Parsing(_) => self.call_parser(Call::Data(dir, ts, data), out),
             State::Done => {}
         }
     }
@@ -421,7 +466,7 @@ impl StreamParser for Recogniser {
                 let p = pick_mut(pending, idx(dir));
                 p.buf.clear();
             }
-            State::Parsing(_) => self.call_parser(|p, o| p.on_gap(dir, ts, len, o), out),
+            State::Parsing(_) => self.call_parser(Call::Gap(dir, ts, len), out),
             State::Done => {}
         }
     }
@@ -432,7 +477,7 @@ impl StreamParser for Recogniser {
         }
         // Before a decision a FIN is not replayed (the HTTP/1 parser ignored it too).
         if let State::Parsing(_) = &self.state {
-            self.call_parser(|p, o| p.on_fin(dir, ts, o), out);
+            self.call_parser(Call::Fin(dir, ts), out);
         }
     }
 
@@ -459,8 +504,8 @@ impl StreamParser for Recogniser {
                 }
             }
             State::Parsing(mut p) => {
-                p.on_close(ts, out);
-                p.add_stats(&mut self.stats);
+                p.as_dyn().on_close(ts, out);
+                p.as_dyn().add_stats(&mut self.stats);
             }
             State::Done => {}
         }

@@ -1,7 +1,7 @@
 //! Stage 4 — reassembly: one TCP byte stream per direction, in order.
 //!
 //! Input: segments of one direction of one connection. Output: in-order data, gaps, FIN,
-//! handed to a sink closure as [`Delivery`] items.
+//! handed to a sink closure as `Delivery` items.
 //!
 //! # Policies
 //!
@@ -22,24 +22,24 @@
 //!   ([`ReassemblyConfig`]). Buffered pieces are kept sorted by sequence number and never
 //!   overlap each other.
 //! - **Gaps.** A hole before buffered data is declared lost — delivered as
-//!   [`Delivery::Gap`]`(len)`, then the data after it — when
-//!   (a) the other direction acknowledges bytes beyond the hole ([`StreamReassembler::peer_ack`]:
+//!   `Delivery::Gap``(len)`, then the data after it — when
+//!   (a) the other direction acknowledges bytes beyond the hole (`StreamReassembler::peer_ack`:
 //!   the receiver got bytes the capture missed, Zeek's "content gap"),
 //!   (b) the buffer exceeds its cap (the first hole is skipped, repeatedly, until the buffer
 //!   fits; counted in [`ReassemblyStats::buffer_overflow_drops`]),
 //!   (c) the owner gives up waiting: connection close, RST, idle timeout, eviction, end of
-//!   capture ([`StreamReassembler::flush`]), or a global memory cap
-//!   ([`StreamReassembler::skip_holes`]).
+//!   capture (`StreamReassembler::flush`), or a global memory cap
+//!   (`StreamReassembler::skip_holes`).
 //!   A FIN alone does not declare holes before it lost (a reordered segment may still
 //!   come): the peer's ACK of the FIN, or the owner's flush, does.
 //!   Everything depends only on the order of calls, so results are deterministic.
 //! - **Sequence space.** All arithmetic is modulo 2^32 ([`SeqNum`]). Segments starting more
-//!   than [`MAX_WINDOW`] (2^30, the largest TCP window) beyond the next expected byte are
+//!   than `MAX_WINDOW` (2^30, the largest TCP window) beyond the next expected byte are
 //!   dropped as out of window, which keeps every buffered sequence number within 2^31 of the
 //!   next expected one, so comparisons stay valid across wraparound.
 //! - **FIN.** Delivered once all bytes before it were delivered (or declared lost). Payload
 //!   beyond a known FIN is dropped as out of window.
-//! - **Disabled streams.** When the consumer no longer wants bytes ([`StreamReassembler::disable`]),
+//! - **Disabled streams.** When the consumer no longer wants bytes (`StreamReassembler::disable`),
 //!   buffers are freed and later payload is only counted ([`ReassemblyStats::skipped_bytes`]);
 //!   FIN is still tracked so the owner knows when the stream ended.
 
@@ -48,11 +48,11 @@ use std::collections::VecDeque;
 
 /// Segments starting further than this beyond the next expected byte are dropped as out of
 /// window (2^30 is the largest window TCP window scaling allows).
-pub const MAX_WINDOW: u32 = 1 << 30;
+pub(crate) const MAX_WINDOW: u32 = 1 << 30;
 
 /// Largest payload accepted in one segment; larger ones (impossible on the wire, since IP
 /// limits a packet to 64 KiB without jumbograms) are dropped as bogus.
-pub const MAX_SEGMENT_LEN: usize = 1 << 24;
+pub(crate) const MAX_SEGMENT_LEN: usize = 1 << 24;
 
 /// Per-stream limits.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
 
 /// What a stream hands to its sink, in stream order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Delivery<'a> {
+pub(crate) enum Delivery<'a> {
     /// The next in-order bytes.
     Data(&'a [u8]),
     /// This many bytes are missing and will never be delivered.
@@ -171,7 +171,7 @@ impl Piece {
 
 /// Reassembles one direction of a TCP connection. See the module docs for the policies.
 #[derive(Clone, Debug)]
-pub struct StreamReassembler {
+pub(crate) struct StreamReassembler {
     max_bytes: usize,
     max_segments: usize,
     /// ISN from a SYN, if one was seen.
@@ -219,11 +219,6 @@ impl StreamReassembler {
         self.next.is_some()
     }
 
-    /// The next expected sequence number, once started.
-    pub fn next_seq(&self) -> Option<SeqNum> {
-        self.next
-    }
-
     /// The sequence number of the FIN (one past the last data byte), once seen.
     pub fn fin_seq(&self) -> Option<SeqNum> {
         self.fin_seq
@@ -235,6 +230,7 @@ impl StreamReassembler {
     }
 
     /// Was the FIN delivered (all bytes before it delivered or declared lost)?
+    #[cfg(test)]
     pub fn fin_delivered(&self) -> bool {
         self.fin_delivered
     }
@@ -244,17 +240,13 @@ impl StreamReassembler {
         self.fin_delivered || (self.disabled && self.fin_seq.is_some())
     }
 
-    /// Has the consumer stopped wanting data ([`StreamReassembler::disable`])?
-    pub fn is_disabled(&self) -> bool {
-        self.disabled
-    }
-
     /// Out-of-order payload bytes currently buffered.
     pub fn buffered_bytes(&self) -> usize {
         self.buffered
     }
 
     /// Out-of-order pieces currently buffered.
+    #[cfg(test)]
     pub fn buffered_segments(&self) -> usize {
         self.buf.len()
     }
