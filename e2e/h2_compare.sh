@@ -7,6 +7,9 @@
 # grpcio server and client (e2e/h2/shop.py, e2e/h2/shop.proto: unary and streaming methods,
 # nested and repeated messages, gzip, errors). Then a capture cut mid-connection: apitap
 # must report no wrong value for it (never invent a path) and recover most of them.
+# Last, the agent live (`apitap agent --netns`) on the same gRPC and h2c traffic: its
+# /metrics has the RPC metrics with the right service, method and status labels, the h2c
+# requests in http_server_*, and passes `promtool check metrics`.
 #
 # Usage (root): e2e/h2_compare.sh      APITAP=path/to/apitap to pick the binary (default
 # target/debug/apitap, built if missing). E2E_KEEP=1 keeps the temp dir. Prints ok/FAIL
@@ -20,7 +23,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 . "$HERE/lib.sh"
 
 e2e_require_root_netns
-e2e_require_cmd tcpdump tshark editcap curl python3 nghttpd nghttp h2load
+e2e_require_cmd tcpdump tshark editcap curl python3 nghttpd nghttp h2load promtool
 python3 -c "import grpc, grpc_tools" 2> /dev/null || e2e_skip "python grpcio/grpcio-tools not installed"
 
 PORT="${E2E_PORT:-18780}"
@@ -108,6 +111,60 @@ want = ["rpc GetItem(GetItemRequest) returns (GetItemResponse);",
         "rpc Chat(stream ChatRequest) returns (stream ChatResponse);"]
 missing = [w for w in want if w not in t]
 sys.exit(f"missing {missing}\n{t}" if missing else 0)
+PY
+
+# --- the agent live on gRPC and h2c traffic --------------------------------------------------
+ADMIN="$((20000 + $$ % 20000))"
+"$APITAP" agent --netns "/var/run/netns/$E2E_NS_SRV" -i "$E2E_IF_SRV" \
+    --filter "tcp port $PORT or tcp port $GPORT" --listen "127.0.0.1:$ADMIN" \
+    --snapshot-interval 0.5 --service shop --log info 2> "$T/agent.log" &
+E2E_PIDS+=("$!")
+agent_ready() {
+    for _ in $(seq 1 100); do
+        curl -sf --max-time 2 "http://127.0.0.1:$ADMIN/readyz" > /dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+e2e_check "agent (--netns) ready" agent_ready
+e2e_check "grpcio client against the live agent" \
+    e2e_cli python3 "$HERE/h2/shop.py" client "$GPORT" 2 --host "$E2E_SRV_IP"
+e2e_check "h2c requests against the live agent" e2e_cli bash -c \
+    "for i in 1 2 3; do curl -sS --http2-prior-knowledge -o /dev/null $B/user.json; done && \
+     curl -sS --http2-prior-knowledge -o /dev/null $B/nope"
+sleep 3 # idle flows are not needed: exchanges finish per stream; wait for the snapshot
+curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/metrics.txt"
+promtool_ok() { promtool check metrics < "$1" > "$T/promtool.txt" 2>&1 && [ ! -s "$T/promtool.txt" ]; }
+e2e_check "promtool check metrics accepts the agent's /metrics" promtool_ok "$T/metrics.txt"
+e2e_check "RPC metrics: learned service/method, grpc-status labels, h2c in http_server_*" \
+    python3 - "$T/metrics.txt" <<'PY'
+import re, sys
+series = {}
+for l in open(sys.argv[1]):
+    m = re.match(r'^(\w+)\{(.*)\} (\S+)$', l.strip())
+    if m:
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))
+        series.setdefault(m.group(1), []).append((labels, float(m.group(3))))
+rpc = {(l["rpc_service"], l["rpc_method"], l["rpc_grpc_status_code"]): v
+       for l, v in series.get("rpc_server_call_duration_seconds_count", [])
+       if l.get("rpc_system") == "grpc" and l.get("service_name") == "shop"}
+bad = []
+for m in ["GetItem", "ListItems", "PlaceOrder", "Chat"]:
+    if not any(k[:2] == ("shop.v1.Shop", m) and k[2] == "0" for k in rpc):
+        bad.append(f"no OK series for {m}")
+for code in ["5", "3"]:
+    if ("shop.v1.Shop", "GetItem", code) not in rpc:
+        bad.append(f"no GetItem series with status {code}")
+if any(k[0] == "_other" for k in rpc):
+    bad.append("calls recorded under _other although their methods were learned")
+http = {(l["http_request_method"], l["http_route"], l["http_response_status_code"]): v
+        for l, v in series.get("http_server_request_duration_seconds_count", [])}
+if http.get(("GET", "/user.json", "200")) != 3.0:
+    bad.append(f"h2c GET /user.json 200 x3 missing: {http}")
+if any("/shop.v1.Shop/" in k[1] for k in http):
+    bad.append("gRPC calls counted as HTTP requests")
+print("\n".join(bad) or f"rpc series {sorted(rpc.items())}")
+sys.exit(1 if bad else 0)
 PY
 
 e2e_summary

@@ -35,6 +35,18 @@ fn sample_metrics() -> (HttpMetrics, Health) {
         response_bytes: 0,
         pii: 0,
     });
+    for (method, status) in [
+        (Some(("shop.v1.Cart", "AddItem")), Some(0)),
+        (Some(("shop.v1.Cart", "AddItem")), Some(5)),
+        (None, None),
+    ] {
+        m.rpc.record(&apitap::metrics::rpc::RpcSample {
+            service: "api",
+            method,
+            status,
+            duration_s: 0.004,
+        });
+    }
     let health = Health {
         interfaces: vec![
             IfaceHealth {
@@ -122,6 +134,12 @@ fn values_and_caps_in_the_exposition() {
     assert!(text.contains("apitap_queue_drops_total{interface=\"eth0\"} 3\n"));
     assert!(text.contains("apitap_active_flows 5\n"));
     assert!(text.contains("process_resident_memory_bytes 1048576\n"));
+    assert!(text.contains(
+        "rpc_server_call_duration_seconds_count{rpc_grpc_status_code=\"5\",rpc_method=\"AddItem\",rpc_service=\"shop.v1.Cart\",rpc_system=\"grpc\",service_name=\"api\"} 1\n"
+    ));
+    assert!(text.contains(
+        "rpc_server_call_duration_seconds_count{rpc_grpc_status_code=\"_other\",rpc_method=\"_other\",rpc_service=\"_other\",rpc_system=\"grpc\",service_name=\"api\"} 1\n"
+    ));
     let om = render(Format::OpenMetrics, &m, &h);
     assert!(om.ends_with("# EOF\n"));
     assert!(om.contains("# TYPE apitap_kernel_drops counter\n"));

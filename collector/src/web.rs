@@ -1,5 +1,8 @@
 //! The collector's web page: server-rendered HTML, no script. Every text from the store
-//! (service names, templates, methods) goes through [`esc`].
+//! (service names, templates, methods) goes through [`esc`]. Per service: the HTTP endpoints
+//! (gRPC methods left out) and, when the model has any, a table of its gRPC methods (calls,
+//! error rate by `grpc-status`, the status codes by name, streaming kind, latency); never
+//! `grpc-message` or any other captured value.
 
 use super::store::{Backend, Store};
 use anyhow::Result;
@@ -96,11 +99,22 @@ th{background:#f4f4f4}.err{color:#b00}code{font-size:.95em}\
             continue;
         };
         let n = esc(name);
+        let combined = model.combined();
+        let is_grpc = |svc: &str, method: &str, template: &str| {
+            method == "POST"
+                && combined
+                    .services
+                    .get(svc)
+                    .is_some_and(|s| s.grpc.contains_key(template))
+        };
         let _ = writeln!(
             o,
             "<h2 id=\"svc-{n}\">{n}</h2>\n<table class=\"endpoints\" data-service=\"{n}\"><thead><tr><th>host</th><th>method</th><th>path</th><th>count</th><th>error rate</th><th>p50</th><th>p99</th></tr></thead><tbody>"
         );
         for e in model.endpoints() {
+            if is_grpc(&e.service, &e.method, &e.template) {
+                continue;
+            }
             let cls = if e.error_rate >= 0.05 {
                 " class=\"n err\""
             } else {
@@ -119,9 +133,77 @@ th{background:#f4f4f4}.err{color:#b00}code{font-size:.95em}\
             );
         }
         o.push_str("</tbody></table>\n");
+        grpc_table(&mut o, &n, &combined);
     }
     o.push_str("</body></html>\n");
     Ok(o)
+}
+
+/// The gRPC methods of one service's model: calls, error rate (calls whose `grpc-status` is
+/// not 0, of the calls with a status), the status codes by name, streaming kind and latency.
+fn grpc_table(o: &mut String, service: &str, m: &apitap_model::model::SourceModel) {
+    let rows: Vec<(&String, &String, &apitap_model::endpoint::Endpoint)> = m
+        .services
+        .iter()
+        .flat_map(|(svc, s)| s.grpc.iter().map(move |(path, ep)| (svc, path, ep)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<table class=\"grpc\" data-service=\"{service}\"><thead><tr><th>host</th><th>gRPC method</th><th>kind</th><th>calls</th><th>error rate</th><th>grpc-status</th><th>p50</th><th>p99</th></tr></thead><tbody>"
+    );
+    for (svc, path, ep) in rows {
+        let (kind, calls, errors, with_status, codes) = match &ep.grpc {
+            Some(g) => {
+                let with_status: u64 = g.status.values().sum();
+                let errors: u64 = g
+                    .status
+                    .iter()
+                    .filter(|(c, _)| **c != 0)
+                    .map(|(_, n)| n)
+                    .sum();
+                let codes: Vec<String> = g
+                    .status
+                    .iter()
+                    .map(|(c, n)| {
+                        let name = apitap_model::grpc::status_name(*c)
+                            .map_or_else(|| c.to_string(), str::to_string);
+                        format!("{name}&nbsp;{n}")
+                    })
+                    .collect();
+                (
+                    g.streaming().name(),
+                    g.calls,
+                    errors,
+                    with_status,
+                    codes.join(", "),
+                )
+            }
+            None => ("unary", ep.n, 0, 0, String::new()),
+        };
+        let rate = if with_status == 0 {
+            0.0
+        } else {
+            errors as f64 / with_status as f64
+        };
+        let cls = if rate >= 0.05 {
+            " class=\"n err\""
+        } else {
+            " class=\"n\""
+        };
+        let _ = writeln!(
+            o,
+            "<tr class=\"rpc\"><td>{}</td><td><code>{}</code></td><td>{kind}</td><td class=\"n\">{calls}</td><td{cls}>{:.1}%</td><td>{codes}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(svc),
+            esc(path),
+            rate * 100.0,
+            ms(ep.latency.quantile(0.5)),
+            ms(ep.latency.quantile(0.99))
+        );
+    }
+    o.push_str("</tbody></table>\n");
 }
 
 #[cfg(test)]

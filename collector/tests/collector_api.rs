@@ -3,7 +3,7 @@
 #[path = "collector_support.rs"]
 mod support;
 
-use apitap_model::ApiModel;
+use apitap_model::{ApiModel, Observation};
 use serde_json::Value;
 use support::*;
 
@@ -437,6 +437,60 @@ async fn web_page_lists_services_and_escapes_names() {
         "{html}"
     );
     assert!(html.contains("50.0%"), "error rate: {html}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_page_shows_grpc_methods_beside_http_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = Collector::start(dir.path(), &[]);
+    let c = reqwest::Client::new();
+    let call = |status: u32| Observation {
+        grpc: Some(apitap_model::GrpcCall {
+            status: Some(status),
+            ..Default::default()
+        }),
+        ..obs("shop", "POST", "/shop.v1.Shop/GetItem", 200, "", 4.0)
+    };
+    let m = model_of(
+        "a",
+        &[
+            call(0),
+            call(5),
+            obs("shop", "GET", "/health", 200, "{}", 1.0),
+        ],
+    );
+    let (st, _) = post(
+        &c,
+        &format!("{}/v1/services/shop/models", col.url),
+        None,
+        &[],
+        m.to_json().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let html = c.get(&col.url).send().await.unwrap().text().await.unwrap();
+    let grpc = html
+        .split("<table class=\"grpc\"")
+        .nth(1)
+        .expect("a gRPC table");
+    let http = html
+        .split("<table class=\"endpoints\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("an endpoints table");
+    assert!(
+        grpc.contains("<code>/shop.v1.Shop/GetItem</code>"),
+        "{html}"
+    );
+    assert!(
+        grpc.contains("NOT_FOUND&nbsp;1") && grpc.contains("OK&nbsp;1"),
+        "{html}"
+    );
+    assert!(grpc.contains("50.0%"), "gRPC error rate: {html}");
+    assert!(
+        http.contains("/health") && !http.contains("GetItem"),
+        "{html}"
+    );
 }
 
 #[test]

@@ -41,6 +41,7 @@ pub use config::{AgentArgs, AgentConfig};
 use crate::capture::live::{self, Batch, IfaceCounters, LiveCapture};
 use crate::learn::{observation, Learner};
 use crate::metrics::route::RouteTable;
+use crate::metrics::rpc::RpcSample;
 use crate::metrics::Format;
 use crate::metrics::{
     self, Exposition, Family, Health, HttpMetrics, IfaceHealth, RedSample, OTHER,
@@ -388,6 +389,8 @@ struct Pending {
     request_bytes: u64,
     response_bytes: u64,
     pii: apitap_model::pii::ClassSet,
+    /// A gRPC call, with its `grpc-status`: recorded as an RPC metric.
+    grpc: Option<Option<u32>>,
 }
 
 struct Run {
@@ -427,15 +430,44 @@ impl Run {
             self.learner.observe(&obs);
             self.exchanges += 1;
             self.dirty = true;
+            // The model keys the service by `--service` when it is set (LearnConfig::service),
+            // so routes are looked up, and metrics labelled, under that same name.
+            let service: &str = self.shared.service.as_deref().unwrap_or(&obs.service);
+            if let (Some(call), Some(lat)) = (&obs.grpc, obs.latency_ms) {
+                let path = obs.target.split('?').next().unwrap_or_default();
+                match self.routes.grpc_method(service, path) {
+                    Some(m) => http.rpc.record(&RpcSample {
+                        service,
+                        method: Some(m),
+                        status: call.status,
+                        duration_s: lat / 1000.0,
+                    }),
+                    None if self.pending.len() < MAX_PENDING => self.pending.push(Pending {
+                        service: service.to_owned(),
+                        target: obs.target.clone(),
+                        method: String::new(),
+                        status: 0,
+                        duration_s: lat / 1000.0,
+                        request_bytes: 0,
+                        response_bytes: 0,
+                        pii: 0,
+                        grpc: Some(call.status),
+                    }),
+                    None => http.rpc.record(&RpcSample {
+                        service,
+                        method: None,
+                        status: call.status,
+                        duration_s: lat / 1000.0,
+                    }),
+                }
+                continue;
+            }
             let (Some(status), Some(lat)) = (obs.status, obs.latency_ms) else {
                 continue;
             };
             let pii = apitap_model::pii::exchange_classes(&obs);
             let req_bytes = ex.request.as_ref().map_or(0, |r| r.body_len);
             let resp_bytes = ex.response.as_ref().map_or(0, |r| r.body_len);
-            // The model keys the service by `--service` when it is set (LearnConfig::service),
-            // so routes are looked up, and metrics labelled, under that same name.
-            let service: &str = self.shared.service.as_deref().unwrap_or(&obs.service);
             match self.routes.route(service, &obs.target) {
                 Some(route) => http.record(&RedSample {
                     service,
@@ -456,6 +488,7 @@ impl Run {
                     request_bytes: req_bytes,
                     response_bytes: resp_bytes,
                     pii,
+                    grpc: None,
                 }),
                 None => http.record(&RedSample {
                     service,
@@ -489,6 +522,16 @@ impl Run {
             .unwrap_or_else(PoisonError::into_inner) = snap;
         let mut http = lock(&self.shared.http);
         for p in std::mem::take(&mut self.pending) {
+            if let Some(status) = p.grpc {
+                let path = p.target.split('?').next().unwrap_or_default();
+                http.rpc.record(&RpcSample {
+                    service: self.label(&p.service),
+                    method: self.routes.grpc_method(&p.service, path),
+                    status,
+                    duration_s: p.duration_s,
+                });
+                continue;
+            }
             let route = self
                 .routes
                 .route(&p.service, &p.target)

@@ -9,7 +9,9 @@
 //! labelled `http_request_method` (the nine standard methods, anything else `_OTHER` as OTel
 //! says), `http_route` (the learned template, never a raw path), `http_response_status_code`
 //! and `service_name`. Exchanges without a response have no duration and are not recorded
-//! here; they show up in `apitap_unpaired_messages_total`.
+//! here; they show up in `apitap_unpaired_messages_total`. HTTP/2 requests are HTTP requests
+//! here like HTTP/1 ones; gRPC calls (HTTP/2 with `content-type: application/grpc*`) are
+//! recorded as RPC metrics instead, `rpc_server_call_duration_seconds` ([`rpc`]).
 //!
 //! Cardinality is capped ([`Caps`]): at most 20 services (further ones are recorded as
 //! `service_name="_other"`), 500 routes per service (`http_route="_other"`), and 10,000
@@ -22,6 +24,7 @@
 //! or OpenMetrics 1.0 ([`Format`]), and remote write encodes the same families directly.
 
 pub mod route;
+pub mod rpc;
 
 pub use apitap_exposition::{Exposition, Family, Format};
 use std::collections::HashMap;
@@ -171,10 +174,13 @@ pub struct Overflow {
     pub series: u64,
 }
 
-/// RED metrics per (service, route, method, status), with capped cardinality.
+/// RED metrics per (service, route, method, status), with capped cardinality; and the RPC
+/// metrics of gRPC calls ([`rpc`]), which share the lock and the caps.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
     caps: Caps,
+    /// gRPC call metrics.
+    pub rpc: rpc::RpcMetrics,
     services: HashMap<String, u32>,
     service_names: Vec<String>,
     /// Per service id: route → id.
@@ -189,6 +195,7 @@ impl HttpMetrics {
     pub fn new(caps: Caps) -> Self {
         HttpMetrics {
             caps,
+            rpc: rpc::RpcMetrics::new(caps),
             ..Default::default()
         }
     }
@@ -392,6 +399,7 @@ impl HttpMetrics {
             }
             out.push(f);
         }
+        out.push(self.rpc.family());
         // sensitive-data inventory: exchanges carrying each PII class, per route (labels
         // bounded: the route caps above and the fixed class names)
         let mut pii: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
@@ -422,10 +430,14 @@ impl HttpMetrics {
             "apitap_metric_overflow",
             "Samples recorded under an _other label because a cardinality cap was reached.",
         );
+        let rpc = self.rpc.overflow();
         for (kind, v) in [
             ("service", self.overflow.services),
             ("route", self.overflow.routes),
             ("series", self.overflow.series),
+            ("rpc_service", rpc.services),
+            ("rpc_method", rpc.methods),
+            ("rpc_series", rpc.series),
         ] {
             f.number(&[("kind", kind)], v);
         }

@@ -16,6 +16,10 @@
 //! path whose method the snapshot has not seen yet still gets its template when any method
 //! ends at that node. A path the snapshot cannot route at all (new since the snapshot)
 //! returns `None`; the caller waits for the next snapshot.
+//!
+//! gRPC methods are exact names (never templated, kept beside the trie by the model): the
+//! table holds the learned `/pkg.Service/Method` paths per service, and
+//! [`RouteTable::grpc_method`] finds one by exact match.
 
 use apitap_model::model::split_target;
 use apitap_model::paths::TSeg;
@@ -37,6 +41,8 @@ struct Node {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     services: HashMap<String, Node>,
+    /// Learned gRPC method paths (`/pkg.Service/Method`) per service.
+    grpc: HashMap<String, std::collections::HashSet<String>>,
     templates: usize,
     endpoints: usize,
 }
@@ -45,6 +51,11 @@ impl RouteTable {
     /// Builds the table from a model snapshot.
     pub fn from_model(model: &ApiModel) -> RouteTable {
         let mut t = RouteTable::default();
+        for (svc, m) in model.combined().services {
+            if !m.grpc.is_empty() {
+                t.grpc.insert(svc, m.grpc.into_keys().collect());
+            }
+        }
         for (svc, ds) in model.derived() {
             let root = t.services.entry(svc).or_default();
             for d in ds {
@@ -76,6 +87,14 @@ impl RouteTable {
     /// Number of endpoints (method and template) in the snapshot.
     pub fn endpoints(&self) -> usize {
         self.endpoints
+    }
+
+    /// The learned gRPC method of `path` (`/pkg.Service/Method`) for `service`, as
+    /// (`pkg.Service`, `Method`), if the snapshot has it: only names the model learned ever
+    /// become label values.
+    pub fn grpc_method(&self, service: &str, path: &str) -> Option<(&str, &str)> {
+        let known = self.grpc.get(service)?.get(path)?;
+        apitap_model::grpc::method_path(known)
     }
 
     /// True if the table has no template.
@@ -246,5 +265,30 @@ mod tests {
         assert_eq!(t.endpoints(), 1);
         let r = t.route("api.test", "/books/123").map(|s| s.to_string());
         assert_eq!(r.as_deref(), Some("/books/{bookId}"));
+    }
+
+    #[test]
+    fn grpc_methods_by_exact_name_only() {
+        let mut m = ApiModel::new();
+        let cfg = LearnConfig::default();
+        m.observe(
+            &Observation {
+                method: "POST".into(),
+                grpc: Some(apitap_model::GrpcCall {
+                    status: Some(0),
+                    ..Default::default()
+                }),
+                ..obs("POST", "/shop.v1.Cart/AddItem")
+            },
+            &cfg,
+        );
+        let t = RouteTable::from_model(&m);
+        assert_eq!(
+            t.grpc_method("api.test", "/shop.v1.Cart/AddItem"),
+            Some(("shop.v1.Cart", "AddItem"))
+        );
+        assert_eq!(t.grpc_method("api.test", "/shop.v1.Cart/Other"), None);
+        assert_eq!(t.grpc_method("other", "/shop.v1.Cart/AddItem"), None);
+        assert_eq!(t.endpoints(), 1);
     }
 }
