@@ -13,6 +13,7 @@
 //! - [`protobuf`]: protobuf wire decoding and message schema inference (no `.proto`).
 //! - [`grpc`]: gRPC evidence per operation; [`ApiModel::to_proto`] writes a `.proto`.
 //! - [`descriptors`]: field names from a `protoc --descriptor_set_out` file.
+//! - [`valueflow`]: values the API hands out, as keyed hashes (evidence for templating).
 //!
 //! Usage: `ApiModel::new()`, [`ApiModel::observe`] each [`Observation`] with a
 //! [`LearnConfig`], [`ApiModel::merge`] models from other learners, then
@@ -26,7 +27,9 @@
 //! (`active`, `EUR`) seen at least 5 times at one schema position under a key that names a
 //! category (see [`schema`]), and (3) nothing else: examples (with [`LearnConfig::examples`])
 //! are synthesised from type and format ([`redact::example_for`]), and PII-shaped values are
-//! only counted by class ([`pii`]).
+//! only counted by class ([`pii`]). Values the API hands out (names under identifier-like
+//! keys, `Location`, `ETag`) are kept only as a bounded sample of keyed 64-bit hashes, never
+//! as text, and never exported ([`valueflow`] states what a holder of a model can learn).
 //!
 //! `learn(A ∪ B)` equals `merge(learn(A), learn(B))` (with distinct source ids) for
 //! templates, schemas and counts (templates are decided at derive time from the merged
@@ -41,6 +44,7 @@ pub mod descriptors;
 pub mod diff;
 pub mod endpoint;
 pub mod evidence;
+pub mod fold;
 pub mod grpc;
 pub mod har;
 pub mod model;
@@ -53,6 +57,7 @@ pub mod proto;
 pub mod protobuf;
 pub mod redact;
 pub mod schema;
+pub mod valueflow;
 
 pub use diff::{diff, Change, Diff};
 pub use model::{ApiModel, EndpointSummary, LearnConfig, ModelError, Stats, MODEL_VERSION};

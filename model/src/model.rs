@@ -26,8 +26,9 @@
 
 use crate::endpoint::Endpoint;
 use crate::evidence::{cnt, combine_map, is_zero, Combine, Mode};
-use crate::paths::{derive, route, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
+use crate::paths::{derive_flow, route, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
 use crate::schema::Ctx;
+use crate::valueflow::ValueFlow;
 use crate::Observation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -138,6 +139,9 @@ pub struct ServiceModel {
     /// The `_other` bucket: exchanges whose path needed a node beyond the node budget.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub other: u64,
+    /// Values the service handed out, as keyed hashes ([`crate::valueflow`]).
+    #[serde(default, skip_serializing_if = "ValueFlow::is_empty")]
+    pub flow: ValueFlow,
 }
 
 impl Combine for ServiceModel {
@@ -148,6 +152,7 @@ impl Combine for ServiceModel {
         combine_map(&mut self.hosts, &o.hosts, m, MAX_HOSTS);
         cnt(&mut self.host_overflow, o.host_overflow, m);
         cnt(&mut self.other, o.other, m);
+        self.flow.combine(&o.flow, m);
         self.grpc_overflow |= combine_map(&mut self.grpc, &o.grpc, m, MAX_GRPC_METHODS);
         self.grpc_overflow |= o.grpc_overflow;
     }
@@ -156,7 +161,7 @@ impl Combine for ServiceModel {
 impl ServiceModel {
     /// Derived endpoints: the path trie's templates, then the gRPC methods (literal paths).
     pub fn derive(&self) -> Vec<Derived> {
-        let mut out = derive(&self.root);
+        let mut out = derive_flow(&self.root, &self.flow);
         for (path, ep) in &self.grpc {
             out.push(Derived {
                 segs: path
@@ -308,6 +313,7 @@ impl SourceModel {
             }
             return;
         }
+        svc.flow.observe(obs);
         // all services' nodes (a sum over at most MAX_SERVICES, usually one or two)
         let total: u64 = self.services.values().map(|s| s.nodes).sum();
         let Some(svc) = self.services.get_mut(svc_key) else {
@@ -478,7 +484,7 @@ impl ApiModel {
         self.combined()
             .services
             .iter()
-            .map(|(k, s)| (k.clone(), crate::paths::explain(&s.root)))
+            .map(|(k, s)| (k.clone(), crate::paths::explain_flow(&s.root, &s.flow)))
             .collect()
     }
 

@@ -60,6 +60,15 @@
 //!   them, and half of the rich literals, agree with the rich majority structure
 //!   ([`overlap_group`]).
 //!
+//! More evidence, in [`crate::fold`]: names the service handed out as values ([`crate::valueflow`],
+//! `POST /variables {"name":"backup_url_1"}` then `GET /variables/name/backup_url_1`) fold
+//! when at least two siblings, half of them, are such hits, or beside a parameter; beside a
+//! parameter, a literal that is not a plain word and answers a subset of the values' methods
+//! and sub-routes folds (`/networks/net-db5`, `/delay/0.1`, `/zones/nonexistent.invalid.`);
+//! names with identical parameter sub-routes answering nothing themselves fold
+//! (`/cookies/set/{name}/{value}` beside `/cookies/set`). Literals folded by a sibling rule
+//! count as "the values" for the structure rules above.
+//!
 //! Each rule reads only the merged evidence and whole-node shapes, never observation order,
 //! so templates stay a deterministic function of the evidence; a shape, once matched, keeps
 //! matching as more values with the same shape arrive.
@@ -81,7 +90,9 @@
 use crate::classify::{camel, classify_segment, id_prefix, is_plain_word, singular, SegClass};
 use crate::endpoint::Endpoint;
 use crate::evidence::{cnt, combine_map, combine_opt, is_false, is_zero, Combine, Mode};
+use crate::fold;
 use crate::schema::{Ctx, SchemaNode};
+use crate::valueflow::ValueFlow;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -799,9 +810,14 @@ fn param_name(prev: Option<&TSeg>, prev_vocab: bool, class: SegClass, pin: Optio
 
 /// Derive templates for all endpoints under `root`.
 pub fn derive(root: &PathNode) -> Vec<Derived> {
+    derive_flow(root, &ValueFlow::default())
+}
+
+/// [`derive`] with the service's value-flow evidence ([`crate::valueflow`], [`crate::fold`]).
+pub fn derive_flow(root: &PathNode, flow: &ValueFlow) -> Vec<Derived> {
     let mut out = Vec::new();
     let mut segs = Vec::new();
-    derive_rec(root, &mut segs, &mut out, &mut None, 0, false);
+    derive_rec(root, &mut segs, &mut out, &mut None, 0, false, flow);
     out
 }
 
@@ -821,9 +837,14 @@ pub struct Explanation {
 /// Explain every parameter and every literal kept static beside values or among many
 /// siblings (see [`Explanation`]); same decisions as [`derive`].
 pub fn explain(root: &PathNode) -> Vec<Explanation> {
+    explain_flow(root, &ValueFlow::default())
+}
+
+/// [`explain`] with the service's value-flow evidence, as [`derive_flow`].
+pub fn explain_flow(root: &PathNode, flow: &ValueFlow) -> Vec<Explanation> {
     let mut out = Vec::new();
     let mut why = Some(Vec::new());
-    derive_rec(root, &mut Vec::new(), &mut out, &mut why, 0, false);
+    derive_rec(root, &mut Vec::new(), &mut out, &mut why, 0, false, flow);
     why.unwrap_or_default()
 }
 
@@ -843,6 +864,7 @@ fn derive_rec(
     why: &mut Option<Vec<Explanation>>,
     depth: usize,
     prev_vocab: bool,
+    flow: &ValueFlow,
 ) {
     for (m, ep) in &node.eps {
         out.push(Derived {
@@ -857,6 +879,8 @@ fn derive_rec(
     let collapsed = is_collapsed(node, segs.last());
     let absorb_all = node.pin.is_some() || uniform_values(node, segs.last());
     let grouped = value_groups(node, segs.last());
+    let flowed = fold::flow_group(node, segs.last(), flow);
+    let uniform_params = fold::uniform_param_values(node, segs.last());
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
     let mut kept: Vec<(&String, &PathNode)> = Vec::new();
     // reasons for folding, counted (explain only)
@@ -870,6 +894,10 @@ fn derive_rec(
             Some("identical sub-routes, answering nothing themselves")
         } else if grouped.contains(k.as_str()) {
             Some("sub-route/method agreement with sibling values")
+        } else if flowed.contains(k.as_str()) {
+            Some("value-flow hits among siblings")
+        } else if uniform_params {
+            Some("identical parameter sub-routes, answering nothing themselves")
         } else if collapsed && !is_static(k, node) {
             Some("many distinct literals (collapsed node)")
         } else {
@@ -888,7 +916,7 @@ fn derive_rec(
     // method the parameter values also answer (`PATCH /articles/some-slug`), is a value too.
     // "The values" are the parameter child plus, at a collapsed node, the typical literals
     // (hit no more than the median).
-    if node.param.is_some() || collapsed {
+    if node.param.is_some() || collapsed || !absorbed.is_empty() {
         let mut hits: Vec<u64> = node.lits.values().map(|c| c.hits).collect();
         hits.sort_unstable();
         let median = hits.get(hits.len() / 2).copied().unwrap_or(0);
@@ -903,7 +931,22 @@ fn derive_rec(
                 value_children.extend(c.lits.keys().map(|k| k.as_str()));
                 value_methods.extend(c.eps.keys().map(|k| k.as_str()));
             }
+        } else {
+            // literals folded by a sibling rule are values too
+            for (_, c) in &absorbed {
+                value_children.extend(c.lits.keys().map(|k| k.as_str()));
+                value_methods.extend(c.eps.keys().map(|k| k.as_str()));
+            }
         }
+        // the values' GET responses, for the sibling rules of `fold`
+        let mut beside_sig = node.param.as_ref().and_then(|p| get_sig(&p.eps));
+        for (_, c) in &absorbed {
+            union_sig(&mut beside_sig, get_sig(&c.eps));
+        }
+        let beside = fold::Values {
+            methods: &value_methods,
+            children: &value_children,
+        };
         let prefixes = node.param.as_ref().map(|p| &p.prefixes);
         let (shapes, values_sig) = if collapsed {
             let shapes = ShapeProfile::of(absorbed.iter().map(|(k, _)| k.as_str()));
@@ -932,6 +975,14 @@ fn derive_rec(
                 shapes.matches(k) && !distinct_responses(get_sig(&c.eps), values_sig.as_ref());
             let r = if same_prefix {
                 Some("id prefix of the parameter's values")
+            } else if let Some(r) = (!collapsed)
+                .then(|| {
+                    let distinct = distinct_responses(get_sig(&c.eps), beside_sig.as_ref());
+                    fold::beside_values(k, c, &beside, flow, distinct)
+                })
+                .flatten()
+            {
+                Some(r)
             } else if same_children {
                 Some("all sub-routes exist under the values")
             } else if same_methods {
@@ -997,7 +1048,7 @@ fn derive_rec(
         .collect();
     for ((k, child), vocab) in kept.into_iter().zip(vocab) {
         segs.push(TSeg::Lit(k.clone()));
-        derive_rec(child, segs, out, why, depth + 1, vocab);
+        derive_rec(child, segs, out, why, depth + 1, vocab, flow);
         segs.pop();
     }
     if node.param.is_none() && absorbed.is_empty() && multi.is_none() {
@@ -1006,6 +1057,7 @@ fn derive_rec(
     let mut p: PathNode = node.param.as_deref().cloned().unwrap_or_default();
     let direct = classes_text(&p.classes);
     let (direct_hits, n_folded) = (p.hits, absorbed.len());
+    let flow_hits = absorbed.iter().filter(|(k, _)| flow.hit(k)).count();
     for (k, child) in absorbed {
         p.combine(child, Mode::Sum);
         *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
@@ -1074,7 +1126,7 @@ fn derive_rec(
             evidence: format!(
                 "{direct_hits} hits of identifier-like values (classes {direct}); \
                  {n_folded} literal values folded{}; {} distinct sub-routes under it; \
-                 value-flow hits 0 (not tracked yet){}",
+                 value-flow hits {flow_hits}{}",
                 if folded.is_empty() {
                     String::new()
                 } else {
@@ -1088,6 +1140,6 @@ fn derive_rec(
             ),
         });
     }
-    derive_rec(&p, segs, out, why, depth + 1, false);
+    derive_rec(&p, segs, out, why, depth + 1, false, flow);
     segs.pop();
 }

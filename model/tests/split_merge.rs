@@ -5,7 +5,8 @@
 //! The traffic mixes what makes the split hard: human-chosen names each touched by several
 //! requests (values revisited, so "hit once" differs between a part and the whole), slugs
 //! under a few of which a source sees fewer than 8, ids, hot values, static routes beside
-//! values, and names with identical sub-routes.
+//! values, names with identical sub-routes, and value flow (a name handed out in one
+//! source's traffic and used in a path in another's).
 mod common;
 use apitap_model::{ApiModel, LearnConfig, Observation};
 use common::*;
@@ -112,6 +113,27 @@ fn traffic() -> Vec<Observation> {
     for t in ["budget", "climate", "cloud", "data", "how-to"] {
         v.push(obs("GET", &format!("/tags/{t}/articles"), 200, "[]"));
     }
+    // value flow: names handed out by one request, used in the path of another (a split
+    // puts the two in different sources), plus one never handed out (`does_not_exist`)
+    for n in ["backup_url_1", "etl_ttl_2", "train_url_3", "sync_size_5"] {
+        v.push(with_req(
+            obs("POST", "/variables/", 201, &format!(r#"{{"name":"{n}"}}"#)),
+            "application/json",
+            &format!(r#"{{"name":"{n}"}}"#),
+        ));
+        v.push(obs(
+            "GET",
+            &format!("/variables/name/{n}"),
+            200,
+            r#"{"value":1}"#,
+        ));
+    }
+    v.push(obs(
+        "GET",
+        "/variables/name/does_not_exist",
+        404,
+        r#"{"detail":"x"}"#,
+    ));
     v
 }
 
@@ -166,6 +188,8 @@ fn whole_traffic_templates_are_the_expected_ones() {
         "GET /containers/{containerId}/json",
         "POST /containers/{containerId}/rename",
         "DELETE /containers/{containerId}",
+        "POST /variables",
+        "GET /variables/name/{nameId}",
     ] {
         assert!(got.iter().any(|g| g == want), "{want} missing in {got:?}");
     }

@@ -1,0 +1,351 @@
+//! Value flow: identifiers the API hands out, kept as keyed hashes only.
+//!
+//! A value the server hands out (a string under an identifier-like key of a 2xx JSON response
+//! body, the path of a `Location` header, an `ETag`) or that a client sends when it creates or
+//! changes something (a string under an identifier-like key of a `POST`/`PUT`/`PATCH` JSON
+//! request body) is a *value*; when the same text later (or earlier: order is never used)
+//! shows up as a literal path segment, that segment is a parameter value, not a route.
+//!
+//! Identifier-like keys: the key's last word (split at `_`, `-`, `.` and lower→upper case
+//! changes) is one of `id`, `ids`, `name`, `names`, `key`, `tag`, `tags`, `type`, `kind`,
+//! `slug`, `alias`, `user`, `username`, `login`, `handle`, or the key is `ID`-suffixed
+//! (`ContainerID`). Only strings of 1–64 bytes without whitespace or `/` whose segment class is
+//! not identifier-like are kept: identifier-like segments (UUIDs, numbers, hashes) become
+//! parameters anyway, so hashing them would only cost memory.
+//!
+//! # What is stored, and privacy
+//!
+//! Never a value: a 64-bit SipHash-2-4 of the value under [`FLOW_KEY`], per service, the
+//! [`MAX_FLOW`] smallest hashes of all values seen (a bottom-k sample). The key is a fixed,
+//! public constant because the model merges across agents and sources: every agent must hash
+//! a value to the same number, or a value handed out to one replica and used on another
+//! would never meet. The privacy property is therefore that of an unsalted hash of a
+//! low-entropy string: the stored numbers do not reveal a value, but whoever holds a model
+//! can *test a guess* (hash a candidate name and look it up). That is no more than the model
+//! already shows for such values when they appear in a path (the literal segment itself is
+//! stored until it is folded), only values shaped like route words are hashed (never ids,
+//! tokens, e-mails or anything with whitespace), and a bottom-k sample of a busy service
+//! holds a fraction of them. Nothing derived from the hashes is exported: the OpenAPI
+//! document, metrics and `--explain` show only counts (`value-flow hits N`).
+//!
+//! # Merging
+//!
+//! "The K smallest hashes of a union" is associative, commutative and idempotent, and the
+//! same whatever the split: learning traffic in one piece or among any number of sources
+//! and merged in any order gives the same set ([`ValueFlow::combine`]). Membership is
+//! answered only below the sample's threshold: once the set is full, a hash above its
+//! largest element is "unknown" and read as no evidence, the same answer for every split.
+//!
+//! Bounds: at most [`MAX_FLOW_VALUES`] strings per body (more are counted in
+//! [`ValueFlow::skipped`]), JSON walked to depth [`MAX_FLOW_DEPTH`].
+
+use crate::classify::classify_segment;
+use crate::evidence::{cnt, is_zero, Combine, Mode};
+use crate::Observation;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Max hashes kept per service (a bottom-k sample of the values seen).
+pub const MAX_FLOW: usize = 1024;
+/// Max strings taken from one body.
+pub const MAX_FLOW_VALUES: usize = 256;
+/// Max JSON depth walked.
+pub const MAX_FLOW_DEPTH: usize = 32;
+/// Max value length hashed (the literal segment cap).
+pub const MAX_FLOW_LEN: usize = 64;
+
+/// The SipHash key (public, fixed: see the module doc for why, and what it implies).
+pub const FLOW_KEY: (u64, u64) = (0x6170_6974_6170_2d76, 0x616c_7565_666c_6f77);
+
+/// Values handed out by a service, as a bottom-k set of keyed hashes (see the module doc).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ValueFlow {
+    /// The [`MAX_FLOW`] smallest hashes seen.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub h: BTreeSet<u64>,
+    /// Strings not taken because a body had more than [`MAX_FLOW_VALUES`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+}
+
+impl Combine for ValueFlow {
+    fn combine(&mut self, o: &Self, m: Mode) {
+        self.h.extend(o.h.iter().copied());
+        while self.h.len() > MAX_FLOW {
+            self.h.pop_last();
+        }
+        cnt(&mut self.skipped, o.skipped, m);
+    }
+}
+
+impl ValueFlow {
+    /// No evidence at all.
+    pub fn is_empty(&self) -> bool {
+        self.h.is_empty() && self.skipped == 0
+    }
+
+    fn insert(&mut self, v: &str) {
+        let h = hash(v);
+        if self.h.len() >= MAX_FLOW && self.h.last().is_some_and(|l| h >= *l) {
+            return;
+        }
+        self.h.insert(h);
+        while self.h.len() > MAX_FLOW {
+            self.h.pop_last();
+        }
+    }
+
+    /// Was this text (a literal path segment, percent-decoded) handed out as a value?
+    /// `false` also when the sample cannot tell (see the module doc).
+    pub fn hit(&self, segment: &str) -> bool {
+        if self.h.is_empty() {
+            return false;
+        }
+        let d = crate::endpoint::pct_decode(segment, false);
+        self.h.contains(&hash(&d))
+    }
+
+    /// Take the values of one exchange (see the module doc for which).
+    pub fn observe(&mut self, obs: &Observation) {
+        let mut budget = MAX_FLOW_VALUES;
+        let ok = obs.status.is_some_and(|s| (200..300).contains(&s));
+        if ok {
+            if let Some(b) = obs.response_body.as_deref() {
+                if is_json(obs.response_header("content-type"), b) {
+                    self.body(b, &mut budget);
+                }
+            }
+            if let Some(loc) = obs.response_header("location") {
+                let path = loc.split(['?', '#']).next().unwrap_or("");
+                let path = match path.find("://") {
+                    Some(i) => path.get(i + 3..).and_then(|r| r.find('/').map(|j| &r[j..])),
+                    None => Some(path),
+                };
+                if let Some(last) = path.and_then(|p| p.rsplit('/').find(|s| !s.is_empty())) {
+                    self.value(&crate::endpoint::pct_decode(last, false), &mut budget);
+                }
+            }
+        }
+        if let Some(e) = obs.response_header("etag") {
+            let e = e.trim();
+            let e = e.strip_prefix("W/").unwrap_or(e);
+            let e = e.trim_matches('"');
+            self.value(e, &mut budget);
+        }
+        if matches!(obs.method.as_str(), "POST" | "PUT" | "PATCH") {
+            if let Some(b) = obs.request_body.as_deref() {
+                if is_json(obs.request_header("content-type"), b) {
+                    self.body(b, &mut budget);
+                }
+            }
+        }
+    }
+
+    fn body(&mut self, b: &[u8], budget: &mut usize) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) else {
+            return;
+        };
+        self.walk(&v, false, 0, budget);
+    }
+
+    fn walk(&mut self, v: &serde_json::Value, idkey: bool, depth: usize, budget: &mut usize) {
+        if depth > MAX_FLOW_DEPTH {
+            return;
+        }
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    self.walk(x, id_key(k), depth + 1, budget);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for x in a {
+                    self.walk(x, idkey, depth + 1, budget);
+                }
+            }
+            serde_json::Value::String(s) if idkey => self.value(s, budget),
+            _ => {}
+        }
+    }
+
+    fn value(&mut self, s: &str, budget: &mut usize) {
+        if s.is_empty()
+            || s.len() > MAX_FLOW_LEN
+            || s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+            || classify_segment(s).is_id_like()
+        {
+            return;
+        }
+        if *budget == 0 {
+            self.skipped = self.skipped.saturating_add(1);
+            return;
+        }
+        *budget -= 1;
+        self.insert(s);
+    }
+}
+
+fn is_json(ct: Option<&str>, b: &[u8]) -> bool {
+    let first = b.iter().find(|c| !c.is_ascii_whitespace());
+    ct.is_some_and(|c| c.to_ascii_lowercase().contains("json"))
+        && matches!(first, Some(b'{' | b'['))
+}
+
+/// Is `k` an identifier-like key (see the module doc)?
+pub fn id_key(k: &str) -> bool {
+    if k.len() > 64 {
+        return false;
+    }
+    let k = k.trim_start_matches(['_', '-', '.']);
+    if k.len() >= 2 && k.ends_with("ID") {
+        return true;
+    }
+    // last word: after the last separator or lower→upper change
+    let mut start = 0;
+    for (i, w) in k.as_bytes().windows(2).enumerate() {
+        let (p, c) = (w.first().copied(), w.get(1).copied());
+        if matches!(c, Some(b'_' | b'-' | b'.')) {
+            start = i + 2;
+        } else if p.is_some_and(|p| p.is_ascii_lowercase())
+            && c.is_some_and(|c| c.is_ascii_uppercase())
+        {
+            start = i + 1;
+        }
+    }
+    let last = k.get(start..).unwrap_or("").to_ascii_lowercase();
+    matches!(
+        last.as_str(),
+        "id" | "ids"
+            | "name"
+            | "names"
+            | "key"
+            | "tag"
+            | "tags"
+            | "type"
+            | "kind"
+            | "slug"
+            | "alias"
+            | "user"
+            | "username"
+            | "login"
+            | "handle"
+    )
+}
+
+/// SipHash-2-4 of `v` under [`FLOW_KEY`].
+pub fn hash(v: &str) -> u64 {
+    siphash24(FLOW_KEY, v.as_bytes())
+}
+
+/// SipHash-2-4 (Aumasson & Bernstein), 64-bit output.
+fn siphash24(key: (u64, u64), data: &[u8]) -> u64 {
+    let (k0, k1) = key;
+    let mut v0 = k0 ^ 0x736f_6d65_7073_6575;
+    let mut v1 = k1 ^ 0x646f_7261_6e64_6f6d;
+    let mut v2 = k0 ^ 0x6c79_6765_6e65_7261;
+    let mut v3 = k1 ^ 0x7465_6462_7974_6573;
+    let round = |v0: &mut u64, v1: &mut u64, v2: &mut u64, v3: &mut u64| {
+        *v0 = v0.wrapping_add(*v1);
+        *v1 = v1.rotate_left(13);
+        *v1 ^= *v0;
+        *v0 = v0.rotate_left(32);
+        *v2 = v2.wrapping_add(*v3);
+        *v3 = v3.rotate_left(16);
+        *v3 ^= *v2;
+        *v0 = v0.wrapping_add(*v3);
+        *v3 = v3.rotate_left(21);
+        *v3 ^= *v0;
+        *v2 = v2.wrapping_add(*v1);
+        *v1 = v1.rotate_left(17);
+        *v1 ^= *v2;
+        *v2 = v2.rotate_left(32);
+    };
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let m = u64::from_le_bytes(w);
+        v3 ^= m;
+        round(&mut v0, &mut v1, &mut v2, &mut v3);
+        round(&mut v0, &mut v1, &mut v2, &mut v3);
+        v0 ^= m;
+    }
+    let mut last = [0u8; 8];
+    for (d, s) in last.iter_mut().zip(chunks.remainder()) {
+        *d = *s;
+    }
+    last[7] = data.len() as u8;
+    let m = u64::from_le_bytes(last);
+    v3 ^= m;
+    round(&mut v0, &mut v1, &mut v2, &mut v3);
+    round(&mut v0, &mut v1, &mut v2, &mut v3);
+    v0 ^= m;
+    v2 ^= 0xff;
+    for _ in 0..4 {
+        round(&mut v0, &mut v1, &mut v2, &mut v3);
+    }
+    v0 ^ v1 ^ v2 ^ v3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn siphash_reference_vector() {
+        // SipHash-2-4 paper, appendix A: key 00..0f, message 00..0e -> a129ca6149be45e5
+        let k0 = u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]);
+        let k1 = u64::from_le_bytes([8, 9, 10, 11, 12, 13, 14, 15]);
+        let msg: Vec<u8> = (0u8..15).collect();
+        assert_eq!(siphash24((k0, k1), &msg), 0xa129_ca61_49be_45e5);
+        assert_eq!(siphash24((k0, k1), &[]), 0x726f_db47_dd0e_0e31);
+    }
+
+    #[test]
+    fn id_keys() {
+        for k in [
+            "id",
+            "name",
+            "Name",
+            "flow_run_id",
+            "ContainerID",
+            "tag",
+            "type",
+            "user",
+        ] {
+            assert!(id_key(k), "{k}");
+        }
+        for k in ["note", "value", "description", "idle", "Width", "rename"] {
+            assert!(!id_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn bottom_k_is_a_join() {
+        let mut a = ValueFlow::default();
+        let mut b = ValueFlow::default();
+        let mut whole = ValueFlow::default();
+        for i in 0..3000 {
+            let v = format!("name-{i}x");
+            let mut budget = 1;
+            whole.value(&v, &mut budget);
+            let mut budget = 1;
+            if i % 3 == 0 {
+                a.value(&v, &mut budget);
+            } else {
+                b.value(&v, &mut budget);
+            }
+        }
+        let mut ab = a.clone();
+        ab.combine(&b, Mode::Sum);
+        let mut ba = b.clone();
+        ba.combine(&a, Mode::Sum);
+        assert_eq!(ab.h, whole.h);
+        assert_eq!(ba.h, whole.h);
+        let mut aa = ab.clone();
+        aa.combine(&ab, Mode::Join);
+        assert_eq!(aa, ab);
+        assert_eq!(whole.h.len(), MAX_FLOW);
+    }
+}

@@ -1,0 +1,256 @@
+//! Templates from the evidence real traffic carries: value flow (a name the API handed out,
+//! later a path segment), sibling evidence (a literal answering a subset of what the values
+//! beside it answer, names with identical parameter sub-routes, two-level values), static
+//! action routes beside values, and no captured value leaving the model.
+mod common;
+use apitap_model::{ApiModel, LearnConfig, Observation};
+use common::*;
+
+fn learn(t: &[Observation]) -> ApiModel {
+    let mut m = ApiModel::new();
+    m.observe_all(t, &LearnConfig::default());
+    m
+}
+
+fn ops(m: &ApiModel) -> Vec<String> {
+    m.endpoints()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.template))
+        .collect()
+}
+
+fn has(got: &[String], want: &str) -> bool {
+    got.iter().any(|g| g == want)
+}
+
+/// Variables created by name, then read by name (a CLI's workload: few names, GET only).
+fn variables(create: bool) -> Vec<Observation> {
+    let names = [
+        "backup_url_1",
+        "etl_token_ttl_2",
+        "train_url_3",
+        "sync_batch_size_5",
+    ];
+    let mut v = Vec::new();
+    for n in names {
+        if create {
+            v.push(with_req(
+                obs(
+                    "POST",
+                    "/api/variables/",
+                    201,
+                    &format!(r#"{{"id":"x","name":"{n}"}}"#),
+                ),
+                "application/json",
+                &format!(r#"{{"name":"{n}","value":"v"}}"#),
+            ));
+        }
+        v.push(obs(
+            "GET",
+            &format!("/api/variables/name/{n}"),
+            200,
+            r#"{"value":"v"}"#,
+        ));
+    }
+    v.push(obs(
+        "GET",
+        "/api/variables/name/does_not_exist",
+        404,
+        r#"{"detail":"x"}"#,
+    ));
+    v.push(obs("POST", "/api/variables/filter", 200, "[]"));
+    v
+}
+
+#[test]
+fn names_handed_out_then_used_in_paths_are_values() {
+    let got = ops(&learn(&variables(true)));
+    assert!(
+        has(&got, "GET /api/variables/name/{nameId}")
+            || got
+                .iter()
+                .any(|g| { g.starts_with("GET /api/variables/name/{") && !g.contains("url") }),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter()
+            .any(|g| g.contains("backup_url_1") || g.contains("does_not_exist")),
+        "a value stayed literal: {got:?}"
+    );
+    assert!(has(&got, "POST /api/variables/filter"), "{got:?}");
+}
+
+#[test]
+fn without_value_flow_evidence_few_names_stay_literal() {
+    // the same paths, never handed out: no evidence, the names stay (control for the test above)
+    let got = ops(&learn(&variables(false)));
+    assert!(has(&got, "GET /api/variables/name/backup_url_1"), "{got:?}");
+}
+
+#[test]
+fn value_flow_crosses_sources_and_merges_as_a_join() {
+    // created on one replica, read on another: the merged model folds like the whole
+    let t = variables(true);
+    let (created, used): (Vec<_>, Vec<_>) = t.iter().cloned().partition(|o| o.method == "POST");
+    let cfg = |s: &str| LearnConfig {
+        source: s.into(),
+        ..LearnConfig::default()
+    };
+    let mut a = ApiModel::new();
+    a.observe_all(&created, &cfg("a"));
+    let mut b = ApiModel::new();
+    b.observe_all(&used, &cfg("b"));
+    let ab = a.merged(&b);
+    let ba = b.merged(&a);
+    assert_eq!(ops(&ab), ops(&learn(&t)));
+    assert_eq!(ops(&ab), ops(&ba));
+    assert_eq!(ab.merged(&ab), ab);
+    let back = ApiModel::from_json(&ab.to_json()).expect("model round trip");
+    assert_eq!(ops(&back), ops(&ab));
+}
+
+#[test]
+fn values_that_flow_are_never_stored_or_explained() {
+    let mut t = variables(true);
+    // a name handed out and never used in a path
+    t.push(obs(
+        "GET",
+        "/api/projects/",
+        200,
+        r#"[{"id":"x","name":"zz-secret-project-name"}]"#,
+    ));
+    let m = learn(&t);
+    let json = m.to_json();
+    assert!(
+        !json.contains("zz-secret-project-name"),
+        "value in the model"
+    );
+    let spec = m.to_openapi_json(&apitap_model::ExportOptions::default());
+    for v in ["zz-secret-project-name", "backup_url_1", "does_not_exist"] {
+        assert!(!spec.contains(v), "{v} in the spec");
+    }
+    let why = m.explain();
+    let text = format!("{why:?}");
+    for v in ["zz-secret-project-name", "backup_url_1", "train_url_3"] {
+        assert!(!text.contains(v), "{v} in --explain");
+    }
+    assert!(text.contains("value-flow hits 4"), "{text}");
+}
+
+#[test]
+fn a_literal_answering_a_subset_of_the_values_folds_and_plain_words_stay() {
+    let mut t = Vec::new();
+    // networks by chosen name: each inspected, connected, removed
+    for n in ["net-api2", "net-auth1", "net-ml4", "net-queue0"] {
+        t.push(obs(
+            "GET",
+            &format!("/v1.41/networks/{n}"),
+            200,
+            r#"{"Id":"a"}"#,
+        ));
+        t.push(obs(
+            "POST",
+            &format!("/v1.41/networks/{n}/connect"),
+            200,
+            "",
+        ));
+        t.push(obs("DELETE", &format!("/v1.41/networks/{n}"), 204, ""));
+    }
+    // one only inspected: answers a subset of what the others answer
+    t.push(obs("GET", "/v1.41/networks/net-db5", 200, r#"{"Id":"a"}"#));
+    // static routes beside them
+    t.push(obs("GET", "/v1.41/networks/json", 200, r#"[{"Id":"a"}]"#));
+    t.push(obs("POST", "/v1.41/networks/create", 201, r#"{"Id":"a"}"#));
+    t.push(obs(
+        "POST",
+        "/v1.41/networks/prune",
+        200,
+        r#"{"NetworksDeleted":[]}"#,
+    ));
+    // number-like values beside integer ones
+    for d in ["1", "2", "3", "0.1"] {
+        t.push(obs("GET", &format!("/delay/{d}"), 200, r#"{"url":"u"}"#));
+    }
+    let got = ops(&learn(&t));
+    assert!(!got.iter().any(|g| g.contains("net-db5")), "{got:?}");
+    for s in [
+        "GET /v1.41/networks/json",
+        "POST /v1.41/networks/create",
+        "POST /v1.41/networks/prune",
+    ] {
+        assert!(has(&got, s), "{s} swallowed: {got:?}");
+    }
+    assert!(!got.iter().any(|g| g.contains("0.1")), "{got:?}");
+}
+
+#[test]
+fn names_with_identical_parameter_sub_routes_fold_beside_a_static_route() {
+    let mut t = vec![obs("GET", "/cookies/set", 200, r#"{"cookies":{}}"#)];
+    for (i, n) in ["alice", "carol", "dave", "erin", "frank"]
+        .iter()
+        .enumerate()
+    {
+        t.push(obs(
+            "GET",
+            &format!("/cookies/set/{n}/{}", 1000 + i),
+            302,
+            "",
+        ));
+    }
+    let got = ops(&learn(&t));
+    assert!(has(&got, "GET /cookies/set"), "{got:?}");
+    assert!(!got.iter().any(|g| g.contains("alice")), "{got:?}");
+    assert_eq!(got.len(), 2, "{got:?}");
+}
+
+#[test]
+fn two_level_values_fold_when_the_parent_level_folds() {
+    let mut t = Vec::new();
+    let users = ["alice", "carol", "dave", "erin"];
+    for i in 0..16usize {
+        let u = users[i % 4];
+        t.push(obs(
+            "GET",
+            &format!("/basic-auth/{u}/pw{}", i * 7 % 97),
+            200,
+            &format!(r#"{{"authenticated":true,"user":"{u}"}}"#),
+        ));
+    }
+    let got = ops(&learn(&t));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("GET /basic-auth/{"), "{got:?}");
+    assert!(!got[0].contains("pw"), "{got:?}");
+}
+
+#[test]
+fn event_types_handed_out_fold_with_their_sub_routes() {
+    let mut t = Vec::new();
+    for (i, ty) in ["m.room.message", "m.reaction", "org.example.ping"]
+        .iter()
+        .enumerate()
+    {
+        t.push(with_req(
+            obs(
+                "PUT",
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/send/{ty}/{}",
+                    uuid(1),
+                    uuid(i as u64 + 7)
+                ),
+                200,
+                r#"{"event_id":"$abc"}"#,
+            ),
+            "application/json",
+            r#"{"body":"hi"}"#,
+        ));
+    }
+    t.push(obs(
+        "GET",
+        &format!("/_matrix/client/v3/rooms/{}/messages", uuid(1)),
+        200,
+        r#"{"chunk":[{"type":"m.room.message"},{"type":"m.reaction"},{"type":"org.example.ping"}]}"#,
+    ));
+    let got = ops(&learn(&t));
+    assert!(!got.iter().any(|g| g.contains("m.reaction")), "{got:?}");
+    assert_eq!(got.len(), 2, "{got:?}");
+}
