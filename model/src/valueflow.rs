@@ -7,9 +7,11 @@
 //! shows up as a literal path segment, that segment is a parameter value, not a route.
 //!
 //! Identifier-like keys: the key's last word (split at `_`, `-`, `.` and lower→upper case
-//! changes) is one of `id`, `ids`, `name`, `names`, `key`, `tag`, `tags`, `type`, `kind`,
-//! `slug`, `alias`, `user`, `username`, `login`, `handle`, or the key is `ID`-suffixed
-//! (`ContainerID`). Only strings of 1–64 bytes without whitespace or `/` whose segment class is
+//! changes) is one of `id`, `ids`, `name`, `names`, `key`, `tag`, `tags`, `slug`, `alias`,
+//! `user`, `username`, `login`, `handle`, or the key is `ID`-suffixed (`ContainerID`). Under
+//! `type` and `kind` a plain lowercase word is a category, often a collection's own name
+//! (JSON:API's `"type": "articles"`), so only qualified names are values there
+//! (`m.room.message`, `org.example.ping`). Only strings of 1–64 bytes without whitespace or `/` whose segment class is
 //! not identifier-like are kept: identifier-like segments (UUIDs, numbers, hashes) become
 //! parameters anyway, so hashing them would only cost memory.
 //!
@@ -39,7 +41,7 @@
 //! Bounds: at most [`MAX_FLOW_VALUES`] strings per body (more are counted in
 //! [`ValueFlow::skipped`]), JSON walked to depth [`MAX_FLOW_DEPTH`].
 
-use crate::classify::classify_segment;
+use crate::classify::{classify_segment, is_plain_word};
 use crate::evidence::{cnt, is_zero, Combine, Mode};
 use crate::Observation;
 use serde::{Deserialize, Serialize};
@@ -145,25 +147,28 @@ impl ValueFlow {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) else {
             return;
         };
-        self.walk(&v, false, 0, budget);
+        self.walk(&v, Key::Other, 0, budget);
     }
 
-    fn walk(&mut self, v: &serde_json::Value, idkey: bool, depth: usize, budget: &mut usize) {
+    fn walk(&mut self, v: &serde_json::Value, key: Key, depth: usize, budget: &mut usize) {
         if depth > MAX_FLOW_DEPTH {
             return;
         }
         match v {
             serde_json::Value::Object(m) => {
                 for (k, x) in m {
-                    self.walk(x, id_key(k), depth + 1, budget);
+                    self.walk(x, key_kind(k), depth + 1, budget);
                 }
             }
             serde_json::Value::Array(a) => {
                 for x in a {
-                    self.walk(x, idkey, depth + 1, budget);
+                    self.walk(x, key, depth + 1, budget);
                 }
             }
-            serde_json::Value::String(s) if idkey => self.value(s, budget),
+            serde_json::Value::String(s) if key == Key::Id => self.value(s, budget),
+            serde_json::Value::String(s) if key == Key::Category && !is_plain_word(s) => {
+                self.value(s, budget)
+            }
             _ => {}
         }
     }
@@ -192,14 +197,30 @@ fn is_json(ct: Option<&str>, b: &[u8]) -> bool {
         && matches!(first, Some(b'{' | b'['))
 }
 
+/// What a JSON key says about the strings under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// Not an identifier.
+    Other,
+    /// An identifier or name: every string is a value.
+    Id,
+    /// `type`/`kind`: a plain lowercase word there is a category (`"type": "articles"` names
+    /// a collection, a static route), so only qualified names are values (`m.room.message`).
+    Category,
+}
+
 /// Is `k` an identifier-like key (see the module doc)?
 pub fn id_key(k: &str) -> bool {
+    key_kind(k) != Key::Other
+}
+
+fn key_kind(k: &str) -> Key {
     if k.len() > 64 {
-        return false;
+        return Key::Other;
     }
     let k = k.trim_start_matches(['_', '-', '.']);
     if k.len() >= 2 && k.ends_with("ID") {
-        return true;
+        return Key::Id;
     }
     // last word: after the last separator or lower→upper change
     let mut start = 0;
@@ -214,23 +235,12 @@ pub fn id_key(k: &str) -> bool {
         }
     }
     let last = k.get(start..).unwrap_or("").to_ascii_lowercase();
-    matches!(
-        last.as_str(),
-        "id" | "ids"
-            | "name"
-            | "names"
-            | "key"
-            | "tag"
-            | "tags"
-            | "type"
-            | "kind"
-            | "slug"
-            | "alias"
-            | "user"
-            | "username"
-            | "login"
-            | "handle"
-    )
+    match last.as_str() {
+        "id" | "ids" | "name" | "names" | "key" | "tag" | "tags" | "slug" | "alias" | "user"
+        | "username" | "login" | "handle" => Key::Id,
+        "type" | "kind" => Key::Category,
+        _ => Key::Other,
+    }
 }
 
 /// SipHash-2-4 of `v` under [`FLOW_KEY`].

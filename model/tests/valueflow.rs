@@ -254,3 +254,30 @@ fn event_types_handed_out_fold_with_their_sub_routes() {
     assert!(!got.iter().any(|g| g.contains("m.reaction")), "{got:?}");
     assert_eq!(got.len(), 2, "{got:?}");
 }
+
+#[test]
+fn collection_names_under_type_keys_stay_routes() {
+    // JSON:API names each resource's collection in `type`: a plain word there is a category
+    let mut t = Vec::new();
+    for i in 1..4u64 {
+        t.push(obs(
+            "GET",
+            &format!("/shop/articles/{i}"),
+            200,
+            &format!(r#"{{"data":{{"type":"articles","id":"{i}"}}}}"#),
+        ));
+        t.push(obs(
+            "GET",
+            &format!("/shop/people/{}", i + 10),
+            200,
+            &format!(r#"{{"data":{{"type":"people","id":"{}"}}}}"#, i + 10),
+        ));
+    }
+    let got = ops(&learn(&t));
+    assert!(has(&got, "GET /shop/articles/{articleId}"), "{got:?}");
+    assert!(
+        has(&got, "GET /shop/people/{personId}")
+            || got.iter().any(|g| g.starts_with("GET /shop/people/{")),
+        "{got:?}"
+    );
+}
