@@ -22,6 +22,14 @@
 //!    A fixed length is ordinary single-segment parameters (`/repos/{owner}/{repo}/issues`,
 //!    where `issues` is always the third segment) and is left to the other rules.
 //!
+//! 3. **Keys without a suffix.** With no suffix route at all (object keys
+//!    `/bucket/photos/2024/cat.jpg`, `/bucket/a.txt`), the values are one multi-segment
+//!    parameter when every request below the value positions ends at a value-shaped segment
+//!    (not a route word), never at a parameter below the head, at least [`KEY_MIN_ENDS`]
+//!    requests in two or more regions end at different lengths, one of at least three
+//!    segments, and no route word repeats under [`SUFFIX_MIN_PARENTS`] parents (that is a
+//!    resource's structure: `/zones/{zone}/metadata/{kind}`, `/orders/{id}/items/{itemId}`).
+//!
 //! Then the parameter child, the literals other rules already folded, and every literal kept
 //! static by the other rules whose region holds a suffix (the *heads*) become one parameter
 //! marked multi-segment: every segment of a region up to its first suffix is part of the
@@ -181,6 +189,97 @@ fn value_chain(n: &PathNode, methods: &BTreeSet<&str>, ends: &mut usize, idx: us
     }
 }
 
+/// Lengths of the requests below a key region (see [`key_plan`]); false when one ends at a
+/// route word, a version or a parameter below the head.
+fn key_chain(n: &PathNode, idx: usize, out: &mut BTreeSet<usize>, ends: &mut usize) -> bool {
+    if idx >= MAX_SEGMENTS {
+        return false;
+    }
+    for (w, c) in &n.lits {
+        if crate::classify::classify_segment(w) == SegClass::Version {
+            return false;
+        }
+        if !c.eps.is_empty() {
+            if route_word(w) {
+                return false;
+            }
+            out.insert(idx + 1);
+            *ends += 1;
+        }
+        if !key_chain(c, idx + 1, out, ends) {
+            return false;
+        }
+    }
+    match &n.param {
+        Some(p) if !p.eps.is_empty() => false,
+        Some(p) => key_chain(p, idx + 1, out, ends),
+        None => true,
+    }
+}
+
+/// Min requests ending in value-shaped names for [`key_plan`].
+pub const KEY_MIN_ENDS: usize = 4;
+
+/// No suffix route: object keys and file paths (`/bucket/photos/2024/cat.jpg`,
+/// `/bucket/a.txt`). The values are one multi-segment parameter when every request in the
+/// value regions ends at a value-shaped segment (not a route word; the head itself may be
+/// one only when it answers nothing), never at a parameter below the head, at least
+/// [`KEY_MIN_ENDS`] of them in at least two regions, at different lengths of which one at
+/// least 3 segments, and no route word repeats under [`SUFFIX_MIN_PARENTS`] parents (a
+/// repeated sub-route is a resource's structure: `/zones/{zone}/metadata/{kind}`). The
+/// parameter and the literals other rules folded must all qualify; a kept literal that does
+/// not (`/bucket/search` answering) stays static.
+fn key_plan(
+    node: &PathNode,
+    regions: &[(Option<&str>, &PathNode)],
+    kept_names: &BTreeSet<&str>,
+    stats: &BTreeMap<&str, WordStats>,
+) -> Option<Plan> {
+    if stats.values().any(|s| s.parents >= SUFFIX_MIN_PARENTS) {
+        return None;
+    }
+    let mut lengths = BTreeSet::new();
+    let (mut ends, mut contributing) = (0usize, 0usize);
+    let mut heads = BTreeSet::new();
+    for (name, r) in regions {
+        let mut ls = BTreeSet::new();
+        let mut e = 0usize;
+        let head_ok = match name {
+            Some(n) if !r.eps.is_empty() => !route_word(n),
+            _ => true,
+        };
+        if !r.eps.is_empty() {
+            ls.insert(0);
+            e += 1;
+        }
+        let ok = head_ok && key_chain(r, 0, &mut ls, &mut e);
+        let kept = name.is_some_and(|n| kept_names.contains(n));
+        if !ok {
+            if kept {
+                continue;
+            }
+            return None; // the parameter or a folded literal has a resource's structure
+        }
+        if e == 0 {
+            continue;
+        }
+        if let Some(n) = name.filter(|_| kept) {
+            heads.insert(n.to_string());
+        }
+        contributing += 1;
+        ends += e;
+        lengths.extend(ls);
+    }
+    let deep = lengths.iter().any(|l| *l >= 2);
+    (contributing >= 2 && ends >= KEY_MIN_ENDS && lengths.len() >= 2 && deep && node.pin.is_none())
+        .then(|| Plan {
+            heads,
+            suffixes: BTreeSet::new(),
+            lengths,
+            parents: 0,
+        })
+}
+
 fn allowed(prev: Option<&TSeg>) -> bool {
     match prev {
         Some(TSeg::Lit(l)) => {
@@ -242,7 +341,7 @@ fn plan_at(node: &PathNode, kept_names: &BTreeSet<&str>, check_heads: bool) -> O
         .map(|(w, _)| *w)
         .collect();
     if !stats.values().any(strong) {
-        return None;
+        return key_plan(node, &regions, kept_names, &stats);
     }
     let mut by_word: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     let mut heads = BTreeSet::new();
@@ -376,6 +475,19 @@ impl Plan {
     /// `--explain` evidence (counts, lengths and route names only).
     pub(crate) fn evidence(&self) -> String {
         let ls: Vec<String> = self.lengths.iter().map(|l| l.to_string()).collect();
+        if self.suffixes.is_empty() {
+            return format!(
+                "multi-segment: requests end in value-shaped names (no route words, no \
+                 suffix route) after {} segments; {} static-looking literals folded as \
+                 heads of multi-segment values",
+                self.lengths
+                    .iter()
+                    .map(|l| (l + 1).to_string())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                self.heads.len()
+            );
+        }
         let sx: Vec<&str> = self.suffixes.iter().map(|s| s.as_str()).collect();
         format!(
             "multi-segment: values span {} segments before a suffix route ([{}], \

@@ -322,6 +322,85 @@ fn file_paths_with_percent_encoded_segments_are_one_parameter() {
     assert_eq!(got.len(), 7, "{got:#?}");
 }
 
+/// Object keys with no suffix route (an S3-style store): keys of one to four segments,
+/// numeric segments among them, beside a static route.
+fn keys() -> Vec<Observation> {
+    let mut v = Vec::new();
+    for k in [
+        "a.txt",
+        "Report-Q1.pdf",
+        "photos/2024/cat.jpg",
+        "photos/2024/06/dog.png",
+        "docs/readme.md",
+        "backups/db/2023-11-02.sql.gz",
+    ] {
+        v.push(obs("PUT", &format!("/media-bucket/{k}"), 200, ""));
+        v.push(obs("GET", &format!("/media-bucket/{k}"), 200, ""));
+        v.push(obs("HEAD", &format!("/media-bucket/{k}"), 200, ""));
+    }
+    v.push(obs("DELETE", "/media-bucket/photos/2024/cat.jpg", 204, ""));
+    for _ in 0..3 {
+        v.push(obs("GET", "/media-bucket/search?prefix=x", 200, "[]"));
+    }
+    v
+}
+
+#[test]
+fn object_keys_are_one_parameter_without_a_suffix() {
+    let m = learn_all(&keys());
+    let got = ops(&m);
+    for want in [
+        "PUT /media-bucket/{mediaBucketPath}",
+        "GET /media-bucket/{mediaBucketPath}",
+        "HEAD /media-bucket/{mediaBucketPath}",
+        "DELETE /media-bucket/{mediaBucketPath}",
+        "GET /media-bucket/search",
+    ] {
+        has(&got, want);
+    }
+    assert_eq!(got.len(), 5, "{got:#?}");
+    let ex = m.explain();
+    let e = ex
+        .values()
+        .flatten()
+        .find(|e| e.template == "/media-bucket/{mediaBucketPath}")
+        .expect("explained");
+    assert!(e.evidence.contains("value-shaped names"), "{}", e.evidence);
+}
+
+/// Nested resources with ids and a repeated sub-route are REST structure, not keys.
+#[test]
+fn nested_ids_and_repeated_sub_routes_are_not_keys() {
+    let mut v = Vec::new();
+    for i in 0..6u64 {
+        v.push(obs("GET", &format!("/orders/{}", 1000 + i), 200, "{}"));
+        v.push(obs(
+            "GET",
+            &format!("/orders/{}/items/{}", 1000 + i, 7 + i),
+            200,
+            "{}",
+        ));
+    }
+    for z in ["acme.com.", "beta.org.", "corp.net.", "dev.io."] {
+        v.push(obs("GET", &format!("/dns/zones/{z}"), 200, "{}"));
+        v.push(obs(
+            "GET",
+            &format!("/dns/zones/{z}/metadata/SOA-EDIT"),
+            200,
+            "{}",
+        ));
+        v.push(obs(
+            "GET",
+            &format!("/dns/zones/{z}/metadata/ALLOW-AXFR"),
+            200,
+            "{}",
+        ));
+    }
+    let m = learn_all(&v);
+    assert!(multi_templates(&m).is_empty(), "{:#?}", ops(&m));
+    has(&ops(&m), "GET /orders/{orderId}/items/{itemId}");
+}
+
 #[test]
 fn explain_and_openapi_state_the_multi_segment_parameter() {
     let m = learn_all(&images());
@@ -362,6 +441,7 @@ proptest! {
         let mut t = images();
         t.extend(projects());
         t.extend(files());
+        t.extend(keys());
         let whole = learn_all(&t);
         let mut parts: Vec<Vec<&Observation>> = vec![Vec::new(); k];
         let mut x = seed | 1;
