@@ -468,3 +468,33 @@ proptest! {
         prop_assert_eq!(multi_templates(&merged), multi_templates(&whole));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Whatever the paths (route words, file names, ids, at any depth), folding never loses
+    /// or double-counts a request: the operations' counts sum to the requests observed.
+    #[test]
+    fn folding_conserves_request_counts(
+        paths in prop::collection::vec(
+            (
+                prop::sample::select(vec!["GET", "PUT", "POST", "DELETE"]),
+                prop::collection::vec(
+                    prop::sample::select(vec![
+                        "json", "history", "tag", "data", "a.txt", "b%20c.md", "team",
+                        "x:1", "42", "v2", "api", "checkpoints", "ml:7", "web-a",
+                    ]),
+                    1..7,
+                ),
+            ),
+            1..120,
+        ),
+    ) {
+        let t: Vec<Observation> = paths
+            .iter()
+            .map(|(m, segs)| obs(m, &format!("/r/{}", segs.join("/")), 200, ""))
+            .collect();
+        let m = learn_all(&t);
+        let total: u64 = m.endpoints().iter().map(|e| e.count).sum();
+        prop_assert_eq!(total, t.len() as u64, "{:#?}", ops(&m));
+    }
+}
