@@ -21,7 +21,6 @@
 //! workload's name.
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -32,49 +31,37 @@ pub const CONTAINER: &str = "apitap";
 pub const VOLUME: &str = "apitap-spool";
 
 /// `apitap inject` options.
-#[derive(Args, Debug, Clone)]
-pub struct InjectArgs {
+#[derive(Debug, Clone)]
+pub struct InjectConfig {
     /// Manifest file (`-` for standard input).
-    #[arg(short = 'f', long = "filename", default_value = "-")]
     pub file: String,
     /// Agent image.
-    #[arg(long, default_value = concat!("ghcr.io/apitap/apitap:", env!("CARGO_PKG_VERSION")), env = "APITAP_IMAGE")]
     pub image: String,
     /// Collector URL the agent pushes its model to.
-    #[arg(long)]
     pub upstream: Option<String>,
     /// Prometheus remote-write URL for the agent's metrics.
-    #[arg(long)]
     pub remote_write: Option<String>,
     /// Service name (default: the `app.kubernetes.io/name` or `app` label, else the name).
-    #[arg(long)]
     pub service: Option<String>,
     /// Name of a Secret whose key `token` holds the collector token.
-    #[arg(long)]
     pub token_secret: Option<String>,
     /// Metrics/admin port of the agent.
-    #[arg(long, default_value_t = 9464)]
     pub port: u16,
     /// Extra argument for `apitap agent` (repeatable).
-    #[arg(long = "agent-arg", allow_hyphen_values = true)]
     pub agent_args: Vec<String>,
     /// CPU request.
-    #[arg(long, default_value = "50m")]
     pub cpu_request: String,
     /// CPU limit.
-    #[arg(long, default_value = "500m")]
     pub cpu_limit: String,
     /// Memory request.
-    #[arg(long, default_value = "64Mi")]
     pub memory_request: String,
     /// Memory limit.
-    #[arg(long, default_value = "256Mi")]
     pub memory_limit: String,
 }
 
-impl Default for InjectArgs {
+impl Default for InjectConfig {
     fn default() -> Self {
-        InjectArgs {
+        InjectConfig {
             file: "-".into(),
             image: concat!("ghcr.io/apitap/apitap:", env!("CARGO_PKG_VERSION")).into(),
             upstream: None,
@@ -131,7 +118,7 @@ fn sanitize_service(s: &str) -> String {
     o
 }
 
-fn sidecar(a: &InjectArgs, service: &str) -> Value {
+fn sidecar(a: &InjectConfig, service: &str) -> Value {
     let mut args = vec![
         "agent".to_string(),
         "--listen".into(),
@@ -226,7 +213,7 @@ fn template_labels<'a>(obj: &'a Value, kind: &str) -> Option<&'a serde_json::Map
 }
 
 /// Injects into one object (recursing into `List` items). Returns whether it changed.
-pub fn inject_object(obj: &mut Value, a: &InjectArgs) -> Result<bool> {
+pub fn inject_object(obj: &mut Value, a: &InjectConfig) -> Result<bool> {
     let kind = obj
         .get("kind")
         .and_then(Value::as_str)
@@ -289,7 +276,7 @@ pub fn inject_object(obj: &mut Value, a: &InjectArgs) -> Result<bool> {
 }
 
 /// Injects into a YAML stream; unchanged documents are copied verbatim.
-pub fn inject_text(text: &str, a: &InjectArgs) -> Result<String> {
+pub fn inject_text(text: &str, a: &InjectConfig) -> Result<String> {
     let mut out = String::with_capacity(text.len() + 2048);
     for (i, doc) in split_documents(text).into_iter().enumerate() {
         let mut v: Value = serde_norway::from_str(doc)
@@ -310,7 +297,7 @@ pub fn inject_text(text: &str, a: &InjectArgs) -> Result<String> {
 }
 
 /// Runs `apitap inject`.
-pub fn run(a: InjectArgs) -> Result<ExitCode> {
+pub fn run(a: InjectConfig) -> Result<ExitCode> {
     let mut text = String::new();
     if a.file == "-" {
         std::io::stdin()
@@ -334,10 +321,10 @@ mod tests {
     const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  selector:\n    matchLabels: {app: shop}\n  template:\n    metadata:\n      labels: {app: shop-api}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n";
     const CM: &str = "# keep me\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c   # odd spacing\ndata: {a: b}\n";
 
-    fn args() -> InjectArgs {
-        InjectArgs {
+    fn args() -> InjectConfig {
+        InjectConfig {
             upstream: Some("http://collector:9470".into()),
-            ..InjectArgs::default()
+            ..InjectConfig::default()
         }
     }
 

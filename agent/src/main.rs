@@ -6,6 +6,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 mod cli;
+/// `apitap collector`: the same flags as the `apitap-collector` binary (one file for both).
+#[path = "../../collector/src/args.rs"]
+mod collector_args;
 
 /// mimalloc: the pipeline allocates per message (header strings, bodies) and frees in a
 /// different order; glibc malloc's consolidation showed up at ~15% of a profile.
@@ -47,11 +50,11 @@ enum Command {
     /// Compare two specs or models; exit status 1 when anything breaks.
     Diff(cli::DiffArgs),
     /// Receive models pushed by agents; merge, store and serve them (specs, diffs, web page).
-    Collector(apitap_collector::CollectorArgs),
+    Collector(collector_args::CollectorArgs),
     /// Push a model file to a collector once (with retries), e.g. from CI.
     Push(cli::PushArgs),
     /// Add the apitap sidecar to Kubernetes manifests (Deployment, Pod, ...).
-    Inject(apitap::inject::InjectArgs),
+    Inject(cli::args::InjectArgs),
     /// Run as a long-running agent: capture live, learn continuously, serve spec and metrics.
     Agent(Box<cli::AgentCommand>),
     /// Check a running agent's health endpoint (exit 0 when healthy); for container health
@@ -66,9 +69,9 @@ fn main() -> ExitCode {
         Command::Exchanges(a) => cli::exchanges(a),
         Command::Learn(a) => cli::learn(a),
         Command::Diff(a) => cli::diff(a),
-        Command::Collector(a) => apitap_collector::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Collector(a) => apitap_collector::run(a.into()).map(|()| ExitCode::SUCCESS),
         Command::Push(a) => cli::push(a),
-        Command::Inject(a) => apitap::inject::run(a),
+        Command::Inject(a) => apitap::inject::run(a.into()),
         Command::Agent(a) => cli::agent(*a),
         Command::Healthcheck(a) => cli::healthcheck(a),
     };

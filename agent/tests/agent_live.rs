@@ -4,7 +4,7 @@
 //!
 //! Needs CAP_NET_RAW (root in CI); skipped with a message otherwise, unless `CI` is set.
 
-use apitap::agent::{Agent, AgentArgs};
+use apitap::agent::{Agent, AgentSettings};
 use apitap::metrics::Format;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -86,7 +86,7 @@ fn learns_and_measures_loopback_traffic() {
     std::thread::spawn(move || serve(listener));
     let dir = tempfile::tempdir().expect("tempdir");
     let model_out = dir.path().join("model.json");
-    let args = AgentArgs {
+    let args = AgentSettings {
         interface: vec!["lo".into()],
         filter: Some(format!("tcp port {port}")),
         listen: Some("127.0.0.1:0".into()),
@@ -189,7 +189,7 @@ fn admin_server_serves_all_endpoints() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || serve(listener));
-    let args = AgentArgs {
+    let args = AgentSettings {
         interface: vec!["lo".into()],
         filter: Some(format!("tcp port {port}")),
         snapshot_interval: Some(0.2),

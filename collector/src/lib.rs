@@ -31,8 +31,8 @@
 //!   `Content-Encoding` must be absent, `identity` or `gzip`. The body is validated as it is
 //!   parsed, with the learner's caps enforced and no count in it trusted. Errors are
 //!   `{"error": "..."}` with 400 (bad name/body/gzip), 401 (auth), 413 (over
-//!   [`CollectorArgs::max_body`] compressed, [`CollectorArgs::max_decompressed`] decompressed
-//!   or [`CollectorArgs::max_push_values`] JSON values), 415 (content type/encoding), 422 (a
+//!   [`CollectorConfig::max_body`] compressed, [`CollectorConfig::max_decompressed`] decompressed
+//!   or [`CollectorConfig::max_push_values`] JSON values), 415 (content type/encoding), 422 (a
 //!   model over the caps or of another version). A rejected push changes nothing.
 //! - **Memory**: at most `--max-concurrent-pushes` bodies are read and parsed at once, each
 //!   bounded as above; merged models live in the store with a bounded cache
@@ -62,7 +62,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clap::Args;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -71,76 +70,43 @@ use std::sync::Arc;
 use store::{spec_options, Backend, Store, StoreConfig};
 use validate::{Limits, Rejection};
 
-/// `apitap collector` options.
-#[derive(Args, Debug, Clone)]
-pub struct CollectorArgs {
+/// Collector settings (the flags of `apitap collector` and `apitap-collector` fill them).
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
     /// Address to listen on (`:0` picks a free port; the address is logged and printed).
-    #[arg(long, default_value = "0.0.0.0:9470", env = "APITAP_COLLECTOR_LISTEN")]
     pub listen: String,
     /// Directory of the embedded store (created if missing; unused with `--store postgres://…`).
-    #[arg(
-        long,
-        default_value = "apitap-collector-data",
-        env = "APITAP_COLLECTOR_DATA_DIR"
-    )]
     pub data_dir: PathBuf,
     /// Shared store: a `postgres://user:password@host:port/database` URL. Any number of
     /// collector replicas may use the same one. Without it, the embedded store in `--data-dir`.
-    #[arg(long, env = "APITAP_COLLECTOR_STORE", hide_env_values = true)]
     pub store: Option<String>,
     /// Connections to the shared store per replica.
-    #[arg(long, default_value_t = 4)]
     pub store_connections: usize,
     /// Bearer token that may push and read (repeatable; comma-separated in the environment).
-    #[arg(
-        long = "token",
-        env = "APITAP_COLLECTOR_TOKENS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
     pub tokens: Vec<String>,
     /// Bearer token that may only push (repeatable).
-    #[arg(
-        long = "push-token",
-        env = "APITAP_COLLECTOR_PUSH_TOKENS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
     pub push_tokens: Vec<String>,
     /// Bearer token that may only read (repeatable).
-    #[arg(
-        long = "read-token",
-        env = "APITAP_COLLECTOR_READ_TOKENS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
     pub read_tokens: Vec<String>,
     /// Largest accepted push body as sent (compressed), bytes.
-    #[arg(long, default_value_t = 16 << 20)]
     pub max_body: usize,
     /// Largest accepted push body after decompression, bytes.
-    #[arg(long, default_value_t = 64 << 20)]
     pub max_decompressed: usize,
     /// Most JSON values in one push body (bounds the memory of parsing it).
-    #[arg(long, default_value_t = 2_000_000)]
     pub max_push_values: u64,
     /// Most sources (agents) in one push.
-    #[arg(long, default_value_t = 64)]
     pub max_push_sources: usize,
     /// Pushes read and parsed at once (more wait their turn).
-    #[arg(long, default_value_t = 4)]
     pub max_concurrent_pushes: usize,
     /// Merged models kept in memory (least recently used evicted).
-    #[arg(long, default_value_t = 16)]
     pub cache_models: usize,
     /// Spec versions kept per service.
-    #[arg(long, default_value_t = 100)]
     pub max_versions: u64,
 }
 
-impl Default for CollectorArgs {
+impl Default for CollectorConfig {
     fn default() -> Self {
-        CollectorArgs {
+        CollectorConfig {
             listen: "127.0.0.1:0".into(),
             data_dir: PathBuf::from("apitap-collector-data"),
             store: None,
@@ -211,7 +177,7 @@ type Shared = Arc<AppState>;
 
 impl AppState {
     /// Opens the store (and applies its migrations) and builds the state.
-    pub async fn new(args: &CollectorArgs) -> Result<AppState> {
+    pub async fn new(args: &CollectorConfig) -> Result<AppState> {
         let cfg = StoreConfig {
             max_versions: args.max_versions,
             cache_models: args.cache_models,
@@ -770,7 +736,7 @@ async fn shutdown_signal() {
 }
 
 /// Runs the collector until SIGINT/SIGTERM. Prints `listening on http://ADDR` to stderr.
-pub fn run(args: CollectorArgs) -> Result<()> {
+pub fn run(args: CollectorConfig) -> Result<()> {
     if args.tokens.is_empty() && args.push_tokens.is_empty() && args.read_tokens.is_empty() {
         tracing::warn!("no token given: pushes and reads are accepted without authentication");
     }

@@ -1,6 +1,8 @@
 //! `apitap-collector`: the collector on its own, with the options of `apitap collector`.
 #![forbid(unsafe_code)]
 
+mod args;
+
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -12,7 +14,7 @@ struct Args {
     #[arg(long, default_value = "warn", env = "APITAP_LOG")]
     log: String,
     #[command(flatten)]
-    collector: apitap_collector::CollectorArgs,
+    collector: args::CollectorArgs,
 }
 
 fn main() -> ExitCode {
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match apitap_collector::run(args.collector) {
+    match apitap_collector::run(args.collector.into()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("apitap-collector: {e:#}");

@@ -12,114 +12,84 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::path::PathBuf;
 
-/// `apitap agent` flags. Every field is optional so that a config file can fill what the
-/// command line and environment leave out; [`AgentArgs::resolve`] applies the defaults.
-#[derive(clap::Args, Debug, Default, Clone, Deserialize)]
+/// `apitap agent` settings (the binary's flags, their environment variables, a config file).
+/// Every field is optional so that a config file can fill what the
+/// command line and environment leave out; [`AgentSettings::resolve`] applies the defaults.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct AgentArgs {
+pub struct AgentSettings {
     /// Interface to capture on (repeatable; default: every interface that is up, loopback
     /// included). `any` is allowed but sees bridged traffic twice.
-    #[arg(
-        short = 'i',
-        long = "interface",
-        env = "APITAP_INTERFACE",
-        value_delimiter = ','
-    )]
     #[serde(default, alias = "interfaces")]
     pub interface: Vec<String>,
     /// BPF filter, compiled by libpcap (e.g. `tcp port 8080`).
-    #[arg(long, short = 'f', env = "APITAP_FILTER")]
     #[serde(default)]
     pub filter: Option<String>,
     /// Join this network namespace before capturing (`/proc/PID/ns/net`,
     /// `/var/run/netns/NAME`); needs CAP_SYS_ADMIN. The admin server stays in the agent's own
     /// namespace.
-    #[arg(long, env = "APITAP_NETNS")]
     #[serde(default)]
     pub netns: Option<PathBuf>,
     /// Admin HTTP server address (metrics, health, spec) [default: 0.0.0.0:9464].
-    #[arg(long, env = "APITAP_LISTEN")]
     #[serde(default)]
     pub listen: Option<String>,
     /// Service name: everything captured is learned under it, and it is the metrics'
     /// `service_name` label [default: the server socket `ip:port`].
-    #[arg(long, env = "APITAP_SERVICE")]
     #[serde(default)]
     pub service: Option<String>,
     /// Write the final model (native JSON) here on shutdown.
-    #[arg(long, env = "APITAP_MODEL_OUT")]
     #[serde(default)]
     pub model_out: Option<PathBuf>,
     /// Source id of this agent in merged models [default: service or hostname + boot id].
-    #[arg(long, env = "APITAP_SOURCE_ID")]
     #[serde(default)]
     pub source_id: Option<String>,
     /// Bytes captured per packet [default: 262144].
-    #[arg(long, env = "APITAP_SNAPLEN")]
     #[serde(default)]
     pub snaplen: Option<i32>,
     /// Kernel capture buffer per interface, MiB [default: 32].
-    #[arg(long, env = "APITAP_BUFFER_MIB")]
     #[serde(default)]
     pub buffer_mib: Option<i32>,
     /// libpcap immediate mode: lower delay, but a ring of snaplen-sized slots (see the
     /// capture module doc).
-    #[arg(long, env = "APITAP_IMMEDIATE")]
     #[serde(default)]
     pub immediate: bool,
     /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
     /// [default: 128].
-    #[arg(long, env = "APITAP_QUEUE_BATCHES")]
     #[serde(default)]
     pub queue_batches: Option<usize>,
     /// Max TCP connections tracked [default: 65536].
-    #[arg(long, env = "APITAP_MAX_FLOWS")]
     #[serde(default)]
     pub max_flows: Option<usize>,
     /// Idle connection timeout, seconds [default: 120].
-    #[arg(long, env = "APITAP_IDLE_TIMEOUT")]
     #[serde(default)]
     pub idle_timeout: Option<u64>,
     /// Bytes of each body kept for schema inference [default: 65536].
-    #[arg(long, env = "APITAP_BODY_CAP")]
     #[serde(default)]
     pub body_cap: Option<usize>,
     /// Pin a path template, e.g. `/v1/orgs/{org}/repos` (repeatable).
-    #[arg(
-        long = "path-template",
-        env = "APITAP_PATH_TEMPLATES",
-        value_delimiter = ','
-    )]
     #[serde(default, alias = "path_templates")]
     pub path_template: Vec<String>,
     /// A reviewed templates file (`param PATH` / `static PATH` lines) that wins over
     /// inference; see `apitap learn --templates`.
-    #[arg(long, env = "APITAP_TEMPLATES")]
     #[serde(default)]
     pub templates: Option<String>,
     /// Keep one example per schema node, synthesised from type and format (never a value).
-    #[arg(long, env = "APITAP_EXAMPLES")]
     #[serde(default)]
     pub examples: bool,
     /// Memory budget of the learner: max path nodes in all services; exchanges needing more
     /// are counted in `_other` (metric `apitap_learn_other_total`) [default: 16384].
-    #[arg(long, env = "APITAP_MAX_NODES")]
     #[serde(default)]
     pub max_nodes: Option<u64>,
     /// Seconds between model snapshots served by the admin server [default: 2].
-    #[arg(long, env = "APITAP_SNAPSHOT_INTERVAL")]
     #[serde(default)]
     pub snapshot_interval: Option<f64>,
     /// Max distinct `service_name` label values [default: 20].
-    #[arg(long, env = "APITAP_MAX_METRIC_SERVICES")]
     #[serde(default)]
     pub max_metric_services: Option<usize>,
     /// Max distinct `http_route` label values per service [default: 500].
-    #[arg(long, env = "APITAP_MAX_METRIC_ROUTES")]
     #[serde(default)]
     pub max_metric_routes: Option<usize>,
     /// Config file (JSON or YAML) with any of these settings.
-    #[arg(long, env = "APITAP_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
 }
@@ -155,9 +125,9 @@ pub struct AgentConfig {
     pub caps: Caps,
 }
 
-impl AgentArgs {
+impl AgentSettings {
     /// Fills unset fields from `other` (a config file).
-    fn or(mut self, other: AgentArgs) -> AgentArgs {
+    fn or(mut self, other: AgentSettings) -> AgentSettings {
         macro_rules! fill {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = other.$f; } )* };
         }
@@ -195,7 +165,7 @@ impl AgentArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                let file: AgentArgs = parse_config(&text)
+                let file: AgentSettings = parse_config(&text)
                     .with_context(|| format!("invalid config file {}", path.display()))?;
                 self.clone().or(file)
             }
@@ -275,7 +245,7 @@ impl AgentConfig {
 }
 
 /// Parses a config file: JSON, else YAML; top-level keys may use `-` or `_`.
-fn parse_config(text: &str) -> Result<AgentArgs> {
+fn parse_config(text: &str) -> Result<AgentSettings> {
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(json_err) => serde_norway::from_str(text).map_err(|yaml_err| {
@@ -325,7 +295,7 @@ mod tests {
             "interface: [eth0, lo]\nlisten: 127.0.0.1:1\nbuffer-mib: 8\nservice: from-file\n",
         )
         .unwrap();
-        let flags = AgentArgs {
+        let flags = AgentSettings {
             service: Some("from-flag".into()),
             ..Default::default()
         };
@@ -348,7 +318,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = AgentArgs::default().resolve().unwrap();
+        let c = AgentSettings::default().resolve().unwrap();
         assert!(c.interfaces.is_empty());
         assert_eq!(c.listen, "0.0.0.0:9464");
         assert_eq!(c.capture.buffer_size, 32 << 20);

@@ -36,7 +36,7 @@
 
 pub mod config;
 
-pub use config::{AgentArgs, AgentConfig};
+pub use config::{AgentConfig, AgentSettings};
 
 use crate::capture::live::{self, Batch, IfaceCounters, LiveCapture};
 use crate::learn::{observation, Learner};

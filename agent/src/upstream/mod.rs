@@ -36,7 +36,6 @@ pub mod remote_write;
 
 use anyhow::{Context, Result};
 use apitap_model::ApiModel;
-use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,49 +48,36 @@ pub type SnapshotFn = Arc<dyn Fn() -> ApiModel + Send + Sync>;
 /// Returns the agent's metrics as typed families (what remote write sends).
 pub type MetricsFn = Arc<dyn Fn() -> apitap_exposition::Exposition + Send + Sync>;
 
-/// Upstream options, meant to be `#[command(flatten)]`ed into the agent's arguments.
-#[derive(Args, Debug, Clone)]
+/// Upstream settings (the binary's `apitap agent` and `apitap push` flags fill them).
+#[derive(Debug, Clone)]
 pub struct UpstreamConfig {
     /// Collector base URL to push the model to, e.g. `http://apitap-collector:9470`.
-    #[arg(long, env = "APITAP_UPSTREAM")]
     pub upstream: Option<String>,
     /// Service name under which the model is pushed (and the `service` metric label); set
     /// from the agent's own `--service`.
-    #[arg(skip)]
     pub service: Option<String>,
     /// Bearer token for the collector.
-    #[arg(long, env = "APITAP_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// File holding the bearer token (e.g. a mounted Kubernetes secret); read at start.
-    #[arg(long, env = "APITAP_TOKEN_FILE", conflicts_with = "token")]
     pub token_file: Option<PathBuf>,
     /// Push interval for the model and remote write, e.g. `60s`, `500ms`.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, env = "APITAP_PUSH_INTERVAL")]
     pub push_interval: Duration,
     /// Longest wait between retries (the backoff cap).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "APITAP_PUSH_MAX_BACKOFF")]
     pub push_max_backoff: Duration,
     /// Timeout of one push request.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub push_timeout: Duration,
     /// Directory for the on-disk spool of unsent models (memory only when unset).
-    #[arg(long, env = "APITAP_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
     /// With `--spool-dir`: how often unpushed learning is checkpointed to the spool (so a
     /// SIGKILL loses at most this much); `0s` turns checkpoints off.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, env = "APITAP_CHECKPOINT_INTERVAL")]
     pub checkpoint_interval: Duration,
     /// Largest spool file, bytes (see the module doc).
-    #[arg(long, default_value_t = 64 << 20)]
     pub spool_max_bytes: u64,
     /// Prometheus remote-write URL, e.g. `http://prometheus:9090/api/v1/write`.
-    #[arg(long, env = "APITAP_REMOTE_WRITE")]
     pub remote_write: Option<String>,
     /// Extra HTTP header for remote write, `Name: value` (repeatable), e.g. `X-Scope-OrgID: t1`.
-    #[arg(long = "remote-write-header")]
     pub remote_write_headers: Vec<String>,
     /// Remote-write batches buffered while the receiver is unreachable (oldest dropped).
-    #[arg(long, default_value_t = 120)]
     pub remote_write_buffer: usize,
 }
 
@@ -137,7 +123,7 @@ impl UpstreamConfig {
         }
     }
 
-    /// The service name: `--service`, else `APITAP_SERVICE` was already read by clap, else
+    /// The service name: `--service`, else `APITAP_SERVICE` (read with the flags), else
     /// the host name.
     pub fn service_name(&self) -> String {
         self.service

@@ -1,5 +1,7 @@
 //! Subcommand implementations.
 
+pub mod args;
+
 use anyhow::{Context, Result};
 use apitap::output::{har::HarWriter, jsonl::JsonlWriter, ExchangeWriter, Reorderer};
 use apitap::pipeline;
@@ -498,21 +500,19 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
 pub struct AgentCommand {
     /// Capture, learning and admin server options.
     #[command(flatten)]
-    pub agent: apitap::agent::AgentArgs,
+    pub agent: args::AgentArgs,
     /// Pushing the model to a collector and metrics by remote write.
     #[command(flatten)]
-    pub upstream: apitap::upstream::UpstreamConfig,
+    pub upstream: args::UpstreamArgs,
 }
 
 /// Runs `apitap agent` until SIGTERM or SIGINT, then flushes, writes the final model and
 /// makes a last push upstream.
 pub fn agent(a: AgentCommand) -> Result<ExitCode> {
     use apitap::agent::Agent;
-    let AgentCommand {
-        agent: a,
-        mut upstream,
-    } = a;
-    let cfg = a.resolve()?;
+    let AgentCommand { agent: a, upstream } = a;
+    let mut upstream = apitap::upstream::UpstreamConfig::from(upstream);
+    let cfg = apitap::agent::AgentSettings::from(a).resolve()?;
     upstream.service = upstream.service.or_else(|| cfg.service.clone());
     let listen = cfg.listen.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
