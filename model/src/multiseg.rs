@@ -513,3 +513,73 @@ pub(crate) fn multi_name(name: &str) -> String {
         n => n.to_string(),
     }
 }
+
+/// A pinned parameter name of a multi-segment pin (`{name*}` in a templates file).
+pub(crate) fn is_multi_pin(name: &str) -> bool {
+    name.len() > 1 && name.ends_with('*')
+}
+
+/// Index of the multi-segment parameter of a parsed pin, if it has one.
+pub(crate) fn pin_multi_index(pin: &[(String, bool)]) -> Option<usize> {
+    pin.iter().position(|(n, p)| *p && is_multi_pin(n))
+}
+
+/// A multi-segment pin's parameter name at `i` of `segs`: `i` is its position and the
+/// segments before it match the pin's literals.
+pub(crate) fn pin_name_at<'a>(
+    pin: &'a [(String, bool)],
+    mi: usize,
+    segs: &[&str],
+    i: usize,
+) -> Option<&'a str> {
+    if i != mi || segs.len() <= mi {
+        return None;
+    }
+    let prefix_ok = pin
+        .iter()
+        .take(mi)
+        .enumerate()
+        .all(|(j, (s, is_param))| *is_param || segs.get(j) == Some(&s.as_str()));
+    prefix_ok
+        .then(|| pin.get(mi).map(|(n, _)| n.as_str()))
+        .flatten()
+}
+
+/// The literal that ends a multi-segment pinned value starting at `i` of `segs`
+/// (`json` of `/images/{name*}/json`), if this pin has one there.
+pub(crate) fn pin_suffix_at<'a>(
+    pin: &'a [(String, bool)],
+    segs: &[&str],
+    i: usize,
+) -> Option<&'a str> {
+    let mi = pin_multi_index(pin)?;
+    pin_name_at(pin, mi, segs, i)?;
+    pin.get(mi + 1)
+        .filter(|(_, is_param)| !*is_param)
+        .map(|(s, _)| s.as_str())
+}
+
+/// After a multi-segment pinned value that started at `start` and ended at the suffix
+/// literal at `k`: the pin's parameter name at `i` (its segments after the value, matched by
+/// position from `k`).
+pub(crate) fn pin_tail_name<'a>(
+    pin: &'a [(String, bool)],
+    segs: &[&str],
+    start: usize,
+    k: usize,
+    i: usize,
+) -> Option<&'a str> {
+    let mi = pin_multi_index(pin)?;
+    pin_name_at(pin, mi, segs, start)?;
+    let rest = pin.get(mi + 1..)?;
+    if i < k || rest.len() > segs.len().saturating_sub(k) {
+        return None;
+    }
+    let matches = rest
+        .iter()
+        .enumerate()
+        .all(|(j, (s, is_param))| *is_param || segs.get(k + j) == Some(&s.as_str()));
+    rest.get(i - k)
+        .filter(|(_, is_param)| matches && *is_param)
+        .map(|(n, _)| n.as_str())
+}

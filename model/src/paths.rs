@@ -219,6 +219,10 @@ impl Pin {
 
     /// If the pin matches a prefix of `segs`, the parameter name at `i`.
     fn name_at<'a>(&'a self, segs: &[&str], i: usize) -> Option<&'a str> {
+        if let Some(mi) = crate::multiseg::pin_multi_index(&self.segs) {
+            // `{name*}` spans segments: only what precedes it is matched by position
+            return crate::multiseg::pin_name_at(&self.segs, mi, segs, i);
+        }
         if self.keep || self.segs.len() > segs.len() || i >= self.segs.len() {
             return None;
         }
@@ -252,12 +256,16 @@ pub struct TemplateRules {
 /// # reviewed 2026-12-02
 /// param  /v1.41/images/{name}/json     # these values are one parameter (merge)
 /// param  /zones/:zone                  # `:name` also accepted
+/// param  /v2/{name*}/tags/list          # `{name*}`: one value that may contain `/`
 /// static /v1.41/containers/json        # this literal stays a route (split)
 /// static /users/{userId}/settings      # `{x}` matches any segment before it
 /// ```
 ///
 /// The rules win over inference: a `param` segment is a parameter from the first request
-/// (its values are never stored), a `static` literal is never folded. Errors name the line.
+/// (its values are never stored), a `static` literal is never folded. A `{name*}` segment
+/// (at most one per rule) is a multi-segment parameter: the value runs up to the literal
+/// that follows it in a rule (`tags`), or to the end of the path; segments after that
+/// literal match by position from it. Errors name the line.
 pub fn parse_templates(text: &str) -> Result<TemplateRules, String> {
     let mut rules = TemplateRules::default();
     for (n, line) in text.lines().enumerate() {
@@ -278,6 +286,16 @@ pub fn parse_templates(text: &str) -> Result<TemplateRules, String> {
         }
         let pin = Pin::parse(path);
         let has_param = pin.segs.iter().any(|(_, p)| *p);
+        let multis = pin
+            .segs
+            .iter()
+            .filter(|(n, p)| *p && crate::multiseg::is_multi_pin(n))
+            .count();
+        if multis > usize::from(kind == "param") {
+            return Err(format!(
+                "line {n}: `{path}`: at most one {{name*}} per rule, and only in `param`"
+            ));
+        }
         match kind {
             "param" if has_param => rules.params.push(path.to_string()),
             "param" => return Err(format!("line {n}: `{path}` has no {{parameter}}")),
@@ -335,8 +353,35 @@ pub(crate) fn route<'a>(
 ) -> Option<&'a mut PathNode> {
     let mut cur = root;
     cur.hits += 1;
+    // inside a value of a multi-segment pin (`{name*}`): where it started, the literals that
+    // end it; after it, where its pins continue
+    let mut value_ends: Option<(usize, Vec<&str>)> = None;
+    let mut tail: Option<(usize, usize)> = None;
     for (i, &seg) in segs.iter().enumerate() {
-        let pinned = pins.iter().find_map(|p| p.name_at(segs, i));
+        if let Some((start, ends)) = &value_ends {
+            if !ends.contains(&seg) {
+                continue; // one more segment of the value: never stored
+            }
+            tail = Some((*start, i));
+            value_ends = None;
+        }
+        let pinned = pins.iter().find_map(|p| {
+            p.name_at(segs, i).or_else(|| {
+                let (start, k) = tail?;
+                crate::multiseg::pin_tail_name(&p.segs, segs, start, k, i)
+            })
+        });
+        let multi_pin = pinned
+            .or(cur.pin.as_deref())
+            .is_some_and(crate::multiseg::is_multi_pin);
+        if multi_pin && !pins.iter().any(|p| p.keeps(segs, i)) {
+            value_ends = Some((
+                i,
+                pins.iter()
+                    .filter_map(|p| crate::multiseg::pin_suffix_at(&p.segs, segs, i))
+                    .collect(),
+            ));
+        }
         if let Some(name) = pinned {
             if cur.pin.as_deref().is_none_or(|p| name < p) {
                 cur.pin = Some(name.to_string());
@@ -1095,8 +1140,13 @@ fn derive_rec(
         .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
         .map(|(c, _)| *c)
         .unwrap_or(SegClass::Word);
-    let mut name = param_name(segs.last(), prev_vocab, class, node.pin.as_deref());
-    if multi.is_some() {
+    let pinned_multi = node
+        .pin
+        .as_deref()
+        .is_some_and(crate::multiseg::is_multi_pin);
+    let pin = node.pin.as_deref().map(|p| p.trim_end_matches('*'));
+    let mut name = param_name(segs.last(), prev_vocab, class, pin);
+    if multi.is_some() && pin.is_none() {
         name = crate::multiseg::multi_name(&name);
     }
     let taken = |n: &str, segs: &[TSeg]| {
@@ -1116,7 +1166,7 @@ fn derive_rec(
         name,
         values,
         class,
-        multi: multi.is_some(),
+        multi: multi.is_some() || pinned_multi,
     });
     if let Some(w) = why.as_mut() {
         let folded: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} by {r}")).collect();

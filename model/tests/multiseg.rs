@@ -498,3 +498,49 @@ proptest! {
         prop_assert_eq!(total, t.len() as u64, "{:#?}", ops(&m));
     }
 }
+
+/// A reviewed templates file corrects what inference cannot see: names that always have
+/// two segments (`team/app`) look like two parameters; `param /v2/{name*}/manifests/{ref}`
+/// and `param /v2/{name*}/tags/list` make them one multi-segment parameter, values never
+/// stored.
+#[test]
+fn a_multi_segment_pin_wins_over_inference() {
+    let mut t = Vec::new();
+    for n in ["team/app", "team/db", "ops/proxy", "ml/train"] {
+        t.push(obs("GET", &format!("/v2/{n}/manifests/latest"), 200, "{}"));
+        t.push(obs("GET", &format!("/v2/{n}/tags/list"), 200, "{}"));
+    }
+    t.push(obs("GET", "/v2/deep/nested/name/tags/list", 200, "{}"));
+    for bad in ["param /a/{x*}/b/{y*}", "static /a/{x*}/b"] {
+        assert!(apitap_model::paths::parse_templates(bad).is_err(), "{bad}");
+    }
+    let unpinned = learn_all(&t);
+    assert!(
+        multi_templates(&unpinned).is_empty(),
+        "{:#?}",
+        ops(&unpinned)
+    );
+    let rules = apitap_model::paths::parse_templates(
+        "param /v2/{name*}/manifests/{reference}\nparam /v2/{name*}/tags/list\n",
+    )
+    .expect("valid rules");
+    let cfg = LearnConfig {
+        pinned: rules.params,
+        ..LearnConfig::default()
+    };
+    let mut m = ApiModel::new();
+    for o in &t {
+        m.observe(o, &cfg);
+    }
+    let got = ops(&m);
+    has(&got, "GET /v2/{name}/manifests/{reference}");
+    has(&got, "GET /v2/{name}/tags/list");
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let multi = multi_templates(&m);
+    assert_eq!(multi.len(), 2, "{multi:#?}");
+    // no value is stored in the model
+    let json = m.to_json();
+    for v in ["team", "proxy", "train", "nested"] {
+        assert!(!json.contains(v), "{v} stored");
+    }
+}
