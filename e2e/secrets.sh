@@ -10,7 +10,8 @@
 # 2. `apitap --log debug learn` writes OpenAPI JSON, YAML and the native model, with and
 #    without --examples; the agent's /v1/endpoints, /v1/model, /v1/openapi.json, /metrics and
 #    its debug log are fetched. Not one planted value may appear in any of them.
-# 3. The inventory is there: x-apitap-pii with the email, phone, ssn, card, iban classes.
+# 3. The inventory is there: x-apitap-pii with the email, phone, ssn, card, iban classes, and
+#    the agent's apitap_http_pii_exchanges_total counts exchanges of each of them.
 # 4. Hostile `diff` inputs (small crafted files): /dev/zero, deep nesting (JSON and YAML
 #    flow), an allOf that refers to itself, properties that refer back to their schema: each
 #    ends within seconds with a clear error (or, for the legitimate recursion, a result).
@@ -108,6 +109,16 @@ walk(doc)
 need = {"email", "phone", "ssn", "card", "iban", "secret"}
 print("classes:", sorted(seen))
 sys.exit(0 if need <= seen else 1)
+PY
+python3 - "$T/agent-metrics" <<'PY' && e2e_pass "agent PII metric counts exchanges with email, phone, ssn, card, iban, secret" || e2e_fail "agent PII metric"
+import re, sys
+seen = set()
+for line in open(sys.argv[1]):
+    m = re.match(r'apitap_http_pii_exchanges_total\{.*pii_class="(\w+)".*\} (\d+)', line)
+    if m and int(m.group(2)) > 0:
+        seen.add(m.group(1))
+print("metric classes:", sorted(seen))
+sys.exit(0 if {"email", "phone", "ssn", "card", "iban", "secret"} <= seen else 1)
 PY
 python3 - "$T/learn-plain.json" <<'PY' && e2e_pass "PII path segments are parameters" || e2e_fail "PII path segments are parameters"
 import json, sys

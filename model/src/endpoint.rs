@@ -6,6 +6,8 @@
 //! evidence (count, latency, HTTP status, headers) is kept as for any exchange.
 
 use crate::evidence::{self, cnt, combine_map, is_false, is_zero, Combine, Histogram, Mode};
+use crate::pii::PiiClass;
+use crate::redact::is_secret_key;
 use crate::schema::{Ctx, SchemaNode};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -471,6 +473,9 @@ impl Endpoint {
                     seen[ns] = h;
                     ns += 1;
                 }
+                if !v.is_empty() && is_secret_key(&k) {
+                    ctx.mark(PiiClass::Secret);
+                }
                 if let Some(node) = slot(&mut self.query, &k, MAX_QUERY, &mut self.overflow) {
                     node.observe_query(&pct_decode(v, true), &k, ctx);
                 }
@@ -478,6 +483,7 @@ impl Endpoint {
         }
         for (k, v) in &obs.request_headers {
             if k.eq_ignore_ascii_case("authorization") {
+                ctx.mark(PiiClass::Secret);
                 let first = v.split_whitespace().next().unwrap_or("");
                 let scheme = ["bearer", "basic", "digest"]
                     .into_iter()
@@ -493,6 +499,9 @@ impl Endpoint {
                 for c in v.split(';') {
                     let name = c.split('=').next().unwrap_or("").trim();
                     if !name.is_empty() {
+                        if is_secret_key(name) {
+                            ctx.mark(PiiClass::Secret);
+                        }
                         if let Some(x) =
                             slot(&mut self.cookies, name, MAX_COOKIES, &mut self.overflow)
                         {
@@ -500,9 +509,14 @@ impl Endpoint {
                         }
                     }
                 }
+            } else if k.eq_ignore_ascii_case("proxy-authorization") {
+                ctx.mark(PiiClass::Secret);
             } else if !is_standard_header(k) {
                 let mut buf = [0u8; 64];
                 let lk = lower(k, &mut buf);
+                if is_secret_key(&lk) {
+                    ctx.mark(PiiClass::Secret);
+                }
                 if let Some(node) = slot(&mut self.headers, &lk, MAX_HEADERS, &mut self.overflow) {
                     node.observe_text(v, &lk, ctx);
                 }
@@ -628,6 +642,7 @@ mod tests {
             Ctx {
                 ts: 1,
                 examples: false,
+                pii: &std::cell::Cell::new(0),
             },
         );
         let s = b.schema.to_schema(false);

@@ -27,10 +27,12 @@
 use crate::endpoint::Endpoint;
 use crate::evidence::{cnt, combine_map, is_zero, Combine, Mode};
 use crate::paths::{derive_flow, route, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
+use crate::pii::ClassSet;
 use crate::schema::Ctx;
 use crate::valueflow::ValueFlow;
 use crate::Observation;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// Current native model format version.
@@ -242,7 +244,20 @@ fn valid_method(m: &str) -> bool {
 }
 
 impl SourceModel {
-    fn observe(&mut self, obs: &Observation, cfg: &LearnConfig, pins: &[Pin]) {
+    /// Learn one exchange; returns the PII classes the learner found in it.
+    fn observe(&mut self, obs: &Observation, cfg: &LearnConfig, pins: &[Pin]) -> ClassSet {
+        let pii = Cell::new(0);
+        self.observe_into(obs, cfg, pins, &pii);
+        pii.get()
+    }
+
+    fn observe_into(
+        &mut self,
+        obs: &Observation,
+        cfg: &LearnConfig,
+        pins: &[Pin],
+        pii: &Cell<ClassSet>,
+    ) {
         let Some((path, query)) = split_target(&obs.target) else {
             self.stats.bad_target += 1;
             return;
@@ -296,6 +311,7 @@ impl SourceModel {
         let ctx = Ctx {
             ts: obs.ts_unix_ms,
             examples: cfg.examples,
+            pii,
         };
         if obs.grpc.is_some() && crate::grpc::method_path(path).is_some() {
             // a gRPC method is an exact name: kept beside the trie, never templated
@@ -408,8 +424,12 @@ impl ApiModel {
         Self::default()
     }
 
-    /// Learn from one exchange.
-    pub fn observe(&mut self, obs: &Observation, cfg: &LearnConfig) {
+    /// Learn from one exchange. Returns the PII classes the learner found in it (the values
+    /// it classified: path parameters, query values, non-standard request headers, JSON, form
+    /// and multipart body values; plus `secret` for credentials in `Authorization`, and
+    /// query parameters, cookies and headers under secret-like names). An exchange the
+    /// learner did not look into (dropped, over the node budget, a gRPC call) yields none.
+    pub fn observe(&mut self, obs: &Observation, cfg: &LearnConfig) -> ClassSet {
         let pins = pins_of(cfg);
         self.observe_with_pins(obs, cfg, &pins)
     }
@@ -426,13 +446,19 @@ impl ApiModel {
         }
     }
 
-    fn observe_with_pins(&mut self, obs: &Observation, cfg: &LearnConfig, pins: &[Pin]) {
+    fn observe_with_pins(
+        &mut self,
+        obs: &Observation,
+        cfg: &LearnConfig,
+        pins: &[Pin],
+    ) -> ClassSet {
         if !self.sources.contains_key(&cfg.source) {
             self.sources
                 .insert(cfg.source.clone(), SourceModel::default());
         }
-        if let Some(s) = self.sources.get_mut(&cfg.source) {
-            s.observe(obs, cfg, pins);
+        match self.sources.get_mut(&cfg.source) {
+            Some(s) => s.observe(obs, cfg, pins),
+            None => 0,
         }
     }
 

@@ -1103,6 +1103,7 @@ fn derive_rec(
     let direct = classes_text(&p.classes);
     let (direct_hits, n_folded) = (p.hits, absorbed.len());
     let flow_hits = absorbed.iter().filter(|(k, _)| flow.hit(k)).count();
+    let pii = std::cell::Cell::new(0);
     for (k, child) in absorbed {
         p.combine(child, Mode::Sum);
         *p.classes.entry(SegClass::Word).or_insert(0) += child.hits;
@@ -1112,6 +1113,7 @@ fn derive_rec(
             Ctx {
                 ts: 0,
                 examples: false,
+                pii: &pii,
             },
         );
     }
@@ -1129,6 +1131,7 @@ fn derive_rec(
                 Ctx {
                     ts: 0,
                     examples: false,
+                    pii: &pii,
                 },
             );
         }

@@ -378,125 +378,11 @@ pub fn segment_class(seg: &str) -> Option<PiiClass> {
 /// A set of [`PiiClass`]es as bits (`1 << class as u8`).
 pub type ClassSet = u8;
 
-/// Bytes of each body scanned by [`exchange_classes`].
-pub const SCAN_BODY_BYTES: usize = 64 * 1024;
-/// Values (strings, fields, segments) classified per exchange by [`exchange_classes`].
-pub const SCAN_VALUES: usize = 512;
-
-fn check(set: &mut ClassSet, budget: &mut usize, v: &str) {
-    if *budget > 0 {
-        *budget -= 1;
-        add(set, segment_class(v));
-    }
-}
-
-fn add(set: &mut ClassSet, c: Option<PiiClass>) {
-    if let Some(c) = c {
-        *set |= 1 << (c as u8);
-    }
-}
-
 /// The classes in a set, in [`PiiClass::ALL`] order.
 pub fn classes(set: ClassSet) -> impl Iterator<Item = PiiClass> {
     PiiClass::ALL
         .into_iter()
         .filter(move |c| set & (1 << (*c as u8)) != 0)
-}
-
-/// The PII classes one exchange carries (for the per-route metric): path segments, query
-/// values, request header values (cookies under secret-like names, credentials in
-/// `Authorization`), and the string values of JSON and form bodies in both directions (the
-/// first [`SCAN_BODY_BYTES`] of each, at most [`SCAN_VALUES`] values in all). Only the set
-/// of classes is returned; no value is kept.
-pub fn exchange_classes(obs: &crate::Observation) -> ClassSet {
-    let mut set: ClassSet = 0;
-    let mut budget = SCAN_VALUES;
-    let target = obs.target.as_str();
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    for seg in path.split('/').filter(|s| !s.is_empty()) {
-        check(&mut set, &mut budget, seg);
-    }
-    for pair in query.split('&') {
-        if let Some((k, v)) = pair.split_once('=') {
-            if crate::redact::is_secret_key(k) && !v.is_empty() {
-                add(&mut set, Some(PiiClass::Secret));
-            }
-            check(&mut set, &mut budget, v);
-        }
-    }
-    for (k, v) in &obs.request_headers {
-        if k.eq_ignore_ascii_case("cookie") {
-            for c in v.split(';') {
-                if let Some((name, _)) = c.split_once('=') {
-                    if crate::redact::is_secret_key(name.trim()) {
-                        add(&mut set, Some(PiiClass::Secret));
-                    }
-                }
-            }
-        } else if k.eq_ignore_ascii_case("authorization") || crate::redact::is_secret_key(k) {
-            add(&mut set, Some(PiiClass::Secret));
-        } else if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("user-agent") {
-            check(&mut set, &mut budget, v);
-        }
-    }
-    let bodies = [
-        (
-            obs.request_header("content-type"),
-            obs.request_body.as_deref(),
-        ),
-        (
-            obs.response_header("content-type"),
-            obs.response_body.as_deref(),
-        ),
-    ];
-    for (ct, body) in bodies {
-        let (Some(ct), Some(body)) = (ct, body) else {
-            continue;
-        };
-        let b = body.get(..SCAN_BODY_BYTES).unwrap_or(body);
-        let text = String::from_utf8_lossy(b);
-        if ct.contains("json") {
-            // string literals, escapes left as they are (a shape check needs none)
-            let mut rest = text.as_ref();
-            while let Some(start) = rest.find('"') {
-                let after = &rest[start + 1..];
-                let mut end = None;
-                let mut esc = false;
-                for (i, c) in after.char_indices() {
-                    if esc {
-                        esc = false;
-                    } else if c == '\\' {
-                        esc = true;
-                    } else if c == '"' {
-                        end = Some(i);
-                        break;
-                    }
-                }
-                let Some(end) = end else { break };
-                check(&mut set, &mut budget, &after[..end]);
-                rest = &after[end + 1..];
-                if budget == 0 {
-                    break;
-                }
-            }
-            // numbers: card numbers sent as JSON integers
-            for tok in text.split(|c: char| !c.is_ascii_digit()) {
-                if (13..=19).contains(&tok.len()) && is_card(tok) {
-                    add(&mut set, Some(PiiClass::Card));
-                }
-            }
-        } else if ct.contains("x-www-form-urlencoded") {
-            for pair in text.split('&') {
-                if let Some((k, v)) = pair.split_once('=') {
-                    if crate::redact::is_secret_key(k) && !v.is_empty() {
-                        add(&mut set, Some(PiiClass::Secret));
-                    }
-                    check(&mut set, &mut budget, &v.replace('+', " "));
-                }
-            }
-        }
-    }
-    set
 }
 
 #[cfg(test)]
@@ -549,8 +435,13 @@ mod tests {
     }
 
     #[test]
-    fn exchange_scan() {
+    fn observe_returns_classes() {
+        // the learner reports the classes it found, so the agent's per-route PII metric
+        // needs no second scan of the exchange
+        let cfg = crate::LearnConfig::default();
+        let mut m = crate::ApiModel::new();
         let o = crate::Observation {
+            method: "POST".into(),
             target: "/users/+14155550142/x?email=ann%40example.com".into(),
             request_headers: vec![
                 ("Content-Type".into(), "application/json".into()),
@@ -559,17 +450,30 @@ mod tests {
             request_body: Some(
                 br#"{"iban":"DE89370400440532013000","n":4111111111111111}"#.to_vec(),
             ),
+            status: Some(200),
             ..Default::default()
         };
-        let got: Vec<&str> = super::classes(exchange_classes(&o))
+        let got: Vec<&str> = super::classes(m.observe(&o, &cfg))
             .map(PiiClass::name)
             .collect();
         assert_eq!(got, ["email", "phone", "card", "iban", "secret"]);
-        let plain = crate::Observation {
+        let auth = crate::Observation {
+            method: "GET".into(),
             target: "/users/42?page=2".into(),
+            request_headers: vec![("Authorization".into(), "Bearer x".into())],
+            status: Some(200),
             ..Default::default()
         };
-        assert_eq!(exchange_classes(&plain), 0);
+        assert_eq!(m.observe(&auth, &cfg), 1 << PiiClass::Secret as u8);
+        let plain = crate::Observation {
+            method: "GET".into(),
+            target: "/users/42?page=2".into(),
+            response_headers: vec![("Content-Type".into(), "application/json".into())],
+            response_body: Some(br#"{"name":"Ann","n":7}"#.to_vec()),
+            status: Some(200),
+            ..Default::default()
+        };
+        assert_eq!(m.observe(&plain, &cfg), 0);
     }
 
     #[test]

@@ -53,12 +53,13 @@ use crate::classify::{
 use crate::evidence::{
     self, cnt, combine_map, combine_opt, is_false, is_zero, is_zero_i, Combine, Mode,
 };
-use crate::pii::{classify_int, classify_value, segment_class, PiiClass};
+use crate::pii::{classify_int, classify_value, segment_class, ClassSet, PiiClass};
 use crate::redact::{example_for, example_text, is_secret_key, key_words};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -244,9 +245,19 @@ pub struct SchemaNode {
 
 /// Per-observation context for schema inference.
 #[derive(Clone, Copy)]
-pub(crate) struct Ctx {
+pub(crate) struct Ctx<'a> {
     pub ts: i64,
     pub examples: bool,
+    /// The PII classes found in this observation so far (what [`SchemaNode::pii_add`]
+    /// counted), so the caller learns them without scanning the exchange again.
+    pub pii: &'a Cell<ClassSet>,
+}
+
+impl Ctx<'_> {
+    /// Notes that the observation carried a value of class `c`.
+    pub fn mark(&self, c: PiiClass) {
+        self.pii.set(self.pii.get() | 1 << (c as u8));
+    }
 }
 
 fn fnv(s: &str) -> u64 {
@@ -319,14 +330,15 @@ impl SchemaNode {
         }
     }
 
-    fn pii_add(&mut self, c: Option<PiiClass>) {
+    fn pii_add(&mut self, c: Option<PiiClass>, ctx: Ctx) {
         if let Some(c) = c {
+            ctx.mark(c);
             *self.pii.entry(c).or_insert(0) += 1;
             self.kill_enum();
         }
     }
 
-    fn string(&mut self, s: &str, key: &str) {
+    fn string(&mut self, s: &str, key: &str, ctx: Ctx) {
         self.t.string += 1;
         let f = string_format(s);
         self.fmt_add(f);
@@ -334,7 +346,7 @@ impl SchemaNode {
             None if s.contains('%') => segment_class(s),
             c => c,
         };
-        self.pii_add(class);
+        self.pii_add(class, ctx);
         if self.enum_dead {
             return;
         }
@@ -385,10 +397,10 @@ impl SchemaNode {
                     }
                 } else {
                     self.t.integer += 1;
-                    self.pii_add(n.as_u64().and_then(classify_int));
+                    self.pii_add(n.as_u64().and_then(classify_int), ctx);
                 }
             }
-            Value::String(s) => self.string(s, key),
+            Value::String(s) => self.string(s, key, ctx),
             Value::Array(a) => {
                 self.t.array += 1;
                 if depth >= MAX_DEPTH {
@@ -510,10 +522,10 @@ impl SchemaNode {
             TextScalar::Bool => self.t.boolean += 1,
             TextScalar::Int => {
                 self.t.integer += 1;
-                self.pii_add(classify_value(s));
+                self.pii_add(classify_value(s), ctx);
             }
             TextScalar::Num => self.t.number += 1,
-            TextScalar::Str(_) => self.string(s, key),
+            TextScalar::Str(_) => self.string(s, key, ctx),
         }
         if ctx.examples {
             example_min(&mut self.example, example_text(s));
@@ -815,7 +827,7 @@ impl SchemaNode {
 pub(crate) struct Observe<'a> {
     node: &'a mut SchemaNode,
     key: &'a str,
-    ctx: Ctx,
+    ctx: Ctx<'a>,
     depth: usize,
     /// The value is an array element (`key` names the array, not this value).
     item: bool,
@@ -832,7 +844,7 @@ impl<'de> DeserializeSeed<'de> for Observe<'_> {
 struct ItemSeed<'a> {
     slot: &'a mut Option<Box<SchemaNode>>,
     key: &'a str,
-    ctx: Ctx,
+    ctx: Ctx<'a>,
     depth: usize,
 }
 
@@ -919,7 +931,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
         self.node.touch(self.ctx.ts);
         self.node.t.integer += 1;
-        self.node.pii_add(classify_int(v));
+        self.node.pii_add(classify_int(v), self.ctx);
         self.scalar(|| Value::from(v));
         Ok(())
     }
@@ -937,7 +949,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         self.node.touch(self.ctx.ts);
-        self.node.string(v, self.key);
+        self.node.string(v, self.key, self.ctx);
         self.scalar(|| Value::String(v.to_owned()));
         Ok(())
     }
@@ -1094,10 +1106,11 @@ impl Combine for SchemaNode {
 mod tests {
     use super::*;
 
-    fn ctx() -> Ctx {
+    fn ctx() -> Ctx<'static> {
         Ctx {
             ts: 1,
             examples: false,
+            pii: Box::leak(Box::new(Cell::new(0))),
         }
     }
 
@@ -1251,7 +1264,8 @@ mod tests {
         /// objects list their keys sorted, as `Map` iterates them).
         #[test]
         fn streaming_equals_value_walk(docs in proptest::collection::vec(arb_json(), 1..6), examples: bool) {
-            let c = Ctx { ts: 5, examples };
+            let cell = Cell::new(0);
+            let c = Ctx { ts: 5, examples, pii: &cell };
             let (mut a, mut b) = (SchemaNode::default(), SchemaNode::default());
             for d in &docs {
                 // the old path: parse to a Value, then walk it

@@ -427,7 +427,8 @@ impl Run {
                 self.skipped += 1;
                 continue;
             };
-            self.learner.observe(&obs);
+            // the PII classes come from the learner's own pass over the values
+            let pii = self.learner.observe(&obs);
             self.exchanges += 1;
             self.dirty = true;
             // The model keys the service by `--service` when it is set (LearnConfig::service),
@@ -465,7 +466,6 @@ impl Run {
             let (Some(status), Some(lat)) = (obs.status, obs.latency_ms) else {
                 continue;
             };
-            let pii = apitap_model::pii::exchange_classes(&obs);
             let req_bytes = ex.request.as_ref().map_or(0, |r| r.body_len);
             let resp_bytes = ex.response.as_ref().map_or(0, |r| r.body_len);
             match self.routes.route(service, &obs.target) {

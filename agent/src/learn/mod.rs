@@ -96,14 +96,17 @@ impl Learner {
     /// Learns from one exchange.
     pub fn observe_exchange(&mut self, ex: &Exchange) {
         match observation(ex) {
-            Some(obs) => self.observe(&obs),
+            Some(obs) => {
+                self.observe(&obs);
+            }
             None => self.stats.skipped_no_request += 1,
         }
     }
 
-    /// Learns from one observation.
-    pub fn observe(&mut self, obs: &Observation) {
-        self.model.observe(obs, &self.config);
+    /// Learns from one observation; returns the PII classes the learner found in it
+    /// ([`apitap_model::ApiModel::observe`]).
+    pub fn observe(&mut self, obs: &Observation) -> apitap_model::pii::ClassSet {
+        let pii = self.model.observe(obs, &self.config);
         self.stats.observed += 1;
         if !self.overflow_logged
             && self
@@ -118,6 +121,7 @@ impl Learner {
                 "learner node budget reached: exchanges needing new path nodes are counted in _other, not learned (logged once)"
             );
         }
+        pii
     }
 }
 

@@ -151,7 +151,7 @@ pub struct RedSample<'a> {
     pub request_bytes: u64,
     /// Response body length, bytes.
     pub response_bytes: u64,
-    /// PII classes the exchange carried ([`apitap_model::pii::exchange_classes`]).
+    /// PII classes the learner found in the exchange ([`apitap_model::ApiModel::observe`]).
     pub pii: apitap_model::pii::ClassSet,
 }
 
