@@ -3,7 +3,8 @@
 #  1. learn a model from a HAR with `apitap learn --format model`, push it with
 #     `apitap push` (gzip, bearer token) to a running `apitap collector`;
 #  2. the web page, rendered by headless Chromium (`--dump-dom`), lists the service and its
-#     endpoints with count, error rate and latency; a screenshot is saved (E2E_KEEP=1 keeps it);
+#     endpoints with count, error rate and latency, and the sensitive-data inventory (field,
+#     PII class, count; no value); a screenshot is saved (E2E_KEEP=1 keeps it);
 #  3. a push with a wrong token fails with exit 1 and changes nothing;
 #  4. kill -9 and restart: the service and its spec are still there.
 # Skips when chromium is missing, unless CI is set (then it fails).
@@ -32,7 +33,7 @@ def e(method, url, status, body, ms):
                      "redirectURL": "", "headersSize": -1, "bodySize": len(body)},
         "cache": {}, "timings": {"send": 0, "wait": ms, "receive": 0}})
 for i in range(1, 41):
-    e("GET", f"http://shop.local/products/{i}", 200 if i % 10 else 500, json.dumps({"id": i, "name": f"p{i}", "price": i * 1.5}), 5 + i)
+    e("GET", f"http://shop.local/products/{i}", 200 if i % 10 else 500, json.dumps({"id": i, "name": f"p{i}", "price": i * 1.5, "seller": {"email": f"seller{i}@example.com"}}), 5 + i)
 for i in range(1, 11):
     e("POST", "http://shop.local/orders", 201, json.dumps({"order": i}), 20)
 json.dump({"log": {"version": "1.2", "creator": {"name": "e2e", "version": "1"}, "entries": entries}}, open(sys.argv[1], "w"))
@@ -112,6 +113,12 @@ post = [r for r in eps if r[1] == "POST"]
 assert get and get[0][2].startswith("/products/{") and get[0][3] == "40" and get[0][4] == "10.0%", get
 assert post and post[0][2] == "/orders" and post[0][3] == "10" and post[0][4] == "0.0%", post
 assert get[0][5].endswith("ms") and get[0][6].endswith("ms"), get
+# the sensitive-data inventory: class and count, never the value
+pii = [r for t, r in p.rows if t == "pii"]
+print("pii:", pii)
+assert ["GET", get[0][2], "response 200: seller.email", "email 36"] in pii, pii
+assert ["GET", get[0][2], "response 500: seller.email", "email 4"] in pii, pii
+assert "example.com" not in open(sys.argv[1]).read()
 PY
 e2e_check "screenshot written" test -s "$T/collector.png"
 if [ -n "$E2E_KEEP" ]; then e2e_log "screenshot: $T/collector.png"; fi

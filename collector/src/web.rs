@@ -3,6 +3,12 @@
 //! (gRPC methods left out) and, when the model has any, a table of its gRPC methods (calls,
 //! error rate by `grpc-status`, the status codes by name, streaming kind, latency); never
 //! `grpc-message` or any other captured value.
+//!
+//! Per service it also shows the sensitive-data inventory ([`pii_section`]): every parameter,
+//! header and body field whose values showed a PII class, with the count per class, read from
+//! the `x-apitap-pii` annotations of the service's OpenAPI export (so the page and the spec
+//! never disagree). Only class names and counts are shown: the model holds no value to show.
+//! At most [`PII_ROWS`] rows per service, the rest counted.
 
 use super::store::{Backend, Store};
 use anyhow::Result;
@@ -134,6 +140,7 @@ th{background:#f4f4f4}.err{color:#b00}code{font-size:.95em}\
         }
         o.push_str("</tbody></table>\n");
         grpc_table(&mut o, &n, &combined);
+        pii_section(&mut o, &n, &model);
     }
     o.push_str("</body></html>\n");
     Ok(o)
@@ -206,9 +213,227 @@ fn grpc_table(o: &mut String, service: &str, m: &apitap_model::model::SourceMode
     o.push_str("</tbody></table>\n");
 }
 
+/// Rows of the sensitive-data inventory shown per service.
+pub const PII_ROWS: usize = 200;
+
+/// One inventory row: method, path, where (`query limit`, `request body: user.email`,
+/// `response 200: items[].phone`), classes with counts.
+type PiiRow = (String, String, String, String);
+
+fn pii_classes(v: &serde_json::Value) -> Option<String> {
+    let m = v.get("x-apitap-pii")?.as_object()?;
+    let parts: Vec<String> = m
+        .iter()
+        .map(|(c, n)| format!("{c} {}", n.as_u64().unwrap_or(0)))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Walks one schema: `at` is where it is (`request body`), `field` the dotted field path.
+fn pii_schema(
+    s: &serde_json::Value,
+    op: (&str, &str),
+    at: &str,
+    field: &str,
+    depth: usize,
+    rows: &mut Vec<PiiRow>,
+    more: &mut usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    if let Some(c) = pii_classes(s) {
+        if rows.len() < PII_ROWS {
+            let w = if field.is_empty() {
+                at.to_string()
+            } else {
+                format!("{at}: {field}")
+            };
+            rows.push((op.0.to_string(), op.1.to_string(), w, c));
+        } else {
+            *more += 1;
+        }
+    }
+    let join = |k: &str| {
+        if field.is_empty() {
+            k.to_string()
+        } else {
+            format!("{field}.{k}")
+        }
+    };
+    if let Some(props) = s.get("properties").and_then(|p| p.as_object()) {
+        for (k, v) in props {
+            pii_schema(v, op, at, &join(k), depth + 1, rows, more);
+        }
+    }
+    if let Some(v) = s.get("items") {
+        pii_schema(v, op, at, &format!("{field}[]"), depth + 1, rows, more);
+    }
+    if let Some(v) = s.get("additionalProperties").filter(|v| v.is_object()) {
+        pii_schema(v, op, at, &join("*"), depth + 1, rows, more);
+    }
+    for k in ["oneOf", "anyOf", "allOf", "prefixItems"] {
+        for v in s.get(k).and_then(|a| a.as_array()).into_iter().flatten() {
+            pii_schema(v, op, at, field, depth + 1, rows, more);
+        }
+    }
+}
+
+/// The schemas of a request body or response object, one per media type.
+fn content_schemas(v: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    v.get("content")
+        .and_then(|c| c.as_object())
+        .into_iter()
+        .flat_map(|c| c.values().filter_map(|m| m.get("schema")))
+}
+
+/// The inventory rows of an OpenAPI document (see the module doc), and how many did not fit.
+fn pii_rows(doc: &serde_json::Value) -> (Vec<PiiRow>, usize) {
+    let (mut rows, mut more) = (Vec::new(), 0);
+    let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
+        return (rows, more);
+    };
+    for (path, item) in paths {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for (method, op) in item {
+            if !op.is_object() || method == "parameters" {
+                continue;
+            }
+            let m = method.to_ascii_uppercase();
+            let key = (m.as_str(), path.as_str());
+            for p in op
+                .get("parameters")
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let Some(c) = pii_classes(p) {
+                    let at = format!(
+                        "{} {}",
+                        p.get("in").and_then(|v| v.as_str()).unwrap_or(""),
+                        p.get("name").and_then(|v| v.as_str()).unwrap_or("")
+                    );
+                    if rows.len() < PII_ROWS {
+                        rows.push((m.clone(), path.clone(), at, c));
+                    } else {
+                        more += 1;
+                    }
+                }
+            }
+            if let Some(rb) = op.get("requestBody") {
+                for s in content_schemas(rb) {
+                    pii_schema(s, key, "request body", "", 0, &mut rows, &mut more);
+                }
+            }
+            for (code, r) in op
+                .get("responses")
+                .and_then(|r| r.as_object())
+                .into_iter()
+                .flatten()
+            {
+                for s in content_schemas(r) {
+                    pii_schema(
+                        s,
+                        key,
+                        &format!("response {code}"),
+                        "",
+                        0,
+                        &mut rows,
+                        &mut more,
+                    );
+                }
+            }
+        }
+    }
+    (rows, more)
+}
+
+/// Appends the sensitive-data inventory of one service (`n`: its escaped name), if any.
+fn pii_section(o: &mut String, n: &str, model: &apitap_model::ApiModel) {
+    let doc = model.to_openapi(&apitap_model::ExportOptions::default());
+    let (rows, more) = pii_rows(&doc);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<h3 id=\"pii-{n}\">{n}: sensitive data</h3>\n<table class=\"pii\" data-service=\"{n}\"><thead><tr><th>method</th><th>path</th><th>where</th><th>PII classes (values)</th></tr></thead><tbody>"
+    );
+    for (m, p, w, c) in &rows {
+        let _ = writeln!(
+            o,
+            "<tr class=\"pii-row\"><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(m),
+            esc(p),
+            esc(w),
+            esc(c)
+        );
+    }
+    o.push_str("</tbody></table>\n");
+    if more > 0 {
+        let _ = writeln!(o, "<p class=\"pii-more\">{more} more positions with sensitive data: see the spec's <code>x-apitap-pii</code>.</p>");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::esc;
+
+    #[test]
+    fn pii_inventory_rows() {
+        let doc = serde_json::json!({"paths": {"/users/{userId}": {
+            "parameters": [],
+            "get": {
+                "parameters": [
+                    {"name": "userId", "in": "path", "x-apitap-pii": {"phone": 3}},
+                    {"name": "limit", "in": "query"}
+                ],
+                "responses": {"200": {"content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {
+                        "contact": {"type": "object", "properties": {
+                            "email": {"type": "string", "x-apitap-pii": {"email": 5}}}},
+                        "cards": {"type": "array", "items": {"type": "string", "x-apitap-pii": {"card": 2, "secret": 1}}}
+                    }}}}}}
+            },
+            "post": {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+                "properties": {"<b>": {"x-apitap-pii": {"ssn": 1}}}}}}}}
+        }}});
+        let (rows, more) = super::pii_rows(&doc);
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} {} | {} | {}", r.0, r.1, r.2, r.3))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "GET /users/{userId} | path userId | phone 3",
+                "GET /users/{userId} | response 200: cards[] | card 2, secret 1",
+                "GET /users/{userId} | response 200: contact.email | email 5",
+                "POST /users/{userId} | request body: <b> | ssn 1",
+            ]
+        );
+        assert_eq!(more, 0);
+        let mut page = String::new();
+        let mut m = apitap_model::ApiModel::new();
+        let obs = apitap_model::Observation {
+            method: "POST".into(),
+            target: "/signup".into(),
+            request_headers: vec![("Content-Type".into(), "application/json".into())],
+            request_body: Some(br#"{"email":"ann.lee@example.com"}"#.to_vec()),
+            status: Some(201),
+            ..Default::default()
+        };
+        m.observe(&obs, &apitap_model::LearnConfig::default());
+        super::pii_section(&mut page, "svc", &m);
+        assert!(
+            page.contains("<td><code>request body: email</code></td><td>email 1</td>"),
+            "{page}"
+        );
+        assert!(!page.contains("ann.lee"), "{page}");
+    }
 
     #[test]
     fn escapes_markup() {
