@@ -40,13 +40,14 @@ check(not errs, f"helm lint --strict: {errs or 'clean'}")
 
 value_sets = {
     "defaults": {},
-    "full": {"auth": {"tokens": ["0123456789abcdef-token-a", "0123456789abcdef-token-b"]},
+    "full": {"auth": {"tokens": ["0123456789abcdef-token-a", "0123456789abcdef-token-b"], "metricsToken": "0123456789abcdef-scrape"},
              "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus"}},
              "networkPolicy": {"enabled": True, "from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"apitap.io/agent": "true"}}}]},
              "grafanaDashboard": {"enabled": True},
              "persistence": {"size": "5Gi", "storageClassName": "fast"},
              "podAnnotations": {"a": "b"}, "nodeSelector": {"kubernetes.io/os": "linux"}},
-    "nopersist": {"persistence": {"enabled": False}, "auth": {"existingSecret": "my-tokens"}},
+    "nopersist": {"persistence": {"enabled": False}, "auth": {"existingSecret": "my-tokens"}, "serviceMonitor": {"enabled": True}},
+    "metrics-open": {"auth": {"tokens": ["0123456789abcdef-token-a"], "metricsOpen": True}, "serviceMonitor": {"enabled": True}},
     "replicas": {"collector": {"replicas": 3}, "store": {"url": "postgres://apitap:pw@pg:5432/apitap"},
                  "auth": {"tokens": ["0123456789abcdef-token-a"]}},
     "replicas-secret": {"collector": {"replicas": 2}, "store": {"existingSecret": "pg-url", "secretKey": "dsn"}},
@@ -65,6 +66,11 @@ with helm.Chart.load(chart) as c:
             check(sorted(kinds) == ["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Secret", "Service", "ServiceMonitor"], "full render has every object")
             sm = rendered["apitap/templates/servicemonitor.yaml"]
             check("apiVersion: monitoring.coreos.com/v1" in sm and "port: http" in sm and "path: /metrics" in sm, "ServiceMonitor targets the http port's /metrics")
+            check("type: Bearer" in sm and "key: metrics-token" in sm and "name: demo-apitap" in sm, "ServiceMonitor sends the scrape token from the Secret")
+            sec = rendered["apitap/templates/secret.yaml"]
+            check("metrics-token:" in sec, "the Secret holds the scrape token")
+            dep0 = rendered["apitap/templates/deployment.yaml"]
+            check("APITAP_COLLECTOR_METRICS_TOKENS" in dep0 and "optional: false" in dep0, "deployment wires the scrape token")
             dep = rendered["apitap/templates/deployment.yaml"]
             check("APITAP_COLLECTOR_TOKENS" in dep and "readOnlyRootFilesystem: true" in dep, "deployment wires tokens and a read-only root fs")
             cm = rendered["apitap/templates/dashboard.yaml"]
@@ -78,16 +84,28 @@ with helm.Chart.load(chart) as c:
             check(f"name: {sec}" in dep, f"{name}: the store Secret is {sec}")
             if name == "replicas":
                 check("postgres://" not in dep and "demo-apitap-store" in rendered.get("apitap/templates/store-secret.yaml", ""), "the URL is only in the Secret")
+        if name == "nopersist":
+            sm = rendered["apitap/templates/servicemonitor.yaml"]
+            check("name: my-tokens" in sm and "key: metrics-token" in sm, "existingSecret: the ServiceMonitor's token comes from its metrics-token key")
+            check("optional: true" in rendered["apitap/templates/deployment.yaml"], "existingSecret: its metrics-token key is optional")
+        if name == "metrics-open":
+            sm = rendered["apitap/templates/servicemonitor.yaml"]
+            check("authorization" not in sm and "APITAP_COLLECTOR_METRICS_OPEN" in rendered["apitap/templates/deployment.yaml"], "metricsOpen: no scrape token, --metrics-open set")
         if name == "defaults":
             check(sorted(kinds) == ["Deployment", "PersistentVolumeClaim", "Service"], "default render: Deployment, PVC, Service")
             notes = rendered.get("apitap/templates/NOTES.txt", "")
             check("WARNING: no auth.tokens" in notes, "NOTES warn about missing auth")
     try:
+        c.render(values={"auth": {"tokens": ["0123456789abcdef-token-a"]}, "serviceMonitor": {"enabled": True}}, name="demo", namespace="apitap")
+        check(False, "a ServiceMonitor with tokens but no scrape token is refused")
+    except helm.HelmError as e:
+        check("metricsToken" in str(e), f"a ServiceMonitor with tokens but no scrape token is refused: {str(e).splitlines()[0][:90]}")
+    try:
         c.render(values={"collector": {"replicas": 2}}, name="demo", namespace="apitap")
         check(False, "replicas > 1 without a shared store is refused")
     except helm.HelmError as e:
         check("shared store" in str(e), f"replicas > 1 without a shared store is refused: {str(e).splitlines()[0][:90]}")
-    for bad in [{"collector": {"port": 70000}}, {"collector": {"replicas": 0}}, {"store": {"url": "mysql://x"}}, {"auth": {"tokens": ["short"]}}, {"persistence": {"size": "lots"}}, {"unknownKey": 1}]:
+    for bad in [{"collector": {"port": 70000}}, {"collector": {"replicas": 0}}, {"store": {"url": "mysql://x"}}, {"auth": {"tokens": ["short"]}}, {"auth": {"metricsToken": "short"}}, {"persistence": {"size": "lots"}}, {"unknownKey": 1}]:
         try:
             c.validate_schema(bad)
             check(False, f"values.schema.json rejects {bad}")

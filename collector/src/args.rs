@@ -50,6 +50,20 @@ pub struct CollectorArgs {
         hide_env_values = true
     )]
     pub read_tokens: Vec<String>,
+    /// Bearer token that may only scrape `/metrics` (repeatable; for Prometheus'
+    /// `authorization` scrape setting). With any token configured, `/metrics` needs this or a
+    /// read token, unless `--metrics-open`.
+    #[arg(
+        long = "metrics-token",
+        env = "APITAP_COLLECTOR_METRICS_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub metrics_tokens: Vec<String>,
+    /// Serve `/metrics` without a token even when tokens are configured (for scrapers that
+    /// cannot send one; the metrics are the collector's own counters, see the module doc).
+    #[arg(long, env = "APITAP_COLLECTOR_METRICS_OPEN")]
+    pub metrics_open: bool,
     /// Largest accepted push body as sent (compressed), bytes.
     #[arg(long, default_value_t = 16 << 20)]
     pub max_body: usize,
@@ -83,6 +97,8 @@ impl From<CollectorArgs> for CollectorConfig {
             tokens: a.tokens,
             push_tokens: a.push_tokens,
             read_tokens: a.read_tokens,
+            metrics_tokens: a.metrics_tokens,
+            metrics_open: a.metrics_open,
             max_body: a.max_body,
             max_decompressed: a.max_decompressed,
             max_push_values: a.max_push_values,

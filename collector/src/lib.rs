@@ -22,10 +22,18 @@
 //!
 //! - **Auth by scope**: `Authorization: Bearer T` (scheme name case-insensitive). `--token`
 //!   may push and read, `--push-token` may only push, `--read-token` may only read. With no
-//!   token configured at all, everything is open and a warning is logged at start; with any,
-//!   every push needs a push token and every read (the API and the page) a read token.
-//!   `/healthz`, `/readyz` and `/metrics` are open: the metrics are counters of the
-//!   collector itself (no service name, no model content), scraped by Prometheus.
+//!   push or read token configured, pushes and reads are open and a warning is logged at
+//!   start; with any, every push needs a push token and every read (the API and the page) a
+//!   read token.
+//!   `/healthz` and `/readyz` are open (probes send no credentials).
+//! - **`/metrics` auth**: with any token configured, `/metrics` needs a bearer token too: a
+//!   `--metrics-token` (may only scrape) or a read token. Prometheus sends one with the scrape
+//!   config's `authorization: {credentials_file: …}` (prometheus-operator: the
+//!   ServiceMonitor's `authorization` from a Secret), the way authenticated servers such as
+//!   Vault and Grafana protect theirs; a scrape-only token keeps Prometheus from reading
+//!   models. The metrics are the collector's own counters (no model content), so
+//!   `--metrics-open` may serve them without a token where a scraper cannot send one.
+//!   With no token at all, everything is open.
 //! - **Validation** (see [`validate`]): service names match `[A-Za-z0-9._:-]{1,253}` and are
 //!   not only dots (`.`, `..`, `...`); `Content-Type` must be JSON when given;
 //!   `Content-Encoding` must be absent, `identity` or `gzip`. The body is validated as it is
@@ -88,6 +96,11 @@ pub struct CollectorConfig {
     pub push_tokens: Vec<String>,
     /// Bearer token that may only read (repeatable).
     pub read_tokens: Vec<String>,
+    /// Bearer token that may only scrape `/metrics`. With any token configured, `/metrics`
+    /// needs this or a read token, unless `metrics_open`.
+    pub metrics_tokens: Vec<String>,
+    /// Serve `/metrics` without a token even when tokens are configured.
+    pub metrics_open: bool,
     /// Largest accepted push body as sent (compressed), bytes.
     pub max_body: usize,
     /// Largest accepted push body after decompression, bytes.
@@ -114,6 +127,8 @@ impl Default for CollectorConfig {
             tokens: Vec::new(),
             push_tokens: Vec::new(),
             read_tokens: Vec::new(),
+            metrics_tokens: Vec::new(),
+            metrics_open: false,
             max_body: 16 << 20,
             max_decompressed: 64 << 20,
             max_push_values: 2_000_000,
@@ -157,15 +172,26 @@ pub struct CollectorStats {
 pub enum Scope {
     /// Push models.
     Push,
-    /// Read models, specs, versions, metrics and the page.
+    /// Read models, specs, versions and the page (and scrape `/metrics`).
     Read,
+    /// Scrape `/metrics` only.
+    Metrics,
+}
+
+/// One configured token and its scopes.
+struct Token {
+    token: String,
+    push: bool,
+    read: bool,
+    metrics: bool,
 }
 
 /// Shared state of the server.
 pub struct AppState {
     store: Backend,
-    /// (token, may push, may read).
-    tokens: Vec<(String, bool, bool)>,
+    tokens: Vec<Token>,
+    /// `/metrics` needs no token (`--metrics-open`).
+    metrics_open: bool,
     max_body: usize,
     limits: Limits,
     pushes: tokio::sync::Semaphore,
@@ -195,19 +221,26 @@ impl AppState {
             None => Backend::Redb(store::redb::RedbStore::open(&args.data_dir, cfg)?),
         };
         let mut tokens = Vec::new();
-        for t in &args.tokens {
-            tokens.push((t.clone(), true, true));
+        let kinds = [
+            (&args.tokens, true, true, true),
+            (&args.push_tokens, true, false, false),
+            (&args.read_tokens, false, true, true),
+            (&args.metrics_tokens, false, false, true),
+        ];
+        for (list, push, read, metrics) in kinds {
+            for t in list.iter().filter(|t| !t.is_empty()) {
+                tokens.push(Token {
+                    token: t.clone(),
+                    push,
+                    read,
+                    metrics,
+                });
+            }
         }
-        for t in &args.push_tokens {
-            tokens.push((t.clone(), true, false));
-        }
-        for t in &args.read_tokens {
-            tokens.push((t.clone(), false, true));
-        }
-        tokens.retain(|(t, _, _)| !t.is_empty());
         Ok(AppState {
             store,
             tokens,
+            metrics_open: args.metrics_open,
             max_body: args.max_body,
             limits: Limits {
                 max_decompressed: args.max_decompressed,
@@ -259,22 +292,29 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// True when the request may act in `scope`: with no token configured, everything is open;
-/// with any, every request needs a token of that scope.
+/// True when the request may act in `scope`. Pushes and reads are open when no push or read
+/// token is configured (metrics-only tokens do not lock them); `/metrics` is open when no
+/// token at all is configured, or with `--metrics-open`. Otherwise the request needs a token
+/// of that scope.
 pub fn authorized(st: &AppState, headers: &HeaderMap, scope: Scope) -> bool {
-    if st.tokens.is_empty() {
+    let open = match scope {
+        Scope::Push | Scope::Read => !st.tokens.iter().any(|t| t.push || t.read),
+        Scope::Metrics => st.metrics_open || st.tokens.is_empty(),
+    };
+    if open {
         return true;
     }
     let Some(tok) = bearer(headers) else {
         return false;
     };
     // Check every token (no early exit).
-    st.tokens.iter().fold(false, |ok, (t, push, read)| {
+    st.tokens.iter().fold(false, |ok, t| {
         let allowed = match scope {
-            Scope::Push => *push,
-            Scope::Read => *read,
+            Scope::Push => t.push,
+            Scope::Read => t.read,
+            Scope::Metrics => t.metrics,
         };
-        (ct_eq(t.as_bytes(), tok.as_bytes()) & allowed) | ok
+        (ct_eq(t.token.as_bytes(), tok.as_bytes()) & allowed) | ok
     })
 }
 
@@ -669,6 +709,10 @@ pub async fn render_metrics(st: &AppState, format: Format) -> String {
 }
 
 async fn metrics(State(st): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&st, &headers, Scope::Metrics) {
+        st.stats.reads_unauthorized.fetch_add(1, Relaxed);
+        return unauthorized();
+    }
     let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let text = render_metrics(&st, format).await;
     typed(format.content_type(), text)

@@ -549,6 +549,8 @@ async fn tokens_by_scope_guard_pushes_and_reads() {
             "reader",
             "--token",
             "admin",
+            "--metrics-token",
+            "scraper",
         ],
     );
     let c = reqwest::Client::new();
@@ -583,10 +585,27 @@ async fn tokens_by_scope_guard_pushes_and_reads() {
         assert_eq!(st, 200, "{path} with a read token");
         let (st, _) = get_json_as(&c, &url, Some("admin")).await;
         assert_eq!(st, 200, "{path} with a token of both scopes");
+        let (st, _) = get_json_as(&c, &url, Some("scraper")).await;
+        assert_eq!(st, 401, "{path} with a metrics-only token");
     }
-    for open in ["/healthz", "/readyz", "/metrics"] {
+    let (st, _) = post(&c, &push, Some("scraper"), &[], b"{}".to_vec()).await;
+    assert_eq!(st, 401, "a metrics token may not push");
+    for open in ["/healthz", "/readyz"] {
         let (st, _) = get_json_as(&c, &format!("{}{open}", col.url), None).await;
         assert_eq!(st, 200, "{open} is always open");
+    }
+    // /metrics: a metrics or read token, once any token is configured
+    let metrics = format!("{}/metrics", col.url);
+    for (tok, want) in [
+        (None, 401),
+        (Some("pusher"), 401),
+        (Some("wrong"), 401),
+        (Some("scraper"), 200),
+        (Some("reader"), 200),
+        (Some("admin"), 200),
+    ] {
+        let (st, _) = get_json_as(&c, &metrics, tok).await;
+        assert_eq!(st, want, "/metrics with {tok:?}");
     }
     // Dot-only service names are refused.
     let addr = col.addr();
@@ -599,6 +618,29 @@ async fn tokens_by_scope_guard_pushes_and_reads() {
         assert!(st == 400 || st == 404, "service {name:?} answered {st}");
         assert_ne!(st, 200);
     }
+}
+
+/// `--metrics-open` keeps `/metrics` open beside other tokens; metrics-only tokens leave
+/// pushes and reads open (they are no push or read token) but guard `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_token_and_metrics_open() {
+    let c = reqwest::Client::new();
+    let d1 = tempfile::tempdir().unwrap();
+    let col = Collector::start(d1.path(), &["--token", "admin", "--metrics-open"]);
+    let (st, _) = get_json_as(&c, &format!("{}/metrics", col.url), None).await;
+    assert_eq!(st, 200, "--metrics-open");
+    let (st, _) = get_json_as(&c, &format!("{}/v1/services", col.url), None).await;
+    assert_eq!(st, 401, "reads still need a token");
+    let d2 = tempfile::tempdir().unwrap();
+    let col = Collector::start(d2.path(), &["--metrics-token", "scraper"]);
+    let (st, _) = get_json_as(&c, &format!("{}/metrics", col.url), None).await;
+    assert_eq!(st, 401, "/metrics needs the metrics token");
+    let (st, _) = get_json_as(&c, &format!("{}/metrics", col.url), Some("scraper")).await;
+    assert_eq!(st, 200);
+    let good = model_of("a", &[obs("shop", "GET", "/x", 200, "{}", 1.0)]).to_json();
+    let push = format!("{}/v1/services/shop/models", col.url);
+    let (st, _) = post(&c, &push, None, &[], good.into_bytes()).await;
+    assert_eq!(st, 200, "no push token configured: pushes open");
 }
 
 /// Small versions of the hostile pushes measured by `collector/bench/attack.sh`.
