@@ -164,9 +164,21 @@ def pg_start(pgbin, tmp, port=18852):
     return stop
 
 
-def pg_pids(port):
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [int(l.split()[0]) for l in out.splitlines() if "postgres" in l and ("-p %d" % port in l or "postgres:" in l)]
+def pg_cpu(tmp):
+    """CPU seconds of this PostgreSQL: the postmaster (its own and its reaped children's, so
+    backends that already exited count) plus the live backends. Only our instance's
+    processes (by the postmaster pid in its data dir), never another PostgreSQL on the host."""
+    pm = int(open(os.path.join(tmp, "pg", "d", "postmaster.pid")).readline())
+    tck = os.sysconf("SC_CLK_TCK")
+    f = open(f"/proc/{pm}/stat").read().rsplit(")", 1)[1].split()
+    total = sum(int(x) for x in f[11:15]) / tck
+    out = subprocess.run(["ps", "--ppid", str(pm), "-o", "pid="], capture_output=True, text=True).stdout
+    for pid in out.split():
+        try:
+            total += cpu_seconds(int(pid))
+        except OSError:
+            pass
+    return total
 
 
 def store_bench(apitap, pgbin):
@@ -206,22 +218,27 @@ def store_bench(apitap, pgbin):
                         return gzip.compress(json.dumps(m).encode())
                     for j in jobs:
                         bodies[j] = body(*j)
-                    pg0 = sum(cpu_seconds(p) for p in pg_pids(18852) if os.path.exists(f"/proc/{p}"))
+                    pg0 = pg_cpu(tmp)
                     t0 = time.time()
                     def send(i_j):
                         i, (s, src, step) = i_j
                         port = PORT0 + 10 + (i % max(replicas, 1))
                         req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/services/s{s}/models", data=bodies[(s, src, step)],
-                                                     method="POST", headers={"Content-Encoding": "gzip"})
+                                                     method="POST", headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
                         return urllib.request.urlopen(req, timeout=120).status
                     # steps in order per source: send step 1 of everything, then 2, then 3
                     order = sorted(jobs, key=lambda j: j[2])
-                    with cf.ThreadPoolExecutor(16) as ex:
-                        res = list(ex.map(send, enumerate(order)))
+                    try:
+                        with cf.ThreadPoolExecutor(16) as ex:
+                            res = list(ex.map(send, enumerate(order)))
+                    except BaseException:
+                        for p in procs:
+                            p.kill()
+                        raise
                     wall = time.time() - t0
                     assert all(r == 200 for r in res)
                     ccpu = sum(cpu_seconds(p.pid) for p in procs)
-                    pg1 = sum(cpu_seconds(p) for p in pg_pids(18852) if os.path.exists(f"/proc/{p}"))
+                    pg1 = pg_cpu(tmp)
                     pgcpu = max(pg1 - pg0, 0.0) if replicas else 0.0
                     # exact counts
                     got = json.load(urllib.request.urlopen(f"http://127.0.0.1:{PORT0 + 10}/v1/services"))
@@ -231,6 +248,7 @@ def store_bench(apitap, pgbin):
                     print(f"| {setup} | {services} | {sources} | {n} | {wall:.1f} | {n / wall:.0f} | {ccpu:.1f} | {pgcpu:.1f} | {n / cpu:.0f} | {n * 60 / cpu:.0f} |")
                     for p in procs:
                         p.kill(); p.wait()
+                    time.sleep(0.5)  # their backends exit and are reaped before the next row
     finally:
         stop()
         shutil.rmtree(tmp, ignore_errors=True)
