@@ -5,7 +5,9 @@
 # `--spool-dir` and `--checkpoint-interval`; the agent is killed -9 four times at random
 # moments (traffic pauses only while no agent runs) and restarted, then stopped cleanly.
 # At the end: exchanges counted by the collector vs requests sent while an agent ran.
-# Needs root (packet capture); skips otherwise unless CI is set.
+# Needs root (packet capture); skips otherwise unless CI is set. Outside CI, the baseline
+# without checkpoints and the default interval: CHECKPOINT_S=0 SEGMENT_S=10 and
+# CHECKPOINT_S=10 (figures in e2e/README.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/e2e/lib.sh"
@@ -69,10 +71,13 @@ def traffic(seconds):
     active += time.time() - t0
     return n
 random.seed(int(os.environ.get("SEED", "7")))
+# Run lengths between kills scale with SEGMENT_S (default: the checkpoint interval); set it
+# to compare intervals on the same traffic, e.g. CHECKPOINT_S=0 (checkpoints off) SEGMENT_S=10.
+seg = float(os.environ.get("SEGMENT_S", "0")) or ckpt
 sent, kills = 0, 0
 for _ in range(4):
     p = start()
-    sent += traffic(random.uniform(ckpt * 1.5, ckpt * 4))
+    sent += traffic(random.uniform(seg * 1.5, seg * 4))
     p.send_signal(signal.SIGKILL); p.wait(); kills += 1
     time.sleep(0.3)
 p = start()
