@@ -367,6 +367,7 @@ impl Recogniser {
     }
 
     /// One call into the parser, then a switch to another protocol if it asks for one.
+    #[inline]
     fn call_parser(&mut self, call: Call<'_>, out: &mut Vec<HttpEvent>) {
         let State::Parsing(p) = &mut self.state else {
             return;
@@ -374,6 +375,9 @@ impl Recogniser {
         let sw = match p {
             Parser::Http1(h) => {
                 call.on(h.as_mut(), out);
+                if !h.switch_pending() {
+                    return;
+                }
                 h.take_switch()
             }
             Parser::Other(p) => {

@@ -272,6 +272,12 @@ impl HttpConn {
         self.client == Some(Dir::ToOriginator)
     }
 
+    /// Is a switch to another protocol waiting for [`StreamParser::take_switch`]?
+    #[inline]
+    pub(crate) fn switch_pending(&self) -> bool {
+        self.switch.is_some()
+    }
+
     /// Was the connection given up as not HTTP?
     pub fn is_non_http(&self) -> bool {
         self.stats.non_http_conns > 0

@@ -118,6 +118,7 @@ impl St {
     }
 
     /// What a step that consumes no input must change (else the feed loop would spin).
+    #[inline]
     pub(super) fn fingerprint(&self) -> (&'static str, usize, bool, Option<u64>) {
         match self {
             St::Sniff { buf, .. } => ("sniff", buf.len(), false, None),
