@@ -17,6 +17,16 @@ fn bench(c: &mut Criterion) {
             m
         })
     });
+    // the value-flow share of observing (baseline: `observe` above, same run)
+    g.bench_with_input(BenchmarkId::new("value_flow", obs.len()), &obs, |b, obs| {
+        b.iter(|| {
+            let mut f = apitap_model::valueflow::ValueFlow::default();
+            for o in obs {
+                f.observe(o);
+            }
+            f
+        })
+    });
     g.finish();
 }
 

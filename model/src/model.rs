@@ -20,7 +20,8 @@
 //! Nodes created before the budget ran out keep learning, so traffic to known endpoints is
 //! never lost to a flood of new paths, and templated paths (`/users/{id}`) need no new
 //! nodes. The export keeps at most [`crate::ExportOptions::max_operations`] operations, the
-//! most used; the rest are summed into `x-apitap-other` too.
+//! most used; the rest are summed into `x-apitap-other` too. Value-flow evidence is at most
+//! [`crate::valueflow::MAX_FLOW`] 64-bit hashes per service (a bottom-k sample).
 //!
 //! [`MAX_LITERALS`]: crate::paths::MAX_LITERALS
 

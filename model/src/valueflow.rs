@@ -44,6 +44,7 @@
 use crate::classify::{classify_segment, is_plain_word};
 use crate::evidence::{cnt, is_zero, Combine, Mode};
 use crate::Observation;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -84,17 +85,6 @@ impl ValueFlow {
     /// No evidence at all.
     pub fn is_empty(&self) -> bool {
         self.h.is_empty() && self.skipped == 0
-    }
-
-    fn insert(&mut self, v: &str) {
-        let h = hash(v);
-        if self.h.len() >= MAX_FLOW && self.h.last().is_some_and(|l| h >= *l) {
-            return;
-        }
-        self.h.insert(h);
-        while self.h.len() > MAX_FLOW {
-            self.h.pop_last();
-        }
     }
 
     /// Was this text (a literal path segment, percent-decoded) handed out as a value?
@@ -144,33 +134,16 @@ impl ValueFlow {
     }
 
     fn body(&mut self, b: &[u8], budget: &mut usize) {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) else {
-            return;
-        };
-        self.walk(&v, Key::Other, 0, budget);
-    }
-
-    fn walk(&mut self, v: &serde_json::Value, key: Key, depth: usize, budget: &mut usize) {
-        if depth > MAX_FLOW_DEPTH {
-            return;
+        // streamed: no tree is built, only strings under identifier-like keys are looked at;
+        // a body that does not parse keeps what was taken before the error
+        let mut d = serde_json::Deserializer::from_slice(b);
+        let _ = Walk {
+            flow: self,
+            key: Key::Other,
+            depth: 0,
+            budget,
         }
-        match v {
-            serde_json::Value::Object(m) => {
-                for (k, x) in m {
-                    self.walk(x, key_kind(k), depth + 1, budget);
-                }
-            }
-            serde_json::Value::Array(a) => {
-                for x in a {
-                    self.walk(x, key, depth + 1, budget);
-                }
-            }
-            serde_json::Value::String(s) if key == Key::Id => self.value(s, budget),
-            serde_json::Value::String(s) if key == Key::Category && !is_plain_word(s) => {
-                self.value(s, budget)
-            }
-            _ => {}
-        }
+        .deserialize(&mut d);
     }
 
     fn value(&mut self, s: &str, budget: &mut usize) {
@@ -178,8 +151,12 @@ impl ValueFlow {
             || s.len() > MAX_FLOW_LEN
             || s.chars()
                 .any(|c| c.is_whitespace() || c.is_control() || c == '/')
-            || classify_segment(s).is_id_like()
         {
+            return;
+        }
+        // identifier-like values never count against the budget: what a body gives is a
+        // function of the body alone, whatever the sample holds (split = whole)
+        if classify_segment(s).is_id_like() {
             return;
         }
         if *budget == 0 {
@@ -187,14 +164,139 @@ impl ValueFlow {
             return;
         }
         *budget -= 1;
-        self.insert(s);
+        let h = hash(s);
+        if self.h.len() >= MAX_FLOW && self.h.last().is_some_and(|l| h >= *l) {
+            return;
+        }
+        self.h.insert(h);
+        while self.h.len() > MAX_FLOW {
+            self.h.pop_last();
+        }
+    }
+}
+
+/// A streaming walk of one JSON document (see [`ValueFlow::observe`]).
+struct Walk<'a> {
+    flow: &'a mut ValueFlow,
+    key: Key,
+    depth: usize,
+    budget: &'a mut usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        let take = match self.key {
+            Key::Id => true,
+            Key::Category => !is_plain_word(v),
+            Key::Other => false,
+        };
+        if take {
+            self.flow.value(v, self.budget);
+        }
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Walk {
+            flow,
+            key,
+            depth,
+            budget,
+        } = self;
+        if depth >= MAX_FLOW_DEPTH {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        while seq
+            .next_element_seed(Walk {
+                flow: &mut *flow,
+                key,
+                depth: depth + 1,
+                budget: &mut *budget,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Walk {
+            flow,
+            depth,
+            budget,
+            ..
+        } = self;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if depth >= MAX_FLOW_DEPTH {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            map.next_value_seed(Walk {
+                flow: &mut *flow,
+                key,
+                depth: depth + 1,
+                budget: &mut *budget,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a map key as its [`Key`] kind, without allocating.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(key_kind(v))
     }
 }
 
 fn is_json(ct: Option<&str>, b: &[u8]) -> bool {
     let first = b.iter().find(|c| !c.is_ascii_whitespace());
-    ct.is_some_and(|c| c.to_ascii_lowercase().contains("json"))
-        && matches!(first, Some(b'{' | b'['))
+    let json = |c: &str| {
+        c.as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"json"))
+    };
+    ct.is_some_and(json) && matches!(first, Some(b'{' | b'['))
 }
 
 /// What a JSON key says about the strings under it.

@@ -281,3 +281,49 @@ fn collection_names_under_type_keys_stay_routes() {
         "{got:?}"
     );
 }
+
+#[test]
+fn one_value_flow_hit_among_static_routes_stays() {
+    // a server list names `localhost`, and one config setting is named `config`: one hit
+    // among siblings is no group, and a route with its own sub-routes is not a value
+    let mut t = vec![obs(
+        "GET",
+        "/api/v1/servers",
+        200,
+        r#"[{"id":"localhost","type":"Server"}]"#,
+    )];
+    t.push(obs(
+        "GET",
+        "/api/v1/servers/localhost",
+        200,
+        r#"{"id":"localhost"}"#,
+    ));
+    t.push(obs(
+        "GET",
+        "/api/v1/servers/otherhost",
+        404,
+        r#"{"error":"x"}"#,
+    ));
+    t.push(obs(
+        "GET",
+        "/api/v1/servers/localhost/config",
+        200,
+        r#"[{"name":"config","value":"x"},{"name":"api","value":"yes"}]"#,
+    ));
+    for r in ["statistics", "zones", "search-data"] {
+        t.push(obs(
+            "GET",
+            &format!("/api/v1/servers/localhost/{r}"),
+            200,
+            "[]",
+        ));
+    }
+    let got = ops(&learn(&t));
+    for s in [
+        "GET /api/v1/servers/localhost",
+        "GET /api/v1/servers/localhost/config",
+        "GET /api/v1/servers/localhost/search-data",
+    ] {
+        assert!(has(&got, s), "{s} swallowed: {got:?}");
+    }
+}
