@@ -333,19 +333,34 @@ impl ModelCache {
 
 /// Striped locks: pushes to one service are serialised in this process, pushes to different
 /// services (almost always in different stripes) run concurrently. Bounded whatever the
-/// number of services.
-pub struct Stripes(Vec<tokio::sync::Mutex<()>>);
+/// number of services. A lock is taken as an owned guard ([`Stripes::lock`]) so that work
+/// handed to a blocking thread can keep it until that work is done: a push whose request is
+/// cancelled (the client gave up) must not release the lock while its merge still runs, or
+/// the next push of the service merges from the same revision and one of them is lost.
+pub struct Stripes(Vec<Arc<tokio::sync::Mutex<()>>>);
 
 impl Stripes {
     /// `n` stripes.
     pub fn new(n: usize) -> Stripes {
-        Stripes((0..n.max(1)).map(|_| tokio::sync::Mutex::new(())).collect())
+        Stripes(
+            (0..n.max(1))
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+                .collect(),
+        )
     }
 
     /// The lock of `service`.
     pub fn of(&self, service: &str) -> &tokio::sync::Mutex<()> {
-        let i = (stable_hash(service) % self.0.len() as u64) as usize;
-        &self.0[i]
+        &self.0[self.index(service)]
+    }
+
+    /// Takes the lock of `service` as an owned guard (movable into a blocking closure).
+    pub async fn lock(&self, service: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.0[self.index(service)]).lock_owned().await
+    }
+
+    fn index(&self, service: &str) -> usize {
+        (stable_hash(service) % self.0.len() as u64) as usize
     }
 }
 

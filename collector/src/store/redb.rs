@@ -148,10 +148,16 @@ impl Inner {
 
 impl Store for RedbStore {
     async fn push(&self, service: &str, model: ApiModel, now_unix_ms: i64) -> Result<PushOutcome> {
-        let _g = self.stripes.of(service).lock().await;
+        // The guard moves into the blocking closure: it is held until the merge is committed
+        // even if this future is dropped (see `Stripes`).
+        let guard = self.stripes.lock(service).await;
         let inner = self.inner.clone();
         let svc = service.to_string();
-        blocking(move || inner.push(&svc, &model, now_unix_ms)).await
+        blocking(move || {
+            let _guard = guard;
+            inner.push(&svc, &model, now_unix_ms)
+        })
+        .await
     }
 
     async fn model(&self, service: &str) -> Result<Option<Arc<ApiModel>>> {
@@ -238,5 +244,58 @@ impl Store for RedbStore {
         })
         .await
         .unwrap_or((0, 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apitap_model::{LearnConfig, Observation};
+
+    fn model(source: &str, paths: usize) -> ApiModel {
+        let mut m = ApiModel::new();
+        let cfg = LearnConfig {
+            source: source.into(),
+            ..LearnConfig::default()
+        };
+        for i in 0..paths {
+            m.observe(
+                &Observation {
+                    service: "svc".into(),
+                    method: "POST".into(),
+                    target: format!("/p{}/q{}", i % 97, i),
+                    status: Some(200),
+                    request_body: Some(format!("{{\"a{i}\":{{\"b\":[1,2,{i}]}}}}").into_bytes()),
+                    ..Default::default()
+                },
+                &cfg,
+            );
+        }
+        m
+    }
+
+    /// A push whose request is cancelled while its merge runs on the blocking pool keeps the
+    /// service's lock until the merge is committed: the next push merges on top of it
+    /// instead of beside it (it was lost when the lock went with the cancelled future).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_push_keeps_the_lock_until_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path(), StoreConfig::default()).unwrap();
+        let big = model("big", 3000);
+        let small = model("small", 1);
+        let cancelled = tokio::time::timeout(
+            std::time::Duration::from_millis(5),
+            store.push("svc", big, 1),
+        )
+        .await;
+        assert!(cancelled.is_err(), "the big push should still be merging");
+        store.push("svc", small, 2).await.unwrap();
+        // let the orphaned merge finish whatever the outcome
+        let _ = store.stripes.lock("svc").await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let _ = store.stripes.lock("svc").await;
+        let got = store.model("svc").await.unwrap().unwrap();
+        let sources: Vec<&String> = got.sources.keys().collect();
+        assert_eq!(sources, ["big", "small"]);
     }
 }
