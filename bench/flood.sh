@@ -2,6 +2,7 @@
 # Live-agent flood (issue 10's attack against a real server; outside CI, minutes).
 #
 # Usage (root): bench/flood.sh [REQUESTS]     APITAP=path/to/apitap, default 200000 requests
+#               AGENT_ARGS="--buffer-mib 4 ..." adds agent flags, SNAPSHOT_S the snapshot interval (1)
 #
 # A real keep-alive HTTP/1.1 server (bench/flood_live.py serve) runs in a server namespace;
 # `apitap agent` runs beside it (`ip netns exec`, a sidecar), capturing on the namespace's
@@ -35,7 +36,7 @@ e2e_setup_netns
 e2e_bg_srv python3 "$HERE/flood_live.py" serve "$E2E_SRV_IP" "$PORT" "$T/answered" 2> "$T/server.log"
 e2e_wait_port "$E2E_SRV_IP" "$PORT" || { e2e_fail "server did not start"; exit 1; }
 e2e_bg_srv "$APITAP" agent --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" \
-    --snapshot-interval 1 --log info 2> "$T/agent.log"
+    --snapshot-interval "${SNAPSHOT_S:-1}" --log info ${AGENT_ARGS:-} 2> "$T/agent.log"
 AGENT=$E2E_LAST_PID
 admin() { e2e_srv curl -sf --max-time 10 "http://127.0.0.1:$ADMIN$1"; }
 for _ in $(seq 100); do admin /readyz > /dev/null 2>&1 && break; sleep 0.1; done
