@@ -228,3 +228,49 @@ fn real_captures_split_among_sources_merge_to_the_whole() {
         failures.join("\n")
     );
 }
+
+/// `apitap learn --explain` on the real captures names nothing the spec does not contain:
+/// every literal of an explained template is a segment of an exported path (values folded
+/// into a parameter are never named), and every parameter of the spec is explained.
+#[test]
+fn explain_on_real_captures_names_only_what_the_spec_contains() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../eval/real/cases");
+    let mut cases: Vec<_> = std::fs::read_dir(dir)
+        .expect("eval/real/cases exists")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("capture.pcap.gz"))
+        .filter(|p| p.exists())
+        .collect();
+    cases.sort();
+    for capture in cases {
+        let all = observations(capture.to_str().expect("utf-8 path"));
+        let m = learn("local", &all.iter().map(|(_, o)| o).collect::<Vec<_>>());
+        let spec = m.to_openapi(&ExportOptions::default());
+        let paths: Vec<&String> = spec["paths"].as_object().expect("paths").keys().collect();
+        let segments: BTreeSet<&str> = paths
+            .iter()
+            .flat_map(|p| p.split('/'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut params = 0;
+        for (service, rows) in m.explain() {
+            for e in rows {
+                params += usize::from(e.kind == "parameter");
+                for s in e.template.split('/').filter(|s| !s.is_empty()) {
+                    assert!(
+                        segments.contains(s),
+                        "{capture:?}: explain names `{s}` ({service} {} {}: {}), not in the spec",
+                        e.kind,
+                        e.template,
+                        e.evidence
+                    );
+                }
+            }
+        }
+        let spec_params = paths.iter().filter(|p| p.contains('{')).count();
+        assert!(
+            spec_params == 0 || params > 0,
+            "{capture:?}: {spec_params} templated paths, no parameter explained"
+        );
+    }
+}

@@ -85,6 +85,13 @@ pub struct CollectorArgs {
     /// Spec versions kept per service.
     #[arg(long, default_value_t = 100)]
     pub max_versions: u64,
+    /// A reviewed templates file that wins over inference, one rule a line (`#` comments):
+    /// `param /v1/images/{name}/json` makes segments parameters (merge), `static
+    /// /v1/containers/json` keeps a literal route (split). Applied to the merged evidence of
+    /// every service: specs, versions, the page and endpoint counts follow it; the stored and
+    /// served native models stay the evidence as pushed.
+    #[arg(long, env = "APITAP_COLLECTOR_TEMPLATES")]
+    pub templates: Option<PathBuf>,
 }
 
 impl From<CollectorArgs> for CollectorConfig {
@@ -106,6 +113,7 @@ impl From<CollectorArgs> for CollectorConfig {
             max_concurrent_pushes: a.max_concurrent_pushes,
             cache_models: a.cache_models,
             max_versions: a.max_versions,
+            templates: a.templates,
         }
     }
 }

@@ -51,6 +51,11 @@
 //!   concurrently.
 //! - **Versions**: a new version is recorded only when the OpenAPI export without evidence
 //!   changed; at most `--max-versions` per service are kept.
+//! - **Reviewed templates** (`--templates FILE`, the format of `apitap learn --templates`):
+//!   the rules win over inference in every export (specs, versions, the page, endpoint
+//!   counts), applied to the merged evidence ([`apitap_model::ApiModel::with_template_rules`]),
+//!   so they hold for agents that never saw the file. The stored model and `GET .../model`
+//!   stay the evidence as pushed. A bad file stops the collector at start, naming the line.
 
 // Handlers use `Result<T, Response>`: the error *is* the HTTP answer, built once on a cold
 // path, so its size does not matter.
@@ -115,6 +120,12 @@ pub struct CollectorConfig {
     pub cache_models: usize,
     /// Spec versions kept per service.
     pub max_versions: u64,
+    /// A reviewed templates file that wins over inference, one rule a line (`#` comments):
+    /// `param /v1/images/{name}/json` makes segments parameters (merge), `static
+    /// /v1/containers/json` keeps a literal route (split). Applied to the merged evidence of
+    /// every service: specs, versions, the page and endpoint counts follow it; the stored
+    /// and served native models are the evidence as pushed.
+    pub templates: Option<PathBuf>,
 }
 
 impl Default for CollectorConfig {
@@ -136,6 +147,7 @@ impl Default for CollectorConfig {
             max_concurrent_pushes: 4,
             cache_models: 16,
             max_versions: 100,
+            templates: None,
         }
     }
 }
@@ -195,6 +207,8 @@ pub struct AppState {
     max_body: usize,
     limits: Limits,
     pushes: tokio::sync::Semaphore,
+    /// The reviewed templates file (`--templates`; empty without one).
+    templates: Arc<apitap_model::paths::TemplateRules>,
     /// Counters.
     pub stats: CollectorStats,
 }
@@ -204,9 +218,20 @@ type Shared = Arc<AppState>;
 impl AppState {
     /// Opens the store (and applies its migrations) and builds the state.
     pub async fn new(args: &CollectorConfig) -> Result<AppState> {
+        let templates = match &args.templates {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read templates file {}", path.display()))?;
+                apitap_model::paths::parse_templates(&text)
+                    .map_err(|e| anyhow::anyhow!("templates file {}: {e}", path.display()))?
+            }
+            None => Default::default(),
+        };
+        let templates = Arc::new(templates);
         let cfg = StoreConfig {
             max_versions: args.max_versions,
             cache_models: args.cache_models,
+            templates: templates.clone(),
         };
         let store = match &args.store {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -249,6 +274,7 @@ impl AppState {
                 ..Limits::default()
             },
             pushes: tokio::sync::Semaphore::new(args.max_concurrent_pushes.max(1)),
+            templates,
             stats: CollectorStats::default(),
         })
     }
@@ -523,8 +549,10 @@ async fn spec(st: Shared, service: String, q: HashMap<String, String>, yaml: boo
         Ok(m) => m,
         Err(r) => return r,
     };
+    let rules = st.templates.clone();
     let out = cpu(move || {
         let opts = spec_options(&service, ev);
+        let m = store::ruled(&m, &rules);
         if yaml {
             m.to_yaml(&opts)
         } else {
@@ -719,7 +747,7 @@ async fn metrics(State(st): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn index(State(st): State<Shared>) -> Response {
-    match web::page(&st.store).await {
+    match web::page(&st.store, &st.templates).await {
         Ok(s) => typed("text/html; charset=utf-8", s),
         Err(e) => internal(e),
     }

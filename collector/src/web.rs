@@ -57,7 +57,7 @@ fn ago(unix_ms: i64) -> String {
 pub const PAGE_SERVICES: usize = 20;
 
 /// Renders `/`.
-pub async fn page(store: &Backend) -> Result<String> {
+pub async fn page(store: &Backend, rules: &apitap_model::paths::TemplateRules) -> Result<String> {
     let services = store.services().await?;
     let mut o = String::with_capacity(16 << 10);
     o.push_str(
@@ -117,7 +117,7 @@ th{background:#f4f4f4}.err{color:#b00}code{font-size:.95em}\
             o,
             "<h2 id=\"svc-{n}\">{n}</h2>\n<table class=\"endpoints\" data-service=\"{n}\"><thead><tr><th>host</th><th>method</th><th>path</th><th>count</th><th>error rate</th><th>p50</th><th>p99</th></tr></thead><tbody>"
         );
-        for e in model.endpoints() {
+        for e in crate::store::ruled(&model, rules).endpoints() {
             if is_grpc(&e.service, &e.method, &e.template) {
                 continue;
             }

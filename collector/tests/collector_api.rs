@@ -711,3 +711,93 @@ async fn hostile_pushes_are_capped_before_they_cost_memory() {
     assert_eq!(st, 200);
     assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
 }
+
+/// `--templates FILE`: a reviewed file wins over inference on models pushed by agents that
+/// never saw it: specs, versions, the page and endpoint counts follow it, while the stored
+/// model stays the evidence as pushed. A bad file stops the collector at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_file_wins_over_inference_in_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("templates.txt");
+    std::fs::write(
+        &rules,
+        "# reviewed\nparam /teams/{team}/members   # a few human-chosen names\nstatic /teams/create\n",
+    )
+    .unwrap();
+    let col = Collector::start(
+        &dir.path().join("data"),
+        &["--templates", rules.to_str().unwrap()],
+    );
+    let c = reqwest::Client::new();
+    let json = [("Content-Type", "application/json")];
+    // two agents, each with a part of the traffic: too few names for inference to fold
+    let a = model_of(
+        "agent-a",
+        &[
+            obs("t.local", "GET", "/teams/red/members", 200, "[]", 1.0),
+            obs("t.local", "POST", "/teams/create", 201, "{}", 1.0),
+        ],
+    );
+    let b = model_of(
+        "agent-b",
+        &[obs("t.local", "GET", "/teams/blue/members", 200, "[]", 1.0)],
+    );
+    for m in [&a, &b] {
+        let (st, v) = post(
+            &c,
+            &format!("{}/v1/services/teams/models", col.url),
+            None,
+            &json,
+            m.to_json().into_bytes(),
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, spec) = get_json(&c, &format!("{}/v1/services/teams/openapi.json", col.url)).await;
+    assert_eq!(st, 200);
+    let paths: Vec<&String> = spec["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(paths, ["/teams/create", "/teams/{team}/members"], "{spec}");
+    assert_eq!(
+        spec["paths"]["/teams/{team}/members"]["get"]["x-apitap-count"],
+        2
+    );
+    // the recorded version and the service list follow the rules too
+    let (_, versions) = get_json(&c, &format!("{}/v1/services/teams/versions", col.url)).await;
+    let last = versions.as_array().unwrap().last().unwrap()["version"].clone();
+    let (_, v) = get_json(
+        &c,
+        &format!("{}/v1/services/teams/versions/{last}", col.url),
+    )
+    .await;
+    assert!(v["paths"].get("/teams/{team}/members").is_some(), "{v}");
+    let (_, list) = get_json(&c, &format!("{}/v1/services", col.url)).await;
+    assert_eq!(list[0]["endpoints"], 2, "{list}");
+    let page = c.get(&col.url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("/teams/{team}/members"), "{page}");
+    assert!(!page.contains("/teams/red"), "{page}");
+    // the stored evidence is the merge of the pushes, unchanged
+    let (_, stored) = get_json(&c, &format!("{}/v1/services/teams/model", col.url)).await;
+    assert_eq!(
+        ApiModel::from_json(&stored.to_string()).unwrap(),
+        a.merged(&b)
+    );
+    // without the file, the same pushes keep the literal names
+    let plain = a.merged(&b);
+    assert!(plain
+        .endpoints()
+        .iter()
+        .any(|e| e.template == "/teams/red/members"));
+
+    // a bad file: the collector refuses to start, naming the line
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "param /teams/{team}\nstatic /teams/{team}\n").unwrap();
+    let out = collector_command()
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data2"))
+        .args(["--templates", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2"), "{err}");
+}

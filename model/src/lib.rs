@@ -9,6 +9,7 @@
 //! - [`openapi`]: OpenAPI 3.1 export (JSON/YAML).
 //! - [`mod@diff`]: breaking-change diff between two OpenAPI documents.
 //! - [`redact`]: secret-like keys and synthesised examples.
+//! - [`rules`]: a reviewed templates file applied to learned evidence (the collector).
 //! - [`pii`]: sensitive-data shapes (the inventory, PII path segments).
 //! - [`protobuf`]: protobuf wire decoding and message schema inference (no `.proto`).
 //! - [`grpc`]: gRPC evidence per operation; [`ApiModel::to_proto`] writes a `.proto`.
@@ -56,6 +57,7 @@ pub mod pii;
 pub mod proto;
 pub mod protobuf;
 pub mod redact;
+pub mod rules;
 pub mod schema;
 pub mod valueflow;
 

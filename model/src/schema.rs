@@ -41,8 +41,11 @@
 //! - Examples (only with `examples` on) are synthesised from type and format
 //!   ([`crate::redact::example_for`]), never copied from a value.
 //! - Caps: depth 16, 128 properties per object (further keys go to `additionalProperties` and
-//!   set `overflow`), 32 array elements inspected per array, 64 values per JSON stream body;
-//!   overflow is flagged.
+//!   set `overflow`), 1024 array elements inspected per array, 64 values per JSON stream
+//!   body; overflow is flagged. Every element of a list page is inspected (pages of real APIs
+//!   hold up to a few hundred items), because the rare variants of a list often come last:
+//!   a newest-first history ends with the entries that created the bucket and its groups.
+//!   The body cap bounds the work per body in any case.
 //! - A JSON body holding several values one after another (NDJSON / JSON Lines, or
 //!   concatenated values, whatever its media type says) is a stream of documents of one
 //!   schema: each value is observed at the body's root, as if it had come in its own body.
@@ -67,8 +70,8 @@ use std::fmt;
 pub const MAX_DEPTH: usize = 16;
 /// Max properties per object node.
 pub const MAX_PROPS: usize = 128;
-/// Max array elements inspected per array value.
-pub const MAX_ITEMS: usize = 32;
+/// Max array elements inspected per array value (see the module doc).
+pub const MAX_ITEMS: usize = 1024;
 /// Max values of a JSON stream body (NDJSON, concatenated values) observed per body.
 pub const MAX_STREAM: usize = 64;
 /// Max enum candidates per node.

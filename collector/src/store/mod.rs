@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod redb;
 
 use anyhow::Result;
+use apitap_model::paths::TemplateRules;
 use apitap_model::{ApiModel, ExportOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,6 +38,9 @@ pub struct StoreConfig {
     pub max_versions: u64,
     /// Merged models kept in memory (least recently used evicted first).
     pub cache_models: usize,
+    /// A reviewed templates file (`--templates`): the versioned specs and endpoint counts
+    /// follow it; the stored evidence does not change.
+    pub templates: Arc<TemplateRules>,
 }
 
 impl Default for StoreConfig {
@@ -44,6 +48,7 @@ impl Default for StoreConfig {
         StoreConfig {
             max_versions: 100,
             cache_models: 16,
+            templates: Arc::default(),
         }
     }
 }
@@ -207,13 +212,24 @@ pub struct Merged {
     pub version: Option<StoredVersion>,
 }
 
-/// Merges `push` into `current` (at bookkeeping `meta`) and decides the new version.
+/// `model` as the reviewed templates file shapes its exports (no copy without rules).
+pub fn ruled<'a>(model: &'a ApiModel, rules: &TemplateRules) -> std::borrow::Cow<'a, ApiModel> {
+    if rules.params.is_empty() && rules.statics.is_empty() {
+        std::borrow::Cow::Borrowed(model)
+    } else {
+        std::borrow::Cow::Owned(model.with_template_rules(rules))
+    }
+}
+
+/// Merges `push` into `current` (at bookkeeping `meta`) and decides the new version; the
+/// version's spec and the endpoint count follow `rules`.
 pub fn merge_step(
     service: &str,
     current: Option<&ApiModel>,
     meta: &ServiceMeta,
     push: &ApiModel,
     now_unix_ms: i64,
+    rules: &TemplateRules,
 ) -> Merged {
     let mut m = meta.clone();
     m.pushes += 1;
@@ -230,11 +246,13 @@ pub fn merge_step(
         };
     }
     m.rev += 1;
-    let endpoints = merged.endpoints().len() as u64;
+    let view = ruled(&merged, rules);
+    let endpoints = view.endpoints().len() as u64;
     m.endpoints = endpoints;
     m.observed = merged.stats().observed;
     m.sources = merged.sources.len() as u64;
-    let spec = merged.to_openapi(&spec_options(service, false));
+    let spec = view.to_openapi(&spec_options(service, false));
+    drop(view);
     let hash = stable_hash(&spec.to_string());
     let mut version = None;
     if hash != m.spec_hash {

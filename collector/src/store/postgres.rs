@@ -213,9 +213,10 @@ impl PgStore {
         };
         let meta = stored.clone().unwrap_or_default();
         let (svc, p, cur) = (service.to_string(), push.clone(), current.clone());
+        let rules = self.cfg.templates.clone();
         let step = tokio::task::spawn_blocking(move || {
             let json = |m: &ApiModel| m.to_json();
-            let s = merge_step(&svc, cur.as_deref(), &meta, &p, now);
+            let s = merge_step(&svc, cur.as_deref(), &meta, &p, now, &rules);
             let text = s.model.as_ref().map(json);
             let spec = s.version.as_ref().map(|v| v.spec.to_string());
             (s, text, spec)

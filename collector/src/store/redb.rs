@@ -110,7 +110,14 @@ impl Inner {
             None => None,
         };
         let meta = stored.unwrap_or_default();
-        let step = merge_step(service, current.as_deref(), &meta, model, now_unix_ms);
+        let step = merge_step(
+            service,
+            current.as_deref(),
+            &meta,
+            model,
+            now_unix_ms,
+            &self.cfg.templates,
+        );
         let txn = self.db.begin_write()?;
         {
             let mut meta_t = txn.open_table(META)?;
