@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// `apitap learn` reads them.
 fn observations(capture: &str) -> Vec<(u64, Observation)> {
     let mut cfg = PipelineConfig {
-        http2: Some(apitap_engine::http2::parser),
+        http2: Some(apitap_engine::protocol::http2_parser),
         ..Default::default()
     };
     cfg.http.keep_bodies = true;

@@ -11,8 +11,15 @@
 //!                    protocol (Recogniser: probe, then one StreamParser per connection)
 //!                                     │
 //!                                     ▼
-//!                    http (HTTP/1.x; HTTP/2 plugs in here) ──HttpEvent / Exchange──▶ caller
+//!                    http (HTTP/1.x), http2 (h2c, gRPC)
+//!                                     │
+//!                                     ▼
+//!                    exchange (HttpEvent / Exchange) ──▶ caller
 //! ```
+//!
+//! Module dependencies follow the same direction: `protocol` uses the `http` and `http2`
+//! parsers (and implements its `StreamParser` for them), the parsers use `exchange` and know
+//! nothing of `protocol`; `http2` shares HTTP/1's body decoding and framing rules.
 //!
 //! - [`decode`]: link layer, IP (with fragment reassembly), TCP header.
 //! - [`flow`]: the connection table: roles, idle timeouts, caps.
@@ -20,9 +27,10 @@
 //! - [`protocol`]: recognises each connection's protocol by content (HTTP/1, HTTP/2 preface
 //!   and h2c, TLS, SOCKS tunnels) and hands its byte streams to a [`protocol::StreamParser`];
 //!   the interface any protocol parser implements, usable without TCP.
-//! - [`http`]: HTTP/1.x parsing and request/response pairing; the [`http::Exchange`] type.
+//! - [`http`]: HTTP/1.x parsing and request/response pairing.
 //! - [`http2`]: HTTP/2 over cleartext (h2c) and gRPC framing (the protocol layer's HTTP/2
 //!   parser).
+//! - [`exchange`]: the [`Exchange`] and [`HttpEvent`] types every parser emits.
 //! - [`pipeline`]: the stages wired together, fed one packet at a time.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rust_2018_idioms)]
@@ -40,6 +48,7 @@
 )]
 
 pub mod decode;
+pub mod exchange;
 pub mod flow;
 pub mod http;
 pub mod http2;

@@ -1120,7 +1120,6 @@ fn gap_in_gzip_body_counts_raw_and_flags() {
 fn throughput_smoke() {
     use apitap_engine::flow::Dir;
     use apitap_engine::http::{HttpConfig, HttpConn, HttpEvent};
-    use apitap_engine::protocol::StreamParser;
     let req = b"GET /api/v1/items/123?x=1 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"id\":123,\"name\":\"example\"}";
     let conn = info();

@@ -172,7 +172,7 @@ impl AgentSettings {
             None => self,
         };
         let mut pipeline = apitap_engine::PipelineConfig {
-            http2: Some(apitap_engine::http2::parser),
+            http2: Some(apitap_engine::protocol::http2_parser),
             ..Default::default()
         };
         pipeline.flow.max_flows = a.max_flows.unwrap_or(65_536).max(1);

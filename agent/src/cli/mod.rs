@@ -66,7 +66,7 @@ pub fn exchanges(a: ExchangesArgs) -> Result<ExitCode> {
         ExchangeFormat::Har => Box::new(HarWriter::new(out, a.bodies)),
     };
     let mut cfg = PipelineConfig {
-        http2: Some(apitap_engine::http2::parser),
+        http2: Some(apitap_engine::protocol::http2_parser),
         ..Default::default()
     };
     cfg.http.keep_bodies = a.bodies;
@@ -216,7 +216,7 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
     }
     if !captures.is_empty() {
         let mut cfg = PipelineConfig {
-            http2: Some(apitap_engine::http2::parser),
+            http2: Some(apitap_engine::protocol::http2_parser),
             ..Default::default()
         };
         cfg.http.keep_bodies = true;

@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     let mut h = Recogniser::new(
         ProtocolConfig {
             http: cfg,
-            http2: Some(apitap_engine::http2::parser),
+            http2: Some(apitap_engine::protocol::http2_parser),
         },
         conn,
     );

@@ -30,11 +30,11 @@
 
 use super::frame::{self, Frame, FrameError, FrameHeader, HEADER_LEN, PREFACE};
 use super::hpack::{Decoder, HeaderBlock, Limits};
+use crate::exchange::{Exchange, Flag, HttpEvent, Request, Response};
 use crate::flow::{ConnInfo, Dir};
 use crate::http::body::{BodyResult, ContentDecoder, DecodeLimits};
 use crate::http::parser::framing;
-use crate::http::{Exchange, Flag, HttpConfig, HttpEvent, Request, Response};
-use crate::protocol::{Http2Context, Http2Start, ProtocolStats, StreamParser};
+use crate::http::HttpConfig;
 use crate::Timestamp;
 use std::collections::BTreeMap;
 use tracing::trace;
@@ -981,33 +981,64 @@ impl H2Conn {
     }
 }
 
-/// The HTTP/2 parser for the protocol layer's slot ([`crate::protocol::Http2Factory`]).
-pub fn parser(ctx: &Http2Context) -> Box<dyn StreamParser> {
-    let cfg = H2Config::from_http(ctx.http);
-    let mut c = match ctx.start {
-        Http2Start::Frames => H2Conn::by_content(cfg, ctx.conn.saw_syn),
-        Http2Start::PriorKnowledge | Http2Start::H2cUpgrade => H2Conn::new(cfg, ctx.client),
-    };
-    c.info = Some(ctx.conn);
-    c.next_index = ctx.first_index;
-    if ctx.start == Http2Start::H2cUpgrade {
-        c.skip_stream_1 = true;
-    }
-    Box::new(c)
+/// How an HTTP/2 parser is started.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Http2Start {
+    /// The client sent the connection preface first (prior knowledge, RFC 9113 §3.3); the
+    /// parser is fed from the preface on.
+    PriorKnowledge,
+    /// Recognised by its frames, with no preface first: the server's SETTINGS came before
+    /// the client's preface, or the connection was picked up mid-stream (its start not
+    /// captured: frame boundaries and HPACK state unknown). `client` is a guess (the
+    /// originator); the parser settles it by content.
+    Frames,
+    /// After an `h2c` upgrade (RFC 7540 §3.2): the server's first bytes are its SETTINGS,
+    /// the client's its connection preface; stream 1 carries the response to the upgraded
+    /// request (already emitted by HTTP/1 as an `upgraded` exchange).
+    H2cUpgrade,
 }
 
-impl StreamParser for H2Conn {
-    fn wants_data(&self) -> bool {
+impl H2Conn {
+    /// The parser of connection `conn`, started as `start` says; exchange indexes start at
+    /// `first_index`; `client` is the client's direction (a guess for [`Http2Start::Frames`]:
+    /// settled by content).
+    pub fn start(
+        cfg: H2Config,
+        conn: ConnInfo,
+        client: Dir,
+        start: Http2Start,
+        first_index: u64,
+    ) -> Self {
+        let mut c = match start {
+            Http2Start::Frames => H2Conn::by_content(cfg, conn.saw_syn),
+            Http2Start::PriorKnowledge | Http2Start::H2cUpgrade => H2Conn::new(cfg, client),
+        };
+        c.info = Some(conn);
+        c.next_index = first_index;
+        if start == Http2Start::H2cUpgrade {
+            c.skip_stream_1 = true;
+        }
+        c
+    }
+}
+
+/// The calls that drive the parser: the two byte streams of one connection, in order per
+/// direction; `on_close` exactly once, last.
+impl H2Conn {
+    /// Does the parser still want bytes (false once closed)?
+    pub fn wants_data(&self) -> bool {
         !self.closed
     }
 
-    fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+    /// In-order bytes of one direction.
+    pub fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
         let d = idx(dir);
         self.sides_mut(d).buf.extend_from_slice(data);
         self.process(d, ts, out);
     }
 
-    fn on_gap(&mut self, dir: Dir, _ts: Timestamp, _len: u64, _out: &mut Vec<HttpEvent>) {
+    /// Bytes of one direction are missing for good: the streams they hit are flagged.
+    pub fn on_gap(&mut self, dir: Dir, _ts: Timestamp, _len: u64, _out: &mut Vec<HttpEvent>) {
         let d = idx(dir);
         let client = self.is_client(d);
         for st in self.streams.values_mut() {
@@ -1020,20 +1051,18 @@ impl StreamParser for H2Conn {
         self.lost_frames(d, "capture gap");
     }
 
-    fn on_fin(&mut self, dir: Dir, _ts: Timestamp, _out: &mut Vec<HttpEvent>) {
+    /// One direction ended (FIN).
+    pub fn on_fin(&mut self, dir: Dir, _ts: Timestamp, _out: &mut Vec<HttpEvent>) {
         self.sides_mut(idx(dir)).fin = true;
     }
 
-    fn on_close(&mut self, _ts: Timestamp, out: &mut Vec<HttpEvent>) {
+    /// The connection is gone: emit everything still held.
+    pub fn on_close(&mut self, _ts: Timestamp, out: &mut Vec<HttpEvent>) {
         if self.closed {
             return;
         }
         self.flush_all(out);
         self.closed = true;
-    }
-
-    fn add_stats(&self, into: &mut ProtocolStats) {
-        into.h2.add(&self.stats);
     }
 }
 

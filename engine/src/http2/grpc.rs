@@ -19,7 +19,7 @@
 //!   trailers-only response (both end up in the response header list). `grpc-message` is a
 //!   captured value and is not exposed.
 
-use crate::http::Exchange;
+use crate::exchange::Exchange;
 use std::io::Read;
 
 /// Caps on the messages kept per call.

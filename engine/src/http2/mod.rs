@@ -1,5 +1,6 @@
-//! HTTP/2 over cleartext (h2c) and gRPC framing: the parser behind the protocol layer's
-//! HTTP/2 slot ([`crate::protocol::ProtocolConfig::http2`]; plug in [`parser`]).
+//! HTTP/2 over cleartext (h2c) and gRPC framing: [`H2Conn`], driven by the protocol layer once
+//! it recognised HTTP/2 (its HTTP/2 slot; `protocol::http2_parser` plugs this in). Output:
+//! [`crate::exchange`] events, like HTTP/1's. Nothing here depends on the protocol layer.
 //!
 //! - [`frame`]: frames as a checked view over bytes.
 //! - [`huffman`]: the HPACK Huffman code.
@@ -14,4 +15,4 @@ pub mod hpack;
 pub mod huffman;
 
 pub(crate) use conn::looks_like_h2;
-pub use conn::{parser, H2Config, H2Conn, H2Stats};
+pub use conn::{H2Config, H2Conn, H2Stats, Http2Start};

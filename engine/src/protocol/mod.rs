@@ -10,7 +10,8 @@
 //! [`StreamParser::on_data`], [`StreamParser::on_gap`], [`StreamParser::on_fin`] and
 //! [`StreamParser::on_close`] — and pushes what it finds into a caller-owned `Vec`. It knows
 //! nothing about packets or TCP, so anything that has two ordered byte streams can drive it.
-//! The HTTP/1.x parser ([`crate::http::HttpConn`]) is one; HTTP/2 plugs in through
+//! This layer implements it for the HTTP/1.x parser ([`crate::http::HttpConn`], which knows
+//! nothing of this layer) and for HTTP/2 ([`http2_parser`]); HTTP/2 plugs in through
 //! [`ProtocolConfig::http2`] (a [`Http2Factory`]), and until one is plugged in connections
 //! that turn to HTTP/2 are counted in [`ProtocolStats::http2_unsupported`] and not parsed.
 //!
@@ -76,8 +77,13 @@ pub(crate) mod socks;
 
 pub use recognise::Recogniser;
 
+pub use crate::http::{Switch, SwitchTo};
+pub use crate::http2::Http2Start;
+
+use crate::exchange::HttpEvent;
 use crate::flow::{ConnInfo, Dir};
-use crate::http::{HttpConfig, HttpEvent, HttpStats};
+use crate::http::{HttpConfig, HttpConn, HttpStats};
+use crate::http2::H2Conn;
 use crate::Timestamp;
 
 /// Bytes one direction may send, with the other silent, before a connection whose first
@@ -121,57 +127,6 @@ pub trait StreamParser {
     fn take_switch(&mut self) -> Option<Switch> {
         None
     }
-}
-
-/// A parser hands the connection to another protocol (see [`StreamParser::take_switch`]).
-#[derive(Debug)]
-pub struct Switch {
-    /// The protocol the connection continues in.
-    pub to: SwitchTo,
-    /// The direction whose call caused the switch.
-    pub dir: Dir,
-    /// Bytes of that call after the switch point (they belong to the new protocol).
-    pub rest: Vec<u8>,
-    /// Timestamp of those bytes.
-    pub ts: Timestamp,
-    /// Bytes the other direction had already sent past the switch point (a client's first
-    /// bytes into a CONNECT tunnel sent before the 2xx arrived): fed first.
-    pub early: Vec<u8>,
-    /// Timestamp of the first of those bytes.
-    pub early_ts: Timestamp,
-    /// The next exchange index to use on this connection (indexes continue).
-    pub next_index: u64,
-    /// The direction of the client, as the parser found it.
-    pub client: Dir,
-}
-
-/// What a connection switches to.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum SwitchTo {
-    /// HTTP/2 after an HTTP/1.1 `Upgrade: h2c` answered `101 Switching Protocols`: the
-    /// server's HTTP/2 frames follow the 101 head; the client sends the connection preface
-    /// next. The upgraded request is answered on stream 1.
-    H2cUpgrade,
-    /// A CONNECT answered 2xx: the tunnel's bytes are recognised afresh, like a new
-    /// connection's (HTTP/1, the HTTP/2 preface, TLS, ...), with the client known.
-    Tunnel,
-}
-
-/// How an HTTP/2 parser is started.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Http2Start {
-    /// The client sent the connection preface first (prior knowledge, RFC 9113 §3.3); the
-    /// parser is fed from the preface on.
-    PriorKnowledge,
-    /// Recognised by its frames, with no preface first: the server's SETTINGS came before
-    /// the client's preface, or the connection was picked up mid-stream (its start not
-    /// captured: frame boundaries and HPACK state unknown). `client` is a guess (the
-    /// originator); the parser settles it by content.
-    Frames,
-    /// After an `h2c` upgrade (RFC 7540 §3.2): the server's first bytes are its SETTINGS,
-    /// the client's its connection preface; stream 1 carries the response to the upgraded
-    /// request (already emitted by HTTP/1 as an `upgraded` exchange).
-    H2cUpgrade,
 }
 
 /// What an HTTP/2 parser is created with.
@@ -252,4 +207,73 @@ impl ProtocolStats {
         self.http.add(&o.http);
         self.h2.add(&o.h2);
     }
+}
+
+/// HTTP/1.x: the parser's own calls (it knows nothing of this layer).
+impl StreamParser for HttpConn {
+    fn wants_data(&self) -> bool {
+        HttpConn::wants_data(self)
+    }
+
+    fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+        HttpConn::on_data(self, dir, ts, data, out);
+    }
+
+    fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
+        HttpConn::on_gap(self, dir, ts, len, out);
+    }
+
+    fn on_fin(&mut self, dir: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+        HttpConn::on_fin(self, dir, ts, out);
+    }
+
+    fn on_close(&mut self, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+        HttpConn::on_close(self, ts, out);
+    }
+
+    fn add_stats(&self, into: &mut ProtocolStats) {
+        into.http.add(self.stats());
+    }
+
+    fn take_switch(&mut self) -> Option<Switch> {
+        HttpConn::take_switch(self)
+    }
+}
+
+/// HTTP/2: the parser's own calls (it knows nothing of this layer).
+impl StreamParser for H2Conn {
+    fn wants_data(&self) -> bool {
+        H2Conn::wants_data(self)
+    }
+
+    fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+        H2Conn::on_data(self, dir, ts, data, out);
+    }
+
+    fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
+        H2Conn::on_gap(self, dir, ts, len, out);
+    }
+
+    fn on_fin(&mut self, dir: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+        H2Conn::on_fin(self, dir, ts, out);
+    }
+
+    fn on_close(&mut self, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+        H2Conn::on_close(self, ts, out);
+    }
+
+    fn add_stats(&self, into: &mut ProtocolStats) {
+        into.h2.add(&self.stats());
+    }
+}
+
+/// The HTTP/2 parser for the HTTP/2 slot ([`ProtocolConfig::http2`], an [`Http2Factory`]).
+pub fn http2_parser(ctx: &Http2Context) -> Box<dyn StreamParser> {
+    Box::new(H2Conn::start(
+        crate::http2::H2Config::from_http(ctx.http),
+        ctx.conn,
+        ctx.client,
+        ctx.start,
+        ctx.first_index,
+    ))
 }

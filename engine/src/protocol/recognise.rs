@@ -6,8 +6,9 @@ use super::{
     Http2Context, Http2Start, ProtocolConfig, ProtocolStats, StreamParser, Switch, SwitchTo,
     MAX_TUNNEL_DEPTH, SNIFF_LIMIT,
 };
+use crate::exchange::HttpEvent;
 use crate::flow::{pick, pick_mut, ConnInfo, Dir};
-use crate::http::{HttpConn, HttpEvent};
+use crate::http::HttpConn;
 use crate::Timestamp;
 
 /// The first bytes of one direction, kept until the protocol is decided.

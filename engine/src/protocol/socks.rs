@@ -22,8 +22,8 @@
 
 use super::probe::Probe;
 use super::{ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
+use crate::exchange::HttpEvent;
 use crate::flow::{pick, pick_mut, ConnInfo, Dir};
-use crate::http::HttpEvent;
 use crate::Timestamp;
 
 /// Longest handshake message buffered (a SOCKS 4a request with a 255-byte user id and a

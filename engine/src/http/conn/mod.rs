@@ -63,11 +63,11 @@ use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
 use super::parser::{self, Coding, Codings, HeadScan, ParseError, ParseErrorCounts, Verdict};
 use super::{Exchange, Flag, HttpEvent, Request, Response};
 use crate::flow::{ConnInfo, Dir};
-use crate::protocol::{ProtocolStats, StreamParser, Switch, SwitchTo};
 use crate::Timestamp;
 use memchr::memchr;
 use state::{Body, Framing, Head, Role, Side, St, V09};
 use std::collections::VecDeque;
+pub use tunnel::{Switch, SwitchTo};
 
 mod framing;
 mod gaps;
@@ -272,7 +272,7 @@ impl HttpConn {
         self.client == Some(Dir::ToOriginator)
     }
 
-    /// Is a switch to another protocol waiting for [`StreamParser::take_switch`]?
+    /// Is a switch to another protocol waiting for [`HttpConn::take_switch`]?
     #[inline]
     pub(crate) fn switch_pending(&self) -> bool {
         self.switch.is_some()
@@ -498,28 +498,35 @@ fn upgrade_to_h2c(headers: &[(String, String)]) -> bool {
     })
 }
 
-impl StreamParser for HttpConn {
-    fn wants_data(&self) -> bool {
+/// The calls that drive the parser: the two byte streams of one connection, in order per
+/// direction; `on_close` exactly once, last.
+impl HttpConn {
+    /// Does the parser still want bytes (false once given up or upgraded)?
+    pub fn wants_data(&self) -> bool {
         self.ended.is_none()
     }
 
-    fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
+    /// In-order bytes of one direction.
+    pub fn on_data(&mut self, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<HttpEvent>) {
         self.data(dir, ts, data, out);
     }
 
-    fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
+    /// `len` bytes of one direction are missing for good (0 if unknown).
+    pub fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<HttpEvent>) {
         self.side(dir).last_ts = ts;
         self.gap(dir, len, out);
     }
 
-    fn on_fin(&mut self, dir: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+    /// One direction ended (FIN).
+    pub fn on_fin(&mut self, dir: Dir, ts: Timestamp, out: &mut Vec<HttpEvent>) {
         if self.ended.is_some() || self.client.is_none() {
             return;
         }
         self.end_side(dir, ts, out);
     }
 
-    fn on_close(&mut self, ts: Timestamp, out: &mut Vec<HttpEvent>) {
+    /// The connection is gone: emit everything still held.
+    pub fn on_close(&mut self, ts: Timestamp, out: &mut Vec<HttpEvent>) {
         if self.ended == Some(Ended::Closed) {
             return;
         }
@@ -537,11 +544,8 @@ impl StreamParser for HttpConn {
         self.ended = Some(Ended::Closed);
     }
 
-    fn add_stats(&self, into: &mut ProtocolStats) {
-        into.http.add(&self.stats);
-    }
-
-    fn take_switch(&mut self) -> Option<Switch> {
+    /// Has the connection been handed on to another protocol (after the last call)?
+    pub fn take_switch(&mut self) -> Option<Switch> {
         self.switch.take()
     }
 }

@@ -2,6 +2,41 @@
 
 use super::*;
 
+/// A parser hands the connection to another protocol (see [`HttpConn::take_switch`]).
+#[derive(Debug)]
+pub struct Switch {
+    /// The protocol the connection continues in.
+    pub to: SwitchTo,
+    /// The direction whose call caused the switch.
+    pub dir: Dir,
+    /// Bytes of that call after the switch point (they belong to the new protocol).
+    pub rest: Vec<u8>,
+    /// Timestamp of those bytes.
+    pub ts: Timestamp,
+    /// Bytes the other direction had already sent past the switch point (a client's first
+    /// bytes into a CONNECT tunnel sent before the 2xx arrived): fed first.
+    pub early: Vec<u8>,
+    /// Timestamp of the first of those bytes.
+    pub early_ts: Timestamp,
+    /// The next exchange index to use on this connection (indexes continue).
+    pub next_index: u64,
+    /// The direction of the client, as the parser found it.
+    pub client: Dir,
+}
+
+/// What a connection switches to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SwitchTo {
+    /// HTTP/2 after an HTTP/1.1 `Upgrade: h2c` answered `101 Switching Protocols`: the
+    /// server's HTTP/2 frames follow the 101 head; the client sends the connection preface
+    /// next. The upgraded request is answered on stream 1.
+    H2cUpgrade,
+    /// A CONNECT answered 2xx: the tunnel's bytes are recognised afresh (by the protocol
+    /// layer), like a new connection's (HTTP/1, the HTTP/2 preface, TLS, ...), with the
+    /// client known.
+    Tunnel,
+}
+
 impl HttpConn {
     /// Exchange `idx` was answered 101: parsing stops for good (the bytes after the 101 head
     /// go to HTTP/2 after an `h2c` upgrade).
