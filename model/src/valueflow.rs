@@ -350,54 +350,13 @@ pub fn hash(v: &str) -> u64 {
     siphash24(FLOW_KEY, v.as_bytes())
 }
 
-/// SipHash-2-4 (Aumasson & Bernstein), 64-bit output.
+/// SipHash-2-4 (Aumasson & Bernstein), 64-bit output, from the `siphasher` crate (the raw
+/// bytes are written with no length prefix or terminator, so the output is the paper's).
 fn siphash24(key: (u64, u64), data: &[u8]) -> u64 {
-    let (k0, k1) = key;
-    let mut v0 = k0 ^ 0x736f_6d65_7073_6575;
-    let mut v1 = k1 ^ 0x646f_7261_6e64_6f6d;
-    let mut v2 = k0 ^ 0x6c79_6765_6e65_7261;
-    let mut v3 = k1 ^ 0x7465_6462_7974_6573;
-    let round = |v0: &mut u64, v1: &mut u64, v2: &mut u64, v3: &mut u64| {
-        *v0 = v0.wrapping_add(*v1);
-        *v1 = v1.rotate_left(13);
-        *v1 ^= *v0;
-        *v0 = v0.rotate_left(32);
-        *v2 = v2.wrapping_add(*v3);
-        *v3 = v3.rotate_left(16);
-        *v3 ^= *v2;
-        *v0 = v0.wrapping_add(*v3);
-        *v3 = v3.rotate_left(21);
-        *v3 ^= *v0;
-        *v2 = v2.wrapping_add(*v1);
-        *v1 = v1.rotate_left(17);
-        *v1 ^= *v2;
-        *v2 = v2.rotate_left(32);
-    };
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let m = u64::from_le_bytes(w);
-        v3 ^= m;
-        round(&mut v0, &mut v1, &mut v2, &mut v3);
-        round(&mut v0, &mut v1, &mut v2, &mut v3);
-        v0 ^= m;
-    }
-    let mut last = [0u8; 8];
-    for (d, s) in last.iter_mut().zip(chunks.remainder()) {
-        *d = *s;
-    }
-    last[7] = data.len() as u8;
-    let m = u64::from_le_bytes(last);
-    v3 ^= m;
-    round(&mut v0, &mut v1, &mut v2, &mut v3);
-    round(&mut v0, &mut v1, &mut v2, &mut v3);
-    v0 ^= m;
-    v2 ^= 0xff;
-    for _ in 0..4 {
-        round(&mut v0, &mut v1, &mut v2, &mut v3);
-    }
-    v0 ^ v1 ^ v2 ^ v3
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher24::new_with_keys(key.0, key.1);
+    h.write(data);
+    h.finish()
 }
 
 #[cfg(test)]
