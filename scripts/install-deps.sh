@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential pkg-config libpcap-dev libcap2-bin tshark tcpdump iproute2 ethtool curl jq wrk
       python3 python3-pip prometheus chromium debootstrap postgresql nghttp2-client
-      nghttp2-server)
+      nghttp2-server apache2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -73,8 +73,9 @@ thread_local! {
 }
 
 /// A stand-in for the HTTP/2 parser (which lands separately): records the context it was
-/// created with and the bytes it is fed, emits nothing.
-struct Recorder;
+/// created with and the bytes it is fed, emits nothing but the upgraded exchange it was
+/// handed (on close, as it is).
+struct Recorder(Option<Box<apitap_engine::http::Exchange>>);
 
 impl StreamParser for Recorder {
     fn on_data(&mut self, dir: Dir, _: Timestamp, data: &[u8], _: &mut Vec<HttpEvent>) {
@@ -82,8 +83,11 @@ impl StreamParser for Recorder {
     }
     fn on_gap(&mut self, _: Dir, _: Timestamp, _: u64, _: &mut Vec<HttpEvent>) {}
     fn on_fin(&mut self, _: Dir, _: Timestamp, _: &mut Vec<HttpEvent>) {}
-    fn on_close(&mut self, _: Timestamp, _: &mut Vec<HttpEvent>) {
+    fn on_close(&mut self, _: Timestamp, out: &mut Vec<HttpEvent>) {
         SEEN.with(|s| s.borrow_mut().push("close".into()));
+        if let Some(x) = self.0.take() {
+            out.push(HttpEvent::Done(x));
+        }
     }
     fn add_stats(&self, _: &mut ProtocolStats) {}
 }
@@ -95,7 +99,7 @@ fn recorder(ctx: &Http2Context) -> Box<dyn StreamParser> {
             ctx.start, ctx.client, ctx.first_index
         ))
     });
-    Box::new(Recorder)
+    Box::new(Recorder(ctx.upgraded.clone()))
 }
 
 fn with_recorder(steps: &[Step]) -> (Out, Vec<String>) {
@@ -134,6 +138,8 @@ fn h2c_upgrade_hands_the_bytes_after_the_101_head_to_the_http2_slot() {
     resp.extend_from_slice(SETTINGS);
     let steps = [c(GET), s(OK), c(req), s(&resp), c(PREFACE)];
     let (r, seen) = with_recorder(&steps);
+    // The upgraded exchange is handed to the HTTP/2 parser (which answers it on stream 1),
+    // not emitted by HTTP/1: here it comes from the stand-in's close, after the switch.
     assert_eq!(
         r.rows,
         ["GET h /a 200 0 2 []", "GET h /u 101 0 0 [upgraded]"]
@@ -149,7 +155,8 @@ fn h2c_upgrade_hands_the_bytes_after_the_101_head_to_the_http2_slot() {
             "close".into(),
         ]
     );
-    // Without an HTTP/2 parser: counted, nothing parsed after the 101.
+    // Without an HTTP/2 parser: counted, the upgraded exchange emitted with its 101,
+    // nothing parsed after the 101.
     let r = recognise(&steps);
     assert_eq!(
         r.rows,

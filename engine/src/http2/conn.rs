@@ -214,6 +214,8 @@ struct Stream {
     req: Half,
     resp: Half,
     flags: Vec<Flag>,
+    /// Stream 1 after an h2c upgrade: the HTTP/1.1 request it answers.
+    upgraded: Option<Request>,
 }
 
 impl Stream {
@@ -321,9 +323,6 @@ pub struct H2Conn {
     stats: H2Stats,
     closed: bool,
     warned: bool,
-    /// After an h2c upgrade: stream 1 answers the upgraded request, which HTTP/1 already
-    /// emitted; it is decoded (HPACK state) but not emitted again.
-    skip_stream_1: bool,
 }
 
 impl H2Conn {
@@ -380,7 +379,6 @@ impl H2Conn {
             },
             closed: false,
             warned: false,
-            skip_stream_1: false,
         }
     }
 
@@ -778,9 +776,6 @@ impl H2Conn {
         block: HeaderBlock,
         out: &mut Vec<HttpEvent>,
     ) {
-        if stream_id == 1 && self.skip_stream_1 {
-            return;
-        }
         if !self.streams.contains_key(&stream_id) {
             if self.streams.len() >= self.cfg.max_streams {
                 self.stats.streams_dropped += 1;
@@ -800,6 +795,7 @@ impl H2Conn {
                     req: Half::default(),
                     resp: Half::default(),
                     flags: Vec::new(),
+                    upgraded: None,
                 },
             );
             if let Some(info) = self.info {
@@ -876,7 +872,10 @@ impl H2Conn {
         }
         let req = self.finish_half(&mut st.req, &mut flags);
         let resp = self.finish_half(&mut st.resp, &mut flags);
-        let request = {
+        let upgraded = st.upgraded.take();
+        let request = if upgraded.is_some() {
+            upgraded
+        } else {
             req.map(|(h, body)| {
                 let get = |n: &str| {
                     h.fields
@@ -994,20 +993,23 @@ pub enum Http2Start {
     Frames,
     /// After an `h2c` upgrade (RFC 7540 §3.2): the server's first bytes are its SETTINGS,
     /// the client's its connection preface; stream 1 carries the response to the upgraded
-    /// request (already emitted by HTTP/1 as an `upgraded` exchange).
+    /// request, handed over by HTTP/1 (not emitted there): stream 1 emits that exchange
+    /// with the HTTP/1.1 request and the HTTP/2 response, flagged `upgraded`.
     H2cUpgrade,
 }
 
 impl H2Conn {
     /// The parser of connection `conn`, started as `start` says; exchange indexes start at
     /// `first_index`; `client` is the client's direction (a guess for [`Http2Start::Frames`]:
-    /// settled by content).
+    /// settled by content). `upgraded`: after an h2c upgrade, the HTTP/1.1 exchange whose
+    /// request stream 1 answers.
     pub fn start(
         cfg: H2Config,
         conn: ConnInfo,
         client: Dir,
         start: Http2Start,
         first_index: u64,
+        upgraded: Option<Box<Exchange>>,
     ) -> Self {
         let mut c = match start {
             Http2Start::Frames => H2Conn::by_content(cfg, conn.saw_syn),
@@ -1015,8 +1017,24 @@ impl H2Conn {
         };
         c.info = Some(conn);
         c.next_index = first_index;
-        if start == Http2Start::H2cUpgrade {
-            c.skip_stream_1 = true;
+        if let (Http2Start::H2cUpgrade, Some(ex)) = (start, upgraded) {
+            let ex = *ex;
+            let mut flags = ex.flags;
+            flags.push(Flag::Upgraded);
+            // RFC 7540 §3.2: the upgraded request is stream 1, half-closed by the client;
+            // the response on stream 1 completes its exchange (index given by HTTP/1).
+            c.stats.streams += 1;
+            c.streams.insert(
+                1,
+                Stream {
+                    index: ex.index,
+                    state: State::ClientDone,
+                    req: Half::default(),
+                    resp: Half::default(),
+                    flags,
+                    upgraded: ex.request,
+                },
+            );
         }
         c
     }

@@ -130,7 +130,7 @@ pub trait StreamParser {
 }
 
 /// What an HTTP/2 parser is created with.
-#[derive(Copy, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub struct Http2Context {
     /// The connection.
     pub conn: ConnInfo,
@@ -142,6 +142,9 @@ pub struct Http2Context {
     pub first_index: u64,
     /// Limits shared with HTTP/1 (body caps, keep bodies).
     pub http: HttpConfig,
+    /// After an `h2c` upgrade: the upgraded HTTP/1.1 exchange, whose request is answered on
+    /// stream 1 (see [`crate::http::Switch::upgraded`]).
+    pub upgraded: Option<Box<crate::exchange::Exchange>>,
 }
 
 /// Creates the HTTP/2 parser of one connection (the HTTP/2 slot of [`ProtocolConfig`]).
@@ -275,5 +278,6 @@ pub fn http2_parser(ctx: &Http2Context) -> Box<dyn StreamParser> {
         ctx.client,
         ctx.start,
         ctx.first_index,
+        ctx.upgraded.clone(),
     ))
 }

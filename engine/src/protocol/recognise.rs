@@ -293,6 +293,7 @@ impl Recogniser {
                     start,
                     first_index: self.first_index,
                     http: self.cfg.http,
+                    upgraded: None,
                 };
                 match self.cfg.http2 {
                     Some(make) => {
@@ -407,13 +408,19 @@ impl Recogniser {
                         start: Http2Start::H2cUpgrade,
                         first_index: sw.next_index,
                         http: self.cfg.http,
+                        upgraded: sw.upgraded.clone(),
                     };
                     self.state = State::Parsing(Parser::Other(make(&ctx)));
                     if !sw.rest.is_empty() {
                         self.call_parser(Call::Data(sw.dir, sw.ts, &sw.rest), out);
                     }
                 }
-                None => self.stats.http2_unsupported += 1,
+                None => {
+                    self.stats.http2_unsupported += 1;
+                    if let Some(x) = sw.upgraded {
+                        out.push(HttpEvent::Done(x));
+                    }
+                }
             },
             SwitchTo::Tunnel => {
                 if self.depth >= MAX_TUNNEL_DEPTH {

@@ -22,6 +22,10 @@ pub struct Switch {
     pub next_index: u64,
     /// The direction of the client, as the parser found it.
     pub client: Dir,
+    /// After an `h2c` upgrade: the upgraded HTTP/1.1 exchange (request, 101), not emitted by
+    /// HTTP/1. Its request is answered on HTTP/2 stream 1, which emits it with that
+    /// response (RFC 7540 §3.2); with no HTTP/2 parser it is emitted as it is.
+    pub upgraded: Option<Box<Exchange>>,
 }
 
 /// What a connection switches to.
@@ -29,7 +33,7 @@ pub struct Switch {
 pub enum SwitchTo {
     /// HTTP/2 after an HTTP/1.1 `Upgrade: h2c` answered `101 Switching Protocols`: the
     /// server's HTTP/2 frames follow the 101 head; the client sends the connection preface
-    /// next. The upgraded request is answered on stream 1.
+    /// next. The upgraded request is answered on stream 1 ([`Switch::upgraded`]).
     H2cUpgrade,
     /// A CONNECT answered 2xx: the tunnel's bytes are recognised afresh (by the protocol
     /// layer), like a new connection's (HTTP/1, the HTTP/2 preface, TLS, ...), with the
@@ -66,6 +70,7 @@ impl HttpConn {
                 early_ts: Timestamp::default(),
                 next_index: self.next_index,
                 client: c,
+                upgraded: None,
             });
             collect = Some(srv);
         }
@@ -82,7 +87,23 @@ impl HttpConn {
             };
             self.side(s).set(to);
         }
+        let from = out.len();
         self.flush_all(out);
+        if collect.is_some() {
+            // The upgraded request is answered on HTTP/2 stream 1, which emits its exchange
+            // with that response (the 101 is not the answer): hand it over, not emitted here.
+            let pos = out
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, ev)| matches!(ev, HttpEvent::Done(x) if x.index == idx))
+                .map(|(i, _)| i);
+            if let (Some(p), Some(sw)) = (pos, self.switch.as_mut()) {
+                if let HttpEvent::Done(x) = out.remove(p) {
+                    sw.upgraded = Some(x);
+                }
+            }
+        }
     }
 
     /// CONNECT `idx` was answered 2xx: finish it. If the client already sent requests
@@ -134,6 +155,7 @@ impl HttpConn {
             early_ts,
             next_index: self.next_index,
             client: c,
+            upgraded: None,
         });
         self.emit_ready(out);
     }
