@@ -1,37 +1,45 @@
 #!/usr/bin/env bash
-# Overhead of the apitap agent on the application it watches (a script, not a timed test).
+# Overhead of the apitap agent on the application it watches, against tcpdump (a script, not
+# a timed test).
 #
-# Usage (root): bench/overhead.sh      APITAP=path/to/apitap  DURATION=10  CONNS=32  THREADS=1
-#               RATE=20000 CONNS=40 bench/overhead.sh    (paced to about 20,000 requests/s)
+# Usage (root): bench/overhead.sh      APITAP=path/to/apitap  DURATION=8  ROUNDS=3
+#               MODES="unpaced paced"  RATE=15000 (paced load)  CONNS=32  THREADS=1
 #
 # nginx (one worker, JSON answers for /users/{id}) runs in a server network namespace; wrk
-# drives it from a client namespace over a veth pair. ROUNDS (default 3) alternating runs
-# without and with the agent capturing the server's veth
-# (`ip netns exec SRV apitap agent`); ratios compare medians (the machine is shared, so noisy).
-# Reports throughput and p99 latency ratios, the agent's CPU (from process_cpu_seconds_total)
-# and peak RSS (VmHWM), packets captured and kernel/interface/queue drops at that load, and
-# writes bench-out/overhead.md. Targets (issue 4): <= 5 % throughput loss, zero kernel drops
-# at 20,000 requests/s on a 2-core machine, RSS under 100 MB.
+# drives it from a client namespace over a veth pair. For each load mode (unpaced: as fast
+# as wrk goes; paced: about RATE requests/s) ROUNDS alternating rounds of three phases:
+# no capture, `tcpdump -w /dev/null` on the server's veth, `apitap agent` on it (same
+# snaplen, kernel buffer and port filter). The machine may be shared, so absolute numbers
+# are noisy: ratios are taken within a round, then the median over rounds. Reports per mode:
+# throughput and p99 of the app per phase, CPU per request of tcpdump and of the agent
+# (utime+stime from /proc over the wrk run / requests completed) and their ratio, the
+# agent's peak RSS (VmHWM), and kernel + queue drops (tcpdump's own count; the agent's
+# metrics). Writes bench-out/overhead.md. Targets (issue 13): agent <= 4x tcpdump CPU per
+# request, throughput with the agent >= 0.97x with tcpdump, p99 added <= 0.3 ms paced,
+# RSS <= 64 MB, zero drops.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 . "$ROOT/e2e/lib.sh"
 
 e2e_require_root_netns
-for pkg in nginx wrk; do
+for pkg in nginx wrk tcpdump; do
     command -v "$pkg" > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" > /dev/null 2>&1
 done
-e2e_require_cmd nginx wrk curl python3
+e2e_require_cmd nginx wrk curl python3 tcpdump
 APITAP="${APITAP:-$ROOT/target/release/apitap}"
 [ -x "$APITAP" ] || (cd "$ROOT" && cargo build -q --release -p apitap) || exit 1
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-8}"
 CONNS="${CONNS:-32}"
 THREADS="${THREADS:-1}"
+RATE="${RATE:-15000}"
+MODES="${MODES:-unpaced paced}"
 PORT=8080
 ADMIN=19464
 T="$E2E_TMP"
 OUT="$ROOT/bench-out"
 mkdir -p "$OUT"
+TCK=$(getconf CLK_TCK)
 
 e2e_setup_netns
 mkdir -p "$T/nginx"
@@ -55,6 +63,8 @@ http {
 EOF
 e2e_bg_srv nginx -c "$T/nginx.conf" -g 'daemon off;'
 e2e_wait_port "$E2E_SRV_IP" "$PORT" || { echo "nginx did not start"; exit 1; }
+# ids.lua: unpaced; paced.lua adds wrk's delay() (whole ms per connection): CONNS_PACED
+# connections at about RATE requests/s in total.
 cat > "$T/ids.lua" << 'EOF'
 local n = 0
 request = function()
@@ -62,15 +72,15 @@ request = function()
   return wrk.format("GET", "/users/" .. (n % 1000))
 end
 EOF
-# RATE=N: pace each connection (wrk's delay(), whole milliseconds) to about N requests/s in
-# total; needs CONNS >= N/1000 (e.g. RATE=20000 CONNS=40: 2 ms between a connection's requests).
-if [ -n "${RATE:-}" ]; then
-    echo "delay = function() return $(( CONNS * 1000 / RATE )) end" >> "$T/ids.lua"
-fi
+CONNS_PACED=$(( (RATE + 999) / 1000 * 2 ))
+cp "$T/ids.lua" "$T/paced.lua"
+echo "delay = function() return $(( CONNS_PACED * 1000 / RATE )) end" >> "$T/paced.lua"
 
-# wrk → "rps p99_ms"
+# run_wrk NAME MODE → "rps p99_ms requests"
 run_wrk() {
-    e2e_cli wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$T/ids.lua" \
+    local script="$T/ids.lua" conns="$CONNS"
+    if [ "$2" = paced ]; then script="$T/paced.lua"; conns="$CONNS_PACED"; fi
+    e2e_cli wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency -s "$script" \
         "http://$E2E_SRV_IP:$PORT/" > "$T/wrk-$1.txt" 2>&1
     python3 - "$T/wrk-$1.txt" << 'EOF'
 import re, sys
@@ -78,32 +88,54 @@ t = open(sys.argv[1]).read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", t)
 p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
-print(f"{rps:.0f} {p99:.3f}")
+n = int(re.search(r"(\d+) requests in", t).group(1))
+print(f"{rps:.0f} {p99:.3f} {n}")
 EOF
 }
 
-metric() { awk -v p="$1" 'index($0, p) == 1 {s += $NF} END {print s + 0}' "$2"; }
+# CPU seconds (user + system) of a process so far.
+cpu_s() { awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 
 ROUNDS="${ROUNDS:-3}"
-RPS_OFF=(); P99_OFF=(); RPS_ON=(); P99_ON=()
 HWM_KB=0
-: > "$T/deltas.txt"
-for r in $(seq 1 "$ROUNDS"); do
-    echo "round $r/$ROUNDS: without the agent ..." >&2
-    read -r a b < <(run_wrk "off$r"); RPS_OFF+=("$a"); P99_OFF+=("$b")
-    echo "round $r/$ROUNDS: with the agent ..." >&2
-    e2e_bg_srv "$APITAP" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn
-    AGENT_PID=$E2E_LAST_PID   # `ip netns exec` execs the agent: same pid
-    for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
-    e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
-    read -r a b < <(run_wrk "on$r"); RPS_ON+=("$a"); P99_ON+=("$b")
-    sleep 2   # let the pipeline finish the tail
-    e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
-    h=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2> /dev/null || echo 0)
-    [ "${h:-0}" -gt "$HWM_KB" ] && HWM_KB=$h
-    python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" >> "$T/deltas.txt"
-    kill -TERM "$AGENT_PID" 2> /dev/null
-    wait "$AGENT_PID" 2> /dev/null
+: > "$T/rows.txt"
+for mode in $MODES; do
+    for r in $(seq 1 "$ROUNDS"); do
+        echo "$mode round $r/$ROUNDS: no capture ..." >&2
+        read -r a b n < <(run_wrk "off-$mode$r" "$mode")
+        echo "$mode $r off $a $b $n 0 0" >> "$T/rows.txt"
+
+        echo "$mode round $r/$ROUNDS: tcpdump ..." >&2
+        e2e_bg_srv tcpdump -i "$E2E_IF_SRV" -w /dev/null -s 262144 -B 32768 -n "tcp port $PORT" 2> "$T/tcpdump.err"
+        TD_PID=$E2E_LAST_PID
+        sleep 1
+        c0=$(cpu_s "$TD_PID")
+        read -r a b n < <(run_wrk "tcpdump-$mode$r" "$mode")
+        c1=$(cpu_s "$TD_PID")
+        kill -INT "$TD_PID" 2> /dev/null
+        wait "$TD_PID" 2> /dev/null
+        td_drops=$(awk '/dropped by kernel/ {print $1}' "$T/tcpdump.err")
+        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0}" >> "$T/rows.txt"
+
+        echo "$mode round $r/$ROUNDS: apitap agent ..." >&2
+        e2e_bg_srv "$APITAP" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn
+        AGENT_PID=$E2E_LAST_PID   # `ip netns exec` execs the agent: same pid
+        for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
+        e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
+        c0=$(cpu_s "$AGENT_PID")
+        read -r a b n < <(run_wrk "agent-$mode$r" "$mode")
+        sleep 1   # let the pipeline finish the tail (its CPU belongs to these requests)
+        c1=$(cpu_s "$AGENT_PID")
+        e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
+        h=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2> /dev/null || echo 0)
+        [ "${h:-0}" -gt "$HWM_KB" ] && HWM_KB=$h
+        # kernel + interface + queue drops
+        drops=$(python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" | awk '{print $2 + $3 + $4}')
+        echo "$mode $r agent $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0}" >> "$T/rows.txt"
+        kill -TERM "$AGENT_PID" 2> /dev/null
+        wait "$AGENT_PID" 2> /dev/null
+    done
 done
-python3 "$HERE/overhead_report.py" "$T/deltas.txt" "${RPS_OFF[*]}" "${P99_OFF[*]}" \
-    "${RPS_ON[*]}" "${P99_ON[*]}" "$HWM_KB" "$DURATION" "$CONNS" "$OUT/overhead.md"
+cp "$T/rows.txt" "$OUT/overhead-rows.txt"
+python3 "$HERE/overhead_report.py" "$T/rows.txt" "$HWM_KB" "$DURATION" "$CONNS/$CONNS_PACED" "$RATE" \
+    "$("$APITAP" --version 2> /dev/null | head -1)" "$OUT/overhead.md"

@@ -6,7 +6,7 @@
 
 use crate::capture::{FileSource, LinkType};
 use anyhow::{Context, Result};
-use apitap_engine::http::HttpEvent;
+use apitap_engine::http::{HttpEvent, SharedGate};
 use apitap_engine::pipeline::{Pipeline, PipelineConfig, PipelineStats, ADVANCE_EVERY};
 
 /// Counters of a whole run: the capture files, then each engine stage.
@@ -183,15 +183,17 @@ fn decoded_link(l: LinkType) -> bool {
 }
 
 /// Runs the pipeline over `paths` in order (each narrowed by the BPF `filter`), calling `sink`
-/// for every HTTP event.
+/// for every HTTP event; `gate` chooses the bodies kept (see
+/// [`apitap_engine::http::BodyGate`]).
 pub fn run_files(
     paths: &[String],
     filter: Option<&str>,
     cfg: &PipelineConfig,
+    gate: Option<SharedGate>,
     progress: bool,
     sink: &mut dyn FnMut(HttpEvent) -> Result<()>,
 ) -> Result<RunStats> {
-    let mut pipe = Pipeline::new(cfg);
+    let mut pipe = Pipeline::with_gate(cfg, gate);
     let mut files = 0;
     let mut truncated = 0;
     let mut events: Vec<HttpEvent> = Vec::with_capacity(64);

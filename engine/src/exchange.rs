@@ -59,6 +59,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Body length after de-chunking and content decoding (as Zeek counts).
     pub body_len: u64,
+    /// Body length on the wire: de-chunked, not content-decoded (what the OpenTelemetry
+    /// `http.request.body.size` attribute means).
+    pub wire_len: u64,
     /// Decoded body, up to the body cap, if bodies are kept.
     pub body: Option<Vec<u8>>,
     /// First byte of the request.
@@ -82,6 +85,8 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// Body length after de-chunking and content decoding.
     pub body_len: u64,
+    /// Body length on the wire: de-chunked, not content-decoded.
+    pub wire_len: u64,
     /// Decoded body, up to the body cap, if bodies are kept.
     pub body: Option<Vec<u8>>,
     /// First byte of the response.

@@ -10,7 +10,7 @@
 
 use crate::decode::{DecodeStats, Decoder};
 use crate::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowStats, FlowTable};
-use crate::http::{HttpConfig, HttpEvent};
+use crate::http::{HttpConfig, HttpEvent, SharedGate};
 use crate::packet::Packet;
 use crate::protocol::{Http2Factory, ProtocolConfig, ProtocolStats, Recogniser, StreamParser};
 use crate::reassembly::ReassemblyStats;
@@ -64,6 +64,12 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline with these settings.
     pub fn new(cfg: &PipelineConfig) -> Self {
+        Self::with_gate(cfg, None)
+    }
+
+    /// A pipeline whose HTTP/1 parsers ask `gate` which bodies to keep (see
+    /// [`crate::http::BodyGate`]).
+    pub fn with_gate(cfg: &PipelineConfig, gate: Option<SharedGate>) -> Self {
         let proto_stats = Rc::new(RefCell::new(ProtocolStats::default()));
         let proto_cfg = ProtocolConfig {
             http: cfg.http,
@@ -73,7 +79,7 @@ impl Pipeline {
         let flows: FlowTable<Counted> = FlowTable::new(
             cfg.flow,
             Box::new(move |conn| Counted {
-                inner: Recogniser::new(proto_cfg, *conn),
+                inner: Recogniser::new(proto_cfg, *conn).with_gate(gate.clone()),
                 total: Rc::clone(&ps),
             }),
         );

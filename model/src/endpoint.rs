@@ -333,12 +333,17 @@ pub struct Response {
     /// A cap was hit.
     #[serde(default, skip_serializing_if = "is_false")]
     pub overflow: bool,
+    /// Responses whose body adaptive sampling skipped (not decoded, not inferred; `empty`
+    /// and `content` count only the others).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
 }
 
 impl Combine for Response {
     fn combine(&mut self, o: &Self, m: Mode) {
         cnt(&mut self.n, o.n, m);
         cnt(&mut self.empty, o.empty, m);
+        cnt(&mut self.skipped, o.skipped, m);
         self.overflow |= combine_map(&mut self.content, &o.content, m, MAX_MEDIA);
         self.overflow |= combine_map(&mut self.headers, &o.headers, m, MAX_HEADERS);
         self.overflow |= o.overflow;
@@ -409,6 +414,43 @@ pub struct Endpoint {
     /// gRPC evidence, for a gRPC method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<Box<crate::grpc::GrpcEvidence>>,
+    /// Exchanges whose bodies adaptive sampling did not all inspect (the request's, the
+    /// response's or both were skipped): `n - bodies_skipped` exchanges had every body
+    /// decoded and inferred. Exported as `x-apitap-bodies-sampled`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bodies_skipped: u64,
+    /// Request bodies skipped by sampling, of requests not answered with a 4xx/5xx.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub req_skipped: u64,
+    /// Request bodies skipped by sampling, of requests answered with a 4xx/5xx.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub req_err_skipped: u64,
+}
+
+/// Which bodies of an exchange were inspected (decoded and inferred). Adaptive sampling
+/// skips some; a skipped body leaves no body evidence (no schema, no `empty` count) but is
+/// counted (`bodies_skipped`, `req_skipped`, [`Response::skipped`]) so that coverage and
+/// `required` stay honest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inspect {
+    /// The request body was inspected.
+    pub request: bool,
+    /// The response body was inspected.
+    pub response: bool,
+}
+
+impl Inspect {
+    /// Every body inspected (no sampling).
+    pub const ALL: Inspect = Inspect {
+        request: true,
+        response: true,
+    };
+}
+
+impl Default for Inspect {
+    fn default() -> Self {
+        Inspect::ALL
+    }
 }
 
 impl Combine for Endpoint {
@@ -427,6 +469,9 @@ impl Combine for Endpoint {
         of |= combine_map(&mut self.resp, &o.resp, m, MAX_STATUS);
         self.overflow |= of || o.overflow;
         evidence::combine_opt(&mut self.grpc, &o.grpc, m);
+        cnt(&mut self.bodies_skipped, o.bodies_skipped, m);
+        cnt(&mut self.req_skipped, o.req_skipped, m);
+        cnt(&mut self.req_err_skipped, o.req_err_skipped, m);
     }
 }
 
@@ -447,9 +492,27 @@ fn slot<'a, V: Default>(
 }
 
 impl Endpoint {
-    /// Record one exchange (path already routed; `query` is the raw query string).
-    pub(crate) fn observe(&mut self, obs: &crate::Observation, query: Option<&str>, ctx: Ctx) {
+    /// Record one exchange (path already routed; `query` is the raw query string) whose
+    /// bodies `inspect` says were inspected.
+    pub(crate) fn observe(
+        &mut self,
+        obs: &crate::Observation,
+        query: Option<&str>,
+        ctx: Ctx,
+        inspect: Inspect,
+    ) {
         self.n += 1;
+        let err = obs.status.is_some_and(|s| s >= 400);
+        if !inspect.request || (!inspect.response && obs.status.is_some()) {
+            self.bodies_skipped += 1;
+        }
+        if !inspect.request {
+            if err {
+                self.req_err_skipped += 1;
+            } else {
+                self.req_skipped += 1;
+            }
+        }
         evidence::seen(&mut self.first, &mut self.last, ctx.ts);
         if let Some(ms) = obs.latency_ms {
             self.latency.record(ms);
@@ -529,7 +592,7 @@ impl Endpoint {
         if let Some(b) = obs
             .request_body
             .as_deref()
-            .filter(|b| bodies && !b.is_empty())
+            .filter(|b| bodies && inspect.request && !b.is_empty())
         {
             let ct = obs.request_header("content-type").unwrap_or("");
             let media = if ct.is_empty() {
@@ -537,7 +600,7 @@ impl Endpoint {
             } else {
                 media_key_cow(ct)
             };
-            let map = if obs.status.is_some_and(|s| s >= 400) {
+            let map = if err {
                 &mut self.req_err
             } else {
                 &mut self.req
@@ -572,6 +635,7 @@ impl Endpoint {
         }
         match obs.response_body.as_deref().filter(|b| !b.is_empty()) {
             _ if !bodies => {}
+            _ if !inspect.response => r.skipped += 1,
             None => r.empty += 1,
             Some(b) => {
                 let ct = obs.response_header("content-type").unwrap_or("");
@@ -585,6 +649,42 @@ impl Endpoint {
                 }
             }
         }
+    }
+
+    /// A fingerprint of the body evidence learned (media types per status and direction,
+    /// and each body schema's [`SchemaNode::shape`]): it changes when an exchange taught
+    /// something new about the bodies.
+    pub fn body_shape(&self) -> u64 {
+        let mut h: u64 = 0xcbf29ce484222325;
+        let mut mix = |x: u64| {
+            h ^= x;
+            h = h.wrapping_mul(0x100000001b3).rotate_left(7);
+        };
+        for (tag, map) in [(1u64, &self.req), (2, &self.req_err)] {
+            for (media, b) in map {
+                mix(tag);
+                mix(fnv(media));
+                mix(b.schema.shape());
+            }
+        }
+        for (code, r) in &self.resp {
+            mix(u64::from(*code) << 8);
+            mix(u64::from(r.empty > 0));
+            for (media, b) in &r.content {
+                mix(fnv(media));
+                mix(b.schema.shape());
+            }
+        }
+        h
+    }
+
+    /// Is an enum still forming in one of the body schemas ([`SchemaNode::enum_forming`])?
+    pub fn enums_forming(&self) -> bool {
+        self.req
+            .values()
+            .chain(self.req_err.values())
+            .chain(self.resp.values().flat_map(|r| r.content.values()))
+            .any(|b| b.schema.enum_forming())
     }
 
     /// Fraction of responses with status >= 400.
@@ -601,6 +701,12 @@ impl Endpoint {
             .sum();
         err as f64 / total as f64
     }
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// Guess a media type for a body without `Content-Type`.

@@ -62,6 +62,7 @@ pub mod schema;
 pub mod valueflow;
 
 pub use diff::{diff, Change, Diff};
+pub use endpoint::Inspect;
 pub use model::{ApiModel, EndpointSummary, LearnConfig, ModelError, Stats, MODEL_VERSION};
 pub use observation::{service_name, GrpcCall, Observation};
 pub use openapi::{ExportOptions, DEFAULT_MAX_OPERATIONS};

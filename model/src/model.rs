@@ -25,7 +25,7 @@
 //!
 //! [`MAX_LITERALS`]: crate::paths::MAX_LITERALS
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Inspect};
 use crate::evidence::{cnt, combine_map, is_zero, Combine, Mode};
 use crate::paths::{derive_flow, route, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
 use crate::pii::ClassSet;
@@ -246,10 +246,18 @@ fn valid_method(m: &str) -> bool {
 
 impl SourceModel {
     /// Learn one exchange; returns the PII classes the learner found in it.
-    fn observe(&mut self, obs: &Observation, cfg: &LearnConfig, pins: &[Pin]) -> ClassSet {
+    /// `inspect`: the bodies adaptive sampling let through; also returns the endpoint the
+    /// exchange was recorded in (`None`: counted as skipped or overflow).
+    fn observe(
+        &mut self,
+        obs: &Observation,
+        cfg: &LearnConfig,
+        pins: &[Pin],
+        inspect: Inspect,
+    ) -> (ClassSet, Option<&Endpoint>) {
         let pii = Cell::new(0);
-        self.observe_into(obs, cfg, pins, &pii);
-        pii.get()
+        let ep = self.observe_into(obs, cfg, pins, &pii, inspect);
+        (pii.get(), ep)
     }
 
     fn observe_into(
@@ -258,21 +266,22 @@ impl SourceModel {
         cfg: &LearnConfig,
         pins: &[Pin],
         pii: &Cell<ClassSet>,
-    ) {
+        inspect: Inspect,
+    ) -> Option<&Endpoint> {
         let Some((path, query)) = split_target(&obs.target) else {
             self.stats.bad_target += 1;
-            return;
+            return None;
         };
         if !valid_method(&obs.method) {
             self.stats.bad_method += 1;
-            return;
+            return None;
         }
         let mut segs: [&str; MAX_SEGMENTS] = [""; MAX_SEGMENTS];
         let mut n = 0;
         for s in path.split('/').filter(|s| !s.is_empty()) {
             if n == MAX_SEGMENTS {
                 self.stats.too_deep += 1;
-                return;
+                return None;
             }
             segs[n] = s;
             n += 1;
@@ -281,14 +290,12 @@ impl SourceModel {
         if !self.services.contains_key(svc_key) {
             if self.services.len() >= MAX_SERVICES {
                 self.stats.service_overflow += 1;
-                return;
+                return None;
             }
             self.services
                 .insert(svc_key.to_string(), ServiceModel::default());
         }
-        let Some(svc) = self.services.get_mut(svc_key) else {
-            return;
-        };
+        let svc = self.services.get_mut(svc_key)?;
         if let Some(server) = &obs.server {
             if let Some(c) = svc.servers.get_mut(server.as_str()) {
                 *c += 1;
@@ -320,22 +327,20 @@ impl SourceModel {
                 if svc.grpc.len() >= MAX_GRPC_METHODS {
                     svc.grpc_overflow = true;
                     self.stats.node_overflow += 1;
-                    return;
+                    return None;
                 }
                 svc.grpc.insert(path.to_string(), Endpoint::default());
             }
             if let Some(ep) = svc.grpc.get_mut(path) {
-                ep.observe(obs, query, ctx);
+                ep.observe(obs, query, ctx, inspect);
                 self.stats.observed += 1;
             }
-            return;
+            return self.services.get(svc_key)?.grpc.get(path);
         }
         svc.flow.observe(obs);
         // all services' nodes (a sum over at most MAX_SERVICES, usually one or two)
         let total: u64 = self.services.values().map(|s| s.nodes).sum();
-        let Some(svc) = self.services.get_mut(svc_key) else {
-            return;
-        };
+        let svc = self.services.get_mut(svc_key)?;
         let mut budget = MAX_NODES
             .saturating_sub(svc.nodes)
             .min(cfg.max_nodes.saturating_sub(total));
@@ -345,22 +350,21 @@ impl SourceModel {
         let Some(node) = node else {
             self.stats.node_overflow += 1;
             svc.other += 1;
-            return;
+            return None;
         };
         let method = obs.method.as_str();
         if !node.eps.contains_key(method) {
             if node.eps.len() >= MAX_METHODS {
                 node.method_overflow += 1;
                 self.stats.bad_method += 1;
-                return;
+                return None;
             }
             node.eps.insert(method.to_string(), Endpoint::default());
         }
-        let Some(ep) = node.eps.get_mut(method) else {
-            return;
-        };
-        ep.observe(obs, query, ctx);
+        let ep = node.eps.get_mut(method)?;
+        ep.observe(obs, query, ctx, inspect);
         self.stats.observed += 1;
+        Some(ep)
     }
 }
 
@@ -432,7 +436,20 @@ impl ApiModel {
     /// learner did not look into (dropped, over the node budget, a gRPC call) yields none.
     pub fn observe(&mut self, obs: &Observation, cfg: &LearnConfig) -> ClassSet {
         let pins = pins_of(cfg);
-        self.observe_with_pins(obs, cfg, &pins)
+        self.observe_with_pins(obs, cfg, &pins, Inspect::ALL).0
+    }
+
+    /// Learn from one exchange of which adaptive sampling inspected the bodies `inspect`
+    /// says (see [`Inspect`]); returns the PII classes found (as [`ApiModel::observe`]) and
+    /// the endpoint it was recorded in, if any.
+    pub fn observe_inspected(
+        &mut self,
+        obs: &Observation,
+        cfg: &LearnConfig,
+        inspect: Inspect,
+    ) -> (ClassSet, Option<&Endpoint>) {
+        let pins = pins_of(cfg);
+        self.observe_with_pins(obs, cfg, &pins, inspect)
     }
 
     /// Learn from many exchanges (parses pinned templates once).
@@ -443,7 +460,7 @@ impl ApiModel {
     ) {
         let pins = pins_of(cfg);
         for o in obs {
-            self.observe_with_pins(o, cfg, &pins);
+            self.observe_with_pins(o, cfg, &pins, Inspect::ALL);
         }
     }
 
@@ -452,14 +469,15 @@ impl ApiModel {
         obs: &Observation,
         cfg: &LearnConfig,
         pins: &[Pin],
-    ) -> ClassSet {
+        inspect: Inspect,
+    ) -> (ClassSet, Option<&Endpoint>) {
         if !self.sources.contains_key(&cfg.source) {
             self.sources
                 .insert(cfg.source.clone(), SourceModel::default());
         }
         match self.sources.get_mut(&cfg.source) {
-            Some(s) => s.observe(obs, cfg, pins),
-            None => 0,
+            Some(s) => s.observe(obs, cfg, pins, inspect),
+            None => (0, None),
         }
     }
 

@@ -5,7 +5,10 @@
 //! template their evidence is summed. Evidence is exported as `x-apitap-*` extensions:
 //! `x-apitap-count`, `x-apitap-first-seen`/`-last-seen` (unix ms), `x-apitap-status-counts`,
 //! `x-apitap-latency-ms` (`p50`, `p90`, `p99` from the log-bucket sketch), `x-apitap-error-rate`,
-//! and `x-apitap-presence` (fraction of parent objects that carried a property).
+//! and `x-apitap-presence` (fraction of parent objects that carried a property). When
+//! adaptive body sampling skipped bodies, `x-apitap-bodies-sampled` is the number of the
+//! operation's exchanges (out of `x-apitap-count`) whose bodies were all decoded and
+//! inferred; without it every body was.
 //!
 //! The sensitive-data inventory is exported as `x-apitap-pii` (`{"email": 12, "secret": 3}`,
 //! counts of values per [`crate::pii::PiiClass`]) on schema properties and on parameters
@@ -236,10 +239,11 @@ fn operation(
                 .map(|(_, r)| r.n)
                 .sum::<u64>(),
         );
+        // against the requests whose body was inspected (adaptive sampling skips some)
         let required = if std::ptr::eq(req, &ep.req) {
-            total >= ok
+            total >= ok.saturating_sub(ep.req_skipped)
         } else {
-            total >= ep.n
+            total >= ep.n.saturating_sub(ep.req_skipped + ep.req_err_skipped)
         };
         op.insert(
             "requestBody".into(),
@@ -295,6 +299,12 @@ fn operation(
         op.insert("x-apitap-status-counts".into(), Value::Object(sc));
         if ep.no_response > 0 {
             op.insert("x-apitap-no-response".into(), json!(ep.no_response));
+        }
+        if ep.bodies_skipped > 0 {
+            op.insert(
+                "x-apitap-bodies-sampled".into(),
+                json!(ep.n.saturating_sub(ep.bodies_skipped)),
+            );
         }
         op.insert(
             "x-apitap-error-rate".into(),

@@ -583,6 +583,71 @@ impl SchemaNode {
         }
     }
 
+    /// A fingerprint of what this node has learned, not of how often: property names,
+    /// the types, string formats and PII classes present, map mode, array items, recursively.
+    /// It changes exactly when an observation adds something new (a property, a type, a
+    /// format), which is what adaptive body sampling watches for.
+    pub fn shape(&self) -> u64 {
+        let mut h: u64 = 0xcbf29ce484222325;
+        self.shape_into(&mut h);
+        h
+    }
+
+    /// Is an enum still forming here or below: a category-keyed position whose candidate
+    /// values are alive but not yet exportable (too few strings, a value seen fewer than 3
+    /// times). Its thresholds are counts, so a sampler should not thin the bodies out yet.
+    pub fn enum_forming(&self) -> bool {
+        (!self.enum_dead && !self.enum_h.is_empty() && self.enum_values().is_none())
+            || self.props.values().any(SchemaNode::enum_forming)
+            || self.items.as_deref().is_some_and(SchemaNode::enum_forming)
+            || self
+                .additional
+                .as_deref()
+                .is_some_and(SchemaNode::enum_forming)
+    }
+
+    fn shape_into(&self, h: &mut u64) {
+        fn mix(h: &mut u64, x: u64) {
+            *h ^= x;
+            *h = h.wrapping_mul(0x100000001b3).rotate_left(5);
+        }
+        let t = &self.t;
+        let types = [
+            t.null, t.boolean, t.integer, t.number, t.string, t.array, t.object,
+        ]
+        .iter()
+        .enumerate()
+        .fold(0u64, |b, (i, c)| b | (u64::from(*c > 0) << i));
+        let fmts = self
+            .fmt
+            .iter()
+            .enumerate()
+            .fold(0u64, |b, (i, c)| b | (u64::from(*c > 0) << (i % 64)));
+        let pii = self
+            .pii
+            .keys()
+            .fold(0u64, |b, c| b | (1 << (*c as u8 % 64)));
+        mix(
+            h,
+            types | u64::from(self.maps > 0) << 8 | u64::from(self.overflow) << 9,
+        );
+        mix(h, fmts);
+        mix(h, pii);
+        for (k, v) in &self.props {
+            mix(h, fnv(k));
+            v.shape_into(h);
+        }
+        if let Some(a) = &self.additional {
+            mix(h, 1);
+            a.shape_into(h);
+        }
+        if let Some(i) = &self.items {
+            mix(h, 2);
+            i.shape_into(h);
+        }
+        mix(h, 3);
+    }
+
     /// Mark one object observation (for form/multipart payloads).
     pub(crate) fn observe_object_start(&mut self, ts: i64) {
         self.touch(ts);

@@ -76,6 +76,11 @@ pub struct AgentSettings {
     /// Keep one example per schema node, synthesised from type and format (never a value).
     #[serde(default)]
     pub examples: bool,
+    /// Decode and infer every body (audits): turns adaptive body sampling off (by default
+    /// an endpoint's bodies are inspected always while they teach something new, then on a
+    /// shrinking sample down to 1 in 64).
+    #[serde(default)]
+    pub learn_all: bool,
     /// Memory budget of the learner: max path nodes in all services; exchanges needing more
     /// are counted in `_other` (metric `apitap_learn_other_total`) [default: 16384].
     #[serde(default)]
@@ -119,6 +124,8 @@ pub struct AgentConfig {
     pub pipeline: apitap_engine::PipelineConfig,
     /// Learner settings.
     pub learn: apitap_model::LearnConfig,
+    /// Learn every body (no adaptive sampling).
+    pub learn_all: bool,
     /// Model snapshot interval.
     pub snapshot_interval: std::time::Duration,
     /// Metric cardinality caps.
@@ -155,6 +162,7 @@ impl AgentSettings {
             self.path_template = other.path_template;
         }
         self.examples |= other.examples;
+        self.learn_all |= other.learn_all;
         self.immediate |= other.immediate;
         self
     }
@@ -226,6 +234,7 @@ impl AgentSettings {
                         .unwrap_or(apitap_model::model::DEFAULT_MAX_NODES),
                 }
             },
+            learn_all: a.learn_all,
             snapshot_interval: std::time::Duration::from_secs_f64(interval),
             caps: Caps {
                 max_services: a.max_metric_services.unwrap_or(20).max(1),

@@ -427,8 +427,9 @@ impl Run {
                 self.skipped += 1;
                 continue;
             };
-            // the PII classes come from the learner's own pass over the values
-            let pii = self.learner.observe(&obs);
+            // the PII classes come from the learner's own pass over the values (bodies
+            // the sampler skipped are not among them)
+            let pii = self.learner.learn_exchange(&ex, &obs);
             self.exchanges += 1;
             self.dirty = true;
             // The model keys the service by `--service` when it is set (LearnConfig::service),
@@ -466,8 +467,10 @@ impl Run {
             let (Some(status), Some(lat)) = (obs.status, obs.latency_ms) else {
                 continue;
             };
-            let req_bytes = ex.request.as_ref().map_or(0, |r| r.body_len);
-            let resp_bytes = ex.response.as_ref().map_or(0, |r| r.body_len);
+            // wire bytes (not content-decoded): what the OTel body-size attributes mean,
+            // and known without decompressing a body the sampler skipped
+            let req_bytes = ex.request.as_ref().map_or(0, |r| r.wire_len);
+            let resp_bytes = ex.response.as_ref().map_or(0, |r| r.wire_len);
             match self.routes.route(service, &obs.target) {
                 Some(route) => http.record(&RedSample {
                     service,
@@ -600,9 +603,10 @@ fn pipeline_thread(
     pool: SyncSender<Batch>,
     shared: Arc<Shared>,
 ) -> ApiModel {
-    let mut pipe = Pipeline::new(&cfg.pipeline);
+    let mut learner = Learner::new(cfg.learn.clone()).learn_all(cfg.learn_all);
+    let mut pipe = Pipeline::with_gate(&cfg.pipeline, learner.gate());
     let mut run = Run {
-        learner: Learner::new(cfg.learn.clone()),
+        learner,
         routes: RouteTable::default(),
         pending: Vec::new(),
         dirty: false,

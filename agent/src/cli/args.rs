@@ -81,6 +81,11 @@ pub struct AgentArgs {
     /// Keep one example per schema node, synthesised from type and format (never a value).
     #[arg(long, env = "APITAP_EXAMPLES")]
     pub examples: bool,
+    /// Decode and infer every body (audits): turns adaptive body sampling off (by default
+    /// an endpoint's bodies are inspected always while they teach something new, then on a
+    /// shrinking sample down to 1 in 64).
+    #[arg(long, env = "APITAP_LEARN_ALL")]
+    pub learn_all: bool,
     /// Memory budget of the learner: max path nodes in all services; exchanges needing more
     /// are counted in `_other` (metric `apitap_learn_other_total`) [default: 16384].
     #[arg(long, env = "APITAP_MAX_NODES")]
@@ -119,6 +124,7 @@ impl From<AgentArgs> for AgentSettings {
             path_template: a.path_template,
             templates: a.templates,
             examples: a.examples,
+            learn_all: a.learn_all,
             max_nodes: a.max_nodes,
             snapshot_interval: a.snapshot_interval,
             max_metric_services: a.max_metric_services,

@@ -74,9 +74,14 @@ pub fn exchanges(a: ExchangesArgs) -> Result<ExitCode> {
     let progress = !a.no_progress && io::stderr().is_terminal();
     let mut reorder = Reorderer::new(100_000, 256 << 20);
     let mut emit = |ex: Box<apitap_engine::http::Exchange>| -> io::Result<()> { writer.write(&ex) };
-    let stats = pipeline::run_files(&a.files, a.filter.as_deref(), &cfg, progress, &mut |ev| {
-        reorder.push(ev, &mut emit).context("cannot write output")
-    });
+    let stats = pipeline::run_files(
+        &a.files,
+        a.filter.as_deref(),
+        &cfg,
+        None,
+        progress,
+        &mut |ev| reorder.push(ev, &mut emit).context("cannot write output"),
+    );
     let stats = match stats {
         Ok(s) => s,
         Err(e) => {
@@ -170,6 +175,11 @@ pub struct LearnArgs {
     /// Bytes of each body kept for schema inference.
     #[arg(long, default_value_t = 1 << 20)]
     pub body_cap: usize,
+    /// Decode and infer every body (audits): turns adaptive body sampling off (by default
+    /// an endpoint's bodies are inspected always while they teach something new, then on a
+    /// shrinking sample down to 1 in 64; `x-apitap-bodies-sampled` tells how many).
+    #[arg(long)]
+    pub learn_all: bool,
     /// Print pipeline counters to stderr at the end.
     #[arg(long)]
     pub stats: bool,
@@ -204,7 +214,8 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         statics: rules.statics,
         max_nodes: a.max_nodes,
         ..LearnConfig::default()
-    });
+    })
+    .learn_all(a.learn_all);
     let (hars, captures): (Vec<String>, Vec<String>) =
         a.files.iter().cloned().partition(|f| looks_like_har(f));
     for h in &hars {
@@ -222,13 +233,20 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
         cfg.http.keep_bodies = true;
         cfg.http.body_cap = a.body_cap;
         let progress = io::stderr().is_terminal();
-        let stats =
-            pipeline::run_files(&captures, a.filter.as_deref(), &cfg, progress, &mut |ev| {
+        let gate = learner.gate();
+        let stats = pipeline::run_files(
+            &captures,
+            a.filter.as_deref(),
+            &cfg,
+            gate,
+            progress,
+            &mut |ev| {
                 if let apitap_engine::http::HttpEvent::Done(ex) = ev {
                     learner.observe_exchange(&ex);
                 }
                 Ok(())
-            })?;
+            },
+        )?;
         if let Some(why) = stats.why_empty() {
             eprintln!("apitap: {why}");
         }
@@ -238,6 +256,7 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
     }
     if a.stats {
         eprintln!("learn: {:?}", learner.stats);
+        eprintln!("body sampling: {:?}", learner.sample_stats());
     }
     if a.explain {
         for (service, rows) in learner.model.explain() {

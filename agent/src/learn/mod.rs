@@ -10,10 +10,21 @@
 //! A gRPC call (request `content-type: application/grpc*`) also gets its messages and
 //! `grpc-status` in [`Observation::grpc`], split and capped as
 //! [`apitap_engine::http2::grpc`] describes.
+//!
+//! Adaptive body sampling ([`sample`]): every exchange updates the operation's counts,
+//! statuses, latency, query and header evidence, but bodies are decoded and inferred only
+//! for a deterministic, shrinking sample per endpoint, chosen at each message head by the
+//! [`Sampler`] (the pipeline's [`apitap_engine::http::BodyGate`]) so that a skipped body is
+//! never copied nor decompressed. [`Learner::learn_all`] turns it off.
 
-use apitap_engine::http::Exchange;
+pub mod sample;
+
+use apitap_engine::http::{Exchange, SharedGate};
 use apitap_engine::http2::grpc;
-use apitap_model::{ApiModel, GrpcCall, LearnConfig, Observation};
+use apitap_model::{ApiModel, GrpcCall, Inspect, LearnConfig, Observation};
+use sample::Sampler;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Reads and parses a reviewed templates file (`apitap_model::paths::parse_templates`);
 /// no file → no rules.
@@ -34,6 +45,8 @@ pub struct LearnStats {
     pub observed: u64,
     /// Exchanges skipped because no request was seen.
     pub skipped_no_request: u64,
+    /// Exchanges learned with a body skipped by adaptive sampling.
+    pub bodies_skipped: u64,
 }
 
 /// Converts an exchange into an observation (`None` without a request).
@@ -69,7 +82,8 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
     })
 }
 
-/// Learns a model from exchanges.
+/// Learns a model from exchanges. Not `Send`: its body sampler is shared with the pipeline
+/// of the same thread.
 #[derive(Debug, Default)]
 pub struct Learner {
     /// The model learned so far.
@@ -80,6 +94,10 @@ pub struct Learner {
     pub stats: LearnStats,
     /// The endpoint-budget overflow was logged.
     overflow_logged: bool,
+    /// Adaptive body sampling, once a pipeline asks it ([`Learner::gate`]).
+    sampler: Option<Rc<RefCell<Sampler>>>,
+    /// Sampling is off.
+    all: bool,
 }
 
 impl Learner {
@@ -90,23 +108,90 @@ impl Learner {
             config,
             stats: LearnStats::default(),
             overflow_logged: false,
+            sampler: None,
+            all: false,
         }
+    }
+
+    /// `true`: learn every body (`--learn-all`): [`Learner::gate`] returns `None`.
+    pub fn learn_all(mut self, all: bool) -> Self {
+        self.all = all;
+        self
+    }
+
+    /// The body gate for the pipeline that feeds this learner (adaptive sampling), `None`
+    /// with [`Learner::learn_all`]. Exchanges from that pipeline must be given to
+    /// [`Learner::observe_exchange`] or [`Learner::learn_exchange`]: a body the gate skipped
+    /// is `None` there and is counted as skipped.
+    pub fn gate(&mut self) -> Option<SharedGate> {
+        if self.all {
+            return None;
+        }
+        let service = self.config.service.as_deref();
+        let s = self
+            .sampler
+            .get_or_insert_with(|| Rc::new(RefCell::new(Sampler::new(service))));
+        Some(SharedGate(Rc::new(sample::SamplerGate(Rc::clone(s)))))
+    }
+
+    /// Sampling counters (zero without a gate).
+    pub fn sample_stats(&self) -> sample::SampleStats {
+        self.sampler
+            .as_ref()
+            .map(|s| s.borrow().stats)
+            .unwrap_or_default()
     }
 
     /// Learns from one exchange.
     pub fn observe_exchange(&mut self, ex: &Exchange) {
         match observation(ex) {
             Some(obs) => {
-                self.observe(&obs);
+                self.learn_exchange(ex, &obs);
             }
             None => self.stats.skipped_no_request += 1,
         }
     }
 
-    /// Learns from one observation; returns the PII classes the learner found in it
-    /// ([`apitap_model::ApiModel::observe`]).
+    /// Learns from one exchange already converted ([`observation`]); returns the PII
+    /// classes the learner found in it. Bodies the gate skipped count as skipped, and what
+    /// the inspected ones taught goes back to the sampler.
+    pub fn learn_exchange(
+        &mut self,
+        ex: &Exchange,
+        obs: &Observation,
+    ) -> apitap_model::pii::ClassSet {
+        let Some(sampler) = self.sampler.clone() else {
+            return self.observe(obs);
+        };
+        let inspect = Inspect {
+            request: ex.request.as_ref().is_none_or(|r| r.body.is_some()),
+            response: ex.response.as_ref().is_none_or(|r| r.body.is_some()),
+        };
+        if !inspect.request || !inspect.response {
+            self.stats.bodies_skipped += 1;
+        }
+        let (pii, ep) = self.model.observe_inspected(obs, &self.config, inspect);
+        let shape = ep
+            .filter(|_| inspect.request || inspect.response)
+            .map(|ep| (ep.body_shape(), ep.enums_forming()));
+        self.after_observe();
+        if let (Some((shape, forming)), Some(req)) = (shape, ex.request.as_ref()) {
+            sampler
+                .borrow_mut()
+                .learned(ex.server, &req.method, &req.uri, shape, forming);
+        }
+        pii
+    }
+
+    /// Learns from one observation (every body in it inspected); returns the PII classes
+    /// the learner found in it ([`apitap_model::ApiModel::observe`]).
     pub fn observe(&mut self, obs: &Observation) -> apitap_model::pii::ClassSet {
         let pii = self.model.observe(obs, &self.config);
+        self.after_observe();
+        pii
+    }
+
+    fn after_observe(&mut self) {
         self.stats.observed += 1;
         if !self.overflow_logged
             && self
@@ -121,7 +206,6 @@ impl Learner {
                 "learner node budget reached: exchanges needing new path nodes are counted in _other, not learned (logged once)"
             );
         }
-        pii
     }
 }
 

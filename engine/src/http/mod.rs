@@ -23,3 +23,38 @@ pub use conn::{HttpConfig, HttpConn, HttpStats, Switch, SwitchTo};
 pub use parser::{ParseError, ParseErrorCounts};
 
 pub use crate::exchange::{Exchange, Flag, HttpEvent, Request, Response};
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+/// Decides, at each message head, whether that message's body is kept and content-decoded
+/// (a consumer that learns from a sample of the bodies: see `apitap learn`). A body the gate
+/// skips is never copied nor decompressed: only its wire length is counted (`body_len` and
+/// `wire_len` are then both the de-chunked wire length) and `body` is `None`. Asked only
+/// when [`HttpConfig::keep_bodies`] is set, by the HTTP/1 parser; HTTP/2 keeps every body.
+/// Called in traffic order on the pipeline's thread, so a deterministic gate gives
+/// deterministic decisions.
+pub trait BodyGate {
+    /// At a request head: keep this request's body? `server` is the server socket.
+    fn request(&self, server: SocketAddr, req: &Request) -> bool;
+    /// At a final response head: keep this response's body? `req` is the request it
+    /// answers (`None` for an unpaired response), `req_kept` whether that request's body
+    /// was kept.
+    fn response(
+        &self,
+        server: SocketAddr,
+        req: Option<&Request>,
+        req_kept: bool,
+        resp: &Response,
+    ) -> bool;
+}
+
+/// A shared [`BodyGate`] (the pipeline hands one to every connection).
+#[derive(Clone)]
+pub struct SharedGate(pub Rc<dyn BodyGate>);
+
+impl std::fmt::Debug for SharedGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedGate")
+    }
+}

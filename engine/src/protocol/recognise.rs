@@ -106,6 +106,7 @@ pub struct Recogniser {
     state: State,
     stats: ProtocolStats,
     closed: bool,
+    gate: Option<crate::http::SharedGate>,
 }
 
 fn idx(d: Dir) -> usize {
@@ -147,7 +148,14 @@ impl Recogniser {
             state: State::Sniffing(Default::default()),
             stats: ProtocolStats::default(),
             closed: false,
+            gate: None,
         }
+    }
+
+    /// Hands `gate` to the connection's HTTP/1 parser (see [`crate::http::BodyGate`]).
+    pub fn with_gate(mut self, gate: Option<crate::http::SharedGate>) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// This connection's counters so far (a parser's own counters are added when the
@@ -316,12 +324,14 @@ impl Recogniser {
                     socks::Version::V4 => self.stats.socks4 += 1,
                     socks::Version::V5 => self.stats.socks5 += 1,
                 }
-                let p = SocksTunnel::new(version, dir_of(client), self.conn, self.cfg, self.depth);
+                let p = SocksTunnel::new(version, dir_of(client), self.conn, self.cfg, self.depth)
+                    .with_gate(self.gate.clone());
                 self.start(Parser::Other(Box::new(p)), i, prev, ts, data, out);
             }
             Decision::Http1 => {
                 self.stats.http1 += 1;
-                let p = HttpConn::with_first_index(self.cfg.http, self.conn, self.first_index);
+                let p = HttpConn::with_first_index(self.cfg.http, self.conn, self.first_index)
+                    .with_gate(self.gate.clone());
                 self.start(Parser::Http1(Box::new(p)), i, prev, ts, data, out);
             }
         }
@@ -434,7 +444,8 @@ impl Recogniser {
                     self.depth + 1,
                     sw.next_index,
                     Some(sw.client),
-                );
+                )
+                .with_gate(self.gate.clone());
                 self.state = State::Parsing(Parser::Other(Box::new(inner)));
                 if !sw.early.is_empty() {
                     let c = sw.dir.flip();

@@ -267,6 +267,7 @@ pub struct SocksTunnel {
     depth: u8,
     state: State,
     failed: bool,
+    gate: Option<crate::http::SharedGate>,
 }
 
 fn idx(d: Dir) -> usize {
@@ -277,6 +278,12 @@ fn idx(d: Dir) -> usize {
 }
 
 impl SocksTunnel {
+    /// Hands `gate` to the HTTP parser of the tunnel (see [`crate::http::BodyGate`]).
+    pub fn with_gate(mut self, gate: Option<crate::http::SharedGate>) -> Self {
+        self.gate = gate;
+        self
+    }
+
     /// A SOCKS connection whose client sends on `client`; the tunnel's recogniser is at
     /// `depth + 1`.
     pub fn new(
@@ -296,6 +303,7 @@ impl SocksTunnel {
             conn,
             cfg,
             depth,
+            gate: None,
             state: State::Handshake {
                 client: ClientStage::First,
                 server: ServerStage::First,
@@ -425,13 +433,10 @@ impl SocksTunnel {
                 ts: Timestamp::default(),
             },
         );
-        let mut inner = Box::new(Recogniser::nested(
-            self.cfg,
-            self.conn,
-            self.depth + 1,
-            0,
-            Some(self.client),
-        ));
+        let mut inner = Box::new(
+            Recogniser::nested(self.cfg, self.conn, self.depth + 1, 0, Some(self.client))
+                .with_gate(self.gate.clone()),
+        );
         let server_dir = self.client.flip();
         if !c.buf.is_empty() {
             inner.on_data(self.client, c.ts, &c.buf, out);

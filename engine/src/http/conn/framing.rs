@@ -5,15 +5,24 @@ use super::*;
 impl HttpConn {
     /// The head of exchange `idx`'s message on `s` was parsed: read its body (if `framing`
     /// says it has one) or finish the message.
+    /// `keep`: the body gate's answer (a skipped body is only counted: no copy, no
+    /// content decoding).
     pub(super) fn start_body(
         &mut self,
         s: Dir,
         idx: u64,
         framing: Option<Framing>,
         codings: &Codings,
+        keep: bool,
         out: &mut Vec<HttpEvent>,
     ) {
-        let dec = ContentDecoder::with_codings(codings, self.limits());
+        let mut limits = self.limits();
+        let dec = if keep {
+            ContentDecoder::with_codings(codings, limits)
+        } else {
+            limits.keep = false;
+            ContentDecoder::new(Coding::Identity, limits)
+        };
         match framing {
             Some(framing) => self.side(s).set(St::Body(Body {
                 cur: idx,
@@ -109,6 +118,7 @@ impl HttpConn {
                     if let Some(q) = e.request.as_mut() {
                         if let Some(r) = res {
                             q.body_len = r.len;
+                            q.wire_len = r.raw_len;
                             q.body = r.body;
                         }
                         q.ts_end = q.ts_end.max(last_ts);
@@ -119,6 +129,7 @@ impl HttpConn {
                     if let Some(p) = e.response.as_mut() {
                         if let Some(r) = res {
                             p.body_len = r.len;
+                            p.wire_len = r.raw_len;
                             p.body = r.body;
                         }
                         p.ts_end = p.ts_end.max(last_ts);

@@ -248,6 +248,7 @@ impl HttpConn {
                 version: rl.version.unwrap_or_else(|| "HTTP/0.9".to_string()),
                 headers,
                 body_len: 0,
+                wire_len: 0,
                 body: self.cfg.keep_bodies.then(Vec::new),
                 ts_start: head_ts,
                 ts_end: ts,
@@ -259,6 +260,7 @@ impl HttpConn {
             }
             idx
         };
+        let keep = self.keep_request_body(idx);
         let framing = if truncated {
             None
         } else if f.chunked {
@@ -269,7 +271,49 @@ impl HttpConn {
                 _ => None,
             }
         };
-        self.start_body(s, idx, framing, &f.codings, out);
+        self.start_body(s, idx, framing, &f.codings, keep, out);
+    }
+
+    /// Asks the body gate about the request of exchange `idx` (kept without a gate);
+    /// a skipped body's `body` becomes `None`.
+    fn keep_request_body(&mut self, idx: u64) -> bool {
+        let Some(gate) = self.gate.clone().filter(|_| self.cfg.keep_bodies) else {
+            return true;
+        };
+        let server = self.server();
+        let Some(e) = self.entry_mut(idx) else {
+            return true;
+        };
+        let Some(q) = e.request.as_mut() else {
+            return true;
+        };
+        let keep = gate.0.request(server, q);
+        if !keep {
+            q.body = None;
+        }
+        e.req_kept = keep;
+        keep
+    }
+
+    /// Asks the body gate about the response of exchange `idx`.
+    fn keep_response_body(&mut self, idx: u64) -> bool {
+        let Some(gate) = self.gate.clone().filter(|_| self.cfg.keep_bodies) else {
+            return true;
+        };
+        let server = self.server();
+        let Some(e) = self.entry_mut(idx) else {
+            return true;
+        };
+        let Some(p) = e.response.as_ref() else {
+            return true;
+        };
+        let keep = gate.0.response(server, e.request.as_ref(), e.req_kept, p);
+        if !keep {
+            if let Some(p) = e.response.as_mut() {
+                p.body = None;
+            }
+        }
+        keep
     }
 
     /// A complete (or, with `truncated`, cut) response head: paired with the oldest request
@@ -315,6 +359,7 @@ impl HttpConn {
             version: sl.version,
             headers,
             body_len: 0,
+            wire_len: 0,
             body: self.cfg.keep_bodies.then(Vec::new),
             ts_start: head_ts,
             ts_end: ts,
@@ -358,6 +403,7 @@ impl HttpConn {
                 None => Some(Framing::UntilClose),
             }
         };
-        self.start_body(s, idx, framing, &f.codings, out);
+        let keep = self.keep_response_body(idx);
+        self.start_body(s, idx, framing, &f.codings, keep, out);
     }
 }

@@ -61,7 +61,7 @@
 
 use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
 use super::parser::{self, Coding, Codings, HeadScan, ParseError, ParseErrorCounts, Verdict};
-use super::{Exchange, Flag, HttpEvent, Request, Response};
+use super::{Exchange, Flag, HttpEvent, Request, Response, SharedGate};
 use crate::flow::{ConnInfo, Dir};
 use crate::Timestamp;
 use memchr::memchr;
@@ -181,6 +181,8 @@ struct Entry {
     resp_done: bool,
     /// Its response was lost in a capture gap (so later responses pair with later requests).
     resp_lost: bool,
+    /// The request's body was kept (not skipped by the body gate).
+    req_kept: bool,
     flags: u16,
 }
 
@@ -238,6 +240,8 @@ pub struct HttpConn {
     /// The connection switched to a protocol the recogniser handles (101 `h2c`, a CONNECT
     /// tunnel): what follows the switch point, for it to take.
     switch: Option<Switch>,
+    /// Decides which bodies are kept (all, without one).
+    gate: Option<SharedGate>,
 }
 
 impl HttpConn {
@@ -259,6 +263,23 @@ impl HttpConn {
             next_index: first,
             ended: None,
             switch: None,
+            gate: None,
+        }
+    }
+
+    /// Asks `gate` at each message head whether to keep its body (see
+    /// [`super::BodyGate`]).
+    pub fn with_gate(mut self, gate: Option<SharedGate>) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// The server socket (by the roles found so far).
+    fn server(&self) -> std::net::SocketAddr {
+        if self.client == Some(Dir::ToOriginator) {
+            self.info.orig
+        } else {
+            self.info.resp
         }
     }
 

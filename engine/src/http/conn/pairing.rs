@@ -33,6 +33,7 @@ impl HttpConn {
             response,
             resp_done: false,
             resp_lost: false,
+            req_kept: true,
             flags: 0,
         });
         let conn_id = self.info.id;

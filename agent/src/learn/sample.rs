@@ -1,0 +1,343 @@
+//! Adaptive body sampling per endpoint.
+//!
+//! Policy (deterministic: decisions depend only on the order of the traffic, no RNG):
+//! - **What is an endpoint here**: the server (or `--service`), the method and the path
+//!   with identifier-like segments (and segments longer than the trie keeps as literals)
+//!   replaced by one placeholder, as the learner's path trie routes them; hashed, never
+//!   stored. At most [`MAX_KEYS`] endpoints are tracked; the others share one state.
+//! - **Always inspected**: the bodies of an endpoint's first exchange, of a request with a
+//!   content type not seen before at that endpoint, and of a response with a (status,
+//!   content type) pair not seen before there (at most [`MAX_SEEN`] pairs per endpoint; a
+//!   flood of invented types beyond that is sampled like the rest).
+//! - **Otherwise a shrinking sample**: an endpoint's exchanges are inspected every
+//!   `interval`-th time; the interval starts at 1 and doubles after every [`PER_LEVEL`]
+//!   inspected exchanges in a row that taught nothing new, up to [`MAX_INTERVAL`] (so 1,
+//!   2, 4 … 64: the first ~2,000 exchanges of an endpoint give 112 samples, then 1 in 64);
+//!   it resets to 1 as soon as one does. While an enum is still forming in the endpoint's
+//!   bodies (its thresholds are counts: 20 strings, each value 3 times) the interval stays
+//!   at 1, for at most [`FORMING_MAX`] inspected exchanges. "New" is a change of the endpoint's body shape
+//!   ([`apitap_model::endpoint::Endpoint::body_shape`]: a property, type, format, PII class
+//!   or media type not seen before).
+//! - The decision for an exchange is taken at its request head; its response body is
+//!   inspected when its request's was, or when its (status, content type) is new.
+//! - Skipped bodies are never copied nor decompressed (the engine only counts their wire
+//!   bytes); the model counts them ([`apitap_model::Inspect`]) so coverage stays honest.
+
+use apitap_engine::http::{BodyGate, Request, Response};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+/// Max endpoints tracked (beyond, one shared state decides).
+pub const MAX_KEYS: usize = 65_536;
+/// Max (status, content type) pairs and request content types remembered per endpoint.
+pub const MAX_SEEN: usize = 16;
+/// Largest sampling interval: at least one exchange in this many is inspected.
+pub const MAX_INTERVAL: u32 = 64;
+/// While an enum is still forming, an endpoint's bodies are all inspected until this many
+/// have been (then the back-off goes on: a value too rare to reach the thresholds by then
+/// does not hold the sampling at 1 forever).
+pub const FORMING_MAX: u32 = 1024;
+/// Inspected exchanges that must teach nothing new before the interval doubles: the
+/// model's thresholds are counts (an enum needs 20 strings, a format 90 % of them, an
+/// optional array its non-empty case), so each sampling level keeps feeding them.
+pub const PER_LEVEL: u32 = 16;
+
+/// Counters of the sampler.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SampleStats {
+    /// Message bodies kept (decoded and inferred).
+    pub kept: u64,
+    /// Message bodies skipped.
+    pub skipped: u64,
+    /// Times an inspected exchange taught something new (the interval reset).
+    pub resets: u64,
+}
+
+#[derive(Debug, Clone)]
+struct KeyState {
+    interval: u32,
+    /// Inspected exchanges in a row at this interval that taught nothing new.
+    streak: u32,
+    /// Exchanges inspected so far (saturating).
+    inspected: u32,
+    /// Exchanges to skip before the next inspected one.
+    countdown: u32,
+    /// Hashes of request content types and (status, response content type) pairs seen.
+    seen: Vec<u64>,
+    /// The endpoint's body shape after the last inspected exchange.
+    shape: u64,
+}
+
+impl KeyState {
+    fn new() -> Self {
+        KeyState {
+            interval: 1,
+            streak: 0,
+            inspected: 0,
+            countdown: 0,
+            seen: Vec::new(),
+            shape: 0,
+        }
+    }
+
+    /// Remembers `h`; true if it is new (and there was room).
+    fn first_time(&mut self, h: u64) -> bool {
+        if self.seen.contains(&h) || self.seen.len() >= MAX_SEEN {
+            return false;
+        }
+        self.seen.push(h);
+        true
+    }
+}
+
+/// The sampling state of every endpoint (see the module doc).
+#[derive(Debug)]
+pub struct Sampler {
+    keys: HashMap<u64, KeyState>,
+    shared: KeyState,
+    /// Hash of `--service`, when every exchange goes to it.
+    service: Option<u64>,
+    /// Counters.
+    pub stats: SampleStats,
+}
+
+const FNV: u64 = 0xcbf29ce484222325;
+
+fn fnv_bytes(mut h: u64, b: &[u8]) -> u64 {
+    for &c in b {
+        h = (h ^ u64::from(c)).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Hash of a media type as the model keys it (lowercase, parameters dropped).
+fn media_hash(headers: &[(String, String)]) -> u64 {
+    let ct = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map_or("", |(_, v)| v.as_str());
+    let base = ct.split(';').next().unwrap_or("").trim();
+    base.bytes().fold(FNV, |h, c| {
+        (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x100000001b3)
+    })
+}
+
+impl Sampler {
+    /// A sampler; `service`: the `--service` name every exchange is learned under.
+    pub fn new(service: Option<&str>) -> Self {
+        Sampler {
+            keys: HashMap::new(),
+            shared: KeyState::new(),
+            service: service.map(|s| fnv_bytes(FNV, s.as_bytes())),
+            stats: SampleStats::default(),
+        }
+    }
+
+    /// The endpoint key of an exchange (see the module doc).
+    pub fn key(&self, server: SocketAddr, method: &str, uri: &str) -> u64 {
+        let mut h = match self.service {
+            Some(s) => s,
+            None => match server {
+                SocketAddr::V4(a) => {
+                    fnv_bytes(fnv_bytes(FNV, &a.ip().octets()), &a.port().to_be_bytes())
+                }
+                SocketAddr::V6(a) => {
+                    fnv_bytes(fnv_bytes(FNV, &a.ip().octets()), &a.port().to_be_bytes())
+                }
+            },
+        };
+        h = fnv_bytes(h, method.as_bytes());
+        let path = apitap_model::model::split_target(uri).map_or("", |(p, _)| p);
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            let param = seg.len() > apitap_model::paths::MAX_LITERAL_LEN
+                || apitap_model::classify::classify_segment(seg).is_id_like();
+            h = fnv_bytes(h, b"/");
+            h = fnv_bytes(h, if param { b"{}" } else { seg.as_bytes() });
+        }
+        h
+    }
+
+    fn state(&mut self, key: u64) -> &mut KeyState {
+        if !self.keys.contains_key(&key) && self.keys.len() < MAX_KEYS {
+            self.keys.insert(key, KeyState::new());
+        }
+        match self.keys.get_mut(&key) {
+            Some(s) => s,
+            None => &mut self.shared,
+        }
+    }
+
+    fn count(&mut self, keep: bool) -> bool {
+        if keep {
+            self.stats.kept += 1;
+        } else {
+            self.stats.skipped += 1;
+        }
+        keep
+    }
+
+    /// At a request head: inspect this exchange?
+    pub fn request(&mut self, server: SocketAddr, req: &Request) -> bool {
+        let key = self.key(server, &req.method, &req.uri);
+        let media = media_hash(&req.headers);
+        let st = self.state(key);
+        let new_media = st.first_time(media);
+        let keep = if st.countdown == 0 || new_media {
+            st.countdown = st.interval.saturating_sub(1);
+            true
+        } else {
+            st.countdown -= 1;
+            false
+        };
+        self.count(keep)
+    }
+
+    /// At a response head: inspect its body?
+    pub fn response(
+        &mut self,
+        server: SocketAddr,
+        req: Option<&Request>,
+        req_kept: bool,
+        resp: &Response,
+    ) -> bool {
+        let Some(req) = req else {
+            // an unpaired response is not learned (no method, no path)
+            return self.count(false);
+        };
+        let key = self.key(server, &req.method, &req.uri);
+        let pair = fnv_bytes(
+            media_hash(&resp.headers),
+            &resp.status.unwrap_or(0).to_be_bytes(),
+        );
+        let new_pair = self.state(key).first_time(pair ^ 0x9e37_79b9_7f4a_7c15);
+        self.count(req_kept || new_pair)
+    }
+
+    /// After an inspected exchange was learned: `shape` is its endpoint's body shape now,
+    /// `forming` whether an enum is still forming in its bodies.
+    pub fn learned(
+        &mut self,
+        server: SocketAddr,
+        method: &str,
+        uri: &str,
+        shape: u64,
+        forming: bool,
+    ) {
+        let key = self.key(server, method, uri);
+        let st = self.state(key);
+        st.inspected = st.inspected.saturating_add(1);
+        if forming && st.inspected < FORMING_MAX {
+            st.shape = shape;
+            st.interval = 1;
+            st.streak = 0;
+            st.countdown = 0;
+        } else if st.shape != shape {
+            st.shape = shape;
+            st.interval = 1;
+            st.streak = 0;
+            st.countdown = 0;
+            self.stats.resets += 1;
+        } else {
+            st.streak += 1;
+            if st.streak >= PER_LEVEL {
+                st.streak = 0;
+                st.interval = (st.interval * 2).min(MAX_INTERVAL);
+            }
+            st.countdown = st.countdown.min(st.interval.saturating_sub(1));
+        }
+    }
+}
+
+/// A [`Sampler`] as the pipeline's body gate.
+#[derive(Debug)]
+pub struct SamplerGate(pub Rc<RefCell<Sampler>>);
+
+impl BodyGate for SamplerGate {
+    fn request(&self, server: SocketAddr, req: &Request) -> bool {
+        self.0.borrow_mut().request(server, req)
+    }
+
+    fn response(
+        &self,
+        server: SocketAddr,
+        req: Option<&Request>,
+        req_kept: bool,
+        resp: &Response,
+    ) -> bool {
+        self.0.borrow_mut().response(server, req, req_kept, resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(uri: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+
+    fn resp(status: u16, ct: &str) -> Response {
+        Response {
+            status: Some(status),
+            headers: vec![("Content-Type".into(), ct.into())],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn interval_backs_off_and_resets_on_novelty() {
+        let server: SocketAddr = "10.0.0.1:80".parse().unwrap_or(([0, 0, 0, 0], 0).into());
+        let mut s = Sampler::new(None);
+        let mut kept = Vec::new();
+        let n = 4000u32;
+        for i in 0..n {
+            let r = req(&format!("/users/{i}"));
+            let k = s.request(server, &r);
+            let kr = s.response(server, Some(&r), k, &resp(200, "application/json"));
+            if k {
+                kept.push(i);
+                // nothing new after the first exchange, something new from 3000 on
+                let shape = if i >= 3000 { 2 } else { 1 };
+                s.learned(server, "GET", &r.uri, shape, false);
+            }
+            assert_eq!(kr, k || i == 0, "response follows the request at {i}");
+        }
+        // every exchange while the first level lasts, then ever further apart
+        assert_eq!(&kept[..17], &(0..17).collect::<Vec<_>>()[..], "{kept:?}");
+        let gaps: Vec<u32> = kept.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.windows(2).all(|g| g[1] >= g[0] || g[1] == 1),
+            "{gaps:?}"
+        );
+        assert_eq!(gaps.iter().max(), Some(&MAX_INTERVAL), "{gaps:?}");
+        let before = kept.iter().filter(|&&i| i < 3000).count();
+        assert!((100..=140).contains(&before), "{before} of 3000 inspected");
+        // the change is seen at the next sample; then every exchange again
+        let after: Vec<u32> = kept.iter().copied().filter(|&i| i >= 3000).collect();
+        let first = after.first().copied().unwrap_or(0);
+        assert!(first < 3000 + MAX_INTERVAL, "{after:?}");
+        assert_eq!(
+            &after[1..4],
+            &[first + 1, first + 2, first + 3],
+            "{after:?}"
+        );
+        // same key for every id; a new status is always inspected
+        let r = req("/users/99999");
+        let k = s.request(server, &r);
+        assert!(s.response(server, Some(&r), k, &resp(404, "application/json")));
+        // a new endpoint is always inspected
+        assert!(s.request(server, &req("/orders")));
+        // decisions depend on the traffic only: a second sampler decides the same
+        let mut t = Sampler::new(None);
+        let again: Vec<bool> = (0..200u32)
+            .map(|i| t.request(server, &req(&format!("/users/{i}"))))
+            .collect();
+        assert!(again.iter().all(|&k| k), "no feedback, no back-off");
+    }
+}
