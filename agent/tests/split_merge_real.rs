@@ -32,7 +32,7 @@ fn observations(capture: &str) -> Vec<(u64, Observation)> {
     };
     cfg.http.keep_bodies = true;
     let mut out = Vec::new();
-    pipeline::run_files(&[capture.to_string()], None, &cfg, false, &mut |ev| {
+    pipeline::run_files(&[capture.to_string()], None, &cfg, None, false, &mut |ev| {
         if let HttpEvent::Done(ex) = ev {
             if let Some(o) = observation(&ex) {
                 out.push((ex.conn_id, o));

@@ -52,17 +52,23 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 
-/// What the agent can parse: TCP, over IPv4 or IPv6, also inside one 802.1Q tag, and IPv6
-/// fragments (next header 44: their TCP header may be in a later fragment).
-pub const TCP_ONLY: &str =
-    "tcp or (ip6 and ip6[6] == 44) or (vlan and (tcp or (ip6 and ip6[6] == 44)))";
+/// What the agent can parse: TCP over IPv4 or IPv6, and IPv6 fragments (next header 44:
+/// their TCP header may be in a later fragment).
+pub const TCP_ONLY: &str = "tcp or (ip6 and ip6[6] == 44)";
+/// The same inside one 802.1Q tag (Ethernet links only).
+pub const VLAN_TCP: &str = "vlan and (tcp or (ip6 and ip6[6] == 44))";
 
-/// The BPF expression installed in the kernel: `(user) and (TCP_ONLY)`, or [`TCP_ONLY`]
-/// without a user filter.
-pub fn kernel_filter(user: Option<&str>) -> String {
+/// The BPF expression installed in the kernel: `(user) and (TCP_ONLY)` (with the 802.1Q
+/// alternative on `ethernet` links), or that TCP part alone without a user filter.
+pub fn kernel_filter(user: Option<&str>, ethernet: bool) -> String {
+    let tcp = if ethernet {
+        format!("{TCP_ONLY} or ({VLAN_TCP})")
+    } else {
+        TCP_ONLY.to_string()
+    };
     match user.map(str::trim).filter(|f| !f.is_empty()) {
-        Some(f) => format!("({f}) and ({TCP_ONLY})"),
-        None => TCP_ONLY.to_string(),
+        Some(f) => format!("({f}) and ({tcp})"),
+        None => tcp,
     }
 }
 
@@ -249,12 +255,12 @@ impl LiveCapture {
         };
         // Non-blocking reads (see the module doc).
         let mut cap = cap.setnonblock().map_err(open_err)?;
-        let f = kernel_filter(cfg.filter.as_deref());
+        let link = LinkType(cap.get_datalink().0);
+        let f = kernel_filter(cfg.filter.as_deref(), link == LinkType::ETHERNET);
         cap.filter(&f, true).map_err(|e| LiveError::Filter {
             filter: cfg.filter.clone().unwrap_or_default(),
             message: e.to_string(),
         })?;
-        let link = LinkType(cap.get_datalink().0);
         Ok(LiveCapture {
             cap,
             link,
@@ -584,16 +590,17 @@ mod tests {
             let Ok(cap) = pcap::Capture::dead(link) else {
                 panic!("no dead pcap handle");
             };
+            let eth = link == pcap::Linktype::ETHERNET;
             for user in [None, Some("tcp port 8080"), Some("not port 22"), Some(" ")] {
-                let f = kernel_filter(user);
+                let f = kernel_filter(user, eth);
                 assert!(cap.compile(&f, true).is_ok(), "{link:?} {f}");
             }
             assert!(cap
-                .compile(&kernel_filter(Some("port nope")), true)
+                .compile(&kernel_filter(Some("port nope"), eth), true)
                 .is_err());
         }
         assert_eq!(
-            kernel_filter(Some("port 80")),
+            kernel_filter(Some("port 80"), false),
             format!("(port 80) and ({TCP_ONLY})")
         );
     }
