@@ -17,7 +17,10 @@
 //!   bounded by the same decoded cap. Only the first layer keeps the raw bytes (for the
 //!   fallback) and only the last the decoded body. A failure (or the cap) in any layer makes
 //!   the whole body count raw, as for a single coding.
+//! - gzip, zlib and raw deflate are inflated by `inflate` (flate2's low-level `Decompress`,
+//!   states reused across bodies, no per-write zeroing; its module docs state its rules).
 
+use super::inflate::{Format, Inflate};
 use super::parser::Codings;
 use super::parser::{Coding, ParseError};
 use std::io::{self, Write};
@@ -255,8 +258,8 @@ fn hex(b: u8) -> Option<u8> {
 /// Collects decoded output: counts it, keeps it up to a cap (or passes it on to the next
 /// decoder of a stack), refuses beyond the decoded cap.
 #[derive(Debug)]
-struct Sink {
-    len: u64,
+pub(super) struct Sink {
+    pub(super) len: u64,
     max_len: u64,
     body: Option<Vec<u8>>,
     body_cap: usize,
@@ -304,9 +307,8 @@ enum Engine {
     Identity,
     /// Deflate before its first two bytes are known.
     DeflatePending([u8; 2], usize),
-    Gzip(Box<flate2::write::GzDecoder<Sink>>),
-    Zlib(Box<flate2::write::ZlibDecoder<Sink>>),
-    Raw(Box<flate2::write::DeflateDecoder<Sink>>),
+    /// gzip, zlib or raw deflate.
+    Inflate(Box<Inflate>),
     Brotli(Box<brotli::DecompressorWriter<Sink>>),
     /// The compressed stream ended; trailing bytes are ignored.
     Finished,
@@ -410,7 +412,7 @@ impl ContentDecoder {
                 sink.next = engine_sink.next.take();
                 Engine::DeflatePending([0; 2], 0)
             }
-            Coding::Gzip => Engine::Gzip(Box::new(flate2::write::GzDecoder::new(engine_sink))),
+            Coding::Gzip => Engine::Inflate(Box::new(Inflate::new(Format::Gzip, engine_sink))),
             Coding::Brotli => Engine::Brotli(Box::new(brotli::DecompressorWriter::new(
                 engine_sink,
                 BROTLI_BUF,
@@ -477,11 +479,8 @@ impl ContentDecoder {
                 let zlib = cmf & 0x0f == 8 && (cmf * 256 + flg) % 31 == 0;
                 let mut s = self.sink.empty_like();
                 s.next = self.sink.next.take();
-                self.engine = if zlib {
-                    Engine::Zlib(Box::new(flate2::write::ZlibDecoder::new(s)))
-                } else {
-                    Engine::Raw(Box::new(flate2::write::DeflateDecoder::new(s)))
-                };
+                let format = if zlib { Format::Zlib } else { Format::Raw };
+                self.engine = Engine::Inflate(Box::new(Inflate::new(format, s)));
                 self.feed_engine(&head).and_then(|done| {
                     if done {
                         Ok(true)
@@ -528,9 +527,7 @@ impl ContentDecoder {
     fn feed_engine(&mut self, mut data: &[u8]) -> io::Result<bool> {
         while !data.is_empty() {
             let n = match &mut self.engine {
-                Engine::Gzip(d) => d.write(data)?,
-                Engine::Zlib(d) => d.write(data)?,
-                Engine::Raw(d) => d.write(data)?,
+                Engine::Inflate(d) => return d.write(data),
                 Engine::Brotli(d) => d.write(data)?,
                 _ => return Ok(false),
             };
@@ -544,9 +541,7 @@ impl ContentDecoder {
 
     fn engine_sink(&mut self) -> Option<&mut Sink> {
         match &mut self.engine {
-            Engine::Gzip(d) => Some(d.get_mut()),
-            Engine::Zlib(d) => Some(d.get_mut()),
-            Engine::Raw(d) => Some(d.get_mut()),
+            Engine::Inflate(d) => Some(&mut d.sink),
             Engine::Brotli(d) => Some(d.get_mut()),
             _ => None,
         }
@@ -558,9 +553,13 @@ impl ContentDecoder {
         let mut error = self.error;
         // Flush what the engine still holds.
         let flushed = match &mut self.engine {
-            Engine::Gzip(d) => d.try_finish().map(|_| ()),
-            Engine::Zlib(d) => d.try_finish().map(|_| ()),
-            Engine::Raw(d) => d.try_finish().map(|_| ()),
+            Engine::Inflate(d) => {
+                if d.complete() {
+                    Ok(())
+                } else {
+                    Err(io::Error::other("incomplete compressed stream"))
+                }
+            }
             Engine::Brotli(d) => d.flush(),
             _ => Ok(()),
         };
@@ -931,5 +930,90 @@ mod tests {
         let r = decode(Coding::Gzip, &z, 1);
         assert!(!r.decode_error);
         assert_eq!(r.len, 5);
+    }
+
+    /// A gzip member with every optional header field (extra, name, comment, header CRC),
+    /// built by hand (flate2's builder writes no header CRC).
+    fn gzip_full_header(data: &[u8], name_len: usize, hcrc_ok: bool) -> Vec<u8> {
+        let mut h = vec![0x1f, 0x8b, 8, 0x02 | 0x04 | 0x08 | 0x10, 1, 2, 3, 4, 0, 3];
+        h.extend_from_slice(&5u16.to_le_bytes());
+        h.extend_from_slice(b"ab\0cd");
+        h.extend(std::iter::repeat_n(b'n', name_len));
+        h.push(0);
+        h.extend_from_slice(b"a comment\0");
+        let mut c = flate2::Crc::new();
+        c.update(&h);
+        let sum = c.sum() as u16 ^ u16::from(!hcrc_ok);
+        h.extend_from_slice(&sum.to_le_bytes());
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        h.extend_from_slice(&e.finish().unwrap());
+        let mut c = flate2::Crc::new();
+        c.update(data);
+        h.extend_from_slice(&c.sum().to_le_bytes());
+        h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn gzip_optional_header_fields_at_any_split() {
+        let data = br#"{"id":1,"name":"x"}"#.repeat(50);
+        let z = gzip_full_header(&data, 20, true);
+        for step in [1, 2, 3, 7, 13, z.len()] {
+            let r = decode(Coding::Gzip, &z, step);
+            assert!(!r.decode_error, "step {step}");
+            assert_eq!(r.body.as_deref(), Some(&data[..]), "step {step}");
+        }
+        // A wrong header CRC, a name at the length limit and one past it.
+        assert!(decode(Coding::Gzip, &gzip_full_header(&data, 20, false), 5).decode_error);
+        let at_limit = decode(Coding::Gzip, &gzip_full_header(&data, 65535, true), 4096);
+        assert!(!at_limit.decode_error);
+        assert_eq!(at_limit.len, data.len() as u64);
+        assert!(decode(Coding::Gzip, &gzip_full_header(&data, 65536, true), 4096).decode_error);
+        // Bad magic, method, reserved flags.
+        for (i, b) in [(0, 0x1e), (2, 7), (3, 0x20)] {
+            let mut z = compress("gzip", &data);
+            z[i] = b;
+            assert!(decode(Coding::Gzip, &z, 3).decode_error, "byte {i}");
+        }
+    }
+
+    #[test]
+    fn reused_inflate_states_start_clean() {
+        // Leave more states than the pool keeps mid-stream (truncated, corrupt), then decode
+        // every coding again: each must come out as from a fresh decoder.
+        let data = br#"{"k":"v","n":[1,2,3]}"#.repeat(3000);
+        for _ in 0..2 {
+            let mut live = Vec::new();
+            for kind in ["gzip", "zlib", "raw"] {
+                let z = compress(kind, &data);
+                let coding = if kind == "gzip" {
+                    Coding::Gzip
+                } else {
+                    Coding::Deflate
+                };
+                for _ in 0..=super::super::inflate::POOL_MAX {
+                    let mut d = ContentDecoder::new(coding, limits());
+                    d.write(&z[..z.len() / 2]);
+                    live.push(d);
+                }
+                let mut bad = z.clone();
+                let mid = bad.len() / 2;
+                bad[mid..].iter_mut().for_each(|b| *b ^= 0x5a);
+                let _ = decode(coding, &bad, 1000);
+            }
+            drop(live);
+            for kind in ["gzip", "zlib", "raw"] {
+                let z = compress(kind, &data);
+                let coding = if kind == "gzip" {
+                    Coding::Gzip
+                } else {
+                    Coding::Deflate
+                };
+                let r = decode(coding, &z, 999);
+                assert!(!r.decode_error, "{kind}");
+                assert_eq!(r.body.as_deref(), Some(&data[..]), "{kind}");
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@
 
 pub(crate) mod body;
 pub(crate) mod conn;
+mod inflate;
 pub(crate) mod parser;
 
 pub use conn::{HttpConfig, HttpConn, HttpStats, Switch, SwitchTo};
