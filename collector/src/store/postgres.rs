@@ -325,15 +325,32 @@ impl PgStore {
 }
 
 async fn migrate(c: &mut Client) -> Result<()> {
-    c.execute(
-        "CREATE TABLE IF NOT EXISTS apitap_schema_migrations (
-            version BIGINT PRIMARY KEY,
-            applied_unix_ms BIGINT NOT NULL
-        )",
-        &[],
-    )
-    .await
-    .context("cannot create the migrations table")?;
+    // Replicas starting together race here: PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not
+    // atomic against a concurrent creator (one of them fails on the catalog's unique index),
+    // so a failure is retried; the second try sees the table. Retrying is safe: the version
+    // rows below decide which migrations still run. No advisory lock, to stay portable to the
+    // distributed databases (see the module doc).
+    let mut tries = 0u64;
+    loop {
+        let r = c
+            .execute(
+                "CREATE TABLE IF NOT EXISTS apitap_schema_migrations (
+                    version BIGINT PRIMARY KEY,
+                    applied_unix_ms BIGINT NOT NULL
+                )",
+                &[],
+            )
+            .await;
+        match r {
+            Ok(_) => break,
+            Err(e) if tries < 5 => {
+                tries += 1;
+                tracing::debug!(error = %e, tries, "creating the migrations table raced; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+            }
+            Err(e) => return Err(e).context("cannot create the migrations table"),
+        }
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
