@@ -22,6 +22,9 @@ APP_PORT="${APITAP_E2E_APP_PORT:-18820}"
 ADMIN_PORT="${APITAP_E2E_ADMIN_PORT:-18821}"
 CKPT="${CHECKPOINT_S:-2}"
 
+# the log exists before the poll reads it (a background redirect may not have run yet,
+# and a failed sed under `set -eo pipefail` would end the script)
+: > "$T/collector.log"
 "$APITAP" collector --listen 127.0.0.1:0 --data-dir "$T/col" 2> "$T/collector.log" &
 E2E_PIDS+=("$!")
 for k in $(seq 1 100); do COL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/collector.log" | head -1); [ -n "$COL" ] && break; sleep 0.1; done

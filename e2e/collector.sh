@@ -41,6 +41,9 @@ PY
 "$APITAP" learn "$T/traffic.har" --format model -o "$T/model.json"
 
 start_collector() {
+    # the log exists before the poll reads it (a background redirect may not have run yet,
+    # and a failed sed under `set -eo pipefail` would end the script)
+    : > "$T/collector.log"
     "$APITAP" collector --listen "127.0.0.1:${PORT:-0}" --data-dir "$T/data" --token "e2e-token-0123456789" 2> "$T/collector.log" &
     CPID=$!
     E2E_PIDS+=("$CPID")

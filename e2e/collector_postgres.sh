@@ -150,6 +150,9 @@ e2e_check "the same versions everywhere" sh -c "cmp -s '$T/versions0.json' '$T/v
 e2e_check "the spec has the learned paths" grep -q '"/users/{' "$T/spec0.json"
 # The independent merge of every final snapshot, pushed to a fresh embedded collector, is the
 # same model as the one the replicas built concurrently.
+# the log exists before the poll reads it (a background redirect may not have run yet,
+# and a failed sed under `set -eo pipefail` would end the script)
+: > "$T/ref.log"
 "$APITAP" collector --listen 127.0.0.1:0 --data-dir "$T/ref" 2> "$T/ref.log" &
 E2E_PIDS+=("$!")
 for k in $(seq 1 100); do REF=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/ref.log" | head -1); [ -n "$REF" ] && break; sleep 0.1; done
