@@ -336,12 +336,21 @@ fn key_kind(k: &str) -> Key {
             start = i + 1;
         }
     }
-    let last = k.get(start..).unwrap_or("").to_ascii_lowercase();
-    match last.as_str() {
-        "id" | "ids" | "name" | "names" | "key" | "tag" | "tags" | "slug" | "alias" | "user"
-        | "username" | "login" | "handle" => Key::Id,
-        "type" | "kind" => Key::Category,
-        _ => Key::Other,
+    // compared without allocating: this runs for every key of every inspected JSON body
+    let last = k.get(start..).unwrap_or("");
+    const IDS: [&str; 13] = [
+        "id", "ids", "name", "names", "key", "tag", "tags", "slug", "alias", "user", "username",
+        "login", "handle",
+    ];
+    if IDS.iter().any(|w| w.eq_ignore_ascii_case(last)) {
+        Key::Id
+    } else if ["type", "kind"]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(last))
+    {
+        Key::Category
+    } else {
+        Key::Other
     }
 }
 
