@@ -33,7 +33,9 @@ as_pg "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/server.log" -w -t 60 \
     -o "-p $PGPORT -k $T/pgsock -c listen_addresses=127.0.0.1 -c fsync=on" start > /dev/null \
     || { cat "$T/pg/server.log" >&2; e2e_fail "pg_ctl start"; exit 1; }
 stop_pg() { as_pg "$PGBIN/pg_ctl" -D "$T/pg/data" -m fast -w stop > /dev/null 2>&1 || true; }
-trap 'stop_pg; e2e_cleanup' EXIT
+# keep the script's exit status: e2e_cleanup exits with the status it finds in \$?, which
+# stop_pg would otherwise reset to 0 (a failed run then passed in test.sh)
+trap 'rc=$?; stop_pg; (exit "$rc"); e2e_cleanup' EXIT
 "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "CREATE DATABASE apitap" \
     || { e2e_fail "create database"; exit 1; }
 STORE="postgres://postgres@127.0.0.1:$PGPORT/apitap"
