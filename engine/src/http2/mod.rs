@@ -5,14 +5,19 @@
 //! - [`frame`]: frames as a checked view over bytes.
 //! - [`huffman`]: the HPACK Huffman code.
 //! - [`hpack`]: header block decoding with a dynamic table per direction.
+//! - `config`: [`H2Config`], [`H2Stats`] and the content check for mid-stream pickup.
 //! - `conn`: [`H2Conn`], the per-connection parser: streams → exchanges.
+//! - `stream`: one stream's lifecycle and its request and response halves.
 //! - [`grpc`]: gRPC messages and status from an HTTP/2 exchange.
 
+mod config;
 mod conn;
 pub mod frame;
 pub mod grpc;
 pub mod hpack;
 pub mod huffman;
+mod stream;
 
-pub(crate) use conn::looks_like_h2;
-pub use conn::{H2Config, H2Conn, H2Stats, Http2Start};
+pub(crate) use config::looks_like_h2;
+pub use config::{H2Config, H2Stats};
+pub use conn::{H2Conn, Http2Start};
