@@ -174,6 +174,42 @@ pub struct Overflow {
     pub series: u64,
 }
 
+/// Service label values interned to small ids, shared by the HTTP and RPC metrics: at most
+/// `cap` names, a further one maps to `_other` (which is interned whatever the cap).
+#[derive(Debug, Default)]
+struct ServiceIds {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl ServiceIds {
+    /// The id of `name`, interned if new and under `cap`; over it, `_other`'s id and one more
+    /// in `overflow`. `fresh`: a new id was made (the caller adds its per-service state).
+    fn get_or_insert(&mut self, name: &str, cap: usize, overflow: &mut u64) -> (u32, bool) {
+        if let Some(&id) = self.ids.get(name) {
+            return (id, false);
+        }
+        let name = if self.ids.len() >= cap && name != OTHER {
+            *overflow += 1;
+            if let Some(&id) = self.ids.get(OTHER) {
+                return (id, false);
+            }
+            OTHER
+        } else {
+            name
+        };
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        (id, true)
+    }
+
+    /// The name of `id` (`_other` for an unknown id).
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or(OTHER, String::as_str)
+    }
+}
+
 /// RED metrics per (service, route, method, status), with capped cardinality; and the RPC
 /// metrics of gRPC calls ([`rpc`]), which share the lock and the caps.
 #[derive(Debug, Default)]
@@ -181,8 +217,7 @@ pub struct HttpMetrics {
     caps: Caps,
     /// gRPC call metrics.
     pub rpc: rpc::RpcMetrics,
-    services: HashMap<String, u32>,
-    service_names: Vec<String>,
+    services: ServiceIds,
     /// Per service id: route → id.
     routes: Vec<HashMap<String, u32>>,
     route_names: Vec<String>,
@@ -201,22 +236,12 @@ impl HttpMetrics {
     }
 
     fn service_id(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.services.get(name) {
-            return id;
+        let (id, fresh) =
+            self.services
+                .get_or_insert(name, self.caps.max_services, &mut self.overflow.services);
+        if fresh {
+            self.routes.push(HashMap::new());
         }
-        let name = if self.services.len() >= self.caps.max_services && name != OTHER {
-            self.overflow.services += 1;
-            if let Some(&id) = self.services.get(OTHER) {
-                return id;
-            }
-            OTHER
-        } else {
-            name
-        };
-        let id = self.service_names.len() as u32;
-        self.services.insert(name.to_string(), id);
-        self.service_names.push(name.to_string());
-        self.routes.push(HashMap::new());
         id
     }
 
@@ -286,13 +311,12 @@ impl HttpMetrics {
     }
 
     fn service_id_forced_other(&mut self) -> u32 {
-        if let Some(&id) = self.services.get(OTHER) {
-            return id;
+        // `_other` is never over the cap, so nothing is counted here
+        let mut none = 0;
+        let (id, fresh) = self.services.get_or_insert(OTHER, 0, &mut none);
+        if fresh {
+            self.routes.push(HashMap::new());
         }
-        let id = self.service_names.len() as u32;
-        self.services.insert(OTHER.to_string(), id);
-        self.service_names.push(OTHER.to_string());
-        self.routes.push(HashMap::new());
         id
     }
 
@@ -328,9 +352,7 @@ impl HttpMetrics {
         let mut keys: Vec<(&Key, &Series)> = self.series.iter().collect();
         let label = |k: &Key| {
             (
-                self.service_names
-                    .get(k.service as usize)
-                    .map_or(OTHER, |s| s.as_str()),
+                self.services.name(k.service),
                 self.route_names
                     .get(k.route as usize)
                     .map_or(OTHER, |s| s.as_str()),

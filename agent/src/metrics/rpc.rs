@@ -22,7 +22,7 @@
 //! A gRPC call is recorded here only, not in `http_server_*`; plain HTTP/2 requests are
 //! HTTP requests and go to `http_server_*`.
 
-use super::{Caps, Family, Histogram, DURATION_BUCKETS, OTHER};
+use super::{Caps, Family, Histogram, ServiceIds, DURATION_BUCKETS, OTHER};
 use std::collections::HashMap;
 
 /// One finished gRPC call, as the metrics see it.
@@ -65,8 +65,7 @@ pub struct RpcOverflow {
 #[derive(Debug, Default)]
 pub struct RpcMetrics {
     caps: Caps,
-    services: HashMap<String, u32>,
-    service_names: Vec<String>,
+    services: ServiceIds,
     /// Per service id: (rpc service, method) → id.
     methods: Vec<HashMap<(String, String), u32>>,
     method_names: Vec<(String, String)>,
@@ -85,22 +84,12 @@ impl RpcMetrics {
 
     fn service_id(&mut self, name: &str, force_other: bool) -> u32 {
         let name = if force_other { OTHER } else { name };
-        if let Some(&id) = self.services.get(name) {
-            return id;
+        let (id, fresh) =
+            self.services
+                .get_or_insert(name, self.caps.max_services, &mut self.overflow.services);
+        if fresh {
+            self.methods.push(HashMap::new());
         }
-        let name = if self.services.len() >= self.caps.max_services && name != OTHER {
-            self.overflow.services += 1;
-            if let Some(&id) = self.services.get(OTHER) {
-                return id;
-            }
-            OTHER
-        } else {
-            name
-        };
-        let id = self.service_names.len() as u32;
-        self.services.insert(name.to_string(), id);
-        self.service_names.push(name.to_string());
-        self.methods.push(HashMap::new());
         id
     }
 
@@ -173,10 +162,7 @@ impl RpcMetrics {
             .series
             .iter()
             .map(|(k, h)| {
-                let svc = self
-                    .service_names
-                    .get(k.service as usize)
-                    .map_or(OTHER, String::as_str);
+                let svc = self.services.name(k.service);
                 let (rs, rm) = self
                     .method_names
                     .get(k.method as usize)
