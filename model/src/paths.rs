@@ -798,17 +798,7 @@ fn subroute_shape(c: &PathNode) -> (Vec<&str>, bool) {
 /// user names that stayed literal). The caller also requires that the literal's node emits
 /// no parameter beside it (a literal at a value position is a value).
 fn is_vocabulary(k: &str, c: &PathNode, kept: &[(&String, &PathNode)]) -> bool {
-    let b = k.as_bytes();
-    let wordlike = !b.is_empty()
-        && b.len() <= 32
-        && b.first().is_some_and(|x| x.is_ascii_lowercase())
-        && b.last().is_some_and(|x| x.is_ascii_lowercase())
-        && b.iter()
-            .all(|x| x.is_ascii_lowercase() || *x == b'-' || *x == b'_')
-        && !k.contains("--")
-        && !k.contains("__")
-        && !k.contains("-_")
-        && !k.contains("_-");
+    let wordlike = crate::multiseg::route_word(k) && !k.contains("-_") && !k.contains("_-");
     if !wordlike {
         return false;
     }
