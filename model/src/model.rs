@@ -452,6 +452,24 @@ impl ApiModel {
         self.observe_with_pins(obs, cfg, &pins, inspect)
     }
 
+    /// The templates `cfg` pins, parsed: for [`ApiModel::observe_pinned`], so a learner that
+    /// observes many exchanges parses them once.
+    pub fn parse_pins(cfg: &LearnConfig) -> Vec<Pin> {
+        pins_of(cfg)
+    }
+
+    /// As [`ApiModel::observe_inspected`], with `pins` = [`ApiModel::parse_pins`]`(cfg)`
+    /// parsed once by the caller instead of on every exchange.
+    pub fn observe_pinned(
+        &mut self,
+        obs: &Observation,
+        cfg: &LearnConfig,
+        pins: &[Pin],
+        inspect: Inspect,
+    ) -> (ClassSet, Option<&Endpoint>) {
+        self.observe_with_pins(obs, cfg, pins, inspect)
+    }
+
     /// Learn from many exchanges (parses pinned templates once).
     pub fn observe_all<'a>(
         &mut self,

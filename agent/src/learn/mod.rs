@@ -88,8 +88,10 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
 pub struct Learner {
     /// The model learned so far.
     pub model: ApiModel,
-    /// Settings.
+    /// Settings (its pinned templates are parsed once, into `pins`, by [`Learner::new`]).
     pub config: LearnConfig,
+    /// `config`'s pinned templates, parsed.
+    pins: Vec<apitap_model::paths::Pin>,
     /// Counters.
     pub stats: LearnStats,
     /// The endpoint-budget overflow was logged.
@@ -105,6 +107,7 @@ impl Learner {
     pub fn new(config: LearnConfig) -> Self {
         Learner {
             model: ApiModel::new(),
+            pins: ApiModel::parse_pins(&config),
             config,
             stats: LearnStats::default(),
             overflow_logged: false,
@@ -170,7 +173,9 @@ impl Learner {
         if !inspect.request || !inspect.response {
             self.stats.bodies_skipped += 1;
         }
-        let (pii, ep) = self.model.observe_inspected(obs, &self.config, inspect);
+        let (pii, ep) = self
+            .model
+            .observe_pinned(obs, &self.config, &self.pins, inspect);
         let shape = ep
             .filter(|_| inspect.request || inspect.response)
             .map(|ep| (ep.body_shape(), ep.enums_forming()));
@@ -186,7 +191,9 @@ impl Learner {
     /// Learns from one observation (every body in it inspected); returns the PII classes
     /// the learner found in it ([`apitap_model::ApiModel::observe`]).
     pub fn observe(&mut self, obs: &Observation) -> apitap_model::pii::ClassSet {
-        let pii = self.model.observe(obs, &self.config);
+        let (pii, _) = self
+            .model
+            .observe_pinned(obs, &self.config, &self.pins, Inspect::ALL);
         self.after_observe();
         pii
     }
@@ -219,5 +226,39 @@ mod tests {
         assert_eq!(service_name(Some("api.test:8080"), server), "api.test:8080");
         assert_eq!(service_name(Some("  "), server), "10.1.2.3:8080");
         assert_eq!(service_name(None, server), "10.1.2.3:8080");
+    }
+
+    /// The templates a learner is given (parsed once, at construction) decide what it learns:
+    /// two plain words under `/things` would stay literal without the pin.
+    #[test]
+    fn pinned_templates_apply_to_what_the_learner_observes() {
+        use super::Learner;
+        use apitap_model::{LearnConfig, Observation};
+        let obs = |path: &str| Observation {
+            service: "svc".into(),
+            method: "GET".into(),
+            target: path.into(),
+            status: Some(200),
+            ..Default::default()
+        };
+        let paths = |pinned: Vec<String>| {
+            let mut l = Learner::new(LearnConfig {
+                pinned,
+                ..Default::default()
+            });
+            for p in ["/things/alpha", "/things/beta"] {
+                l.observe(&obs(p));
+            }
+            let mut t: Vec<String> = l
+                .model
+                .endpoints()
+                .into_iter()
+                .map(|e| e.template)
+                .collect();
+            t.sort();
+            t
+        };
+        assert_eq!(paths(vec!["/things/{name}".into()]), vec!["/things/{name}"]);
+        assert_eq!(paths(vec![]), vec!["/things/alpha", "/things/beta"]);
     }
 }
