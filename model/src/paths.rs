@@ -66,8 +66,12 @@
 //! parameter, a literal that is not a plain word and answers a subset of the values' methods
 //! and sub-routes folds (`/networks/net-db5`, `/delay/0.1`, `/zones/nonexistent.invalid.`);
 //! names with identical parameter sub-routes answering nothing themselves fold
-//! (`/cookies/set/{name}/{value}` beside `/cookies/set`). Literals folded by a sibling rule
-//! count as "the values" for the structure rules above.
+//! (`/cookies/set/{name}/{value}` beside `/cookies/set`); a literal the service named as a
+//! resource (`Location` of a create, a part of a non-HTTP URI) folds even alone; leaf
+//! literals addressing scalar fields of the object their parent answers fold
+//! (`/profile/{u}/displayname`); dotted names in one namespace with one parameter shape
+//! fold (`/receipt/m.read/{e}`, `/receipt/m.read.private/{e}`). Literals folded by a sibling
+//! rule count as "the values" for the structure rules above.
 //!
 //! Each rule reads only the merged evidence and whole-node shapes, never observation order,
 //! so templates stay a deterministic function of the evidence; a shape, once matched, keeps
@@ -916,6 +920,8 @@ fn derive_rec(
     let grouped = value_groups(node, segs.last());
     let flowed = fold::flow_group(node, segs.last(), flow);
     let uniform_params = fold::uniform_param_values(node, segs.last());
+    let fields = fold::field_values(node, segs.last());
+    let qualified = fold::qualified_values(node, segs.last());
     let mut absorbed: Vec<(&String, &PathNode)> = Vec::new();
     let mut kept: Vec<(&String, &PathNode)> = Vec::new();
     // reasons for folding, counted (explain only)
@@ -933,6 +939,12 @@ fn derive_rec(
             Some("value-flow hits among siblings")
         } else if uniform_params {
             Some("identical parameter sub-routes, answering nothing themselves")
+        } else if qualified {
+            Some("namespaced names with identical parameter sub-routes")
+        } else if fields.contains(k.as_str()) {
+            Some("addresses a scalar field of the object its parent answers")
+        } else if fold::named_resource(k, child, segs.last(), flow) {
+            Some("named by the service as a resource (Location of a create, URI part)")
         } else if collapsed && !is_static(k, node) {
             Some("many distinct literals (collapsed node)")
         } else {

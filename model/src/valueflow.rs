@@ -3,7 +3,9 @@
 //! A value the server hands out (a string under an identifier-like key of a 2xx JSON response
 //! body, the path of a `Location` header, an `ETag`) or that a client sends when it creates or
 //! changes something (a string under an identifier-like key of a `POST`/`PUT`/`PATCH` JSON
-//! request body) is a *value*; when the same text later (or earlier: order is never used)
+//! request body), or a part of a URI with a non-HTTP scheme found under any key of those
+//! bodies (`"content_uri": "mxc://example.org/AbCd"`: its authority and path segments), is a
+//! *value*; when the same text later (or earlier: order is never used)
 //! shows up as a literal path segment, that segment is a parameter value, not a route.
 //!
 //! Identifier-like keys: the key's last word (split at `_`, `-`, `.` and lower→upper case
@@ -15,10 +17,18 @@
 //! not identifier-like are kept: identifier-like segments (UUIDs, numbers, hashes) become
 //! parameters anyway, so hashing them would only cost memory.
 //!
+//! Some values *name a resource*, and are also kept in a second set ([`ValueFlow::c`]): the
+//! last segment of a `Location` answering a `POST` on its parent path (`POST /things` ->
+//! `Location: /things/x`: the member the POST created; a `Location` anywhere else, such as a
+//! status monitor `/jobs/7/status`, is a plain value), and the parts of non-HTTP URIs (the
+//! API serves the resource by them). [`crate::fold`] folds such a literal even when it is
+//! the only one at its position.
+//!
 //! # What is stored, and privacy
 //!
 //! Never a value: a 64-bit SipHash-2-4 of the value under [`FLOW_KEY`], per service, the
-//! [`MAX_FLOW`] smallest hashes of all values seen (a bottom-k sample). The key is a fixed,
+//! [`MAX_FLOW`] smallest hashes of all values seen (a bottom-k sample), and likewise of the
+//! values that name a resource. The key is a fixed,
 //! public constant because the model merges across agents and sources: every agent must hash
 //! a value to the same number, or a value handed out to one replica and used on another
 //! would never meet. The privacy property is therefore that of an unsalted hash of a
@@ -69,13 +79,21 @@ pub struct ValueFlow {
     /// Strings not taken because a body had more than [`MAX_FLOW_VALUES`].
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
+    /// The [`MAX_FLOW`] smallest hashes of *named resources*: the last segment of the
+    /// `Location` of a 2xx answer to a `POST` on its parent (the member the POST created),
+    /// and the authority and path segments of non-HTTP URIs (`mxc://server/media`). A
+    /// subset of `h`; stronger evidence, read by [`crate::fold::named_resource`].
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub c: BTreeSet<u64>,
 }
 
 impl Combine for ValueFlow {
     fn combine(&mut self, o: &Self, m: Mode) {
-        self.h.extend(o.h.iter().copied());
-        while self.h.len() > MAX_FLOW {
-            self.h.pop_last();
+        for (mine, theirs) in [(&mut self.h, &o.h), (&mut self.c, &o.c)] {
+            mine.extend(theirs.iter().copied());
+            while mine.len() > MAX_FLOW {
+                mine.pop_last();
+            }
         }
         cnt(&mut self.skipped, o.skipped, m);
     }
@@ -84,7 +102,17 @@ impl Combine for ValueFlow {
 impl ValueFlow {
     /// No evidence at all.
     pub fn is_empty(&self) -> bool {
-        self.h.is_empty() && self.skipped == 0
+        self.h.is_empty() && self.c.is_empty() && self.skipped == 0
+    }
+
+    /// Was this text (a literal path segment, percent-decoded) named as a resource (see
+    /// [`ValueFlow::c`])? `false` also when the sample cannot tell.
+    pub fn named(&self, segment: &str) -> bool {
+        if self.c.is_empty() {
+            return false;
+        }
+        let d = crate::endpoint::pct_decode(segment, false);
+        self.c.contains(&hash(&d))
     }
 
     /// Was this text (a literal path segment, percent-decoded) handed out as a value?
@@ -108,13 +136,19 @@ impl ValueFlow {
                 }
             }
             if let Some(loc) = obs.response_header("location") {
-                let path = loc.split(['?', '#']).next().unwrap_or("");
-                let path = match path.find("://") {
-                    Some(i) => path.get(i + 3..).and_then(|r| r.find('/').map(|j| &r[j..])),
-                    None => Some(path),
-                };
-                if let Some(last) = path.and_then(|p| p.rsplit('/').find(|s| !s.is_empty())) {
-                    self.value(&crate::endpoint::pct_decode(last, false), &mut budget);
+                let path = url_path(loc).map(|p| p.trim_end_matches('/'));
+                if let Some((parent, last)) = path.and_then(|p| p.rsplit_once('/')) {
+                    // `POST /things` answered `Location: /things/x`: x is a member it created
+                    let req = url_path(&obs.target).map(|p| p.trim_end_matches('/'));
+                    let created = obs.method == "POST"
+                        && !parent.is_empty()
+                        && req.is_some_and(|r| pct_eq(parent, r));
+                    let last = crate::endpoint::pct_decode(last, false);
+                    if created {
+                        self.named_value(&last, &mut budget);
+                    } else {
+                        self.value(&last, &mut budget);
+                    }
                 }
             }
         }
@@ -146,33 +180,100 @@ impl ValueFlow {
         .deserialize(&mut d);
     }
 
-    fn value(&mut self, s: &str, budget: &mut usize) {
+    /// A value that names a resource: into `h` and `c`.
+    fn named_value(&mut self, s: &str, budget: &mut usize) {
+        if let Some(h) = self.value(s, budget) {
+            insert_bottom_k(&mut self.c, h);
+        }
+    }
+
+    /// The authority and path segments of a URI with a non-HTTP scheme and an authority
+    /// (`mxc://example.org/AbCd`, `s3://bucket/key`): names of a resource the API serves by
+    /// those parts. HTTP(S) and WebSocket URLs are links into an API, whose paths hold route
+    /// words, and are not taken.
+    fn uri(&mut self, v: &str, budget: &mut usize) {
+        let Some((scheme, rest)) = v.split_once("://") else {
+            return;
+        };
+        let scheme_ok = !scheme.is_empty()
+            && scheme.len() <= 16
+            && scheme
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-'));
+        let web = ["http", "https", "ws", "wss", "ftp", "file"]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(scheme));
+        if !scheme_ok || web {
+            return;
+        }
+        let rest = rest.split(['?', '#']).next().unwrap_or("");
+        let mut parts = rest.split('/');
+        let authority = parts.next().unwrap_or("");
+        if authority.is_empty() || authority.contains('@') {
+            return;
+        }
+        self.named_value(authority, budget);
+        for seg in parts.filter(|s| !s.is_empty()).take(8) {
+            self.named_value(&crate::endpoint::pct_decode(seg, false), budget);
+        }
+    }
+
+    /// Takes one value into `h`; its hash when it is a value that may be taken (see the
+    /// module doc), even when the sample is full or the budget spent.
+    fn value(&mut self, s: &str, budget: &mut usize) -> Option<u64> {
         if s.is_empty()
             || s.len() > MAX_FLOW_LEN
             || s.chars()
                 .any(|c| c.is_whitespace() || c.is_control() || c == '/')
         {
-            return;
+            return None;
         }
         // identifier-like values never count against the budget: what a body gives is a
         // function of the body alone, whatever the sample holds (split = whole)
         if classify_segment(s).is_id_like() {
-            return;
+            return None;
         }
         if *budget == 0 {
             self.skipped = self.skipped.saturating_add(1);
-            return;
+            return None;
         }
         *budget -= 1;
         let h = hash(s);
-        if self.h.len() >= MAX_FLOW && self.h.last().is_some_and(|l| h >= *l) {
-            return;
-        }
-        self.h.insert(h);
-        while self.h.len() > MAX_FLOW {
-            self.h.pop_last();
-        }
+        insert_bottom_k(&mut self.h, h);
+        Some(h)
     }
+}
+
+/// Inserts `h` into a bottom-k set of [`MAX_FLOW`] hashes.
+fn insert_bottom_k(set: &mut BTreeSet<u64>, h: u64) {
+    if set.len() >= MAX_FLOW && set.last().is_some_and(|l| h >= *l) {
+        return;
+    }
+    set.insert(h);
+    while set.len() > MAX_FLOW {
+        set.pop_last();
+    }
+}
+
+/// The path of a URL or origin-form target (`/a/b` of `http://h/a/b?q`); `None` for an
+/// absolute URL without a path.
+fn url_path(u: &str) -> Option<&str> {
+    let path = u.split(['?', '#']).next().unwrap_or("");
+    match path.find("://") {
+        Some(i) => path
+            .get(i + 3..)
+            .and_then(|r| r.find('/').and_then(|j| r.get(j..))),
+        None => Some(path),
+    }
+}
+
+/// Are two paths equal once percent-decoded?
+fn pct_eq(a: &str, b: &str) -> bool {
+    a == b || crate::endpoint::pct_decode(a, false) == crate::endpoint::pct_decode(b, false)
 }
 
 /// A streaming walk of one JSON document (see [`ValueFlow::observe`]).
@@ -201,7 +302,11 @@ impl<'de> Visitor<'de> for Walk<'_> {
             Key::Category => !is_plain_word(v),
             Key::Other => false,
         };
-        if take {
+        // a URI's scheme ends within its first 20 bytes (see `ValueFlow::uri`)
+        let head = v.as_bytes().get(..v.len().min(20)).unwrap_or_default();
+        if v.len() <= 4 * MAX_FLOW_LEN && head.windows(3).any(|w| w == b"://") {
+            self.flow.uri(v, self.budget);
+        } else if take {
             self.flow.value(v, self.budget);
         }
         Ok(())

@@ -327,3 +327,264 @@ fn one_value_flow_hit_among_static_routes_stays() {
         assert!(has(&got, s), "{s} swallowed: {got:?}");
     }
 }
+
+fn with_location(mut o: Observation, loc: &str) -> Observation {
+    o.response_headers.push(("Location".into(), loc.into()));
+    o
+}
+
+/// Files (paths with `/`) with checkpoints: the only checkpoint name ever used is the one
+/// the server hands out when a POST creates it.
+fn checkpoints(location: bool) -> Vec<Observation> {
+    let mut t = Vec::new();
+    for f in ["a/one.txt", "b/two.txt", "b/c/three.txt", "d/four.txt"] {
+        let base = format!("/files/{f}/checkpoints");
+        let post = obs("POST", &base, 201, r#"{"last_modified":"x"}"#);
+        t.push(if location {
+            with_location(post, &format!("{base}/checkpoint"))
+        } else {
+            post
+        });
+        t.push(obs("GET", &base, 200, r#"[{"last_modified":"x"}]"#));
+        t.push(obs("POST", &format!("{base}/checkpoint"), 204, ""));
+        t.push(obs("DELETE", &format!("{base}/checkpoint"), 204, ""));
+    }
+    t
+}
+
+#[test]
+fn a_member_named_by_the_location_of_its_create_is_a_value_even_alone() {
+    let got = ops(&learn(&checkpoints(true)));
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("DELETE /files/{") && g.ends_with("/checkpoints/{checkpointId}")),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|g| g.ends_with("/checkpoint")), "{got:?}");
+    // the same traffic without the Location: one literal, no evidence, stays
+    let got = ops(&learn(&checkpoints(false)));
+    assert!(
+        got.iter().any(|g| g.ends_with("/checkpoints/checkpoint")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_location_elsewhere_or_not_from_a_create_does_not_name_a_member() {
+    // `POST /jobs` answering `Location: /jobs/{id}/status` (a status monitor, not a member
+    // of /jobs), and `PUT`/`GET` answering a Location: `status` and `me` stay routes
+    let mut t = Vec::new();
+    for i in 0..4 {
+        let id = uuid(i);
+        t.push(with_location(
+            obs("POST", "/jobs", 202, ""),
+            &format!("/jobs/{id}/status"),
+        ));
+        t.push(obs(
+            "GET",
+            &format!("/jobs/{id}/status"),
+            200,
+            r#"{"state":"x"}"#,
+        ));
+        t.push(obs("GET", &format!("/jobs/{id}/result"), 200, r#"{"r":1}"#));
+    }
+    t.push(with_location(obs("GET", "/users", 200, "[]"), "/users/me"));
+    t.push(with_location(obs("PUT", "/users", 200, "{}"), "/users/me"));
+    t.push(obs("GET", "/users/me", 200, r#"{"id":1}"#));
+    t.push(obs("GET", "/users/me/settings", 200, r#"{"a":1}"#));
+    let got = ops(&learn(&t));
+    for s in [
+        "GET /jobs/{jobId}/status",
+        "GET /jobs/{jobId}/result",
+        "GET /users/me",
+        "GET /users/me/settings",
+    ] {
+        assert!(has(&got, s), "{s}: {got:?}");
+    }
+}
+
+/// Media uploaded, answered with a non-HTTP URI, then downloaded by its parts.
+fn media(uri_key: &str, scheme: &str) -> Vec<Observation> {
+    let mut t = Vec::new();
+    for i in 0..3 {
+        let id = format!("XfzGGumEluzcPoMiJsd{i}Vx");
+        t.push(with_req(
+            obs(
+                "POST",
+                "/media/v3/upload?filename=x.txt",
+                200,
+                &format!(r#"{{"{uri_key}":"{scheme}://media.example.org/{id}"}}"#),
+            ),
+            "text/plain",
+            "hello",
+        ));
+        t.push(obs(
+            "GET",
+            &format!("/media/v3/download/media.example.org/{id}"),
+            200,
+            r#"{"x":1}"#,
+        ));
+    }
+    t.push(obs(
+        "GET",
+        "/media/v3/config",
+        200,
+        r#"{"m.upload.size":1}"#,
+    ));
+    t
+}
+
+#[test]
+fn the_parts_of_a_non_http_uri_handed_out_are_values() {
+    let got = ops(&learn(&media("content_uri", "mxc")));
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("GET /media/v3/download/{") && !g.contains("example")),
+        "{got:?}"
+    );
+    assert!(has(&got, "GET /media/v3/config"), "{got:?}");
+    // an HTTP link names a route of an API (its host is no value of a path)
+    let got = ops(&learn(&media("content_uri", "https")));
+    assert!(
+        has(&got, "GET /media/v3/download/media.example.org/{id}")
+            || got
+                .iter()
+                .any(|g| g.contains("/download/media.example.org/")),
+        "{got:?}"
+    );
+}
+
+/// Users whose profile object has scalar fields, each field also its own sub-resource.
+fn profiles(echo: bool) -> Vec<Observation> {
+    let mut t = Vec::new();
+    for u in ["@ann:ex.org", "@bo:ex.org", "@cy:ex.org"] {
+        let base = format!("/profile/{}", u.replace('@', "%40").replace(':', "%3A"));
+        t.push(obs(
+            "GET",
+            &base,
+            200,
+            r#"{"displayname":"Ann","avatar_url":"x","followers":3}"#,
+        ));
+        for f in ["displayname", "avatar_url"] {
+            let one = format!(r#"{{"{f}":"v"}}"#);
+            t.push(with_req(
+                obs("PUT", &format!("{base}/{f}"), 200, "{}"),
+                "application/json",
+                &one,
+            ));
+            let resp = if echo {
+                one.clone()
+            } else {
+                r#"{"value":"v"}"#.into()
+            };
+            t.push(obs("GET", &format!("{base}/{f}"), 200, &resp));
+        }
+        // a sub-collection named like a count of the object: answers a list
+        t.push(obs(
+            "GET",
+            &format!("{base}/followers"),
+            200,
+            r#"[{"id":"a"}]"#,
+        ));
+    }
+    t
+}
+
+#[test]
+fn sub_resources_addressing_fields_of_the_parent_object_are_values() {
+    let got = ops(&learn(&profiles(true)));
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("PUT /profile/{") && g.matches('{').count() == 2),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|g| g.contains("displayname")), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("GET /profile/{") && g.ends_with("/followers")),
+        "followers must stay a route: {got:?}"
+    );
+    // sub-routes that do not answer an object keyed by their own name stay
+    let got = ops(&learn(&profiles(false)));
+    assert!(got.iter().any(|g| g.ends_with("/displayname")), "{got:?}");
+}
+
+#[test]
+fn sub_routes_that_are_not_fields_stay() {
+    // Docker: `/containers/{id}/json` answers the container object (not `{"json":…}`);
+    // Kinto: `/buckets/{id}/collections` answers `{"data":[…]}`
+    let mut t = Vec::new();
+    for i in 0..4 {
+        let id = format!("{:064x}", i + 1);
+        t.push(obs(
+            "GET",
+            &format!("/containers/{id}/json"),
+            200,
+            r#"{"Id":"x","json":"y","top":"z"}"#,
+        ));
+        t.push(obs(
+            "GET",
+            &format!("/containers/{id}/top"),
+            200,
+            r#"{"top":"z"}"#,
+        ));
+        t.push(obs(
+            "GET",
+            &format!("/buckets/b{i}x9/collections"),
+            200,
+            r#"{"data":[{"id":"c"}]}"#,
+        ));
+        t.push(obs(
+            "GET",
+            &format!("/buckets/b{i}x9"),
+            200,
+            r#"{"data":{"id":"b"},"collections":2}"#,
+        ));
+    }
+    t.push(obs("POST", "/containers/create", 201, r#"{"Id":"x"}"#));
+    let got = ops(&learn(&t));
+    for s in ["/json", "/top", "/collections"] {
+        assert!(got.iter().any(|g| g.ends_with(s)), "{s}: {got:?}");
+    }
+    assert!(has(&got, "POST /containers/create"), "{got:?}");
+}
+
+/// Receipts of a dotted-namespace type, each with an event id.
+fn receipts(types: &[&str]) -> Vec<Observation> {
+    let mut t = Vec::new();
+    for (i, ty) in types.iter().enumerate() {
+        for j in 0..2u64 {
+            t.push(obs(
+                "POST",
+                &format!(
+                    "/rooms/{}/receipt/{ty}/{}",
+                    uuid(j),
+                    uuid(100 + i as u64 + 10 * j)
+                ),
+                200,
+                "{}",
+            ));
+        }
+    }
+    t
+}
+
+#[test]
+fn namespaced_names_with_one_parameter_shape_are_values() {
+    let got = ops(&learn(&receipts(&["m.read", "m.read.private"])));
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("POST /rooms/{") && g.matches('{').count() == 3),
+        "{got:?}"
+    );
+    // plain or hyphenated words (`by-name`, `by-id`) and file names are routes
+    for names in [
+        &["by-name", "by-id"][..],
+        &["openapi.json", "openapi.yaml"][..],
+    ] {
+        let got = ops(&learn(&receipts(names)));
+        for n in names {
+            assert!(got.iter().any(|g| g.contains(n)), "{n}: {got:?}");
+        }
+    }
+}
