@@ -27,8 +27,18 @@ fn base() -> &'static ApiModel {
             ..LearnConfig::default()
         };
         for (method, path, status, body) in [
-            ("GET", "/users/17", 200, &br#"{"id":17,"name":"x","tags":["a"]}"#[..]),
-            ("GET", "/users/18", 200, br#"{"id":18,"name":"y","tags":[]}"#),
+            (
+                "GET",
+                "/users/17",
+                200,
+                &br#"{"id":17,"name":"x","tags":["a"]}"#[..],
+            ),
+            (
+                "GET",
+                "/users/18",
+                200,
+                br#"{"id":18,"name":"y","tags":[]}"#,
+            ),
             ("POST", "/users", 201, br#"{"id":19}"#),
             ("GET", "/users/me", 200, br#"{"id":1}"#),
         ] {
@@ -74,7 +84,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(m) = parse_push(encoding, &body, &limits()) else {
         return;
     };
-    assert!(m.merged(&m) == m, "merge is not idempotent on an accepted push");
+    assert!(
+        m.merged(&m) == m,
+        "merge is not idempotent on an accepted push"
+    );
     let b = base();
     let mb = m.merged(b);
     assert!(mb == b.merged(&m), "merge is not commutative");

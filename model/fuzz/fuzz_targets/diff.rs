@@ -40,6 +40,9 @@ fuzz_target!(|data: &[u8]| {
         ),
     }
     for e in &full.added_endpoints {
-        assert!(!full.removed_endpoints.contains(e), "{e} both added and removed");
+        assert!(
+            !full.removed_endpoints.contains(e),
+            "{e} both added and removed"
+        );
     }
 });
