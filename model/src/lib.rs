@@ -3,6 +3,7 @@
 //!
 //! - [`observation`]: the input type.
 //! - [`paths`]: path templating (trie, collapse policy, parameter naming).
+//! - [`compact`]: trie compaction when a flood of paths exhausts a service's node budget.
 //! - [`schema`]: schema inference and JSON Schema export.
 //! - [`endpoint`]: per-endpoint evidence (parameters, bodies, statuses, latency).
 //! - [`model`]: [`ApiModel`], learning, merge semantics, native JSON.
@@ -41,6 +42,7 @@
 #![warn(missing_docs)]
 
 pub mod classify;
+pub mod compact;
 pub mod descriptors;
 pub mod diff;
 pub mod endpoint;

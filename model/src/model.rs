@@ -19,7 +19,9 @@
 //! bucket (exported as `x-apitap-other`) and in [`Stats::node_overflow`], not learned.
 //! Nodes created before the budget ran out keep learning, so traffic to known endpoints is
 //! never lost to a flood of new paths, and templated paths (`/users/{id}`) need no new
-//! nodes. The export keeps at most [`crate::ExportOptions::max_operations`] operations, the
+//! nodes. Before a path is dropped, the service's trie is compacted ([`crate::compact`]:
+//! the values the export would fold anyway are folded into their parameter, freeing nodes
+//! for new routes; counted in [`Stats::compactions`]). The export keeps at most [`crate::ExportOptions::max_operations`] operations, the
 //! most used; the rest are summed into `x-apitap-other` too. Value-flow evidence is at most
 //! [`crate::valueflow::MAX_FLOW`] 64-bit hashes per service (a bottom-k sample).
 //!
@@ -27,7 +29,7 @@
 
 use crate::endpoint::{Endpoint, Inspect};
 use crate::evidence::{cnt, combine_map, is_zero, Combine, Mode};
-use crate::paths::{derive_flow, route, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
+use crate::paths::{derive_flow, route, Budget, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
 use crate::pii::ClassSet;
 use crate::schema::Ctx;
 use crate::valueflow::ValueFlow;
@@ -103,6 +105,12 @@ pub struct Stats {
     /// Dropped because an endpoint's method cap was reached or the method was invalid.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub bad_method: u64,
+    /// Trie compactions run under budget pressure ([`crate::compact`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub compactions: u64,
+    /// Trie nodes freed by compaction.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub compacted_nodes: u64,
 }
 
 impl Combine for Stats {
@@ -113,6 +121,8 @@ impl Combine for Stats {
         cnt(&mut self.service_overflow, o.service_overflow, m);
         cnt(&mut self.node_overflow, o.node_overflow, m);
         cnt(&mut self.bad_method, o.bad_method, m);
+        cnt(&mut self.compactions, o.compactions, m);
+        cnt(&mut self.compacted_nodes, o.compacted_nodes, m);
     }
 }
 
@@ -145,6 +155,20 @@ pub struct ServiceModel {
     /// Values the service handed out, as keyed hashes ([`crate::valueflow`]).
     #[serde(default, skip_serializing_if = "ValueFlow::is_empty")]
     pub flow: ValueFlow,
+    /// Learner state, not evidence: no whole-trie compaction before `other` reaches this.
+    #[serde(skip)]
+    pub compact_hold: CompactHold,
+}
+
+/// When a service's next whole-trie compaction may run (see [`crate::compact`]): learner
+/// state, not evidence, so it is not serialised, merged, nor compared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompactHold(pub u64);
+
+impl PartialEq for CompactHold {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Combine for ServiceModel {
@@ -341,12 +365,36 @@ impl SourceModel {
         // all services' nodes (a sum over at most MAX_SERVICES, usually one or two)
         let total: u64 = self.services.values().map(|s| s.nodes).sum();
         let svc = self.services.get_mut(svc_key)?;
-        let mut budget = MAX_NODES
-            .saturating_sub(svc.nodes)
-            .min(cfg.max_nodes.saturating_sub(total));
-        let before = budget;
+        // nodes of the other services
+        let others = total.saturating_sub(svc.nodes);
+        let left = |svc: &ServiceModel| {
+            MAX_NODES
+                .saturating_sub(svc.nodes)
+                .min(cfg.max_nodes.saturating_sub(others + svc.nodes))
+        };
+        if left(svc) < n as u64 && svc.other >= svc.compact_hold.0 {
+            // the path may need more nodes than are left: fold what the export folds anyway
+            let freed = crate::compact::compact_tree(&mut svc.root);
+            svc.nodes = svc.nodes.saturating_sub(freed);
+            if freed > 0 {
+                self.stats.compactions += 1;
+                self.stats.compacted_nodes += freed;
+            }
+            // a compaction that freed little waits for `other` to double
+            svc.compact_hold.0 = if freed * 8 >= MAX_NODES {
+                0
+            } else {
+                svc.other.saturating_mul(2).max(1)
+            };
+        }
+        let mut budget = Budget {
+            left: left(svc),
+            ..Budget::default()
+        };
         let node = route(&mut svc.root, &segs[..n], pins, &mut budget, ctx);
-        svc.nodes += before - budget;
+        svc.nodes = (svc.nodes + budget.created).saturating_sub(budget.freed);
+        self.stats.compactions += budget.compactions;
+        self.stats.compacted_nodes += budget.freed;
         let Some(node) = node else {
             self.stats.node_overflow += 1;
             svc.other += 1;

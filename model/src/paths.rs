@@ -328,7 +328,7 @@ fn collapse_allowed(prev: Option<&str>) -> bool {
 /// the merged evidence only (see the module doc): a full literal map, or at least 8 distinct
 /// literals, at least half of them hit once, and either at least half slug-shaped or at
 /// least 16 of them, where collapsing is allowed after `prev`.
-fn is_collapsed(node: &PathNode, prev: Option<&TSeg>) -> bool {
+pub(crate) fn is_collapsed(node: &PathNode, prev: Option<&TSeg>) -> bool {
     let d = node.lits.len();
     if d >= MAX_LITERALS {
         return true;
@@ -346,13 +346,27 @@ fn is_collapsed(node: &PathNode, prev: Option<&TSeg>) -> bool {
     single * 2 >= d && (slugish * 2 >= d || d >= 16)
 }
 
+/// Node budget of one `route` call: nodes it may still create, and what it created and
+/// freed (by compacting a node whose literal map is full, [`crate::compact`]).
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    /// Nodes that may still be created.
+    pub left: u64,
+    /// Nodes created.
+    pub created: u64,
+    /// Nodes freed by compaction.
+    pub freed: u64,
+    /// Node compactions run.
+    pub compactions: u64,
+}
+
 /// Walk/extend the trie for one path; returns the endpoint map of the final node, or `None`
 /// if the path was dropped (node budget exhausted).
 pub(crate) fn route<'a>(
     root: &'a mut PathNode,
     segs: &[&str],
     pins: &[Pin],
-    budget: &mut u64,
+    budget: &mut Budget,
     ctx: Ctx,
 ) -> Option<&'a mut PathNode> {
     let mut cur = root;
@@ -398,11 +412,28 @@ pub(crate) fn route<'a>(
                 || cur.pin.is_some()
                 || class.is_id_like()
                 || seg.len() > MAX_LITERAL_LEN);
+        if !to_param
+            && (cur.lits.len() + 1 == MAX_LITERALS
+                || cur.lits.len() >= MAX_LITERALS
+                    && (cur.lit_overflow == 0 || cur.lit_overflow.is_power_of_two()))
+            && !cur.lits.contains_key(seg)
+        {
+            // a word fills (or overflows) the literal map: fold the values the export folds
+            // anyway at a full map (crate::compact)
+            let before = crate::compact::count_nodes(cur);
+            if crate::compact::compact_full(cur) > 0 {
+                let freed = before.saturating_sub(crate::compact::count_nodes(cur));
+                budget.left += freed;
+                budget.freed += freed;
+                budget.compactions += 1;
+            }
+        }
         let next: &mut PathNode = if !to_param
-            && (cur.lits.contains_key(seg) || cur.lits.len() < MAX_LITERALS && *budget > 0)
+            && (cur.lits.contains_key(seg) || cur.lits.len() < MAX_LITERALS && budget.left > 0)
         {
             if !cur.lits.contains_key(seg) {
-                *budget -= 1;
+                budget.left -= 1;
+                budget.created += 1;
                 cur.lits.insert(seg.to_string(), PathNode::default());
             }
             let c = cur.lits.get_mut(seg)?;
@@ -413,10 +444,11 @@ pub(crate) fn route<'a>(
                 cur.lit_overflow += 1;
             }
             if cur.param.is_none() {
-                if *budget == 0 {
+                if budget.left == 0 {
                     return None;
                 }
-                *budget -= 1;
+                budget.left -= 1;
+                budget.created += 1;
             }
             let p = cur.param.get_or_insert_with(Default::default);
             *p.classes.entry(class).or_insert(0) += 1;
@@ -496,7 +528,7 @@ pub fn template_string(segs: &[TSeg]) -> String {
     s
 }
 
-fn is_static(k: &str, node: &PathNode) -> bool {
+pub(crate) fn is_static(k: &str, node: &PathNode) -> bool {
     if classify_segment(k) == SegClass::Version {
         return true;
     }

@@ -7,6 +7,9 @@
 //! since an endpoint needs a method and path. The first exchange beyond the learner's node
 //! budget ([`LearnConfig::max_nodes`]) is logged once; all are counted
 //! (`Stats::node_overflow`, the service's `other`, metric `apitap_learn_other_total`).
+//! Before that, the model compacts a flooded service's trie (`apitap_model::compact`): the
+//! first compaction is logged once, all are counted (metric
+//! `apitap_learn_compactions_total`).
 //! A gRPC call (request `content-type: application/grpc*`) also gets its messages and
 //! `grpc-status` in [`Observation::grpc`], split and capped as
 //! [`apitap_engine::http2::grpc`] describes.
@@ -96,6 +99,8 @@ pub struct Learner {
     pub stats: LearnStats,
     /// The endpoint-budget overflow was logged.
     overflow_logged: bool,
+    /// The first trie compaction was logged.
+    compaction_logged: bool,
     /// Adaptive body sampling, once a pipeline asks it ([`Learner::gate`]).
     sampler: Option<Rc<RefCell<Sampler>>>,
     /// Sampling is off.
@@ -111,6 +116,7 @@ impl Learner {
             config,
             stats: LearnStats::default(),
             overflow_logged: false,
+            compaction_logged: false,
             sampler: None,
             all: false,
         }
@@ -200,17 +206,29 @@ impl Learner {
 
     fn after_observe(&mut self) {
         self.stats.observed += 1;
-        if !self.overflow_logged
-            && self
-                .model
-                .sources
-                .get(&self.config.source)
-                .is_some_and(|s| s.stats.node_overflow > 0)
-        {
+        if self.overflow_logged && self.compaction_logged {
+            return;
+        }
+        let Some(st) = self
+            .model
+            .sources
+            .get(&self.config.source)
+            .map(|s| &s.stats)
+        else {
+            return;
+        };
+        if !self.overflow_logged && st.node_overflow > 0 {
             self.overflow_logged = true;
             tracing::warn!(
                 max_nodes = self.config.max_nodes,
                 "learner node budget reached: exchanges needing new path nodes are counted in _other, not learned (logged once)"
+            );
+        }
+        if !self.compaction_logged && st.compactions > 0 {
+            self.compaction_logged = true;
+            tracing::warn!(
+                nodes_freed = st.compacted_nodes,
+                "learner node budget under pressure: path values folded into parameters to free trie nodes (compaction; logged once, counted in apitap_learn_compactions_total)"
             );
         }
     }

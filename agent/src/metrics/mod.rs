@@ -517,6 +517,8 @@ pub struct Health {
     pub learn_skipped: u64,
     /// Exchanges whose path needed a node beyond the learner's node budget (`_other`).
     pub learn_other: u64,
+    /// Trie compactions the learner ran under node-budget pressure.
+    pub learn_compactions: u64,
     /// Endpoints in the latest model snapshot.
     pub learned_endpoints: u64,
     /// Services in the latest model snapshot.
@@ -632,7 +634,7 @@ fn health_families(h: &Health) -> Vec<Family> {
     for (name, help, v) in gauges {
         out.push(Family::gauge(name, help).with(v));
     }
-    let counters: [(&'static str, &'static str, u64); 9] = [
+    let counters: [(&'static str, &'static str, u64); 10] = [
         ("apitap_flows", "TCP connections tracked.", h.flows_created),
         (
             "apitap_flows_evicted",
@@ -673,6 +675,11 @@ fn health_families(h: &Health) -> Vec<Family> {
             "apitap_learn_other",
             "HTTP exchanges beyond the learner's node budget (counted in _other, not learned).",
             h.learn_other,
+        ),
+        (
+            "apitap_learn_compactions",
+            "Path-trie compactions under node-budget pressure (values folded into parameters).",
+            h.learn_compactions,
         ),
     ];
     for (name, help, v) in counters {
