@@ -11,7 +11,10 @@ mod cli;
 mod collector_args;
 
 /// mimalloc: the pipeline allocates per message (header strings, bodies) and frees in a
-/// different order; glibc malloc's consolidation showed up at ~15% of a profile.
+/// different order; glibc malloc's consolidation showed up at ~15% of a profile. The
+/// `system-alloc` feature keeps the system allocator, for heap profilers that hook malloc
+/// (heaptrack).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -54,7 +54,8 @@ pub struct AgentSettings {
     #[serde(default)]
     pub immediate: bool,
     /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
-    /// [default: 128].
+    /// (so at most 256 KiB each: 8 MiB by default; the kernel ring is the larger buffer)
+    /// [default: 32].
     #[serde(default)]
     pub queue_batches: Option<usize>,
     /// Max TCP connections tracked [default: 65536].
@@ -216,7 +217,7 @@ impl AgentSettings {
             service: a.service.clone(),
             model_out: a.model_out.clone(),
             source_id,
-            queue_batches: a.queue_batches.unwrap_or(128).max(1),
+            queue_batches: a.queue_batches.unwrap_or(32).max(1),
             batch: BatchPolicy::default(),
             pipeline,
             learn: {

@@ -21,7 +21,11 @@
 //! a bounded pending list (10,000 exchanges; beyond that it is recorded as `_other`) and the
 //! next snapshot is taken early (after 250 ms), then it is recorded with its template.
 //!
-//! Memory is bounded: the flow table (`--max-flows`, buffered bytes 64 MiB), the queue,
+//! Memory is bounded: the flow table (`--max-flows`, buffered bytes 64 MiB), the queue
+//! (`--queue-batches` batches of at most 256 KiB: 8 MiB by default; measured under the
+//! flood of `bench/flood.sh`, 128 batches held 32 MiB more at peak for no fewer drops,
+//! since the 32 MiB kernel ring absorbs the pipeline's stalls), a snapshot (one copy of
+//! the model, the previous one released first, plus the route table's transient view),
 //! the body cap (64 KiB by default), the model's own caps (services, trie nodes, schema
 //! sizes) and the metric cardinality caps.
 //!
@@ -509,7 +513,19 @@ impl Run {
 
     /// Publishes a model snapshot, rebuilds the routes and records pending exchanges.
     fn publish(&mut self) {
+        // the old snapshot and route table go first (unless a reader still holds it), so a
+        // snapshot costs one copy of the model plus the routes' transient combined view
+        self.routes = RouteTable::default();
         let snap = Arc::new(self.learner.model.clone());
+        let old = std::mem::replace(
+            &mut *self
+                .shared
+                .model
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+            Arc::clone(&snap),
+        );
+        drop(old);
         self.routes = RouteTable::from_model(&snap);
         let endpoints = self.routes.endpoints() as u64;
         let services = snap
@@ -518,11 +534,7 @@ impl Run {
             .map(|s| s.services.len())
             .max()
             .unwrap_or(0);
-        *self
-            .shared
-            .model
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = snap;
+        drop(snap);
         let mut http = lock(&self.shared.http);
         for p in std::mem::take(&mut self.pending) {
             if let Some(status) = p.grpc {
@@ -592,6 +604,13 @@ impl Run {
             .sources
             .values()
             .map(|s| s.stats.node_overflow)
+            .sum();
+        h.learn_compactions = self
+            .learner
+            .model
+            .sources
+            .values()
+            .map(|s| s.stats.compactions)
             .sum();
         h.pending_routes = self.pending.len() as u64;
     }

@@ -55,7 +55,8 @@ pub struct AgentArgs {
     #[arg(long, env = "APITAP_IMMEDIATE")]
     pub immediate: bool,
     /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
-    /// [default: 128].
+    /// (so at most 256 KiB each: 8 MiB by default; the kernel ring is the larger buffer)
+    /// [default: 32].
     #[arg(long, env = "APITAP_QUEUE_BATCHES")]
     pub queue_batches: Option<usize>,
     /// Max TCP connections tracked [default: 65536].

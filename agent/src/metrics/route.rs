@@ -51,13 +51,22 @@ impl RouteTable {
     /// Builds the table from a model snapshot.
     pub fn from_model(model: &ApiModel) -> RouteTable {
         let mut t = RouteTable::default();
-        for (svc, m) in model.combined().services {
-            if !m.grpc.is_empty() {
-                t.grpc.insert(svc, m.grpc.into_keys().collect());
+        // the agent's model has one source: read it in place; otherwise one combined view.
+        // Derived one service at a time, so a table costs no copy of the whole model.
+        let combined;
+        let src = match model.sources.values().next() {
+            Some(s) if model.sources.len() == 1 => s,
+            _ => {
+                combined = model.combined();
+                &combined
             }
-        }
-        for (svc, ds) in model.derived() {
-            let root = t.services.entry(svc).or_default();
+        };
+        for (svc, m) in &src.services {
+            let ds = m.derive();
+            if !m.grpc.is_empty() {
+                t.grpc.insert(svc.clone(), m.grpc.keys().cloned().collect());
+            }
+            let root = t.services.entry(svc.clone()).or_default();
             for d in ds {
                 t.endpoints += 1;
                 let mut node = &mut *root;
