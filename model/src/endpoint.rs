@@ -9,6 +9,7 @@ use crate::evidence::{self, cnt, combine_map, is_false, is_zero, Combine, Histog
 use crate::pii::PiiClass;
 use crate::redact::is_secret_key;
 use crate::schema::{Ctx, SchemaNode};
+use crate::valueflow::Taken;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -216,7 +217,8 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 impl Body {
-    /// Observe one body of media type `ct` (the full header value, parameters included).
+    /// Observe one body of media type `ct` (the full header value, parameters included);
+    /// a JSON body also gives its values to `flow` ([`SchemaNode::observe_json_bytes`]).
     pub(crate) fn observe(
         &mut self,
         bytes: &[u8],
@@ -224,6 +226,7 @@ impl Body {
         media: &str,
         truncated: bool,
         ctx: Ctx,
+        flow: Option<&mut Taken>,
     ) {
         self.n += 1;
         if truncated {
@@ -232,7 +235,7 @@ impl Body {
         }
         match body_kind(media) {
             BodyKind::Json => {
-                if !self.schema.observe_json_bytes(bytes, ctx) {
+                if !self.schema.observe_json_bytes(bytes, ctx, flow) {
                     self.unparsed += 1;
                 }
             }
@@ -493,14 +496,17 @@ fn slot<'a, V: Default>(
 
 impl Endpoint {
     /// Record one exchange (path already routed; `query` is the raw query string) whose
-    /// bodies `inspect` says were inspected.
+    /// bodies `inspect` says were inspected. `flow`: value flow's collectors for the request
+    /// and response bodies (see [`crate::valueflow`]), filled when the schema walks them.
     pub(crate) fn observe(
         &mut self,
         obs: &crate::Observation,
         query: Option<&str>,
         ctx: Ctx,
         inspect: Inspect,
+        flow: (Option<&mut Taken>, Option<&mut Taken>),
     ) {
+        let (req_flow, resp_flow) = flow;
         self.n += 1;
         let err = obs.status.is_some_and(|s| s >= 400);
         if !inspect.request || (!inspect.response && obs.status.is_some()) {
@@ -606,7 +612,7 @@ impl Endpoint {
                 &mut self.req
             };
             if let Some(body) = slot(map, &media, MAX_MEDIA, &mut self.overflow) {
-                body.observe(b, ct, &media, obs.request_body_truncated, ctx);
+                body.observe(b, ct, &media, obs.request_body_truncated, ctx, req_flow);
             }
         }
         let Some(status) = obs.status else {
@@ -645,7 +651,7 @@ impl Endpoint {
                     media_key_cow(ct)
                 };
                 if let Some(body) = slot(&mut r.content, &media, MAX_MEDIA, &mut r.overflow) {
-                    body.observe(b, ct, &media, obs.response_body_truncated, ctx);
+                    body.observe(b, ct, &media, obs.response_body_truncated, ctx, resp_flow);
                 }
             }
         }
@@ -750,6 +756,7 @@ mod tests {
                 examples: false,
                 pii: &std::cell::Cell::new(0),
             },
+            None,
         );
         let s = b.schema.to_schema(false);
         assert_eq!(s["properties"]["title"]["type"], "string");

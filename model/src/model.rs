@@ -32,7 +32,7 @@ use crate::evidence::{cnt, combine_map, is_zero, Combine, Mode};
 use crate::paths::{derive_flow, route, Budget, Derived, PathNode, Pin, MAX_METHODS, MAX_SEGMENTS};
 use crate::pii::ClassSet;
 use crate::schema::Ctx;
-use crate::valueflow::ValueFlow;
+use crate::valueflow::{Taken, ValueFlow};
 use crate::Observation;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -356,12 +356,16 @@ impl SourceModel {
                 svc.grpc.insert(path.to_string(), Endpoint::default());
             }
             if let Some(ep) = svc.grpc.get_mut(path) {
-                ep.observe(obs, query, ctx, inspect);
+                ep.observe(obs, query, ctx, inspect, (None, None));
                 self.stats.observed += 1;
             }
             return self.services.get(svc_key)?.grpc.get(path);
         }
-        svc.flow.observe(obs);
+        // value flow takes its values from the schema's walk of the bodies it reads (one
+        // parse per body), or walks them itself after routing when the schema did not
+        let (want_req, want_resp) = crate::valueflow::wanted(obs);
+        let mut req_flow = want_req.then(Taken::default);
+        let mut resp_flow = want_resp.then(Taken::default);
         // all services' nodes (a sum over at most MAX_SERVICES, usually one or two)
         let total: u64 = self.services.values().map(|s| s.nodes).sum();
         let svc = self.services.get_mut(svc_key)?;
@@ -398,6 +402,7 @@ impl SourceModel {
         let Some(node) = node else {
             self.stats.node_overflow += 1;
             svc.other += 1;
+            svc.flow.observe_taken(obs, None, None);
             return None;
         };
         let method = obs.method.as_str();
@@ -405,12 +410,24 @@ impl SourceModel {
             if node.eps.len() >= MAX_METHODS {
                 node.method_overflow += 1;
                 self.stats.bad_method += 1;
+                svc.flow.observe_taken(obs, None, None);
                 return None;
             }
             node.eps.insert(method.to_string(), Endpoint::default());
         }
-        let ep = node.eps.get_mut(method)?;
-        ep.observe(obs, query, ctx, inspect);
+        let Some(ep) = node.eps.get_mut(method) else {
+            svc.flow.observe_taken(obs, None, None);
+            return None;
+        };
+        ep.observe(
+            obs,
+            query,
+            ctx,
+            inspect,
+            (req_flow.as_mut(), resp_flow.as_mut()),
+        );
+        svc.flow
+            .observe_taken(obs, req_flow.as_ref(), resp_flow.as_ref());
         self.stats.observed += 1;
         Some(ep)
     }

@@ -58,6 +58,7 @@ use crate::evidence::{
 };
 use crate::pii::{classify_int, classify_value, segment_class, ClassSet, PiiClass};
 use crate::redact::{example_for, example_text, is_secret_key, key_words};
+use crate::valueflow::{self, Taken};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -480,19 +481,33 @@ impl SchemaNode {
     /// stream: each value is observed at this node as one more document of the same schema,
     /// the first [`MAX_STREAM`] of them; beyond that the node is flagged `overflow`. Every
     /// value must parse, or nothing is observed.
-    pub(crate) fn observe_json_bytes(&mut self, bytes: &[u8], ctx: Ctx) -> bool {
+    ///
+    /// `flow`: value flow's collector for this body, filled during the same walk and
+    /// [`Taken::finish`]ed when the body was one value walked completely.
+    pub(crate) fn observe_json_bytes(
+        &mut self,
+        bytes: &[u8],
+        ctx: Ctx,
+        flow: Option<&mut Taken>,
+    ) -> bool {
         // validate first (cheap: no allocation), so a broken body never half-updates a node
         if serde_json::from_slice::<de::IgnoredAny>(bytes).is_ok() {
             let mut d = serde_json::Deserializer::from_slice(bytes);
-            return Observe {
+            let mut flow = flow;
+            let ok = Observe {
                 node: self,
                 key: "",
                 ctx,
                 depth: 0,
                 item: false,
+                flow: flow.as_deref_mut(),
             }
             .deserialize(&mut d)
             .is_ok();
+            if let (true, Some(t)) = (ok, flow) {
+                t.finish();
+            }
+            return ok;
         }
         // not one value: a stream of values? (an empty body is no stream)
         let mut values = 0usize;
@@ -892,6 +907,10 @@ impl SchemaNode {
 /// in document order; an object whose first key is not a known property (the first objects
 /// seen at a position, and id-keyed maps) is buffered as a [`Map`] so that the map test can
 /// look at all its keys, exactly as before.
+///
+/// With a value-flow collector (`flow`), every string also goes to it ([`Taken::string`]),
+/// and what the schema skips (beyond its depth, item and property caps) is walked for it
+/// ([`valueflow::Walk`]), so value flow needs no parse of its own ([`crate::valueflow`]).
 pub(crate) struct Observe<'a> {
     node: &'a mut SchemaNode,
     key: &'a str,
@@ -899,6 +918,7 @@ pub(crate) struct Observe<'a> {
     depth: usize,
     /// The value is an array element (`key` names the array, not this value).
     item: bool,
+    flow: Option<&'a mut Taken>,
 }
 
 impl<'de> DeserializeSeed<'de> for Observe<'_> {
@@ -914,6 +934,7 @@ struct ItemSeed<'a> {
     key: &'a str,
     ctx: Ctx<'a>,
     depth: usize,
+    flow: Option<&'a mut Taken>,
 }
 
 impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
@@ -925,6 +946,7 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
             ctx: self.ctx,
             depth: self.depth,
             item: true,
+            flow: self.flow,
         }
         .deserialize(d)
     }
@@ -1015,51 +1037,52 @@ impl<'de> Visitor<'de> for Observe<'_> {
         Ok(())
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
         self.node.touch(self.ctx.ts);
         self.node.string(v, self.key, self.ctx);
+        if let Some(t) = self.flow.as_deref_mut() {
+            t.string(self.key, v);
+        }
         self.scalar(|| Value::String(v.to_owned()));
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let node = self.node;
-        node.touch(self.ctx.ts);
+        let (node, key, ctx, depth, mut flow) =
+            (self.node, self.key, self.ctx, self.depth, self.flow);
+        node.touch(ctx.ts);
         node.t.array += 1;
-        if self.depth >= MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             node.overflow = true;
-            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-            return Ok(());
+            return valueflow::seq_rest(flow, key, depth, seq);
         }
         for _ in 0..MAX_ITEMS {
             let seed = ItemSeed {
                 slot: &mut node.items,
-                key: self.key,
-                ctx: self.ctx,
-                depth: self.depth + 1,
+                key,
+                ctx,
+                depth: depth + 1,
+                flow: flow.as_deref_mut(),
             };
             if seq.next_element_seed(seed)?.is_none() {
                 return Ok(());
             }
         }
-        if seq.next_element::<de::IgnoredAny>()?.is_some() {
+        let next = valueflow::Walk::new(flow.as_deref_mut(), key, depth + 1);
+        if seq.next_element_seed(next)?.is_some() {
             node.overflow = true;
-            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            valueflow::seq_rest(flow, key, depth, seq)?;
         }
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let (node, ctx, depth) = (self.node, self.ctx, self.depth);
+        let (node, ctx, depth, mut flow) = (self.node, self.ctx, self.depth, self.flow);
         node.touch(ctx.ts);
         node.t.object += 1;
         if depth >= MAX_DEPTH {
             node.overflow = true;
-            while map
-                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                .is_some()
-            {}
-            return Ok(());
+            return valueflow::map_rest(flow, depth, map);
         }
         let Some(mut key) = map.next_key_seed(KeySeed)? else {
             return Ok(());
@@ -1087,6 +1110,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                     ctx,
                     depth: depth + 1,
                     item: false,
+                    flow: flow.as_deref_mut(),
                 })?;
                 match map.next_key_seed(KeySeed)? {
                     Some(k) => key = k,
@@ -1107,10 +1131,15 @@ impl<'de> Visitor<'de> for Observe<'_> {
                         ctx,
                         depth: depth + 1,
                         item: false,
+                        flow: flow.as_deref_mut(),
                     })?;
                     n += 1;
                 } else {
-                    map.next_value::<de::IgnoredAny>()?;
+                    map.next_value_seed(valueflow::Walk::new(
+                        flow.as_deref_mut(),
+                        &key,
+                        depth + 1,
+                    ))?;
                 }
                 match map.next_key_seed(KeySeed)? {
                     Some(k) => key = k,
@@ -1121,7 +1150,14 @@ impl<'de> Visitor<'de> for Observe<'_> {
         // new shape here: buffer the object, then the Value rules decide (map or record)
         let mut o = Map::new();
         loop {
-            let v: Value = map.next_value()?;
+            let v: Value = match flow.as_deref_mut() {
+                Some(t) => map.next_value_seed(ValueSeed {
+                    flow: Some(t),
+                    key: &key,
+                    depth: depth + 1,
+                })?,
+                None => map.next_value()?,
+            };
             o.insert(key.into_owned(), v);
             match map.next_key_seed(KeySeed)? {
                 Some(k) => key = k,
@@ -1130,6 +1166,88 @@ impl<'de> Visitor<'de> for Observe<'_> {
         }
         node.observe_entries(&o, if self.item { "" } else { self.key }, ctx, depth);
         Ok(())
+    }
+}
+
+/// A [`Value`] built as `Value::deserialize` builds it, its strings given to a value-flow
+/// collector on the way (with [`valueflow::Walk`]'s depth rule): a buffered object's
+/// values reach value flow in document order, which the [`Map`] does not keep.
+struct ValueSeed<'a> {
+    flow: Option<&'a mut Taken>,
+    /// The object key the value is under (the array's, for an element).
+    key: &'a str,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.flow.is_none() {
+            return Value::deserialize(d);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        if let Some(t) = self.flow {
+            t.string(self.key, v);
+        }
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        if let Some(t) = self.flow {
+            t.string(self.key, &v);
+        }
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut flow = self.flow.filter(|_| self.depth < valueflow::MAX_FLOW_DEPTH);
+        let mut v = Vec::new();
+        while let Some(x) = seq.next_element_seed(ValueSeed {
+            flow: flow.as_deref_mut(),
+            key: self.key,
+            depth: self.depth + 1,
+        })? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut flow = self.flow.filter(|_| self.depth < valueflow::MAX_FLOW_DEPTH);
+        let mut o = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(ValueSeed {
+                flow: flow.as_deref_mut(),
+                key: &k,
+                depth: self.depth + 1,
+            })?;
+            o.insert(k, v);
+        }
+        Ok(Value::Object(o))
     }
 }
 
@@ -1340,7 +1458,7 @@ mod tests {
                 let text = serde_json::to_vec(d).unwrap_or_default();
                 let v: Value = serde_json::from_slice(&text).unwrap_or_default();
                 a.observe_json(&v, "", c, 0);
-                proptest::prop_assert!(b.observe_json_bytes(&text, c));
+                proptest::prop_assert!(b.observe_json_bytes(&text, c, None));
             }
             proptest::prop_assert_eq!(a, b);
         }
@@ -1349,16 +1467,16 @@ mod tests {
     #[test]
     fn broken_json_changes_nothing() {
         let mut n = SchemaNode::default();
-        assert!(n.observe_json_bytes(br#"{"a":[1,2,{"b":true}]}"#, ctx()));
+        assert!(n.observe_json_bytes(br#"{"a":[1,2,{"b":true}]}"#, ctx(), None));
         let before = n.clone();
         for bad in [&br#"{"a":[1,2,{"b":tru"#[..], b"{\"a\":1} x", b"", b"[1,]"] {
-            assert!(!n.observe_json_bytes(bad, ctx()));
+            assert!(!n.observe_json_bytes(bad, ctx(), None));
         }
         assert_eq!(n, before);
         // depth beyond MAX_DEPTH: counted as overflow, not recursed into
         let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
         let mut d = SchemaNode::default();
-        assert!(d.observe_json_bytes(deep.as_bytes(), ctx()));
+        assert!(d.observe_json_bytes(deep.as_bytes(), ctx(), None));
         let mut cur = &d;
         let mut depth = 0;
         while let Some(next) = cur.items.as_deref() {
@@ -1375,7 +1493,7 @@ mod tests {
         let body = b"{\"Type\":\"container\",\"time\":1,\"Actor\":{\"ID\":\"x\"}}\n\
                      {\"Type\":\"image\",\"time\":2,\"timeNano\":3}\n";
         let mut n = SchemaNode::default();
-        assert!(n.observe_json_bytes(body, ctx()));
+        assert!(n.observe_json_bytes(body, ctx(), None));
         assert_eq!(n.t.object, 2);
         for k in ["Type", "time", "Actor", "timeNano"] {
             assert!(n.props.contains_key(k), "{k}");
@@ -1386,16 +1504,16 @@ mod tests {
         assert_eq!(s["required"], json!(["Type", "time"]));
         // concatenated without separators, CRLF lines
         let mut c = SchemaNode::default();
-        assert!(c.observe_json_bytes(b"{\"a\":1}{\"a\":2}\r\n{\"a\":3}", ctx()));
+        assert!(c.observe_json_bytes(b"{\"a\":1}{\"a\":2}\r\n{\"a\":3}", ctx(), None));
         assert_eq!(c.t.object, 3);
         // one broken value: nothing observed
         let mut b = SchemaNode::default();
-        assert!(!b.observe_json_bytes(b"{\"a\":1}\n{\"a\":", ctx()));
+        assert!(!b.observe_json_bytes(b"{\"a\":1}\n{\"a\":", ctx(), None));
         assert_eq!(b, SchemaNode::default());
         // bounded
         let many = "{\"a\":1}\n".repeat(MAX_STREAM + 10);
         let mut m = SchemaNode::default();
-        assert!(m.observe_json_bytes(many.as_bytes(), ctx()));
+        assert!(m.observe_json_bytes(many.as_bytes(), ctx(), None));
         assert_eq!(m.t.object, MAX_STREAM as u64);
         assert!(m.overflow);
     }
@@ -1404,7 +1522,7 @@ mod tests {
     fn label_dictionaries_are_maps() {
         let body = br#"{"Labels": {"com.example.team": "orbit", "owner": "maple"}, "Actor": {"Attributes": {"image": "x", "name": "y"}}, "name": "z"}"#;
         let mut n = SchemaNode::default();
-        assert!(n.observe_json_bytes(body, ctx()));
+        assert!(n.observe_json_bytes(body, ctx(), None));
         let mut v = SchemaNode::default();
         v.observe_json(&serde_json::from_slice(body).unwrap(), "", ctx(), 0);
         assert_eq!(n, v);
@@ -1420,7 +1538,7 @@ mod tests {
         }
         // an array named `labels` holds records (GitHub's label objects), not a map
         let mut a = SchemaNode::default();
-        assert!(a.observe_json_bytes(br#"{"labels": [{"id": 1, "name": "bug"}]}"#, ctx()));
+        assert!(a.observe_json_bytes(br#"{"labels": [{"id": 1, "name": "bug"}]}"#, ctx(), None));
         let s2 = a.to_schema(false);
         assert_eq!(
             s2["properties"]["labels"]["items"]["required"],
@@ -1437,7 +1555,7 @@ mod tests {
     fn big_integers_stay_integers() {
         let body = br#"{"id": 340282366920938463463374607431768211455, "neg": -99999999999999999999, "x": 1.5, "u": 18446744073709551615}"#;
         let mut n = SchemaNode::default();
-        assert!(n.observe_json_bytes(body, ctx()));
+        assert!(n.observe_json_bytes(body, ctx(), None));
         let mut v = SchemaNode::default();
         v.observe_json(&serde_json::from_slice(body).unwrap(), "", ctx(), 0);
         for node in [&n, &v] {

@@ -50,6 +50,15 @@
 //!
 //! Bounds: at most [`MAX_FLOW_VALUES`] strings per body (more are counted in
 //! [`ValueFlow::skipped`]), JSON walked to depth [`MAX_FLOW_DEPTH`].
+//!
+//! # One parse per body
+//!
+//! A body the schema inference also reads gives its values during the schema's own streaming
+//! walk ([`Taken`], filled by [`crate::schema`]), so it is parsed once; the rules above are
+//! applied in one place ([`Taken::string`]) whichever walk calls them, and a body the schema
+//! did not walk completely (not inspected, truncated, broken, a stream of documents) is
+//! walked here as before. The values are applied in the same order either way (response
+//! body, `Location`, `ETag`, request body), so the per-exchange budget takes the same ones.
 
 use crate::classify::{classify_segment, is_plain_word};
 use crate::evidence::{cnt, is_zero, Combine, Mode};
@@ -127,14 +136,26 @@ impl ValueFlow {
 
     /// Take the values of one exchange (see the module doc for which).
     pub fn observe(&mut self, obs: &Observation) {
+        self.observe_taken(obs, None, None);
+    }
+
+    /// [`ValueFlow::observe`], with the values of the request and response bodies already
+    /// collected by another walk of them ([`Taken::finish`]ed; the others are walked here).
+    pub(crate) fn observe_taken(
+        &mut self,
+        obs: &Observation,
+        request: Option<&Taken>,
+        response: Option<&Taken>,
+    ) {
         let mut budget = MAX_FLOW_VALUES;
+        let (want_req, want_resp) = wanted(obs);
         let ok = obs.status.is_some_and(|s| (200..300).contains(&s));
-        if ok {
+        if want_resp {
             if let Some(b) = obs.response_body.as_deref() {
-                if is_json(obs.response_header("content-type"), b) {
-                    self.body(b, &mut budget);
-                }
+                self.body(b, response, &mut budget);
             }
+        }
+        if ok {
             if let Some(loc) = obs.response_header("location") {
                 let path = url_path(loc).map(|p| p.trim_end_matches('/'));
                 if let Some((parent, last)) = path.and_then(|p| p.rsplit_once('/')) {
@@ -158,32 +179,143 @@ impl ValueFlow {
             let e = e.trim_matches('"');
             self.value(e, &mut budget);
         }
-        if matches!(obs.method.as_str(), "POST" | "PUT" | "PATCH") {
+        if want_req {
             if let Some(b) = obs.request_body.as_deref() {
-                if is_json(obs.request_header("content-type"), b) {
-                    self.body(b, &mut budget);
-                }
+                self.body(b, request, &mut budget);
             }
         }
     }
 
-    fn body(&mut self, b: &[u8], budget: &mut usize) {
-        // streamed: no tree is built, only strings under identifier-like keys are looked at;
-        // a body that does not parse keeps what was taken before the error
-        let mut d = serde_json::Deserializer::from_slice(b);
-        let _ = Walk {
-            flow: self,
-            key: Key::Other,
-            depth: 0,
-            budget,
+    /// The values of body `b`: `taken` when another walk collected them completely.
+    fn body(&mut self, b: &[u8], taken: Option<&Taken>, budget: &mut usize) {
+        match taken.filter(|t| t.done) {
+            Some(t) => self.apply(t, budget),
+            None => {
+                let mut t = Taken::default();
+                t.walk(b);
+                self.apply(&t, budget);
+            }
         }
-        .deserialize(&mut d);
+    }
+
+    /// Adds the values one body gave, in order, within the exchange's `budget`.
+    fn apply(&mut self, t: &Taken, budget: &mut usize) {
+        for &(h, named) in &t.h {
+            self.add(h, named, budget);
+        }
+        // a body holds more than the whole exchange's budget: these are all over it
+        self.skipped = self.skipped.saturating_add(t.more);
     }
 
     /// A value that names a resource: into `h` and `c`.
     fn named_value(&mut self, s: &str, budget: &mut usize) {
-        if let Some(h) = self.value(s, budget) {
+        if let Some(h) = candidate(s) {
+            self.add(h, true, budget);
+        }
+    }
+
+    /// Takes one value into `h` (see the module doc).
+    fn value(&mut self, s: &str, budget: &mut usize) {
+        if let Some(h) = candidate(s) {
+            self.add(h, false, budget);
+        }
+    }
+
+    /// Takes the value hashed `h` into `h` (and `c` when it names a resource), within the
+    /// exchange's `budget`.
+    fn add(&mut self, h: u64, named: bool, budget: &mut usize) {
+        if *budget == 0 {
+            self.skipped = self.skipped.saturating_add(1);
+            return;
+        }
+        *budget -= 1;
+        insert_bottom_k(&mut self.h, h);
+        if named {
             insert_bottom_k(&mut self.c, h);
+        }
+    }
+}
+
+/// Which JSON bodies of `obs` value flow reads: (request, response) (see the module doc).
+pub(crate) fn wanted(obs: &Observation) -> (bool, bool) {
+    let ok = obs.status.is_some_and(|s| (200..300).contains(&s));
+    let resp = ok
+        && obs
+            .response_body
+            .as_deref()
+            .is_some_and(|b| is_json(obs.response_header("content-type"), b));
+    let req = matches!(obs.method.as_str(), "POST" | "PUT" | "PATCH")
+        && obs
+            .request_body
+            .as_deref()
+            .is_some_and(|b| is_json(obs.request_header("content-type"), b));
+    (req, resp)
+}
+
+/// The hash of `s` if it is a value that may be taken (see the module doc). Identifier-like
+/// values are not, and never count against the budget: what a body gives is a function of
+/// the body alone, whatever the sample holds (split = whole).
+fn candidate(s: &str) -> Option<u64> {
+    if s.is_empty()
+        || s.len() > MAX_FLOW_LEN
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        || classify_segment(s).is_id_like()
+    {
+        return None;
+    }
+    Some(hash(s))
+}
+
+/// The values of one JSON body, hashed, in document order, each with whether it names a
+/// resource: at most [`MAX_FLOW_VALUES`] (no exchange can take more), the rest counted.
+/// Filled by a walk of the body, here or the schema's ([`Taken::string`] for every string,
+/// [`Walk`] for what that walk skips).
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    h: Vec<(u64, bool)>,
+    more: u64,
+    done: bool,
+}
+
+impl Taken {
+    /// A string of the body found under object key `key` (for an array element, the
+    /// array's key; `""` at the root).
+    pub(crate) fn string(&mut self, key: &str, v: &str) {
+        if is_uri(v) {
+            self.uri(v);
+        } else {
+            self.keyed(key_kind(key), v);
+        }
+    }
+
+    /// A string under a key of kind `key`.
+    fn take(&mut self, key: Key, v: &str) {
+        if is_uri(v) {
+            self.uri(v);
+        } else {
+            self.keyed(key, v);
+        }
+    }
+
+    fn keyed(&mut self, key: Key, v: &str) {
+        let take = match key {
+            Key::Id => true,
+            Key::Category => !is_plain_word(v),
+            Key::Other => false,
+        };
+        if take {
+            self.push(v, false);
+        }
+    }
+
+    fn push(&mut self, v: &str, named: bool) {
+        if let Some(h) = candidate(v) {
+            if self.h.len() < MAX_FLOW_VALUES {
+                self.h.push((h, named));
+            } else {
+                self.more = self.more.saturating_add(1);
+            }
         }
     }
 
@@ -191,7 +323,7 @@ impl ValueFlow {
     /// (`mxc://example.org/AbCd`, `s3://bucket/key`): names of a resource the API serves by
     /// those parts. HTTP(S) and WebSocket URLs are links into an API, whose paths hold route
     /// words, and are not taken.
-    fn uri(&mut self, v: &str, budget: &mut usize) {
+    fn uri(&mut self, v: &str) {
         let Some((scheme, rest)) = v.split_once("://") else {
             return;
         };
@@ -216,36 +348,34 @@ impl ValueFlow {
         if authority.is_empty() || authority.contains('@') {
             return;
         }
-        self.named_value(authority, budget);
+        self.push(authority, true);
         for seg in parts.filter(|s| !s.is_empty()).take(8) {
-            self.named_value(&crate::endpoint::pct_decode(seg, false), budget);
+            self.push(&crate::endpoint::pct_decode(seg, false), true);
         }
     }
 
-    /// Takes one value into `h`; its hash when it is a value that may be taken (see the
-    /// module doc), even when the sample is full or the budget spent.
-    fn value(&mut self, s: &str, budget: &mut usize) -> Option<u64> {
-        if s.is_empty()
-            || s.len() > MAX_FLOW_LEN
-            || s.chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
-        {
-            return None;
-        }
-        // identifier-like values never count against the budget: what a body gives is a
-        // function of the body alone, whatever the sample holds (split = whole)
-        if classify_segment(s).is_id_like() {
-            return None;
-        }
-        if *budget == 0 {
-            self.skipped = self.skipped.saturating_add(1);
-            return None;
-        }
-        *budget -= 1;
-        let h = hash(s);
-        insert_bottom_k(&mut self.h, h);
-        Some(h)
+    /// The walk that filled this covered the whole body (else [`ValueFlow`] walks it).
+    pub(crate) fn finish(&mut self) {
+        self.done = true;
     }
+
+    fn walk(&mut self, b: &[u8]) {
+        // streamed: no tree is built, only strings under identifier-like keys and URIs are
+        // looked at; a body that does not parse keeps what was taken before the error
+        let mut d = serde_json::Deserializer::from_slice(b);
+        let _ = Walk {
+            taken: Some(self),
+            key: Key::Other,
+            depth: 0,
+        }
+        .deserialize(&mut d);
+    }
+}
+
+/// Might `v` be a URI ([`Taken::uri`] decides): its scheme ends within its first 20 bytes.
+fn is_uri(v: &str) -> bool {
+    let head = v.as_bytes().get(..v.len().min(20)).unwrap_or_default();
+    v.len() <= 4 * MAX_FLOW_LEN && head.windows(3).any(|w| w == b"://")
 }
 
 /// Inserts `h` into a bottom-k set of [`MAX_FLOW`] hashes.
@@ -276,17 +406,78 @@ fn pct_eq(a: &str, b: &str) -> bool {
     a == b || crate::endpoint::pct_decode(a, false) == crate::endpoint::pct_decode(b, false)
 }
 
-/// A streaming walk of one JSON document (see [`ValueFlow::observe`]).
-struct Walk<'a> {
-    flow: &'a mut ValueFlow,
+/// A streaming walk of one JSON value at `depth` for [`Taken`] (see [`ValueFlow::observe`]);
+/// without a `taken` the value is skipped.
+pub(crate) struct Walk<'a> {
+    taken: Option<&'a mut Taken>,
     key: Key,
     depth: usize,
-    budget: &'a mut usize,
+}
+
+impl<'a> Walk<'a> {
+    /// The walk of a value at `depth` under object key `key` (see [`Taken::string`]).
+    pub(crate) fn new(taken: Option<&'a mut Taken>, key: &str, depth: usize) -> Self {
+        let key = if taken.is_some() {
+            key_kind(key)
+        } else {
+            Key::Other
+        };
+        Walk { taken, key, depth }
+    }
+}
+
+/// The remaining elements of an array at `depth` under `key`, walked for `taken`.
+pub(crate) fn seq_rest<'de, A: SeqAccess<'de>>(
+    mut taken: Option<&mut Taken>,
+    key: &str,
+    depth: usize,
+    mut seq: A,
+) -> Result<(), A::Error> {
+    if taken.is_none() || depth >= MAX_FLOW_DEPTH {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        return Ok(());
+    }
+    let key = key_kind(key);
+    while seq
+        .next_element_seed(Walk {
+            taken: taken.as_deref_mut(),
+            key,
+            depth: depth + 1,
+        })?
+        .is_some()
+    {}
+    Ok(())
+}
+
+/// The remaining entries of an object at `depth`, walked for `taken`.
+pub(crate) fn map_rest<'de, A: MapAccess<'de>>(
+    mut taken: Option<&mut Taken>,
+    depth: usize,
+    mut map: A,
+) -> Result<(), A::Error> {
+    if taken.is_none() || depth >= MAX_FLOW_DEPTH {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        return Ok(());
+    }
+    while let Some(key) = map.next_key_seed(KeySeed)? {
+        map.next_value_seed(Walk {
+            taken: taken.as_deref_mut(),
+            key,
+            depth: depth + 1,
+        })?;
+    }
+    Ok(())
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if self.taken.is_none() {
+            return d.deserialize_ignored_any(de::IgnoredAny).map(|_| ());
+        }
         d.deserialize_any(self)
     }
 }
@@ -297,17 +488,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
         f.write_str("a JSON value")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        let take = match self.key {
-            Key::Id => true,
-            Key::Category => !is_plain_word(v),
-            Key::Other => false,
-        };
-        // a URI's scheme ends within its first 20 bytes (see `ValueFlow::uri`)
-        let head = v.as_bytes().get(..v.len().min(20)).unwrap_or_default();
-        if v.len() <= 4 * MAX_FLOW_LEN && head.windows(3).any(|w| w == b"://") {
-            self.flow.uri(v, self.budget);
-        } else if take {
-            self.flow.value(v, self.budget);
+        if let Some(t) = self.taken {
+            t.take(self.key, v);
         }
         Ok(())
     }
@@ -331,46 +513,26 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let Walk {
-            flow,
+            mut taken,
             key,
             depth,
-            budget,
         } = self;
-        if depth >= MAX_FLOW_DEPTH {
+        if taken.is_none() || depth >= MAX_FLOW_DEPTH {
             while seq.next_element::<de::IgnoredAny>()?.is_some() {}
             return Ok(());
         }
         while seq
             .next_element_seed(Walk {
-                flow: &mut *flow,
+                taken: taken.as_deref_mut(),
                 key,
                 depth: depth + 1,
-                budget: &mut *budget,
             })?
             .is_some()
         {}
         Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Walk {
-            flow,
-            depth,
-            budget,
-            ..
-        } = self;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            if depth >= MAX_FLOW_DEPTH {
-                map.next_value::<de::IgnoredAny>()?;
-                continue;
-            }
-            map.next_value_seed(Walk {
-                flow: &mut *flow,
-                key,
-                depth: depth + 1,
-                budget: &mut *budget,
-            })?;
-        }
-        Ok(())
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        map_rest(self.taken, self.depth, map)
     }
 }
 
