@@ -5,7 +5,8 @@
 #
 # Usage: bench/learn_cost.sh [SIZE_GB]   (default 0.05: ~5,000 exchanges, JSON bodies of
 #        0.2-8 KB, a quarter gzip)   APITAP=path/to/apitap  BASE=path/to/older/apitap
-# With BASE set, the same is measured for that binary too (before → after).
+# With BASE set, the same is measured for that binary too (before → after). Also prints how
+# many exchanges adaptive body sampling skipped a body of (does sampling engage here?).
 # Target (issue 13): learn <= 1.2x exchanges.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +52,26 @@ measure() { # NAME BIN
 ex, le, la = $ex, $le, $la
 print(f'| $1 | {ex/1e6:.0f} M | {le/1e6:.0f} M | {le/ex:.2f}x | {la/1e6:.0f} M | {la/ex:.2f}x |')"
 }
+# sampled BIN → how many learned exchanges had a body skipped by adaptive sampling (does it
+# engage on this capture?), from the native model's per-endpoint `bodies_skipped`
+sampled() {
+    "$1" learn --format model "$PCAP" 2> /dev/null | python3 -c '
+import json, sys
+n = s = 0
+def walk(o):
+    global n, s
+    if isinstance(o, dict):
+        for ep in (o.get("eps") or {}).values() if isinstance(o.get("eps"), dict) else []:
+            n += ep.get("n", 0)
+            s += ep.get("bodies_skipped", 0)
+        for v in o.values():
+            walk(v)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v)
+walk(json.load(sys.stdin))
+print(f"Sampling: {s:,} of {n:,} learned exchanges had a body skipped ({100 * s / max(n, 1):.1f} %).")'
+}
 {
     echo "# learn vs exchanges (callgrind instructions, $(basename "$PCAP"))"
     echo
@@ -58,4 +79,6 @@ print(f'| $1 | {ex/1e6:.0f} M | {le/1e6:.0f} M | {le/ex:.2f}x | {la/1e6:.0f} M |
     echo "|---|---:|---:|---:|---:|---:|"
     [ -n "${BASE:-}" ] && measure "before ($BASE)" "$BASE"
     measure "after ($APITAP)" "$APITAP"
+    echo
+    sampled "$APITAP"
 } | tee "$OUT/learn-cost.md"
