@@ -428,8 +428,19 @@ impl<'a> Walk<'a> {
 
 /// The remaining elements of an array at `depth` under `key`, walked for `taken`.
 pub(crate) fn seq_rest<'de, A: SeqAccess<'de>>(
-    mut taken: Option<&mut Taken>,
+    taken: Option<&mut Taken>,
     key: &str,
+    depth: usize,
+    seq: A,
+) -> Result<(), A::Error> {
+    walk_seq(taken, key_kind(key), depth, seq)
+}
+
+/// The elements of an array under a key of kind `key` at `depth`, walked for `taken`
+/// (skipped without a `taken` or beyond [`MAX_FLOW_DEPTH`]).
+fn walk_seq<'de, A: SeqAccess<'de>>(
+    mut taken: Option<&mut Taken>,
+    key: Key,
     depth: usize,
     mut seq: A,
 ) -> Result<(), A::Error> {
@@ -437,7 +448,6 @@ pub(crate) fn seq_rest<'de, A: SeqAccess<'de>>(
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
         return Ok(());
     }
-    let key = key_kind(key);
     while seq
         .next_element_seed(Walk {
             taken: taken.as_deref_mut(),
@@ -511,25 +521,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Walk {
-            mut taken,
-            key,
-            depth,
-        } = self;
-        if taken.is_none() || depth >= MAX_FLOW_DEPTH {
-            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-            return Ok(());
-        }
-        while seq
-            .next_element_seed(Walk {
-                taken: taken.as_deref_mut(),
-                key,
-                depth: depth + 1,
-            })?
-            .is_some()
-        {}
-        Ok(())
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        walk_seq(self.taken, self.key, self.depth, seq)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         map_rest(self.taken, self.depth, map)

@@ -598,20 +598,14 @@ impl Run {
                         + st.bad_method
                 })
                 .sum::<u64>();
-        h.learn_other = self
+        (h.learn_other, h.learn_compactions) = self
             .learner
             .model
             .sources
             .values()
-            .map(|s| s.stats.node_overflow)
-            .sum();
-        h.learn_compactions = self
-            .learner
-            .model
-            .sources
-            .values()
-            .map(|s| s.stats.compactions)
-            .sum();
+            .fold((0, 0), |(o, c), s| {
+                (o + s.stats.node_overflow, c + s.stats.compactions)
+            });
         h.pending_routes = self.pending.len() as u64;
     }
 }
