@@ -501,7 +501,7 @@ impl ApiModel {
     /// learner did not look into (dropped, over the node budget, a gRPC call) yields none.
     pub fn observe(&mut self, obs: &Observation, cfg: &LearnConfig) -> ClassSet {
         let pins = pins_of(cfg);
-        self.observe_with_pins(obs, cfg, &pins, Inspect::ALL).0
+        self.observe_pinned(obs, cfg, &pins, Inspect::ALL).0
     }
 
     /// Learn from one exchange of which adaptive sampling inspected the bodies `inspect`
@@ -514,7 +514,7 @@ impl ApiModel {
         inspect: Inspect,
     ) -> (ClassSet, Option<&Endpoint>) {
         let pins = pins_of(cfg);
-        self.observe_with_pins(obs, cfg, &pins, inspect)
+        self.observe_pinned(obs, cfg, &pins, inspect)
     }
 
     /// The templates `cfg` pins, parsed: for [`ApiModel::observe_pinned`], so a learner that
@@ -532,7 +532,14 @@ impl ApiModel {
         pins: &[Pin],
         inspect: Inspect,
     ) -> (ClassSet, Option<&Endpoint>) {
-        self.observe_with_pins(obs, cfg, pins, inspect)
+        if !self.sources.contains_key(&cfg.source) {
+            self.sources
+                .insert(cfg.source.clone(), SourceModel::default());
+        }
+        match self.sources.get_mut(&cfg.source) {
+            Some(s) => s.observe(obs, cfg, pins, inspect),
+            None => (0, None),
+        }
     }
 
     /// Learn from many exchanges (parses pinned templates once).
@@ -543,24 +550,7 @@ impl ApiModel {
     ) {
         let pins = pins_of(cfg);
         for o in obs {
-            self.observe_with_pins(o, cfg, &pins, Inspect::ALL);
-        }
-    }
-
-    fn observe_with_pins(
-        &mut self,
-        obs: &Observation,
-        cfg: &LearnConfig,
-        pins: &[Pin],
-        inspect: Inspect,
-    ) -> (ClassSet, Option<&Endpoint>) {
-        if !self.sources.contains_key(&cfg.source) {
-            self.sources
-                .insert(cfg.source.clone(), SourceModel::default());
-        }
-        match self.sources.get_mut(&cfg.source) {
-            Some(s) => s.observe(obs, cfg, pins, inspect),
-            None => (0, None),
+            self.observe_pinned(o, cfg, &pins, Inspect::ALL);
         }
     }
 
