@@ -23,7 +23,7 @@ WORDS = """alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo l
 oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber azure beige
 black blue bronze brown coral cream cyan gold gray green indigo ivory jade khaki lemon lilac
 lime linen magenta maroon mint navy olive orange peach pearl pink plum purple red rose ruby
-salmon""".split()
+salmon sand silver""".split()
 
 LEGIT = [
     ("GET", "/api/v1/users/{id}"),

@@ -18,18 +18,8 @@ import random
 import sys
 import time
 
-LEGIT = [
-    ("GET", "/api/v1/users/{id}"),
-    ("PUT", "/api/v1/users/{id}"),
-    ("DELETE", "/api/v1/users/{id}"),
-    ("POST", "/api/v1/users"),
-    ("GET", "/api/v1/users"),
-    ("GET", "/api/v1/orders/{uuid}"),
-    ("GET", "/api/v1/orders/{uuid}/items"),
-    ("GET", "/api/v1/products"),
-    ("GET", "/api/v1/products/{id}"),
-    ("GET", "/health"),
-]
+# the same ten operations as the offline capture's legitimate client
+from flood_capture import LEGIT  # noqa: E402
 
 
 ANSWERED = 0
