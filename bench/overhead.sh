@@ -4,6 +4,8 @@
 #
 # Usage (root): bench/overhead.sh      APITAP=path/to/apitap  DURATION=8  ROUNDS=3
 #               MODES="unpaced paced"  RATE=15000 (paced load)  CONNS=32  THREADS=1
+#               RECORD=FILE: tcpdump writes its phase's packets to FILE instead of /dev/null
+#               (a capture of this traffic for bench/replay.sh; use with ROUNDS=1)
 #
 # nginx (one worker, JSON answers for /users/{id}) runs in a server network namespace; wrk
 # drives it from a client namespace over a veth pair. For each load mode (unpaced: as fast
@@ -106,7 +108,7 @@ for mode in $MODES; do
         echo "$mode $r off $a $b $n 0 0" >> "$T/rows.txt"
 
         echo "$mode round $r/$ROUNDS: tcpdump ..." >&2
-        e2e_bg_srv tcpdump -i "$E2E_IF_SRV" -w /dev/null -s 262144 -B 32768 -n "tcp port $PORT" 2> "$T/tcpdump.err"
+        e2e_bg_srv tcpdump -i "$E2E_IF_SRV" -w "${RECORD:-/dev/null}" -s 262144 -B 32768 -n "tcp port $PORT" 2> "$T/tcpdump.err"
         TD_PID=$E2E_LAST_PID
         sleep 1
         c0=$(cpu_s "$TD_PID")

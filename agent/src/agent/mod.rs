@@ -610,62 +610,162 @@ impl Run {
     }
 }
 
+/// The pipeline thread's work, whatever feeds it: live batches ([`pipeline_thread`]) or a
+/// capture file ([`replay`]). Time is given by the caller: `mono` (time since the start,
+/// for the once-a-second tick and the snapshot schedule) and `wall` (the clock flows
+/// expire on).
+struct Worker {
+    pipe: Pipeline,
+    run: Run,
+    events: Vec<HttpEvent>,
+    snapshot_interval: Duration,
+    last_tick: Duration,
+    last_publish: Duration,
+}
+
+impl Worker {
+    fn new(cfg: &AgentConfig, shared: Arc<Shared>) -> Worker {
+        let mut learner = Learner::new(cfg.learn.clone()).learn_all(cfg.learn_all);
+        let pipe = Pipeline::with_gate(&cfg.pipeline, learner.gate());
+        Worker {
+            pipe,
+            run: Run {
+                learner,
+                routes: RouteTable::default(),
+                pending: Vec::new(),
+                dirty: false,
+                exchanges: 0,
+                unpaired_requests: 0,
+                unpaired_responses: 0,
+                skipped: 0,
+                shared,
+            },
+            events: Vec::with_capacity(256),
+            snapshot_interval: cfg.snapshot_interval,
+            last_tick: Duration::ZERO,
+            last_publish: Duration::ZERO,
+        }
+    }
+
+    /// Runs the packets of `batch` through the pipeline, learner and metrics.
+    fn batch(&mut self, batch: &Batch) {
+        for p in batch.packets() {
+            self.pipe.push(&p, &mut self.events);
+            if self.events.len() >= 64 {
+                self.run.on_events(&mut self.events);
+            }
+        }
+        self.run.on_events(&mut self.events);
+    }
+
+    /// Once a second: expires idle flows (at `wall`), refreshes health, beats; then takes
+    /// a snapshot when due.
+    fn tick(&mut self, mono: Duration, wall: impl FnOnce() -> Timestamp) {
+        if mono.saturating_sub(self.last_tick) >= Duration::from_secs(1) {
+            self.last_tick = mono;
+            self.pipe.advance(wall(), &mut self.events);
+            self.run.on_events(&mut self.events);
+            self.run.update_health(&self.pipe);
+            self.run.shared.beat();
+        }
+        let since = mono.saturating_sub(self.last_publish);
+        if self.run.dirty
+            && (since >= self.snapshot_interval
+                || (!self.run.pending.is_empty() && since >= Duration::from_millis(250)))
+        {
+            self.last_publish = mono;
+            self.run.publish();
+        }
+    }
+
+    /// Flushes every flow, takes the last snapshot and returns the model.
+    fn finish(mut self) -> ApiModel {
+        self.pipe.flush(&mut self.events);
+        self.run.on_events(&mut self.events);
+        self.run.publish();
+        self.run.update_health(&self.pipe);
+        self.run.learner.model
+    }
+}
+
 fn pipeline_thread(
     cfg: AgentConfig,
     rx: Receiver<Batch>,
     pool: SyncSender<Batch>,
     shared: Arc<Shared>,
 ) -> ApiModel {
-    let mut learner = Learner::new(cfg.learn.clone()).learn_all(cfg.learn_all);
-    let mut pipe = Pipeline::with_gate(&cfg.pipeline, learner.gate());
-    let mut run = Run {
-        learner,
-        routes: RouteTable::default(),
-        pending: Vec::new(),
-        dirty: false,
-        exchanges: 0,
-        unpaired_requests: 0,
-        unpaired_responses: 0,
-        skipped: 0,
-        shared,
-    };
-    let mut events = Vec::with_capacity(256);
-    let mut last_tick = Instant::now();
-    let mut last_publish = Instant::now();
+    let mut w = Worker::new(&cfg, shared);
+    let start = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(batch) => {
-                for p in batch.packets() {
-                    pipe.push(&p, &mut events);
-                    if events.len() >= 64 {
-                        run.on_events(&mut events);
-                    }
-                }
-                run.on_events(&mut events);
+                w.batch(&batch);
                 let _ = pool.try_send(batch);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            last_tick = Instant::now();
-            pipe.advance(now_ts(), &mut events);
-            run.on_events(&mut events);
-            run.update_health(&pipe);
-            run.shared.beat();
+        w.tick(start.elapsed(), now_ts);
+    }
+    w.finish()
+}
+
+/// Runs the live agent's pipeline over a capture file, for profiling (`apitap agent
+/// --replay`-style benchmarks, `bench/replay.sh`): the packets pass the same kernel filter
+/// expression (applied by libpcap), are copied into [`Batch`]es under `cfg.batch` exactly as
+/// a capture thread does, and go through the same pipeline, learner, route table and
+/// metrics as in `apitap agent`, on the calling thread. The capture's own timestamps are
+/// the clock (flow expiry, the once-a-second tick and the snapshot schedule), so a replay
+/// is deterministic. Returns the final model and the shared state (metrics, health).
+pub fn replay(cfg: &AgentConfig, path: &str) -> Result<(ApiModel, Arc<Shared>)> {
+    use crate::capture::file::FileSource;
+    let link = FileSource::open(path, None)?.link_type();
+    let filter = live::kernel_filter(
+        cfg.capture.filter.as_deref(),
+        link == crate::capture::LinkType::ETHERNET,
+    );
+    let mut src = FileSource::open(path, Some(&filter))?;
+    let shared = Arc::new(Shared::new(cfg));
+    let counters = Arc::new(IfaceCounters::new("replay"));
+    counters.running.store(true, Ordering::Relaxed);
+    *shared
+        .ifaces
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = vec![Arc::clone(&counters)];
+    let mut w = Worker::new(cfg, Arc::clone(&shared));
+    let policy = cfg.batch;
+    let mut batch = Batch::with_capacity(policy.max_packets, policy.max_bytes.min(64 << 10));
+    batch.link = link;
+    let mut first: Option<Timestamp> = None;
+    let mut last = Timestamp::from_nanos(0, 0);
+    let flush = |w: &mut Worker, batch: &mut Batch, last: Timestamp, first: Timestamp| {
+        if !batch.is_empty() {
+            w.batch(batch);
+            batch.clear();
         }
-        let since = last_publish.elapsed();
-        if run.dirty
-            && (since >= cfg.snapshot_interval
-                || (!run.pending.is_empty() && since >= Duration::from_millis(250)))
+        let mono = last.as_nanos().saturating_sub(first.as_nanos()).max(0) as u64;
+        w.tick(Duration::from_nanos(mono), || last);
+    };
+    while let Some(p) = src.next_packet()? {
+        counters.packets.fetch_add(1, Ordering::Relaxed);
+        counters
+            .bytes
+            .fetch_add(p.data.len() as u64, Ordering::Relaxed);
+        let t0 = *first.get_or_insert(p.ts);
+        last = p.ts;
+        let span = batch
+            .first_ts()
+            .map_or(0, |t| p.ts.as_nanos().saturating_sub(t.as_nanos()));
+        batch.push(&p);
+        if batch.len() >= policy.max_packets
+            || batch.bytes() >= policy.max_bytes
+            || span >= policy.max_span_nanos
         {
-            last_publish = Instant::now();
-            run.publish();
+            flush(&mut w, &mut batch, last, t0);
         }
     }
-    pipe.flush(&mut events);
-    run.on_events(&mut events);
-    run.publish();
-    run.update_health(&pipe);
-    run.learner.model
+    flush(&mut w, &mut batch, last, first.unwrap_or(last));
+    let model = w.finish();
+    counters.running.store(false, Ordering::Relaxed);
+    Ok((model, shared))
 }
