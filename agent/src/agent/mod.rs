@@ -43,7 +43,7 @@ pub mod config;
 pub use config::{AgentConfig, AgentSettings};
 
 use crate::capture::live::{self, Batch, IfaceCounters, LiveCapture};
-use crate::learn::{observation, Learner};
+use crate::learn::{into_observation, Learner};
 use crate::metrics::route::RouteTable;
 use crate::metrics::rpc::RpcSample;
 use crate::metrics::Format;
@@ -397,8 +397,26 @@ struct Pending {
     grpc: Option<Option<u32>>,
 }
 
+/// Server sockets formatted as `ip:port` (the observation's service and server), so an
+/// exchange does not format its server again: at most [`ServerNames::MAX`] names, all
+/// forgotten when full.
+#[derive(Default)]
+struct ServerNames(std::collections::HashMap<std::net::SocketAddr, String>);
+
+impl ServerNames {
+    const MAX: usize = 1024;
+
+    fn name(&mut self, addr: std::net::SocketAddr) -> &str {
+        if self.0.len() >= Self::MAX && !self.0.contains_key(&addr) {
+            self.0.clear();
+        }
+        self.0.entry(addr).or_insert_with(|| addr.to_string())
+    }
+}
+
 struct Run {
     learner: Learner,
+    server_names: ServerNames,
     routes: RouteTable,
     pending: Vec<Pending>,
     dirty: bool,
@@ -427,13 +445,15 @@ impl Run {
             if ex.flags.contains(&Flag::UnpairedResponse) {
                 self.unpaired_responses += 1;
             }
-            let Some(obs) = observation(&ex) else {
+            let server = ex.server;
+            let name = self.server_names.name(server);
+            let Some((obs, taken)) = into_observation(*ex, name) else {
                 self.skipped += 1;
                 continue;
             };
             // the PII classes come from the learner's own pass over the values (bodies
             // the sampler skipped are not among them)
-            let pii = self.learner.learn_exchange(&ex, &obs);
+            let pii = self.learner.learn_observation(server, taken.inspect, &obs);
             self.exchanges += 1;
             self.dirty = true;
             // The model keys the service by `--service` when it is set (LearnConfig::service),
@@ -473,8 +493,8 @@ impl Run {
             };
             // wire bytes (not content-decoded): what the OTel body-size attributes mean,
             // and known without decompressing a body the sampler skipped
-            let req_bytes = ex.request.as_ref().map_or(0, |r| r.wire_len);
-            let resp_bytes = ex.response.as_ref().map_or(0, |r| r.wire_len);
+            let req_bytes = taken.request_wire_len;
+            let resp_bytes = taken.response_wire_len;
             match self.routes.route(service, &obs.target) {
                 Some(route) => http.record(&RedSample {
                     service,
@@ -631,6 +651,7 @@ impl Worker {
             pipe,
             run: Run {
                 learner,
+                server_names: ServerNames::default(),
                 routes: RouteTable::default(),
                 pending: Vec::new(),
                 dirty: false,

@@ -56,9 +56,10 @@ pub struct LearnStats {
 pub fn observation(ex: &Exchange) -> Option<Observation> {
     let req = ex.request.as_ref()?;
     let resp = ex.response.as_ref();
+    let server = ex.server.to_string();
     Some(Observation {
-        service: ex.server.to_string(),
-        server: Some(ex.server.to_string()),
+        service: server.clone(),
+        server: Some(server),
         method: req.method.clone(),
         target: req.uri.clone(),
         request_headers: req.headers.clone(),
@@ -77,12 +78,76 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
         }),
         latency_ms: ex.latency_ms(),
         ts_unix_ms: ex.ts().as_nanos() / 1_000_000,
-        grpc: grpc::call(ex, &grpc::GrpcLimits::default()).map(|c| GrpcCall {
-            request_messages: c.request.messages,
-            response_messages: c.response.messages,
-            status: c.status,
-        }),
+        grpc: grpc_call(ex),
     })
+}
+
+fn grpc_call(ex: &Exchange) -> Option<GrpcCall> {
+    grpc::call(ex, &grpc::GrpcLimits::default()).map(|c| GrpcCall {
+        request_messages: c.request.messages,
+        response_messages: c.response.messages,
+        status: c.status,
+    })
+}
+
+/// What [`into_observation`] keeps of an exchange beside the observation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// Which bodies the pipeline kept (a body the sampling gate skipped is `None`):
+    /// for [`Learner::learn_observation`].
+    pub inspect: Inspect,
+    /// Request body length on the wire.
+    pub request_wire_len: u64,
+    /// Response body length on the wire (0 without a response).
+    pub response_wire_len: u64,
+}
+
+/// [`observation`] by moving the request and response out of `ex` (no copy of headers or
+/// bodies), with `server` the server's `ip:port` as [`observation`] writes it (the caller
+/// may keep it formatted). `None` without a request.
+pub fn into_observation(ex: Exchange, server: &str) -> Option<(Observation, Taken)> {
+    let grpc = grpc_call(&ex);
+    let latency_ms = ex.latency_ms();
+    let ts_unix_ms = ex.ts().as_nanos() / 1_000_000;
+    let req = ex.request?;
+    let resp = ex.response;
+    let taken = Taken {
+        inspect: Inspect {
+            request: req.body.is_some(),
+            response: resp.as_ref().is_none_or(|r| r.body.is_some()),
+        },
+        request_wire_len: req.wire_len,
+        response_wire_len: resp.as_ref().map_or(0, |r| r.wire_len),
+    };
+    let truncated =
+        |body: &Option<Vec<u8>>, len: u64| body.as_ref().is_some_and(|b| (b.len() as u64) < len);
+    let request_body_truncated = truncated(&req.body, req.body_len);
+    let (status, response_headers, response_body, response_body_truncated) = match resp {
+        Some(r) => {
+            let t = truncated(&r.body, r.body_len);
+            (r.status, r.headers, r.body, t)
+        }
+        None => (None, Vec::new(), None, false),
+    };
+    Some((
+        Observation {
+            service: server.to_owned(),
+            server: Some(server.to_owned()),
+            method: req.method,
+            target: req.uri,
+            request_headers: req.headers,
+            request_body: req.body,
+            request_body_truncated,
+            status,
+            response_headers,
+            response_body,
+            response_body_truncated,
+            latency_ms,
+            ts_unix_ms,
+            grpc,
+        },
+        taken,
+    ))
 }
 
 /// Learns a model from exchanges. Not `Send`: its body sampler is shared with the pipeline
@@ -169,12 +234,24 @@ impl Learner {
         ex: &Exchange,
         obs: &Observation,
     ) -> apitap_model::pii::ClassSet {
-        let Some(sampler) = self.sampler.clone() else {
-            return self.observe(obs);
-        };
         let inspect = Inspect {
             request: ex.request.as_ref().is_none_or(|r| r.body.is_some()),
             response: ex.response.as_ref().is_none_or(|r| r.body.is_some()),
+        };
+        self.learn_observation(ex.server, inspect, obs)
+    }
+
+    /// [`Learner::learn_exchange`] for an exchange already moved into `obs`
+    /// ([`into_observation`]): `server` is its server socket and `inspect` which of its
+    /// bodies the pipeline kept ([`Taken::inspect`]).
+    pub fn learn_observation(
+        &mut self,
+        server: std::net::SocketAddr,
+        inspect: Inspect,
+        obs: &Observation,
+    ) -> apitap_model::pii::ClassSet {
+        let Some(sampler) = self.sampler.clone() else {
+            return self.observe(obs);
         };
         if !inspect.request || !inspect.response {
             self.stats.bodies_skipped += 1;
@@ -186,10 +263,10 @@ impl Learner {
             .filter(|_| inspect.request || inspect.response)
             .map(|ep| (ep.body_shape(), ep.enums_forming()));
         self.after_observe();
-        if let (Some((shape, forming)), Some(req)) = (shape, ex.request.as_ref()) {
+        if let Some((shape, forming)) = shape {
             sampler
                 .borrow_mut()
-                .learned(ex.server, &req.method, &req.uri, shape, forming);
+                .learned(server, &obs.method, &obs.target, shape, forming);
         }
         pii
     }
@@ -236,6 +313,81 @@ impl Learner {
 
 #[cfg(test)]
 mod tests {
+    /// Moving an exchange into an observation gives what copying it gives, with what the
+    /// agent needs beside it (bodies kept, wire lengths).
+    #[test]
+    fn into_observation_is_observation() {
+        use apitap_engine::exchange::{Exchange, Request, Response};
+        use apitap_engine::Timestamp;
+        let ex = |resp: Option<Response>, body: Option<Vec<u8>>| Exchange {
+            conn_id: 1,
+            index: 0,
+            client: "10.0.0.1:40000".parse().expect("addr"),
+            server: "10.0.0.2:8080".parse().expect("addr"),
+            request: Some(Request {
+                method: "POST".into(),
+                uri: "/users?x=1".into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![("Host".into(), "api".into())],
+                body_len: 10,
+                wire_len: 7,
+                body,
+                ts_start: Timestamp::from_nanos(5, 0),
+                ts_end: Timestamp::from_nanos(5, 10),
+            }),
+            response: resp,
+            flags: Vec::new(),
+            stream_id: None,
+        };
+        let resp = Response {
+            status: Some(201),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body_len: 3,
+            wire_len: 30,
+            body: None,
+            ts_start: Timestamp::from_nanos(5, 2_000_000),
+            ts_end: Timestamp::from_nanos(5, 3_000_000),
+            ..Default::default()
+        };
+        for (r, body) in [
+            (Some(resp.clone()), Some(b"{\"a\"".to_vec())),
+            (None, None),
+            (
+                Some(Response {
+                    body: Some(b"{}".to_vec()),
+                    ..resp
+                }),
+                Some(Vec::new()),
+            ),
+        ] {
+            let e = ex(r, body);
+            let copied = super::observation(&e).expect("request");
+            let (moved, taken) =
+                super::into_observation(e.clone(), "10.0.0.2:8080").expect("request");
+            assert_eq!(moved, copied);
+            assert_eq!(
+                taken.inspect,
+                apitap_model::Inspect {
+                    request: e.request.as_ref().is_some_and(|q| q.body.is_some()),
+                    response: e.response.as_ref().is_none_or(|r| r.body.is_some()),
+                }
+            );
+            assert_eq!(taken.request_wire_len, 7);
+            assert_eq!(
+                taken.response_wire_len,
+                e.response.as_ref().map_or(0, |r| r.wire_len)
+            );
+        }
+        assert!(super::into_observation(
+            Exchange {
+                request: None,
+                ..ex(None, None)
+            },
+            "x"
+        )
+        .is_none());
+    }
+
     #[test]
     fn service_names() {
         use apitap_model::service_name;
