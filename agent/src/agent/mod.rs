@@ -55,6 +55,7 @@ use apitap_engine::http::{Flag, HttpEvent};
 use apitap_engine::Pipeline;
 use apitap_engine::Timestamp;
 use apitap_model::ApiModel;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -401,7 +402,7 @@ struct Pending {
 /// exchange does not format its server again: at most [`ServerNames::MAX`] names, all
 /// forgotten when full.
 #[derive(Default)]
-struct ServerNames(std::collections::HashMap<std::net::SocketAddr, String>);
+struct ServerNames(HashMap<std::net::SocketAddr, String>);
 
 impl ServerNames {
     const MAX: usize = 1024;
@@ -414,9 +415,49 @@ impl ServerNames {
     }
 }
 
+/// Max (service, request-target) pairs in [`LabelMemo`].
+const MAX_MEMO: usize = 4096;
+
+/// The metric labels of request-targets already routed: (service, target) → the route's
+/// label ids ([`metrics::Labels`]), so an exchange on a known target is neither routed nor
+/// its labels looked up again. Valid for one route table: emptied whenever a snapshot
+/// rebuilds it, and when it holds [`MAX_MEMO`] targets. Only routed targets are kept
+/// (a target waiting for a route is looked up again).
+#[derive(Default)]
+struct LabelMemo {
+    services:
+        HashMap<String, HashMap<String, metrics::Labels, ahash::RandomState>, ahash::RandomState>,
+    len: usize,
+}
+
+impl LabelMemo {
+    fn get(&self, service: &str, target: &str) -> Option<metrics::Labels> {
+        self.services.get(service)?.get(target).copied()
+    }
+
+    fn insert(&mut self, service: &str, target: &str, labels: metrics::Labels) {
+        if self.len >= MAX_MEMO {
+            self.clear();
+        }
+        let targets = match self.services.get_mut(service) {
+            Some(t) => t,
+            None => self.services.entry(service.to_owned()).or_default(),
+        };
+        if targets.insert(target.to_owned(), labels).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.services.clear();
+        self.len = 0;
+    }
+}
+
 struct Run {
     learner: Learner,
     server_names: ServerNames,
+    memo: LabelMemo,
     routes: RouteTable,
     pending: Vec<Pending>,
     dirty: bool,
@@ -495,17 +536,26 @@ impl Run {
             // and known without decompressing a body the sampler skipped
             let req_bytes = taken.request_wire_len;
             let resp_bytes = taken.response_wire_len;
+            let sample = |route| RedSample {
+                service,
+                route,
+                method: &obs.method,
+                status,
+                duration_s: lat / 1000.0,
+                request_bytes: req_bytes,
+                response_bytes: resp_bytes,
+                pii,
+            };
+            if let Some(labels) = self.memo.get(service, &obs.target) {
+                http.record_labels(labels, &sample(""));
+                continue;
+            }
             match self.routes.route(service, &obs.target) {
-                Some(route) => http.record(&RedSample {
-                    service,
-                    route,
-                    method: &obs.method,
-                    status,
-                    duration_s: lat / 1000.0,
-                    request_bytes: req_bytes,
-                    response_bytes: resp_bytes,
-                    pii,
-                }),
+                Some(route) => {
+                    let labels = http.labels(service, route);
+                    self.memo.insert(service, &obs.target, labels);
+                    http.record_labels(labels, &sample(route));
+                }
                 None if self.pending.len() < MAX_PENDING => self.pending.push(Pending {
                     service: service.to_owned(),
                     target: obs.target,
@@ -517,16 +567,7 @@ impl Run {
                     pii,
                     grpc: None,
                 }),
-                None => http.record(&RedSample {
-                    service,
-                    route: OTHER,
-                    method: &obs.method,
-                    status,
-                    duration_s: lat / 1000.0,
-                    request_bytes: req_bytes,
-                    response_bytes: resp_bytes,
-                    pii,
-                }),
+                None => http.record(&sample(OTHER)),
             }
         }
     }
@@ -536,6 +577,7 @@ impl Run {
         // the old snapshot and route table go first (unless a reader still holds it), so a
         // snapshot costs one copy of the model plus the routes' transient combined view
         self.routes = RouteTable::default();
+        self.memo.clear();
         let snap = Arc::new(self.learner.model.clone());
         let old = std::mem::replace(
             &mut *self
@@ -652,6 +694,7 @@ impl Worker {
             run: Run {
                 learner,
                 server_names: ServerNames::default(),
+                memo: LabelMemo::default(),
                 routes: RouteTable::default(),
                 pending: Vec::new(),
                 dirty: false,

@@ -29,6 +29,10 @@ pub mod rpc;
 pub use apitap_exposition::{Exposition, Family, Format};
 use std::collections::HashMap;
 
+/// The maps looked up on every exchange hash with aHash (their keys are label values the
+/// agent chose or learned, or small ids; SipHash's cost bought nothing here).
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 /// OpenTelemetry's default duration buckets (seconds).
 pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -163,6 +167,16 @@ struct Key {
     status: u16,
 }
 
+/// The `service_name` and `http_route` label values of an exchange resolved to the ids of
+/// [`HttpMetrics`] ([`HttpMetrics::labels`]), with whether each went to `_other`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Labels {
+    service: u32,
+    route: u32,
+    service_over: bool,
+    route_over: bool,
+}
+
 /// Overflow counters.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overflow {
@@ -178,7 +192,7 @@ pub struct Overflow {
 /// `cap` names, a further one maps to `_other` (which is interned whatever the cap).
 #[derive(Debug, Default)]
 struct ServiceIds {
-    ids: HashMap<String, u32>,
+    ids: FastMap<String, u32>,
     names: Vec<String>,
 }
 
@@ -219,9 +233,9 @@ pub struct HttpMetrics {
     pub rpc: rpc::RpcMetrics,
     services: ServiceIds,
     /// Per service id: route → id.
-    routes: Vec<HashMap<String, u32>>,
+    routes: Vec<FastMap<String, u32>>,
     route_names: Vec<String>,
-    series: HashMap<Key, Series>,
+    series: FastMap<Key, Series>,
     overflow: Overflow,
 }
 
@@ -235,17 +249,21 @@ impl HttpMetrics {
         }
     }
 
-    fn service_id(&mut self, name: &str) -> u32 {
-        let (id, fresh) =
-            self.services
-                .get_or_insert(name, self.caps.max_services, &mut self.overflow.services);
+    /// The service id of `name` (interned if new); `over`: it went to `_other` (the caller
+    /// counts it).
+    fn service_id(&mut self, name: &str, over: &mut u64) -> u32 {
+        let (id, fresh) = self
+            .services
+            .get_or_insert(name, self.caps.max_services, over);
         if fresh {
-            self.routes.push(HashMap::new());
+            self.routes.push(FastMap::default());
         }
         id
     }
 
-    fn route_id(&mut self, service: u32, route: &str) -> u32 {
+    /// The route id of `route` under `service` (interned if new); `over`: it went to
+    /// `_other` (the caller counts it).
+    fn route_id(&mut self, service: u32, route: &str, over: &mut bool) -> u32 {
         let Some(map) = self.routes.get_mut(service as usize) else {
             return 0;
         };
@@ -253,7 +271,7 @@ impl HttpMetrics {
             return id;
         }
         let route = if map.len() >= self.caps.max_routes_per_service && route != OTHER {
-            self.overflow.routes += 1;
+            *over = true;
             if let Some(&id) = map.get(OTHER) {
                 return id;
             }
@@ -267,10 +285,40 @@ impl HttpMetrics {
         id
     }
 
+    /// Resolves the `service_name` and `http_route` label values to their ids, interning
+    /// them if new (under the caps). Nothing is counted here: [`HttpMetrics::record_labels`]
+    /// counts the overflow of every exchange recorded with the result. The result stays
+    /// valid for these two values as long as these metrics live (ids are never removed, and
+    /// a value over a cap stays over it), so a caller may keep it.
+    pub fn labels(&mut self, service: &str, route: &str) -> Labels {
+        let mut over = 0;
+        let service = self.service_id(service, &mut over);
+        let mut route_over = false;
+        let route = self.route_id(service, route, &mut route_over);
+        Labels {
+            service,
+            route,
+            service_over: over > 0,
+            route_over,
+        }
+    }
+
     /// Records one exchange.
     pub fn record(&mut self, s: &RedSample<'_>) {
-        let service = self.service_id(s.service);
-        let route = self.route_id(service, s.route);
+        let l = self.labels(s.service, s.route);
+        self.record_labels(l, s);
+    }
+
+    /// Records one exchange whose `service` and `route` were resolved to `l` (by
+    /// [`HttpMetrics::labels`], now or earlier): as [`HttpMetrics::record`] does, counting
+    /// the overflow `l` carries.
+    pub fn record_labels(&mut self, l: Labels, s: &RedSample<'_>) {
+        if l.service_over {
+            self.overflow.services += 1;
+        }
+        if l.route_over {
+            self.overflow.routes += 1;
+        }
         let method = METHODS
             .iter()
             .position(|m| *m == s.method)
@@ -281,8 +329,8 @@ impl HttpMetrics {
             0
         };
         let mut key = Key {
-            service,
-            route,
+            service: l.service,
+            route: l.route,
             method,
             status,
         };
@@ -315,7 +363,7 @@ impl HttpMetrics {
         let mut none = 0;
         let (id, fresh) = self.services.get_or_insert(OTHER, 0, &mut none);
         if fresh {
-            self.routes.push(HashMap::new());
+            self.routes.push(FastMap::default());
         }
         id
     }
@@ -786,6 +834,40 @@ mod tests {
         assert_eq!(m.overflow().routes, 7);
         assert_eq!(m.overflow().services, 2);
         assert_eq!(m.total(), 13);
+    }
+
+    /// Labels resolved once and kept (what the agent's label memo does) record what
+    /// resolving them on every exchange records, overflow counts included, whichever caps
+    /// the label values hit.
+    #[test]
+    fn kept_labels_record_like_fresh_ones() {
+        let caps = Caps {
+            max_services: 2,
+            max_routes_per_service: 2,
+            max_series: 5,
+        };
+        let (mut fresh, mut kept) = (HttpMetrics::new(caps), HttpMetrics::new(caps));
+        let mut memo: HashMap<(String, String), Labels> = HashMap::new();
+        for i in 0..60u16 {
+            let svc = ["a", "b", "c"][usize::from(i % 3)];
+            let route = ["/x", "/y", "/z", "/w"][usize::from(i % 4)];
+            let mut s = sample(svc, route, [200, 404, 500][usize::from(i % 5 % 3)], 0.01);
+            s.method = ["GET", "POST", "BREW"][usize::from(i % 7 % 3)];
+            fresh.record(&s);
+            let l = *memo
+                .entry((svc.into(), route.into()))
+                .or_insert_with(|| kept.labels(svc, route));
+            kept.record_labels(l, &s);
+        }
+        assert!(fresh.overflow().services > 0 && fresh.overflow().routes > 0);
+        assert!(fresh.overflow().series > 0);
+        assert_eq!(fresh.overflow(), kept.overflow());
+        assert_eq!(fresh.series(), kept.series());
+        let h = Health::default();
+        assert_eq!(
+            render(Format::Prometheus, &fresh, &h),
+            render(Format::Prometheus, &kept, &h)
+        );
     }
 
     #[test]

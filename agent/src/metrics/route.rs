@@ -27,9 +27,12 @@ use apitap_model::ApiModel;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Looked up on every exchange: aHash, not SipHash.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 #[derive(Debug, Default)]
 struct Node {
-    lits: HashMap<String, Node>,
+    lits: FastMap<String, Node>,
     param: Option<Box<Node>>,
     /// The multi-segment parameter child.
     multi: Option<Box<Node>>,
@@ -40,7 +43,7 @@ struct Node {
 /// Learned templates per service, for routing concrete paths (see the module doc).
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    services: HashMap<String, Node>,
+    services: FastMap<String, Node>,
     /// Learned gRPC method paths (`/pkg.Service/Method`) per service.
     grpc: HashMap<String, std::collections::HashSet<String>>,
     templates: usize,
