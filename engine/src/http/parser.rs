@@ -342,10 +342,7 @@ pub struct RequestLine {
 /// separate tokens, the target is everything between method and a final `HTTP/` token.
 pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
     let line = trim_ws(line);
-    let sp = line
-        .iter()
-        .position(|&b| is_ws(b))
-        .ok_or(ParseError::BadRequestLine)?;
+    let sp = memchr::memchr2(b' ', b'\t', line).ok_or(ParseError::BadRequestLine)?;
     let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
     if method.is_empty()
         || method.len() > MAX_METHOD_LEN
@@ -358,8 +355,10 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
     if rest.is_empty() {
         return Err(ParseError::BadRequestLine);
     }
-    let mut malformed = line.contains(&b'\t') || line.windows(2).any(|w| w == b"  ");
-    let (uri, version) = match rest.iter().rposition(|&b| is_ws(b)) {
+    // (memchr scans: this runs on every request)
+    let mut malformed = memchr(b'\t', line).is_some()
+        || memchr::memchr_iter(b' ', line).any(|i| line.get(i + 1) == Some(&b' '));
+    let (uri, version) = match memchr::memrchr2(b' ', b'\t', rest) {
         Some(p) => {
             let last = rest.get(p + 1..).unwrap_or_default();
             if sniff_response(last) == Verdict::Response {
@@ -372,7 +371,8 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
         None => (rest, None),
     };
     if let Some(v) = version {
-        if !v.starts_with(b"HTTP/") || uri.is_empty() || uri.iter().any(|&b| is_ws(b)) {
+        if !v.starts_with(b"HTTP/") || uri.is_empty() || memchr::memchr2(b' ', b'\t', uri).is_some()
+        {
             malformed = true;
         }
     } else {
@@ -436,7 +436,12 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ParseError> {
 pub fn parse_headers(lines: &[u8], headers: &mut Vec<(String, String)>) -> bool {
     let mut malformed = false;
     headers.reserve(memchr::memchr_iter(b'\n', lines).count());
-    for raw in lines.split_inclusive(|&b| b == b'\n') {
+    let mut rest = lines;
+    while !rest.is_empty() {
+        // lines found with memchr: this runs on every message head
+        let end = memchr(b'\n', rest).map_or(rest.len(), |p| p + 1);
+        let raw = rest.get(..end).unwrap_or_default();
+        rest = rest.get(end..).unwrap_or_default();
         let line = trim_eol(raw);
         if line.is_empty() {
             continue;
@@ -698,6 +703,29 @@ mod tests {
             Err(ParseError::BadRequestLine)
         );
         assert_eq!(parse_request_line(b""), Err(ParseError::BadRequestLine));
+        // tabs and runs of spaces separate tokens, and make the line malformed
+        for (line, uri, malformed) in [
+            (&b"GET\t/t HTTP/1.1"[..], "/t", true),
+            (b"GET  /t HTTP/1.1", "/t", true),
+            (b"GET /t  HTTP/1.1", "/t", true),
+            (b"GET /t\tHTTP/1.1", "/t", true),
+            (b"GET /t HTTP/1.1 ", "/t", false),
+            (b"GET /a\tb HTTP/1.1", "/a\tb", true),
+            (b"GET / HTTP/1.1", "/", false),
+        ] {
+            let r = parse_request_line(line).unwrap();
+            assert_eq!(
+                (
+                    r.method.as_str(),
+                    r.uri.as_str(),
+                    r.version.as_deref(),
+                    r.malformed
+                ),
+                ("GET", uri, Some("HTTP/1.1"), malformed),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     #[test]
