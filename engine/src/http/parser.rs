@@ -297,6 +297,38 @@ fn lossy(b: &[u8]) -> String {
     }
 }
 
+/// A head (or line) checked for UTF-8 once, so that its parts become strings without being
+/// checked again one by one: a message head is parsed into some 20 strings, and checking
+/// each short one separately cost more than copying it.
+struct Checked<'a> {
+    bytes: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl<'a> Checked<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Checked {
+            bytes,
+            text: std::str::from_utf8(bytes).ok(),
+        }
+    }
+
+    /// `part`, a sub-slice of the checked bytes, as a string ([`lossy`] if the bytes were
+    /// not UTF-8, or if `part` does not lie inside them).
+    fn owned(&self, part: &[u8]) -> String {
+        if let Some(t) = self.text {
+            let start = (part.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+            if let Some(s) = start
+                .checked_add(part.len())
+                .and_then(|end| t.get(start..end))
+            {
+                return s.to_owned();
+            }
+        }
+        lossy(part)
+    }
+}
+
 /// Progress of [`scan_head`] over an accumulated message head.
 #[derive(Copy, Clone, Debug, Default)]
 pub struct HeadScan {
@@ -378,10 +410,11 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
     } else {
         malformed = true;
     }
+    let c = Checked::new(line);
     Ok(RequestLine {
-        method: lossy(method),
-        uri: lossy(uri),
-        version: version.map(lossy),
+        method: c.owned(method),
+        uri: c.owned(uri),
+        version: version.map(|v| c.owned(v)),
         malformed,
     })
 }
@@ -421,11 +454,12 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ParseError> {
         None
     };
     let malformed = status.is_none() || !version.starts_with(b"HTTP/");
+    let c = Checked::new(line);
     Ok(StatusLine {
-        version: lossy(version),
+        version: c.owned(version),
         status,
-        status_text: lossy(code),
-        reason: lossy(reason),
+        status_text: c.owned(code),
+        reason: c.owned(reason),
         malformed,
     })
 }
@@ -436,6 +470,7 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ParseError> {
 pub fn parse_headers(lines: &[u8], headers: &mut Vec<(String, String)>) -> bool {
     let mut malformed = false;
     headers.reserve(memchr::memchr_iter(b'\n', lines).count());
+    let checked = Checked::new(lines);
     let mut rest = lines;
     while !rest.is_empty() {
         // lines found with memchr: this runs on every message head
@@ -466,7 +501,7 @@ pub fn parse_headers(lines: &[u8], headers: &mut Vec<(String, String)>) -> bool 
                 if name.is_empty() || name.len() != line.get(..c).map_or(0, <[u8]>::len) {
                     malformed = true;
                 }
-                headers.push((lossy(name), lossy(value)));
+                headers.push((checked.owned(name), checked.owned(value)));
             }
             None => malformed = true,
         }
@@ -753,6 +788,45 @@ mod tests {
         }
         let mut s = HeadScan::default();
         assert_eq!(s.scan(b"GET /\n\n"), Some(7));
+    }
+
+    #[test]
+    fn heads_with_invalid_utf8_are_read_part_by_part() {
+        // one bad byte in one value: the other parts are read as they are, that value
+        // with U+FFFD, as when every part was checked on its own
+        let mut h = Vec::new();
+        parse_headers(
+            b"Host: caf\xc3\xa9\r\nX-Bad: a\xffb\r\nServer: n\r\n\r\n",
+            &mut h,
+        );
+        let want: Vec<(String, String)> = [
+            ("Host", "caf\u{e9}"),
+            ("X-Bad", "a\u{fffd}b"),
+            ("Server", "n"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(h, want);
+        let r = parse_request_line(b"GET /\xff\xc3\xa9 HTTP/1.1").unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.uri.as_str(), r.version.as_deref()),
+            ("GET", "/\u{fffd}\u{e9}", Some("HTTP/1.1"))
+        );
+        let st = parse_status_line(b"HTTP/1.1 200 \xffok\xc3\xa9").unwrap();
+        assert_eq!(
+            (
+                st.version.as_str(),
+                st.status_text.as_str(),
+                st.reason.as_str()
+            ),
+            ("HTTP/1.1", "200", "\u{fffd}ok\u{e9}")
+        );
+        let r = parse_request_line(b"OPTIONS HTTP/1.1").unwrap();
+        assert_eq!(
+            (r.uri.as_str(), r.version.as_deref()),
+            ("", Some("HTTP/1.1"))
+        );
     }
 
     #[test]
