@@ -8,8 +8,15 @@
 //! `latency_ms` (request start to response end), `flags`; `stream_id` only for HTTP/2
 //! exchanges (the stream they were carried on); with bodies on, `request_body` and
 //! `response_body` (UTF-8 text, or base64 with `request_body_encoding: "base64"`).
+//!
+//! Cost policy: a line is serialised into a buffer the writer keeps (serde_json writes a
+//! line in a few hundred small pieces, and the destination is often a `dyn Write`), then
+//! handed to the destination in one call; the buffer is dropped after a line longer than
+//! [`KEEP_LINE_BUFFER`] bytes, so memory stays bounded by the longest line. `ts`, `client`
+//! and `server` are formatted without `core::fmt` (see [`super::rfc3339_into`] and
+//! [`super::socket_addr_into`]), byte for byte as `Timestamp::rfc3339` and `Display` do.
 
-use super::{body_text, header, ExchangeWriter};
+use super::{body_text, header, rfc3339_into, socket_addr_into, ExchangeWriter};
 use apitap_engine::http::Exchange;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -17,9 +24,9 @@ use std::io::{self, Write};
 
 #[derive(Serialize)]
 struct Line<'a> {
-    ts: String,
-    client: String,
-    server: String,
+    ts: &'a str,
+    client: &'a str,
+    server: &'a str,
     method: Option<&'a str>,
     host: Option<&'a str>,
     uri: Option<&'a str>,
@@ -57,31 +64,62 @@ fn body(b: Option<&Vec<u8>>, on: bool) -> (Option<Cow<'_, str>>, Option<&'static
     }
 }
 
+/// A line buffer grown past this many bytes (a line with large bodies) is not kept for the
+/// next line.
+pub const KEEP_LINE_BUFFER: usize = 1 << 20;
+
 /// Writes exchanges as JSON lines.
 pub struct JsonlWriter<W: Write> {
     out: W,
     bodies: bool,
+    /// The line being written (see the module docs).
+    line: Vec<u8>,
+    /// `ts`, `client` and `server` of the line being written.
+    ts: String,
+    client: String,
+    server: String,
 }
 
 impl<W: Write> JsonlWriter<W> {
     /// A writer to `out`; `bodies` adds the decoded bodies.
     pub fn new(out: W, bodies: bool) -> Self {
-        JsonlWriter { out, bodies }
+        JsonlWriter {
+            out,
+            bodies,
+            line: Vec::with_capacity(4096),
+            ts: String::with_capacity(32),
+            client: String::with_capacity(48),
+            server: String::with_capacity(48),
+        }
     }
 }
 
 impl<W: Write> ExchangeWriter for JsonlWriter<W> {
     fn write(&mut self, ex: &Exchange) -> io::Result<()> {
+        let JsonlWriter {
+            out,
+            bodies,
+            line: buf,
+            ts,
+            client,
+            server,
+        } = self;
+        ts.clear();
+        rfc3339_into(ex.ts(), ts);
+        client.clear();
+        socket_addr_into(&ex.client, client);
+        server.clear();
+        socket_addr_into(&ex.server, server);
         let req = ex.request.as_ref();
         let resp = ex.response.as_ref();
         let (request_body, request_body_encoding) =
-            body(req.and_then(|r| r.body.as_ref()), self.bodies);
+            body(req.and_then(|r| r.body.as_ref()), *bodies);
         let (response_body, response_body_encoding) =
-            body(resp.and_then(|r| r.body.as_ref()), self.bodies);
+            body(resp.and_then(|r| r.body.as_ref()), *bodies);
         let line = Line {
-            ts: ex.ts().rfc3339(),
-            client: ex.client.to_string(),
-            server: ex.server.to_string(),
+            ts,
+            client,
+            server,
             method: req.map(|r| r.method.as_str()),
             host: req.and_then(|r| {
                 header(&r.headers, "host").or_else(|| header(&r.headers, ":authority"))
@@ -104,8 +142,14 @@ impl<W: Write> ExchangeWriter for JsonlWriter<W> {
             response_body,
             response_body_encoding,
         };
-        serde_json::to_writer(&mut self.out, &line)?;
-        self.out.write_all(b"\n")
+        buf.clear();
+        serde_json::to_writer(&mut *buf, &line)?;
+        buf.push(b'\n');
+        let r = out.write_all(buf);
+        if buf.capacity() > KEEP_LINE_BUFFER {
+            *buf = Vec::new();
+        }
+        r
     }
 
     fn finish(&mut self) -> io::Result<()> {
