@@ -6,8 +6,11 @@
                             1,000 services: RSS after 100 and after 1,000)
   concurrency APITAP...     200 concurrent pushes (to 200 services, then to one service): wall time,
                             one line per binary given (e.g. a baseline build and this one)
-  store APITAP PG_BIN_DIR   pushes and merged observations per CPU-second for one replica on redb,
-                            one on PostgreSQL and three on PostgreSQL; cost vs services and sources
+  store APITAP PG_BIN_DIR [SETUPS [SERVICES [SOURCES]]]
+                            pushes and merged observations per CPU-second for one replica on redb
+                            (redb), one on PostgreSQL (pg1) and three on PostgreSQL (pg3); cost vs
+                            services and sources; then the CPU of settling each service (a
+                            versions read merges its sources and records the spec version)
 
 Every collector is started by the script on 127.0.0.1 (ports 18830-18839, PostgreSQL on 18852) and
 stopped at the end. Binaries are `apitap` builds (the `collector` subcommand is used).
@@ -181,15 +184,19 @@ def pg_cpu(tmp):
     return total
 
 
-def store_bench(apitap, pgbin):
-    services_list, sources_list = (1, 10, 100), (1, 10, 50)
+def store_bench(apitap, pgbin, setups=("redb", "pg1", "pg3"), services_list=(1, 10, 100), sources_list=(1, 10, 50)):
+    """One row per (setup, services, sources/service). Push CPU: the collectors' and
+    PostgreSQL's CPU while every push is sent (including any background settle that ran
+    meanwhile). Settle CPU: then one `GET .../versions` per service, which settles it (merges
+    its sources and records the spec version), divided by the services."""
     tmp = tempfile.mkdtemp(prefix="collector-bench-")
     stop = pg_start(pgbin, tmp)
-    print("| setup | services | sources/service | pushes | wall s | pushes/s | collector CPU s | PostgreSQL CPU s | pushes per CPU-s | merged observations per CPU-s |")
+    print("| setup | services | sources/service | pushes | collector CPU s | PostgreSQL CPU s | pushes per CPU-s | endpoints merged per CPU-s | CPU ms per push | settle CPU ms per service |")
     print("|---|---|---|---|---|---|---|---|---|---|")
+    names = {"redb": ("1 × redb", 0), "pg1": ("1 × PostgreSQL", 1), "pg3": ("3 × PostgreSQL", 3)}
     try:
         k = 0
-        for setup, replicas in (("1 × redb", 0), ("1 × PostgreSQL", 1), ("3 × PostgreSQL", 3)):
+        for setup, replicas in (names[x] for x in setups):
             for services in services_list:
                 for sources in sources_list:
                     if services * sources > 1000:
@@ -218,6 +225,7 @@ def store_bench(apitap, pgbin):
                         return gzip.compress(json.dumps(m).encode())
                     for j in jobs:
                         bodies[j] = body(*j)
+                    c0 = sum(cpu_seconds(p.pid) for p in procs)
                     pg0 = pg_cpu(tmp)
                     t0 = time.time()
                     def send(i_j):
@@ -237,15 +245,25 @@ def store_bench(apitap, pgbin):
                         raise
                     wall = time.time() - t0
                     assert all(r == 200 for r in res)
-                    ccpu = sum(cpu_seconds(p.pid) for p in procs)
+                    c1 = sum(cpu_seconds(p.pid) for p in procs)
                     pg1 = pg_cpu(tmp)
+                    # settle every service (one versions read each, round-robin)
+                    for s in range(services):
+                        port = PORT0 + 10 + (s % max(replicas, 1))
+                        v = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/services/s{s}/versions"))
+                        assert len(v) >= 1, v
+                    c2 = sum(cpu_seconds(p.pid) for p in procs)
+                    pg2 = pg_cpu(tmp)
+                    ccpu = c1 - c0
                     pgcpu = max(pg1 - pg0, 0.0) if replicas else 0.0
+                    settle = (c2 - c1) + (max(pg2 - pg1, 0.0) if replicas else 0.0)
                     # exact counts
                     got = json.load(urllib.request.urlopen(f"http://127.0.0.1:{PORT0 + 10}/v1/services"))
-                    assert len(got) == services and all(g["observed"] == 180 * sources for g in got), got[:2]
+                    assert len(got) == services and all(g["observed"] == 180 * sources and g["endpoints"] >= 1 and g["latest_version"] >= 1 for g in got), got[:2]
                     n = len(jobs)
-                    cpu = ccpu + pgcpu
-                    print(f"| {setup} | {services} | {sources} | {n} | {wall:.1f} | {n / wall:.0f} | {ccpu:.1f} | {pgcpu:.1f} | {n / cpu:.0f} | {n * 60 / cpu:.0f} |")
+                    cpu = max(ccpu + pgcpu, 1e-9)
+                    print(f"| {setup} | {services} | {sources} | {n:,} | {ccpu:.1f} | {pgcpu:.1f} | {n / cpu:,.0f} | {n * 60 / cpu:,.0f} | {1000 * cpu / n:.1f} | {1000 * settle / services:.0f} |", flush=True)
+                    print(f"  (wall {wall:.1f} s)", file=sys.stderr, flush=True)
                     for p in procs:
                         p.kill(); p.wait()
                     time.sleep(0.5)  # their backends exit and are reaped before the next row
@@ -254,9 +272,19 @@ def store_bench(apitap, pgbin):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def store_main(argv):
+    """store APITAP PG_BIN_DIR [SETUPS [SERVICES [SOURCES]]], lists comma-separated, e.g.
+    `store target/release/apitap /usr/lib/postgresql/15/bin redb,pg1,pg3 1,10 1,10,50`."""
+    ints = lambda a: tuple(int(x) for x in a.split(","))
+    setups = tuple(argv[2].split(",")) if len(argv) > 2 else ("redb", "pg1", "pg3")
+    services = ints(argv[3]) if len(argv) > 3 else (1, 10, 100)
+    sources = ints(argv[4]) if len(argv) > 4 else (1, 10, 50)
+    store_bench(argv[0], argv[1], setups, services, sources)
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 3:
         print(__doc__); sys.exit(2)
     {"attack": lambda: attack(sys.argv[2]),
      "concurrency": lambda: concurrency(sys.argv[2:]),
-     "store": lambda: store_bench(sys.argv[2], sys.argv[3])}[sys.argv[1]]()
+     "store": lambda: store_main(sys.argv[2:])}[sys.argv[1]]()

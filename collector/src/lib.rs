@@ -5,7 +5,7 @@
 //!
 //! | method | path | answer |
 //! |---|---|---|
-//! | POST | `/v1/services/{service}/models` | push a native model (JSON, optionally `Content-Encoding: gzip`); `200 {"service","changed","version","endpoints"}` |
+//! | POST | `/v1/services/{service}/models` | push a native model (JSON, optionally `Content-Encoding: gzip`); `200 {"service","changed","version","endpoints"}` (`version` and `endpoints` as of the service's last settle, see below) |
 //! | GET | `/v1/services` | `[{"service","endpoints","observed","sources","pushes","last_push_unix_ms","latest_version"}]` |
 //! | GET | `/v1/services/{service}/model` | the merged native model |
 //! | GET | `/v1/services/{service}/openapi.json` | OpenAPI 3.1 JSON (`?evidence=false` drops `x-apitap-*`) |
@@ -50,7 +50,12 @@
 //!   by replicas): the answer is sent after the commit. Pushes to different services run
 //!   concurrently.
 //! - **Versions**: a new version is recorded only when the OpenAPI export without evidence
-//!   changed; at most `--max-versions` per service are kept.
+//!   changed; at most `--max-versions` per service are kept. A push writes only its own
+//!   sources' rows; versions are recorded by a settle step (see [`store`]): in the background
+//!   about 30 s after a service's first unsettled push, and before every read of the history
+//!   (`versions`, `diff`, the page), so a read after an acknowledged push sees its version.
+//!   The push answer's `version` and `endpoints`, and the list's `endpoints` and
+//!   `latest_version`, are as of the last settle; the list's counts are exact.
 //! - **Reviewed templates** (`--templates FILE`, the format of `apitap learn --templates`):
 //!   the rules win over inference in every export (specs, versions, the page, endpoint
 //!   counts), applied to the merged evidence ([`apitap_model::ApiModel::with_template_rules`]),
@@ -159,8 +164,6 @@ pub struct CollectorStats {
     pub accepted: AtomicU64,
     /// Accepted pushes that changed the merged model.
     pub changed: AtomicU64,
-    /// Spec versions recorded.
-    pub versions: AtomicU64,
     /// Rejected: missing or wrong token.
     pub rejected_auth: AtomicU64,
     /// Rejected: bad service name, body or gzip.
@@ -232,6 +235,7 @@ impl AppState {
             max_versions: args.max_versions,
             cache_models: args.cache_models,
             templates: templates.clone(),
+            ..StoreConfig::default()
         };
         let store = match &args.store {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -454,15 +458,11 @@ async fn push(
             if out.changed {
                 s.changed.fetch_add(1, Relaxed);
             }
-            if out.new_version.is_some() {
-                s.versions.fetch_add(1, Relaxed);
-            }
             Json(json!({
                 "service": service,
                 "changed": out.changed,
-                "version": out.meta.latest_version,
-                "new_version": out.new_version,
-                "endpoints": out.meta.endpoints,
+                "version": out.version,
+                "endpoints": out.endpoints,
             }))
             .into_response()
         }
@@ -712,8 +712,11 @@ pub async fn metrics_exposition(st: &AppState) -> Exposition {
                 "Accepted pushes that changed a merged model.",
             )
             .with(g(&s.changed)),
-            Family::counter("apitap_collector_spec_versions", "Spec versions recorded.")
-                .with(g(&s.versions)),
+            Family::counter(
+                "apitap_collector_spec_versions",
+                "Spec versions recorded by this process.",
+            )
+            .with(st.store.versions_recorded()),
             Family::counter(
                 "apitap_collector_received_bytes",
                 "Push body bytes received.",

@@ -58,7 +58,18 @@ pub const PAGE_SERVICES: usize = 20;
 
 /// Renders `/`.
 pub async fn page(store: &Backend, rules: &apitap_model::paths::TemplateRules) -> Result<String> {
-    let services = store.services().await?;
+    let mut services = store.services().await?;
+    // The services whose endpoints are shown are settled first: their version and endpoint
+    // count are then current (the others' are as of their last settle).
+    let mut recent: Vec<usize> = (0..services.len()).collect();
+    recent.sort_by_key(|&i| std::cmp::Reverse(services[i].1.last_push_unix_ms));
+    recent.truncate(PAGE_SERVICES);
+    for i in recent {
+        if let Some(row) = store.settle(&services[i].0).await? {
+            services[i].1.latest_version = row.latest_version;
+            services[i].1.endpoints = row.endpoints;
+        }
+    }
     let mut o = String::with_capacity(16 << 10);
     o.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

@@ -3,42 +3,55 @@
 //!
 //! # Policy
 //!
-//! - **Schema**: tables `apitap_services` (one row per service: the merged model JSON, its
-//!   revision and the bookkeeping) and `apitap_versions` (service, version → spec JSON),
-//!   created by versioned migrations recorded in `apitap_schema_migrations` and applied at
-//!   startup. Replicas starting together are safe: a migration is applied in the transaction
-//!   that inserts its row, so a second replica waits on that row and then skips it.
-//! - **Concurrency: optimistic, with retry.** A push reads the row's revision (and the model,
-//!   unless the [`ModelCache`] holds that revision), merges outside any transaction, then
-//!   writes in one short transaction `UPDATE … WHERE name = $1 AND rev = $old` (or an
-//!   `INSERT … ON CONFLICT DO NOTHING` for a new service). If another replica got there
-//!   first, zero rows change, the transaction is rolled back and the push is merged again
-//!   from the newer model: a retry is safe because merge is a join. Counters that do not
-//!   depend on the model (`pushes`) are SQL increments, so unchanged pushes never conflict.
-//!   Serialisation failures (`40001`) and unique violations (`23505`) are retried too.
-//! - **Portable SQL**: only `CREATE TABLE IF NOT EXISTS`, `BIGINT`/`TEXT` columns, composite
-//!   primary keys, `INSERT … ON CONFLICT (…) DO NOTHING`, `UPDATE … RETURNING`, `GREATEST`,
-//!   transactions at the default isolation level, and transactional DDL in migrations — all
-//!   supported by PostgreSQL ≥ 9.5, CockroachDB and YugabyteDB. No advisory locks, no
-//!   `LISTEN`, no JSONB operators, no sequences.
+//! - **Schema** (the layout of the [module doc](super)): `apitap_sources` (service, source →
+//!   the source's model JSON, revision, observed, pushes, last push), `apitap_services` (one
+//!   row per service: spec bookkeeping, checked generation, pushes without a source) and
+//!   `apitap_versions` (service, version → spec JSON), created by versioned migrations
+//!   recorded in `apitap_schema_migrations` and applied at startup. Replicas starting together
+//!   are safe: a migration is applied in the transaction that inserts its row, so a second
+//!   replica waits on that row and then skips it.
+//! - **Migrations 2–4** move the layout of one merged model per service (migration 1) to one
+//!   row per source: 2 creates the table and columns, 3 splits every stored model into its
+//!   sources (revision 1 each; the service's generation checked = its number of sources, so
+//!   no version is recorded for the move), 4 drops the old columns. Old replicas must be
+//!   stopped before new ones start: with the columns gone, an old replica's push fails (the
+//!   agent keeps it and retries) instead of writing where the new layout does not look.
+//! - **Concurrency: optimistic, per (service, source).** A push writes its rows in one short
+//!   transaction: `UPDATE … WHERE service = $1 AND source = $2 AND rev = $old` (or `INSERT …
+//!   ON CONFLICT DO NOTHING` for a new source). Zero rows means another writer got there
+//!   first: the transaction is rolled back and the push merged again (safe: merge is a join).
+//!   Pushes of different sources of one service never write the same row. A settle updates
+//!   the service row conditioned on the generation it read. Serialisation failures (`40001`),
+//!   deadlocks and unique violations (`23505`) are retried too.
+//! - **Portable SQL**: only `CREATE TABLE IF NOT EXISTS`, `ALTER TABLE … ADD COLUMN IF NOT
+//!   EXISTS` / `DROP COLUMN IF EXISTS`, `BIGINT`/`TEXT` columns, composite primary keys,
+//!   `INSERT … ON CONFLICT (…) DO NOTHING`, `GREATEST`, `SUM`/`MAX`/`COUNT` with `GROUP BY`
+//!   and `LEFT JOIN`, transactions at the default isolation level — all supported by
+//!   PostgreSQL ≥ 9.6, CockroachDB and YugabyteDB. A migration's schema change and its data
+//!   move run in separate transactions. No advisory locks, no `LISTEN`, no JSONB operators,
+//!   no sequences.
 //! - **Connections**: a fixed pool of `connections` (default 4), reconnected on error; TLS is
 //!   not built in (use a local proxy or a private network).
 
 use super::{
-    merge_step, ModelCache, PushOutcome, ServiceMeta, Store, StoreConfig, StoredVersion, Stripes,
+    split_sources, Engine, PushWrite, Rows, ServiceMeta, ServiceRow, SourceRow, StoreConfig,
+    StoredVersion,
 };
 use anyhow::{Context, Result};
 use apitap_model::ApiModel;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, Transaction};
+
+/// The PostgreSQL store.
+pub type PgStore = Engine<PgRows>;
 
 /// Versioned migrations, applied in order; never edit one that shipped, append a new one.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS apitap_services (
+const MIGRATIONS: &[(i64, Migration)] = &[
+    (
+        1,
+        Migration::Sql(&[
+            "CREATE TABLE IF NOT EXISTS apitap_services (
             name TEXT PRIMARY KEY,
             rev BIGINT NOT NULL,
             model TEXT NOT NULL,
@@ -50,7 +63,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             observed BIGINT NOT NULL,
             sources BIGINT NOT NULL
         )",
-        "CREATE TABLE IF NOT EXISTS apitap_versions (
+            "CREATE TABLE IF NOT EXISTS apitap_versions (
             service TEXT NOT NULL,
             version BIGINT NOT NULL,
             created_unix_ms BIGINT NOT NULL,
@@ -58,24 +71,54 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             spec TEXT NOT NULL,
             PRIMARY KEY (service, version)
         )",
-    ],
-)];
+        ]),
+    ),
+    (
+        2,
+        Migration::Sql(&[
+            "CREATE TABLE IF NOT EXISTS apitap_sources (
+            service TEXT NOT NULL,
+            source TEXT NOT NULL,
+            rev BIGINT NOT NULL,
+            model TEXT NOT NULL,
+            observed BIGINT NOT NULL,
+            pushes BIGINT NOT NULL,
+            last_push_unix_ms BIGINT NOT NULL,
+            PRIMARY KEY (service, source)
+        )",
+            "ALTER TABLE apitap_services ADD COLUMN IF NOT EXISTS checked_gen BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE apitap_services ADD COLUMN IF NOT EXISTS settled_unix_ms BIGINT NOT NULL DEFAULT 0",
+        ]),
+    ),
+    (3, Migration::SplitSources),
+    (
+        4,
+        Migration::Sql(&[
+            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS model",
+            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS rev",
+            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS observed",
+            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS sources",
+        ]),
+    ),
+];
 
-/// Attempts per push before giving up (each lost race means another replica progressed).
-const MAX_ATTEMPTS: usize = 50;
+/// One migration.
+enum Migration {
+    /// Statements.
+    Sql(&'static [&'static str]),
+    /// Splits every merged model of the first layout into one row per source.
+    SplitSources,
+}
 
-/// The PostgreSQL store (see the module doc).
-pub struct PgStore {
+/// The rows in PostgreSQL (see the module doc).
+pub struct PgRows {
     url: String,
     slots: Vec<Mutex<Option<Client>>>,
     next: AtomicUsize,
-    cfg: StoreConfig,
-    cache: ModelCache,
-    stripes: Stripes,
 }
 
-const META_COLS: &str =
-    "rev, pushes, last_push_unix_ms, latest_version, spec_hash, endpoints, observed, sources";
+const SVC_COLS: &str =
+    "pushes, last_push_unix_ms, latest_version, spec_hash, endpoints, checked_gen, settled_unix_ms";
 
 fn u(v: i64) -> u64 {
     v.max(0) as u64
@@ -85,21 +128,20 @@ fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn meta_of(r: &Row, at: usize) -> Result<ServiceMeta> {
-    Ok(ServiceMeta {
-        rev: u(r.try_get(at)?),
-        pushes: u(r.try_get(at + 1)?),
-        last_push_unix_ms: r.try_get(at + 2)?,
-        latest_version: u(r.try_get(at + 3)?),
-        spec_hash: r.try_get::<_, i64>(at + 4)? as u64,
-        endpoints: u(r.try_get(at + 5)?),
-        observed: u(r.try_get(at + 6)?),
-        sources: u(r.try_get(at + 7)?),
+fn service_of(r: &Row, at: usize) -> Result<ServiceRow> {
+    Ok(ServiceRow {
+        pushes: u(r.try_get(at)?),
+        last_push_unix_ms: r.try_get(at + 1)?,
+        latest_version: u(r.try_get(at + 2)?),
+        spec_hash: r.try_get::<_, i64>(at + 3)? as u64,
+        endpoints: u(r.try_get(at + 4)?),
+        checked_gen: u(r.try_get(at + 5)?),
+        settled_unix_ms: r.try_get(at + 6)?,
     })
 }
 
 /// True for errors a retry may cure (a lost race).
-fn retryable(e: &tokio_postgres::Error) -> bool {
+pub fn retryable(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     matches!(
         e.code(),
@@ -108,28 +150,22 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     )
 }
 
-enum Attempt {
-    Done(PushOutcome),
-    Retry,
-}
-
-impl PgStore {
+impl Engine<PgRows> {
     /// Connects, applies pending migrations and returns the store.
     pub async fn connect(url: &str, connections: usize, cfg: StoreConfig) -> Result<PgStore> {
-        let s = PgStore {
+        let rows = PgRows {
             url: url.to_string(),
             slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
-            cache: ModelCache::new(cfg.cache_models),
-            cfg,
-            stripes: Stripes::new(64),
         };
-        let mut c = s.open().await?;
+        let mut c = rows.open().await?;
         migrate(&mut c).await?;
-        *s.slots[0].lock().await = Some(c);
-        Ok(s)
+        *rows.slots[0].lock().await = Some(c);
+        Ok(Engine::new(rows, cfg))
     }
+}
 
+impl PgRows {
     async fn open(&self) -> Result<Client> {
         let (client, conn) = tokio_postgres::connect(&self.url, NoTls)
             .await
@@ -163,144 +199,205 @@ impl PgStore {
         }
         Ok(g)
     }
+}
 
-    async fn read_meta(c: &Client, service: &str) -> Result<Option<ServiceMeta>> {
-        let q = format!("SELECT {META_COLS} FROM apitap_services WHERE name = $1");
+async fn ensure_service(tx: &Transaction<'_>, service: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO apitap_services (name, pushes, last_push_unix_ms, latest_version, spec_hash, \
+         endpoints, checked_gen, settled_unix_ms) VALUES ($1, 0, 0, 0, 0, 0, 0, 0) \
+         ON CONFLICT (name) DO NOTHING",
+        &[&service],
+    )
+    .await?;
+    Ok(())
+}
+
+impl Rows for PgRows {
+    async fn service(&self, service: &str) -> Result<Option<ServiceRow>> {
+        let g = self.client().await?;
+        let c = g.as_ref().context("no connection")?;
+        let q = format!("SELECT {SVC_COLS} FROM apitap_services WHERE name = $1");
         match c.query_opt(&q, &[&service]).await? {
-            Some(r) => Ok(Some(meta_of(&r, 0)?)),
+            Some(r) => Ok(Some(service_of(&r, 0)?)),
             None => Ok(None),
         }
     }
 
-    /// The model at `rev`, from the cache or the store (`None` if the row moved on).
-    async fn model_at(&self, c: &Client, service: &str, rev: u64) -> Result<Option<Arc<ApiModel>>> {
-        if let Some(m) = self.cache.get(service, rev) {
-            return Ok(Some(m));
-        }
-        let Some(r) = c
-            .query_opt(
-                "SELECT model FROM apitap_services WHERE name = $1 AND rev = $2",
-                &[&service, &i(rev)],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let text: String = r.try_get(0)?;
-        let m = tokio::task::spawn_blocking(move || {
-            ApiModel::from_json(&text).map_err(|e| anyhow::anyhow!("stored model: {e}"))
+    async fn sources(&self, service: &str) -> Result<Vec<SourceRow>> {
+        let g = self.client().await?;
+        let c = g.as_ref().context("no connection")?;
+        c.query(
+            "SELECT source, rev, observed, pushes, last_push_unix_ms FROM apitap_sources \
+             WHERE service = $1 ORDER BY source",
+            &[&service],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SourceRow {
+                source: r.try_get(0)?,
+                rev: u(r.try_get(1)?),
+                observed: u(r.try_get(2)?),
+                pushes: u(r.try_get(3)?),
+                last_push_unix_ms: r.try_get(4)?,
+            })
         })
-        .await??;
-        let m = Arc::new(m);
-        self.cache.put(service, rev, m.clone());
-        Ok(Some(m))
+        .collect()
     }
 
-    async fn attempt(
-        &self,
-        c: &mut Client,
-        service: &str,
-        push: &Arc<ApiModel>,
-        now: i64,
-    ) -> Result<Attempt> {
-        let stored = Self::read_meta(c, service).await?;
-        let current = match &stored {
-            Some(m) => match self.model_at(c, service, m.rev).await? {
-                Some(x) => Some(x),
-                None => return Ok(Attempt::Retry),
-            },
-            None => None,
-        };
-        let meta = stored.clone().unwrap_or_default();
-        let (svc, p, cur) = (service.to_string(), push.clone(), current.clone());
-        let rules = self.cfg.templates.clone();
-        let step = tokio::task::spawn_blocking(move || {
-            let json = |m: &ApiModel| m.to_json();
-            let s = merge_step(&svc, cur.as_deref(), &meta, &p, now, &rules);
-            let text = s.model.as_ref().map(json);
-            let spec = s.version.as_ref().map(|v| v.spec.to_string());
-            (s, text, spec)
-        })
-        .await?;
-        let (step, text, spec) = step;
+    async fn source_rev(&self, service: &str, source: &str) -> Result<Option<u64>> {
+        let g = self.client().await?;
+        let c = g.as_ref().context("no connection")?;
+        Ok(c.query_opt(
+            "SELECT rev FROM apitap_sources WHERE service = $1 AND source = $2",
+            &[&service, &source],
+        )
+        .await?
+        .map(|r| r.try_get::<_, i64>(0))
+        .transpose()?
+        .map(u))
+    }
+
+    async fn load(&self, service: &str, source: &str) -> Result<Option<(u64, String)>> {
+        let g = self.client().await?;
+        let c = g.as_ref().context("no connection")?;
+        match c
+            .query_opt(
+                "SELECT rev, model FROM apitap_sources WHERE service = $1 AND source = $2",
+                &[&service, &source],
+            )
+            .await?
+        {
+            Some(r) => Ok(Some((u(r.try_get(0)?), r.try_get(1)?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn load_all(&self, service: &str) -> Result<Vec<(String, u64, String)>> {
+        let g = self.client().await?;
+        let c = g.as_ref().context("no connection")?;
+        c.query(
+            "SELECT source, rev, model FROM apitap_sources WHERE service = $1 ORDER BY source",
+            &[&service],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, u(r.try_get(1)?), r.try_get(2)?)))
+        .collect()
+    }
+
+    async fn write_push(&self, service: &str, w: &PushWrite) -> Result<bool> {
+        let mut g = self.client().await?;
+        let c = g.as_mut().context("no connection")?;
         let tx = c.transaction().await?;
-        let row = match (&stored, &text) {
-            (None, Some(text)) => {
-                let m = &step.meta;
-                let n = tx
-                    .execute(
-                        "INSERT INTO apitap_services (name, rev, model, pushes, last_push_unix_ms, \
-                         latest_version, spec_hash, endpoints, observed, sources) \
-                         VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING",
-                        &[
-                            &service,
-                            &i(m.rev),
-                            text,
-                            &now,
-                            &i(m.latest_version),
-                            &(m.spec_hash as i64),
-                            &i(m.endpoints),
-                            &i(m.observed),
-                            &i(m.sources),
-                        ],
+        let now = w.now_unix_ms;
+        for s in &w.sources {
+            let pushes = i64::from(s.count);
+            let n = match (&s.model, s.old_rev) {
+                (Some(model), 0) => {
+                    ensure_service(&tx, service).await?;
+                    tx.execute(
+                        "INSERT INTO apitap_sources (service, source, rev, model, observed, \
+                         pushes, last_push_unix_ms) VALUES ($1, $2, 1, $3, $4, $5, $6) \
+                         ON CONFLICT (service, source) DO NOTHING",
+                        &[&service, &s.source, model, &i(s.observed), &pushes, &now],
                     )
-                    .await?;
-                if n == 0 {
-                    return Ok(Attempt::Retry);
+                    .await?
                 }
-                None
-            }
-            (Some(old), Some(text)) => {
-                let m = &step.meta;
-                let q = format!(
-                    "UPDATE apitap_services SET rev = $3, model = $4, pushes = pushes + 1, \
-                     last_push_unix_ms = GREATEST(last_push_unix_ms, $5), latest_version = $6, \
-                     spec_hash = $7, endpoints = $8, observed = $9, sources = $10 \
-                     WHERE name = $1 AND rev = $2 RETURNING {META_COLS}"
-                );
-                match tx
-                    .query_opt(
-                        &q,
+                (Some(model), old) => {
+                    tx.execute(
+                        "UPDATE apitap_sources SET rev = rev + 1, model = $3, observed = $4, \
+                         pushes = pushes + $5, last_push_unix_ms = GREATEST(last_push_unix_ms, $6) \
+                         WHERE service = $1 AND source = $2 AND rev = $7",
                         &[
                             &service,
-                            &i(old.rev),
-                            &i(m.rev),
-                            text,
+                            &s.source,
+                            model,
+                            &i(s.observed),
+                            &pushes,
                             &now,
-                            &i(m.latest_version),
-                            &(m.spec_hash as i64),
-                            &i(m.endpoints),
-                            &i(m.observed),
-                            &i(m.sources),
+                            &i(old),
                         ],
                     )
                     .await?
-                {
-                    Some(r) => Some(r),
-                    None => return Ok(Attempt::Retry),
                 }
-            }
-            (_, None) => {
-                // Unchanged: only the counters move; no conflict with anyone.
-                let q = format!(
-                    "UPDATE apitap_services SET pushes = pushes + 1, \
-                     last_push_unix_ms = GREATEST(last_push_unix_ms, $2) \
-                     WHERE name = $1 RETURNING {META_COLS}"
-                );
-                match tx.query_opt(&q, &[&service, &now]).await? {
-                    Some(r) => Some(r),
-                    None => return Ok(Attempt::Retry),
+                // Unchanged: only the counters move; no revision check (a newer row contains
+                // this push too, merge being monotonic).
+                (None, _) => {
+                    tx.execute(
+                        "UPDATE apitap_sources SET pushes = pushes + $3, \
+                         last_push_unix_ms = GREATEST(last_push_unix_ms, $4) \
+                         WHERE service = $1 AND source = $2",
+                        &[&service, &s.source, &pushes, &now],
+                    )
+                    .await?
                 }
+            };
+            if n == 0 {
+                tx.rollback().await?;
+                return Ok(false);
             }
-        };
-        if let (Some(v), Some(spec)) = (&step.version, &spec) {
+        }
+        if w.empty {
+            ensure_service(&tx, service).await?;
+            tx.execute(
+                "UPDATE apitap_services SET pushes = pushes + 1, \
+                 last_push_unix_ms = GREATEST(last_push_unix_ms, $2) WHERE name = $1",
+                &[&service, &now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn record(
+        &self,
+        service: &str,
+        old: &ServiceRow,
+        new: &ServiceRow,
+        version: Option<&StoredVersion>,
+        max_versions: u64,
+    ) -> Result<bool> {
+        let spec = version.map(|v| v.spec.to_string());
+        let mut g = self.client().await?;
+        let c = g.as_mut().context("no connection")?;
+        let tx = c.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE apitap_services SET latest_version = $4, spec_hash = $5, endpoints = $6, \
+                 checked_gen = $7, settled_unix_ms = $8 \
+                 WHERE name = $1 AND checked_gen = $2 AND latest_version = $3",
+                &[
+                    &service,
+                    &i(old.checked_gen),
+                    &i(old.latest_version),
+                    &i(new.latest_version),
+                    &(new.spec_hash as i64),
+                    &i(new.endpoints),
+                    &i(new.checked_gen),
+                    &new.settled_unix_ms,
+                ],
+            )
+            .await?;
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let (Some(v), Some(spec)) = (version, &spec) {
             tx.execute(
                 "INSERT INTO apitap_versions (service, version, created_unix_ms, endpoints, spec) \
                  VALUES ($1, $2, $3, $4, $5)",
-                &[&service, &i(v.version), &now, &i(v.endpoints), spec],
+                &[
+                    &service,
+                    &i(v.version),
+                    &v.created_unix_ms,
+                    &i(v.endpoints),
+                    spec,
+                ],
             )
             .await?;
-            let keep_from = v.version.saturating_sub(self.cfg.max_versions.max(1)) + 1;
+            let keep_from = v.version.saturating_sub(max_versions.max(1)) + 1;
             tx.execute(
                 "DELETE FROM apitap_versions WHERE service = $1 AND version < $2",
                 &[&service, &i(keep_from)],
@@ -308,126 +405,56 @@ impl PgStore {
             .await?;
         }
         tx.commit().await?;
-        let meta = match &row {
-            Some(r) => meta_of(r, 0)?,
-            None => step.meta.clone(),
-        };
-        let changed = step.model.is_some();
-        if let Some(m) = step.model {
-            self.cache.put(service, meta.rev, Arc::new(m));
-        }
-        Ok(Attempt::Done(PushOutcome {
-            changed,
-            new_version: step.version.map(|v| v.version),
-            meta,
-        }))
-    }
-}
-
-async fn migrate(c: &mut Client) -> Result<()> {
-    // Replicas starting together race here: PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not
-    // atomic against a concurrent creator (one of them fails on the catalog's unique index),
-    // so a failure is retried; the second try sees the table. Retrying is safe: the version
-    // rows below decide which migrations still run. No advisory lock, to stay portable to the
-    // distributed databases (see the module doc).
-    let mut tries = 0u64;
-    loop {
-        let r = c
-            .execute(
-                "CREATE TABLE IF NOT EXISTS apitap_schema_migrations (
-                    version BIGINT PRIMARY KEY,
-                    applied_unix_ms BIGINT NOT NULL
-                )",
-                &[],
-            )
-            .await;
-        match r {
-            Ok(_) => break,
-            Err(e) if tries < 5 => {
-                tries += 1;
-                tracing::debug!(error = %e, tries, "creating the migrations table raced; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
-            }
-            Err(e) => return Err(e).context("cannot create the migrations table"),
-        }
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    for (v, stmts) in MIGRATIONS {
-        let tx = c.transaction().await?;
-        let n = tx
-            .execute(
-                "INSERT INTO apitap_schema_migrations (version, applied_unix_ms) VALUES ($1, $2) \
-                 ON CONFLICT (version) DO NOTHING",
-                &[v, &now],
-            )
-            .await?;
-        if n == 0 {
-            tx.rollback().await?;
-            continue;
-        }
-        for s in *stmts {
-            tx.execute(*s, &[])
-                .await
-                .with_context(|| format!("migration {v} failed"))?;
-        }
-        tx.commit().await?;
-        tracing::info!(version = v, "applied store migration");
-    }
-    Ok(())
-}
-
-impl Store for PgStore {
-    async fn push(&self, service: &str, model: ApiModel, now_unix_ms: i64) -> Result<PushOutcome> {
-        // Pushes to one service on this replica queue here instead of racing each other.
-        let _g = self.stripes.of(service).lock().await;
-        let push = Arc::new(model);
-        for _ in 0..MAX_ATTEMPTS {
-            let mut g = self.client().await?;
-            let Some(c) = g.as_mut() else {
-                continue;
-            };
-            match self.attempt(c, service, &push, now_unix_ms).await {
-                Ok(Attempt::Done(o)) => return Ok(o),
-                Ok(Attempt::Retry) => continue,
-                Err(e) => {
-                    if e.downcast_ref::<tokio_postgres::Error>()
-                        .is_some_and(retryable)
-                    {
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        anyhow::bail!("push to {service:?} lost {MAX_ATTEMPTS} races in a row")
+        Ok(true)
     }
 
-    async fn model(&self, service: &str) -> Result<Option<Arc<ApiModel>>> {
-        for _ in 0..MAX_ATTEMPTS {
-            let g = self.client().await?;
-            let Some(c) = g.as_ref() else { continue };
-            let Some(m) = Self::read_meta(c, service).await? else {
-                return Ok(None);
-            };
-            if let Some(x) = self.model_at(c, service, m.rev).await? {
-                return Ok(Some(x));
-            }
-        }
-        anyhow::bail!("model of {service:?} changed on every read")
-    }
-
-    async fn services(&self) -> Result<Vec<(String, ServiceMeta)>> {
+    async fn list(&self) -> Result<Vec<(String, ServiceMeta)>> {
         let g = self.client().await?;
         let c = g.as_ref().context("no connection")?;
-        let q = format!("SELECT name, {META_COLS} FROM apitap_services ORDER BY name");
+        let q = format!(
+            "SELECT s.name, {}, COALESCE(SUM(r.pushes), 0)::BIGINT, \
+             COALESCE(MAX(r.last_push_unix_ms), 0)::BIGINT, COALESCE(SUM(r.observed), 0)::BIGINT, \
+             COUNT(r.source)::BIGINT, COALESCE(SUM(r.rev), 0)::BIGINT \
+             FROM apitap_services s LEFT JOIN apitap_sources r ON r.service = s.name \
+             GROUP BY s.name, {} ORDER BY s.name",
+            prefixed("s."),
+            prefixed("s.")
+        );
         c.query(&q, &[])
             .await?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, meta_of(r, 1)?)))
+            .map(|r| {
+                let row = service_of(r, 1)?;
+                Ok((
+                    r.try_get(0)?,
+                    ServiceMeta {
+                        pushes: row.pushes + u(r.try_get(8)?),
+                        last_push_unix_ms: row.last_push_unix_ms.max(r.try_get(9)?),
+                        latest_version: row.latest_version,
+                        endpoints: row.endpoints,
+                        observed: u(r.try_get(10)?),
+                        sources: u(r.try_get(11)?),
+                        rev: u(r.try_get(12)?),
+                        spec_hash: row.spec_hash,
+                    },
+                ))
+            })
             .collect()
+    }
+
+    async fn unsettled(&self) -> Result<Vec<String>> {
+        let g = self.client().await?;
+        let c = g.as_ref().context("no connection")?;
+        c.query(
+            "SELECT s.name FROM apitap_services s LEFT JOIN apitap_sources r ON r.service = s.name \
+             GROUP BY s.name, s.checked_gen, s.latest_version \
+             HAVING COALESCE(SUM(r.rev), 0) <> s.checked_gen OR s.latest_version = 0",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
     }
 
     async fn versions(&self, service: &str) -> Result<Vec<StoredVersion>> {
@@ -494,4 +521,114 @@ impl Store for PgStore {
             Err(_) => (0, 0),
         }
     }
+}
+
+fn prefixed(p: &str) -> String {
+    SVC_COLS
+        .split(", ")
+        .map(|c| format!("{p}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Migration 3: every merged model of the first layout becomes one row per source.
+async fn split_sources_migration(tx: &Transaction<'_>) -> Result<()> {
+    let names: Vec<String> = tx
+        .query("SELECT name FROM apitap_services ORDER BY name", &[])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for name in names {
+        let r = tx
+            .query_one(
+                "SELECT model, last_push_unix_ms FROM apitap_services WHERE name = $1",
+                &[&name],
+            )
+            .await?;
+        let text: String = r.try_get(0)?;
+        let last: i64 = r.try_get(1)?;
+        let merged = ApiModel::from_json(&text)
+            .map_err(|e| anyhow::anyhow!("stored model of {name:?}: {e}"))?;
+        let parts = split_sources(merged);
+        let gen = parts.len() as i64;
+        for (source, model, observed) in parts {
+            tx.execute(
+                "INSERT INTO apitap_sources (service, source, rev, model, observed, pushes, \
+                 last_push_unix_ms) VALUES ($1, $2, 1, $3, $4, 0, $5) \
+                 ON CONFLICT (service, source) DO NOTHING",
+                &[&name, &source, &model, &i(observed), &last],
+            )
+            .await?;
+        }
+        // Pushes counted so far stay on the service row; the move records no version.
+        tx.execute(
+            "UPDATE apitap_services SET checked_gen = $2, model = '' WHERE name = $1",
+            &[&name, &gen],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn migrate(c: &mut Client) -> Result<()> {
+    // Replicas starting together race here: PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not
+    // atomic against a concurrent creator (one of them fails on the catalog's unique index),
+    // so a failure is retried; the second try sees the table. Retrying is safe: the version
+    // rows below decide which migrations still run. No advisory lock, to stay portable to the
+    // distributed databases (see the module doc).
+    let mut tries = 0u64;
+    loop {
+        let r = c
+            .execute(
+                "CREATE TABLE IF NOT EXISTS apitap_schema_migrations (
+                    version BIGINT PRIMARY KEY,
+                    applied_unix_ms BIGINT NOT NULL
+                )",
+                &[],
+            )
+            .await;
+        match r {
+            Ok(_) => break,
+            Err(e) if tries < 5 => {
+                tries += 1;
+                tracing::debug!(error = %e, tries, "creating the migrations table raced; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+            }
+            Err(e) => return Err(e).context("cannot create the migrations table"),
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    for (v, m) in MIGRATIONS {
+        let tx = c.transaction().await?;
+        let n = tx
+            .execute(
+                "INSERT INTO apitap_schema_migrations (version, applied_unix_ms) VALUES ($1, $2) \
+                 ON CONFLICT (version) DO NOTHING",
+                &[v, &now],
+            )
+            .await?;
+        if n == 0 {
+            tx.rollback().await?;
+            continue;
+        }
+        match m {
+            Migration::Sql(stmts) => {
+                for s in *stmts {
+                    tx.execute(*s, &[])
+                        .await
+                        .with_context(|| format!("migration {v} failed"))?;
+                }
+            }
+            Migration::SplitSources => split_sources_migration(&tx)
+                .await
+                .with_context(|| format!("migration {v} failed"))?,
+        }
+        tx.commit().await?;
+        tracing::info!(version = v, "applied store migration");
+    }
+    Ok(())
 }
