@@ -5,9 +5,12 @@
 #  2. three `apitap collector --store postgres://…` replicas (migrations applied at startup by
 #     whichever comes first);
 #  3. 12 agents, each pushing 4 growing snapshots of its own traffic to ONE service, round-robin
-#     across the replicas, all at once; replica 2 is killed -9 mid-run and restarted;
+#     across the replicas, all at once (each source has its own row: pushes of different
+#     sources write different rows, snapshots of one source race on its row across
+#     replicas); replica 2 is killed -9 mid-run and restarted;
 #  4. every replica then serves the same spec and the exact counts (sources, exchanges,
-#     pushes), the same versions, and /readyz is ok.
+#     pushes), the same versions (a versions read settles the service first, so the history
+#     is current on whichever replica answers), and /readyz is ok.
 # Skips when PostgreSQL is missing, unless CI is set (then it fails).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -114,6 +117,8 @@ push_all() {  # pushes every snapshot in order per agent, agents in parallel, re
                 "$APITAP" push "$T/agent$a-$s.json" --upstream "http://127.0.0.1:${PORTS[$r]}" \
                     --service fleet --token tok-0123456789 --timeout 60s 2>> "$T/push$a.log" \
                     || echo "agent$a snapshot $s failed" >> "$T/push-failures"
+                # spread the snapshots (a push takes a few ms now): the kill lands mid-run
+                sleep "0.$(( (a * 7 + s * 3) % 5 + 3 ))"
             done
         ) &
     done

@@ -23,11 +23,11 @@
 //!   Pushes of different sources of one service never write the same row. A settle updates
 //!   the service row conditioned on the generation it read. Serialisation failures (`40001`),
 //!   deadlocks and unique violations (`23505`) are retried too.
-//! - **Portable SQL**: only `CREATE TABLE IF NOT EXISTS`, `ALTER TABLE … ADD COLUMN IF NOT
-//!   EXISTS` / `DROP COLUMN IF EXISTS`, `BIGINT`/`TEXT` columns, composite primary keys,
-//!   `INSERT … ON CONFLICT (…) DO NOTHING`, `GREATEST`, `SUM`/`MAX`/`COUNT` with `GROUP BY`
-//!   and `LEFT JOIN`, transactions at the default isolation level — all supported by
-//!   PostgreSQL ≥ 9.6, CockroachDB and YugabyteDB. A migration's schema change and its data
+//! - **Portable SQL**: only `CREATE TABLE IF NOT EXISTS`, `ALTER TABLE … ADD COLUMN … DEFAULT`
+//!   and `DROP COLUMN`, `BIGINT`/`TEXT` columns, composite primary keys, `INSERT … ON
+//!   CONFLICT (…) DO NOTHING`, `GREATEST`, `COALESCE`, `SUM`/`MAX`/`COUNT` with `GROUP BY`,
+//!   `HAVING` and `LEFT JOIN`, transactions at the default isolation level — all supported by
+//!   PostgreSQL ≥ 9.5, CockroachDB and YugabyteDB. A migration's schema change and its data
 //!   move run in separate transactions. No advisory locks, no `LISTEN`, no JSONB operators,
 //!   no sequences.
 //! - **Connections**: a fixed pool of `connections` (default 4), reconnected on error; TLS is
@@ -86,18 +86,18 @@ const MIGRATIONS: &[(i64, Migration)] = &[
             last_push_unix_ms BIGINT NOT NULL,
             PRIMARY KEY (service, source)
         )",
-            "ALTER TABLE apitap_services ADD COLUMN IF NOT EXISTS checked_gen BIGINT NOT NULL DEFAULT 0",
-            "ALTER TABLE apitap_services ADD COLUMN IF NOT EXISTS settled_unix_ms BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE apitap_services ADD COLUMN checked_gen BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE apitap_services ADD COLUMN settled_unix_ms BIGINT NOT NULL DEFAULT 0",
         ]),
     ),
     (3, Migration::SplitSources),
     (
         4,
         Migration::Sql(&[
-            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS model",
-            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS rev",
-            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS observed",
-            "ALTER TABLE apitap_services DROP COLUMN IF EXISTS sources",
+            "ALTER TABLE apitap_services DROP COLUMN model",
+            "ALTER TABLE apitap_services DROP COLUMN rev",
+            "ALTER TABLE apitap_services DROP COLUMN observed",
+            "ALTER TABLE apitap_services DROP COLUMN sources",
         ]),
     ),
 ];
