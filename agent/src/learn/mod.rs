@@ -259,14 +259,14 @@ impl Learner {
         let (pii, ep) = self
             .model
             .observe_pinned(obs, &self.config, &self.pins, inspect);
-        let shape = ep
+        let evidence = ep
             .filter(|_| inspect.request || inspect.response)
-            .map(|ep| (ep.body_shape(), ep.enums_forming()));
+            .map(sample::body_evidence);
         self.after_observe();
-        if let Some((shape, forming)) = shape {
+        if let Some(evidence) = evidence {
             sampler
                 .borrow_mut()
-                .learned(server, &obs.method, &obs.target, shape, forming);
+                .learned(server, &obs.method, &obs.target, evidence);
         }
         pii
     }

@@ -9,21 +9,37 @@
 //!   content type not seen before at that endpoint, and of a response with a (status,
 //!   content type) pair not seen before there (at most [`MAX_SEEN`] pairs per endpoint; a
 //!   flood of invented types beyond that is sampled like the rest).
-//! - **Otherwise a shrinking sample**: an endpoint's exchanges are inspected every
+//! - **Otherwise a shrinking sample**: an endpoint's exchanges are inspected about every
 //!   `interval`-th time; the interval starts at 1 and doubles after every [`PER_LEVEL`]
 //!   inspected exchanges in a row that taught nothing new, up to [`MAX_INTERVAL`] (so 1,
 //!   2, 4 … 64: the first ~2,000 exchanges of an endpoint give 112 samples, then 1 in 64);
-//!   it resets to 1 as soon as one does. While an enum is still forming in the endpoint's
-//!   bodies (its thresholds are counts: 20 strings, each value 3 times) the interval stays
-//!   at 1, for at most [`FORMING_MAX`] inspected exchanges. "New" is a change of the endpoint's body shape
-//!   ([`apitap_model::endpoint::Endpoint::body_shape`]: a property, type, format, PII class
-//!   or media type not seen before).
+//!   it resets to 1 as soon as one does. The gap to the next inspected exchange is drawn
+//!   from `[interval/2, 3·interval/2)` by a hash of the endpoint key and its count of
+//!   inspections (deterministic, mean ≈ `interval`), so a stride never aliases with a
+//!   periodic pattern in the traffic (a client cycling through 4 values would otherwise be
+//!   seen at one phase only, forever).
+//! - **"New"** is a change of the endpoint's body evidence as [`body_evidence`] fingerprints
+//!   it: its body shape ([`apitap_model::endpoint::Endpoint::body_shape`]: a property,
+//!   type, format, PII class or media type not seen before) and, at every position where an
+//!   enum is still possible, the enum's milestones: a candidate value not seen before, a
+//!   value reaching the count at which its text is kept
+//!   ([`apitap_model::schema::ENUM_TEXT_MIN`]), the position reaching the 20 strings an
+//!   enum needs, the position ruled out (too many values, an ineligible one). An enum's
+//!   thresholds are counts, so a position that is still gaining values gets its next
+//!   exchanges inspected; a position that gains nothing (a constant value, a rare position
+//!   whose values do not recur) holds nothing. The hold is bounded per position, not per
+//!   endpoint: a position passes at most 2 × [`apitap_model::schema::MAX_ENUM`] + 2 milestones before its enum is
+//!   settled or ruled out, so no position keeps an endpoint at interval 1 by merely
+//!   existing (the earlier blanket hold did, for up to 1,024 inspections, while any enum
+//!   of the endpoint was short of its thresholds).
 //! - The decision for an exchange is taken at its request head; its response body is
 //!   inspected when its request's was, or when its (status, content type) is new.
 //! - Skipped bodies are never copied nor decompressed (the engine only counts their wire
 //!   bytes); the model counts them ([`apitap_model::Inspect`]) so coverage stays honest.
 
 use apitap_engine::http::{BodyGate, Request, Response};
+use apitap_model::endpoint::Endpoint;
+use apitap_model::schema::SchemaNode;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,12 +49,9 @@ use std::rc::Rc;
 pub const MAX_KEYS: usize = 65_536;
 /// Max (status, content type) pairs and request content types remembered per endpoint.
 pub const MAX_SEEN: usize = 16;
-/// Largest sampling interval: at least one exchange in this many is inspected.
+/// Largest sampling interval: on average one exchange in this many is inspected (gaps of
+/// `MAX_INTERVAL / 2` to `3 · MAX_INTERVAL / 2 - 1`).
 pub const MAX_INTERVAL: u32 = 64;
-/// While an enum is still forming, an endpoint's bodies are all inspected until this many
-/// have been (then the back-off goes on: a value too rare to reach the thresholds by then
-/// does not hold the sampling at 1 forever).
-pub const FORMING_MAX: u32 = 1024;
 /// Inspected exchanges that must teach nothing new before the interval doubles: the
 /// model's thresholds are counts (an enum needs 20 strings, a format 90 % of them, an
 /// optional array its non-empty case), so each sampling level keeps feeding them.
@@ -60,26 +73,44 @@ struct KeyState {
     interval: u32,
     /// Inspected exchanges in a row at this interval that taught nothing new.
     streak: u32,
-    /// Exchanges inspected so far (saturating).
-    inspected: u32,
     /// Exchanges to skip before the next inspected one.
     countdown: u32,
+    /// Seed of the gap draws: the endpoint key.
+    salt: u64,
+    /// Gaps drawn so far (the other input of the draw).
+    draws: u64,
     /// Hashes of request content types and (status, response content type) pairs seen.
     seen: Vec<u64>,
-    /// The endpoint's body shape after the last inspected exchange.
+    /// The endpoint's [`body_evidence`] after the last inspected exchange.
     shape: u64,
 }
 
 impl KeyState {
-    fn new() -> Self {
+    fn new(salt: u64) -> Self {
         KeyState {
             interval: 1,
             streak: 0,
-            inspected: 0,
             countdown: 0,
+            salt,
+            draws: 0,
             seen: Vec::new(),
             shape: 0,
         }
+    }
+
+    /// The number of exchanges to skip after an inspected one (see the module doc).
+    fn draw_countdown(&mut self) -> u32 {
+        if self.interval <= 1 {
+            return 0;
+        }
+        self.draws = self.draws.wrapping_add(1);
+        // splitmix64 finaliser
+        let mut z = self.salt ^ self.draws.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let gap = self.interval / 2 + (z % u64::from(self.interval)) as u32;
+        gap.saturating_sub(1)
     }
 
     /// Remembers `h`; true if it is new (and there was room).
@@ -129,7 +160,7 @@ impl Sampler {
     pub fn new(service: Option<&str>) -> Self {
         Sampler {
             keys: HashMap::new(),
-            shared: KeyState::new(),
+            shared: KeyState::new(0),
             service: service.map(|s| fnv_bytes(FNV, s.as_bytes())),
             stats: SampleStats::default(),
         }
@@ -161,7 +192,7 @@ impl Sampler {
 
     fn state(&mut self, key: u64) -> &mut KeyState {
         if !self.keys.contains_key(&key) && self.keys.len() < MAX_KEYS {
-            self.keys.insert(key, KeyState::new());
+            self.keys.insert(key, KeyState::new(key));
         }
         match self.keys.get_mut(&key) {
             Some(s) => s,
@@ -185,7 +216,7 @@ impl Sampler {
         let st = self.state(key);
         let new_media = st.first_time(media);
         let keep = if st.countdown == 0 || new_media {
-            st.countdown = st.interval.saturating_sub(1);
+            st.countdown = st.draw_countdown();
             true
         } else {
             st.countdown -= 1;
@@ -215,26 +246,13 @@ impl Sampler {
         self.count(req_kept || new_pair)
     }
 
-    /// After an inspected exchange was learned: `shape` is its endpoint's body shape now,
-    /// `forming` whether an enum is still forming in its bodies.
-    pub fn learned(
-        &mut self,
-        server: SocketAddr,
-        method: &str,
-        uri: &str,
-        shape: u64,
-        forming: bool,
-    ) {
+    /// After an inspected exchange was learned: `evidence` is its endpoint's
+    /// [`body_evidence`] now.
+    pub fn learned(&mut self, server: SocketAddr, method: &str, uri: &str, evidence: u64) {
         let key = self.key(server, method, uri);
         let st = self.state(key);
-        st.inspected = st.inspected.saturating_add(1);
-        if forming && st.inspected < FORMING_MAX {
-            st.shape = shape;
-            st.interval = 1;
-            st.streak = 0;
-            st.countdown = 0;
-        } else if st.shape != shape {
-            st.shape = shape;
+        if st.shape != evidence {
+            st.shape = evidence;
             st.interval = 1;
             st.streak = 0;
             st.countdown = 0;
@@ -245,8 +263,49 @@ impl Sampler {
                 st.streak = 0;
                 st.interval = (st.interval * 2).min(MAX_INTERVAL);
             }
-            st.countdown = st.countdown.min(st.interval.saturating_sub(1));
         }
+    }
+}
+
+/// What the sampler watches of an endpoint (see the module doc): its body shape and the
+/// milestones of every enum still possible in its body schemas. It changes exactly when an
+/// inspected exchange taught something new about the bodies.
+pub fn body_evidence(ep: &Endpoint) -> u64 {
+    let mut h = ep.body_shape();
+    let bodies = ep
+        .req
+        .values()
+        .chain(ep.req_err.values())
+        .chain(ep.resp.values().flat_map(|r| r.content.values()));
+    for b in bodies {
+        enum_milestones(&b.schema, &mut h);
+    }
+    h
+}
+
+/// Mixes the enum milestones of `node` and below into `h` (positions in the schema's own
+/// order, which [`Endpoint::body_shape`] already fingerprints).
+fn enum_milestones(node: &SchemaNode, h: &mut u64) {
+    if !node.enum_dead && !node.enum_h.is_empty() {
+        let m = node.enum_h.len() as u64
+            | (node.enum_v.len() as u64) << 8
+            | u64::from(node.t.string >= 20) << 16
+            | 1 << 17;
+        *h ^= m;
+        *h = h.wrapping_mul(0x100000001b3).rotate_left(11);
+    } else {
+        // a position whose enum is ruled out (or has no candidate yet) still takes a step,
+        // so the death of an enum changes the fingerprint
+        *h = h.wrapping_mul(0x100000001b3).rotate_left(3);
+    }
+    for p in node.props.values() {
+        enum_milestones(p, h);
+    }
+    if let Some(a) = &node.additional {
+        enum_milestones(a, h);
+    }
+    if let Some(i) = &node.items {
+        enum_milestones(i, h);
     }
 }
 
@@ -304,24 +363,40 @@ mod tests {
                 kept.push(i);
                 // nothing new after the first exchange, something new from 3000 on
                 let shape = if i >= 3000 { 2 } else { 1 };
-                s.learned(server, "GET", &r.uri, shape, false);
+                s.learned(server, "GET", &r.uri, shape);
             }
             assert_eq!(kr, k || i == 0, "response follows the request at {i}");
         }
         // every exchange while the first level lasts, then ever further apart
         assert_eq!(&kept[..17], &(0..17).collect::<Vec<_>>()[..], "{kept:?}");
         let gaps: Vec<u32> = kept.windows(2).map(|w| w[1] - w[0]).collect();
+        let before_change: Vec<u32> = kept
+            .windows(2)
+            .filter(|w| w[1] < 3000)
+            .map(|w| w[1] - w[0])
+            .collect();
+        let level_means: Vec<f64> = before_change
+            .chunks(PER_LEVEL as usize)
+            .map(|c| f64::from(c.iter().sum::<u32>()) / c.len() as f64)
+            .collect();
         assert!(
-            gaps.windows(2).all(|g| g[1] >= g[0] || g[1] == 1),
+            level_means.windows(2).all(|m| m[1] + 8.0 >= m[0]),
+            "{level_means:?}"
+        );
+        let max = gaps.iter().copied().max().unwrap_or(0);
+        assert!(
+            (MAX_INTERVAL..3 * MAX_INTERVAL / 2).contains(&max),
             "{gaps:?}"
         );
-        assert_eq!(gaps.iter().max(), Some(&MAX_INTERVAL), "{gaps:?}");
+        // the gaps at the last level vary (no fixed stride to alias with the traffic)
+        let last: Vec<u32> = before_change.iter().rev().take(8).copied().collect();
+        assert!(last.iter().any(|&g| g != last[0]), "{last:?}");
         let before = kept.iter().filter(|&&i| i < 3000).count();
         assert!((100..=140).contains(&before), "{before} of 3000 inspected");
         // the change is seen at the next sample; then every exchange again
         let after: Vec<u32> = kept.iter().copied().filter(|&i| i >= 3000).collect();
         let first = after.first().copied().unwrap_or(0);
-        assert!(first < 3000 + MAX_INTERVAL, "{after:?}");
+        assert!(first < 3000 + 3 * MAX_INTERVAL / 2, "{after:?}");
         assert_eq!(
             &after[1..4],
             &[first + 1, first + 2, first + 3],
