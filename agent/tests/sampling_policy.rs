@@ -27,12 +27,12 @@ const KINDS: [&str; 6] = [
 /// from exchange 900 on), a constant one (`currency`), a rare optional one (`kind`, one
 /// exchange in 97, six values).
 fn body(i: usize) -> Vec<u8> {
-    let status = if i >= 900 && i % 4 == 0 {
+    let status = if i >= 900 && i.is_multiple_of(4) {
         "refunded"
     } else {
         STATUSES[i % 3]
     };
-    let kind = if i % 97 == 0 {
+    let kind = if i.is_multiple_of(97) {
         format!(r#","kind":"{}""#, KINDS[(i / 97) % KINDS.len()])
     } else {
         String::new()

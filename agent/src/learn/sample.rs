@@ -33,7 +33,10 @@
 //!   existing (the earlier blanket hold did, for up to 1,024 inspections, while any enum
 //!   of the endpoint was short of its thresholds).
 //! - The decision for an exchange is taken at its request head; its response body is
-//!   inspected when its request's was, or when its (status, content type) is new.
+//!   inspected when its request's was, when its (status, content type) is new, or when it
+//!   is an error (status >= 400): error bodies are rare beside the successes that drive the
+//!   interval, and thinning them at the successes' rate lost the error vocabulary (an
+//!   `error.type` enum of a 404 body, mock eval `payments` at 5,000 requests).
 //! - Skipped bodies are never copied nor decompressed (the engine only counts their wire
 //!   bytes); the model counts them ([`apitap_model::Inspect`]) so coverage stays honest.
 
@@ -243,7 +246,8 @@ impl Sampler {
             &resp.status.unwrap_or(0).to_be_bytes(),
         );
         let new_pair = self.state(key).first_time(pair ^ 0x9e37_79b9_7f4a_7c15);
-        self.count(req_kept || new_pair)
+        let error = resp.status.is_some_and(|s| s >= 400);
+        self.count(req_kept || new_pair || error)
     }
 
     /// After an inspected exchange was learned: `evidence` is its endpoint's
