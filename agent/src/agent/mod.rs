@@ -417,17 +417,25 @@ impl ServerNames {
 
 /// Max (service, request-target) pairs in [`LabelMemo`].
 const MAX_MEMO: usize = 4096;
+/// Max bytes of keys (service names and targets) in [`LabelMemo`]: a target may be as long
+/// as the head cap (64 KiB), so the pair count alone would let 4,096 long targets hold
+/// 256 MiB.
+const MAX_MEMO_BYTES: usize = 1 << 20;
+/// Targets longer than this are not memoised (looked up each time, as without the memo).
+const MAX_MEMO_TARGET: usize = 1024;
 
 /// The metric labels of request-targets already routed: (service, target) → the route's
 /// label ids ([`metrics::Labels`]), so an exchange on a known target is neither routed nor
 /// its labels looked up again. Valid for one route table: emptied whenever a snapshot
-/// rebuilds it, and when it holds [`MAX_MEMO`] targets. Only routed targets are kept
-/// (a target waiting for a route is looked up again).
+/// rebuilds it, and when it holds [`MAX_MEMO`] targets or [`MAX_MEMO_BYTES`] of keys. Only
+/// routed targets of at most [`MAX_MEMO_TARGET`] bytes are kept (a target waiting for a
+/// route, or a longer one, is looked up again).
 #[derive(Default)]
 struct LabelMemo {
     services:
         HashMap<String, HashMap<String, metrics::Labels, ahash::RandomState>, ahash::RandomState>,
     len: usize,
+    bytes: usize,
 }
 
 impl LabelMemo {
@@ -436,21 +444,30 @@ impl LabelMemo {
     }
 
     fn insert(&mut self, service: &str, target: &str, labels: metrics::Labels) {
-        if self.len >= MAX_MEMO {
+        if target.len() > MAX_MEMO_TARGET {
+            return;
+        }
+        let cost = service.len() + target.len();
+        if self.len >= MAX_MEMO || self.bytes + cost > MAX_MEMO_BYTES {
             self.clear();
         }
         let targets = match self.services.get_mut(service) {
             Some(t) => t,
-            None => self.services.entry(service.to_owned()).or_default(),
+            None => {
+                self.bytes += service.len();
+                self.services.entry(service.to_owned()).or_default()
+            }
         };
         if targets.insert(target.to_owned(), labels).is_none() {
             self.len += 1;
+            self.bytes += target.len();
         }
     }
 
     fn clear(&mut self) {
         self.services.clear();
         self.len = 0;
+        self.bytes = 0;
     }
 }
 
@@ -832,4 +849,34 @@ pub fn replay(cfg: &AgentConfig, path: &str) -> Result<(ApiModel, Arc<Shared>)> 
     let model = w.finish();
     counters.running.store(false, Ordering::Relaxed);
     Ok((model, shared))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(m: &mut metrics::HttpMetrics) -> metrics::Labels {
+        m.labels("svc", "/r")
+    }
+
+    #[test]
+    fn label_memo_stays_within_its_byte_bound() {
+        let mut http = metrics::HttpMetrics::default();
+        let l = labels(&mut http);
+        let mut memo = LabelMemo::default();
+        let long = "x".repeat(MAX_MEMO_TARGET);
+        for i in 0..MAX_MEMO * 2 {
+            let t = format!("/{i}{long}");
+            memo.insert("svc", &t[..MAX_MEMO_TARGET], l);
+            assert!(memo.bytes <= MAX_MEMO_BYTES, "{} bytes", memo.bytes);
+            assert!(memo.len <= MAX_MEMO);
+        }
+        // A target over the per-target limit is never kept.
+        memo.clear();
+        memo.insert("svc", &format!("/{long}"), l);
+        assert_eq!(memo.len, 0);
+        assert!(memo.get("svc", &format!("/{long}")).is_none());
+        memo.insert("svc", "/short", l);
+        assert_eq!(memo.get("svc", "/short"), Some(l));
+    }
 }
