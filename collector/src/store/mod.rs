@@ -46,6 +46,11 @@
 //!   - for services left unsettled by a replica that died, found by a scan every
 //!     [`SCAN_EVERY`] delays.
 //!
+//!   The background queue holds at most [`MAX_PENDING_SETTLES`] services per replica; a
+//!   service that finds it full is not queued (counted in
+//!   [`Engine::deferred_settles`], logged once) and is settled by the next scan or read
+//!   instead, since it stays unsettled in the store.
+//!
 //!   Guarantee: every spec a settle saw is the spec of a state that existed (a set of
 //!   committed pushes), versions follow one another in generation order, and the latest
 //!   version reflects every push acknowledged before the last settle. Pushes close together
@@ -77,6 +82,9 @@ pub const SOURCES_PER_MODEL: usize = 32;
 /// The scan for services left unsettled (a replica died before settling) runs every this many
 /// settle delays.
 pub const SCAN_EVERY: u32 = 4;
+
+/// Services queued for a background settle on one replica, at most (see the module doc).
+pub const MAX_PENDING_SETTLES: usize = 100_000;
 
 /// Attempts per push or settle before giving up (each lost race means another writer
 /// progressed).
@@ -558,7 +566,28 @@ pub struct Core<R: Rows> {
     settle_stripes: Stripes,
     /// Service → due time (unix ms) of its background settle.
     dirty: Mutex<HashMap<String, i64>>,
+    /// Services not queued because the queue was full.
+    deferred: AtomicU64,
     recorded: AtomicU64,
+}
+
+/// Queues `service` for a background settle at `due` (a service already queued keeps its
+/// due time), unless
+/// the queue holds [`MAX_PENDING_SETTLES`] services: then it is left to the next scan or read
+/// and counted in `deferred` (logged once).
+fn queue_settle(d: &mut HashMap<String, i64>, deferred: &AtomicU64, service: &str, due: i64) {
+    if d.contains_key(service) {
+        return;
+    }
+    if d.len() >= MAX_PENDING_SETTLES {
+        if deferred.fetch_add(1, Relaxed) == 0 {
+            tracing::warn!(
+                "settle queue full ({MAX_PENDING_SETTLES} services): further services are settled by the next scan or read (counted)"
+            );
+        }
+        return;
+    }
+    d.insert(service.to_string(), due);
 }
 
 enum Attempt<T> {
@@ -577,6 +606,7 @@ impl<R: Rows> Engine<R> {
             push_stripes: Stripes::new(64),
             settle_stripes: Stripes::new(64),
             dirty: Mutex::new(HashMap::new()),
+            deferred: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
         });
         if let Ok(h) = tokio::runtime::Handle::try_current() {
@@ -593,6 +623,12 @@ impl<R: Rows> Engine<R> {
     /// Services waiting for a background settle on this process.
     pub fn pending_settles(&self) -> usize {
         lock(&self.core.dirty).len()
+    }
+
+    /// Services not queued for a background settle because the queue was full
+    /// ([`MAX_PENDING_SETTLES`]); the next scan or read settles them.
+    pub fn deferred_settles(&self) -> u64 {
+        self.core.deferred.load(Relaxed)
     }
 
     /// Takes the push locks of its sources (for tests: a push holds them until committed).
@@ -627,7 +663,7 @@ async fn background<R: Rows>(core: Weak<Core<R>>) {
                 Ok(list) => {
                     let mut d = lock(&c.dirty);
                     for s in list {
-                        d.entry(s).or_insert(now);
+                        queue_settle(&mut d, &c.deferred, &s, now);
                     }
                 }
                 Err(e) => tracing::warn!("store scan for unsettled services failed: {e:#}"),
@@ -648,14 +684,13 @@ async fn background<R: Rows>(core: Weak<Core<R>>) {
         for s in due {
             match c.settle(&s, true).await {
                 Ok(Some(later)) => {
-                    lock(&c.dirty).entry(s).or_insert(later);
+                    queue_settle(&mut lock(&c.dirty), &c.deferred, &s, later);
                 }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!("settling a service failed: {e:#}");
-                    lock(&c.dirty)
-                        .entry(s)
-                        .or_insert(now + delay.as_millis() as i64);
+                    let due = now + delay.as_millis() as i64;
+                    queue_settle(&mut lock(&c.dirty), &c.deferred, &s, due);
                 }
             }
         }
@@ -783,7 +818,7 @@ impl<R: Rows> Core<R> {
         let row = self.rows.service(service).await?.unwrap_or_default();
         if changed || row.latest_version == 0 {
             let due = now_ms() + self.cfg.settle_delay.as_millis() as i64;
-            lock(&self.dirty).entry(service.to_string()).or_insert(due);
+            queue_settle(&mut lock(&self.dirty), &self.deferred, service, due);
         }
         Ok(PushOutcome {
             changed,
@@ -1007,6 +1042,21 @@ pub fn meta_of(row: &ServiceRow, srcs: &[SourceRow]) -> ServiceMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settle_queue_is_bounded_and_counts_what_it_defers() {
+        let mut d = HashMap::new();
+        let deferred = AtomicU64::new(0);
+        for i in 0..MAX_PENDING_SETTLES + 10 {
+            queue_settle(&mut d, &deferred, &format!("svc-{i}"), 5);
+        }
+        assert_eq!(d.len(), MAX_PENDING_SETTLES);
+        assert_eq!(deferred.load(Relaxed), 10);
+        // A queued service keeps its due time and is not counted again.
+        queue_settle(&mut d, &deferred, "svc-0", 1);
+        assert_eq!(d.get("svc-0"), Some(&5));
+        assert_eq!(deferred.load(Relaxed), 10);
+    }
 
     #[test]
     fn cache_is_bounded_and_revision_checked() {
