@@ -85,6 +85,10 @@ pub struct CollectorArgs {
     /// Spec versions kept per service.
     #[arg(long, default_value_t = 100)]
     pub max_versions: u64,
+    /// How long after a service's first unsettled push the background settle records its
+    /// spec version (reads of the history settle at once; see `collector/src/store/mod.rs`).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub settle_delay: std::time::Duration,
     /// A reviewed templates file that wins over inference, one rule a line (`#` comments):
     /// `param /v1/images/{name}/json` makes segments parameters (merge), `static
     /// /v1/containers/json` keeps a literal route (split). Applied to the merged evidence of
@@ -113,6 +117,7 @@ impl From<CollectorArgs> for CollectorConfig {
             max_concurrent_pushes: a.max_concurrent_pushes,
             cache_models: a.cache_models,
             max_versions: a.max_versions,
+            settle_delay: a.settle_delay,
             templates: a.templates,
         }
     }

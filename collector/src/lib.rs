@@ -125,6 +125,8 @@ pub struct CollectorConfig {
     pub cache_models: usize,
     /// Spec versions kept per service.
     pub max_versions: u64,
+    /// Background settle delay after a service's first unsettled push.
+    pub settle_delay: std::time::Duration,
     /// A reviewed templates file that wins over inference, one rule a line (`#` comments):
     /// `param /v1/images/{name}/json` makes segments parameters (merge), `static
     /// /v1/containers/json` keeps a literal route (split). Applied to the merged evidence of
@@ -152,6 +154,7 @@ impl Default for CollectorConfig {
             max_concurrent_pushes: 4,
             cache_models: 16,
             max_versions: 100,
+            settle_delay: StoreConfig::default().settle_delay,
             templates: None,
         }
     }
@@ -235,7 +238,7 @@ impl AppState {
             max_versions: args.max_versions,
             cache_models: args.cache_models,
             templates: templates.clone(),
-            ..StoreConfig::default()
+            settle_delay: args.settle_delay,
         };
         let store = match &args.store {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
