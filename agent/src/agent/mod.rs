@@ -828,20 +828,9 @@ pub fn replay(cfg: &AgentConfig, path: &str) -> Result<(ApiModel, Arc<Shared>)> 
         w.tick(Duration::from_nanos(mono), || last);
     };
     while let Some(p) = src.next_packet()? {
-        counters.packets.fetch_add(1, Ordering::Relaxed);
-        counters
-            .bytes
-            .fetch_add(p.data.len() as u64, Ordering::Relaxed);
         let t0 = *first.get_or_insert(p.ts);
         last = p.ts;
-        let span = batch
-            .first_ts()
-            .map_or(0, |t| p.ts.as_nanos().saturating_sub(t.as_nanos()));
-        batch.push(&p);
-        if batch.len() >= policy.max_packets
-            || batch.bytes() >= policy.max_bytes
-            || span >= policy.max_span_nanos
-        {
+        if batch.take(&p, &counters, &policy) {
             flush(&mut w, &mut batch, last, t0);
         }
     }

@@ -385,6 +385,28 @@ impl Batch {
         self.entries.first().map(|e| e.ts)
     }
 
+    /// Counts `pkt` in `counters`, appends a copy, and says whether the batch is now due to be
+    /// handed over under `policy` (packets, bytes, or capture-time span since its first
+    /// packet). The one batching step of the live capture and the replay.
+    pub fn take(
+        &mut self,
+        pkt: &Packet<'_>,
+        counters: &IfaceCounters,
+        policy: &BatchPolicy,
+    ) -> bool {
+        counters.packets.fetch_add(1, Ordering::Relaxed);
+        counters
+            .bytes
+            .fetch_add(pkt.data.len() as u64, Ordering::Relaxed);
+        let span = self
+            .first_ts()
+            .map_or(0, |t| pkt.ts.as_nanos().saturating_sub(t.as_nanos()));
+        self.push(pkt);
+        self.len() >= policy.max_packets
+            || self.bytes() >= policy.max_bytes
+            || span >= policy.max_span_nanos
+    }
+
     /// Empties the batch, keeping its allocations.
     pub fn clear(&mut self) {
         self.data.clear();
@@ -527,18 +549,7 @@ pub fn capture_loop(
         match cap.next_packet() {
             Ok(Some(p)) => {
                 idle = MIN_IDLE;
-                counters.packets.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .bytes
-                    .fetch_add(p.data.len() as u64, Ordering::Relaxed);
-                let span = batch
-                    .first_ts()
-                    .map_or(0, |t| p.ts.as_nanos().saturating_sub(t.as_nanos()));
-                batch.push(&p);
-                if batch.len() >= policy.max_packets
-                    || batch.bytes() >= policy.max_bytes
-                    || span >= policy.max_span_nanos
-                {
+                if batch.take(&p, counters, &policy) {
                     send(&mut batch);
                 }
             }
