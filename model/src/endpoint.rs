@@ -684,13 +684,13 @@ impl Endpoint {
         h
     }
 
-    /// Is an enum still forming in one of the body schemas ([`SchemaNode::enum_forming`])?
-    pub fn enums_forming(&self) -> bool {
+    /// Every body of the endpoint: request bodies (accepted, then rejected), then response
+    /// bodies by status and media type.
+    pub fn bodies(&self) -> impl Iterator<Item = &Body> + '_ {
         self.req
             .values()
             .chain(self.req_err.values())
             .chain(self.resp.values().flat_map(|r| r.content.values()))
-            .any(|b| b.schema.enum_forming())
     }
 
     /// Fraction of responses with status >= 400.

@@ -608,19 +608,6 @@ impl SchemaNode {
         h
     }
 
-    /// Is an enum still forming here or below: a category-keyed position whose candidate
-    /// values are alive but not yet exportable (too few strings, a value seen fewer than 3
-    /// times). Its thresholds are counts, so a sampler should not thin the bodies out yet.
-    pub fn enum_forming(&self) -> bool {
-        (!self.enum_dead && !self.enum_h.is_empty() && self.enum_values().is_none())
-            || self.props.values().any(SchemaNode::enum_forming)
-            || self.items.as_deref().is_some_and(SchemaNode::enum_forming)
-            || self
-                .additional
-                .as_deref()
-                .is_some_and(SchemaNode::enum_forming)
-    }
-
     fn shape_into(&self, h: &mut u64) {
         fn mix(h: &mut u64, x: u64) {
             *h ^= x;

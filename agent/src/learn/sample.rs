@@ -276,12 +276,7 @@ impl Sampler {
 /// inspected exchange taught something new about the bodies.
 pub fn body_evidence(ep: &Endpoint) -> u64 {
     let mut h = ep.body_shape();
-    let bodies = ep
-        .req
-        .values()
-        .chain(ep.req_err.values())
-        .chain(ep.resp.values().flat_map(|r| r.content.values()));
-    for b in bodies {
+    for b in ep.bodies() {
         enum_milestones(&b.schema, &mut h);
     }
     h
