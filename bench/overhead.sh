@@ -6,6 +6,11 @@
 #               MODES="unpaced paced"  RATE=15000 (paced load)  CONNS=32  THREADS=1
 #               RECORD=FILE: tcpdump writes its phase's packets to FILE instead of /dev/null
 #               (a capture of this traffic for bench/replay.sh; use with ROUNDS=1)
+#               APITAP_BASE=path/to/base/apitap: a fourth phase per round runs that binary the
+#               same way ("base"), so before/after are measured in one run
+#               AGENT_ARGS="--fanout 2": extra flags for both agents
+#               SMAPS=1: the agents' memory at their peak RSS, by kind (kernel ring, binary
+#               and libraries, heap, stacks), in bench-out/overhead-smaps-PHASE.txt
 #
 # nginx (one worker, JSON answers for /users/{id}) runs in a server network namespace; wrk
 # drives it from a client namespace over a veth pair. For each load mode (unpaced: as fast
@@ -15,7 +20,7 @@
 # are noisy: ratios are taken within a round, then the median over rounds. Reports per mode:
 # throughput and p99 of the app per phase, CPU per request of tcpdump and of the agent
 # (utime+stime from /proc over the wrk run / requests completed) and their ratio, the
-# agent's peak RSS (VmHWM), and kernel + queue drops (tcpdump's own count; the agent's
+# agent's peak RSS (VmHWM, per binary), and kernel + queue drops (tcpdump's own count; the agent's
 # metrics). Writes bench-out/overhead.md. Targets (issue 13): agent <= 4x tcpdump CPU per
 # request, throughput with the agent >= 0.97x with tcpdump, p99 added <= 0.3 ms paced,
 # RSS <= 64 MB, zero drops.
@@ -98,8 +103,52 @@ EOF
 # CPU seconds (user + system) of a process so far.
 cpu_s() { awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 
+# smaps_peak PID FILE: until PID exits, keeps in FILE its /proc/PID/smaps at the highest Rss
+# seen (sampled every 0.2 s).
+smaps_peak() {
+    local max=0 rss
+    while [ -d "/proc/$1" ]; do
+        rss=$(awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup" 2> /dev/null)
+        if [ -n "$rss" ] && [ "$rss" -gt "$max" ]; then
+            max=$rss
+            cat "/proc/$1/smaps" > "$2.tmp" 2> /dev/null && mv "$2.tmp" "$2"
+        fi
+        sleep 0.2
+    done
+}
+
+# agent_phase PHASE BINARY: one round's agent phase (PHASE is agent or base).
+agent_phase() {
+    local phase=$1 bin=$2 pid c0 c1 a b n h drops sp=
+    echo "$mode round $r/$ROUNDS: $phase $bin ..." >&2
+    # shellcheck disable=SC2086
+    e2e_bg_srv "$bin" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn ${AGENT_ARGS:-}
+    pid=$E2E_LAST_PID   # `ip netns exec` execs the agent: same pid
+    if [ -n "${SMAPS:-}" ]; then
+        smaps_peak "$pid" "$T/smaps-$phase-$mode$r.txt" &
+        sp=$!
+    fi
+    for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
+    e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
+    c0=$(cpu_s "$pid")
+    read -r a b n < <(run_wrk "$phase-$mode$r" "$mode")
+    sleep 1   # let the pipeline finish the tail (its CPU belongs to these requests)
+    c1=$(cpu_s "$pid")
+    e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
+    h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
+    # kernel + interface + queue drops
+    drops=$(python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" | awk '{print $2 + $3 + $4}')
+    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0}" >> "$T/rows.txt"
+    kill -TERM "$pid" 2> /dev/null
+    wait "$pid" 2> /dev/null
+    if [ -n "$sp" ]; then
+        wait "$sp" 2> /dev/null
+        [ -f "$T/smaps-$phase-$mode$r.txt" ] && python3 "$HERE/smaps_budget.py" "$T/smaps-$phase-$mode$r.txt" \
+            > "$OUT/overhead-smaps-$phase-$mode$r.txt"
+    fi
+}
+
 ROUNDS="${ROUNDS:-3}"
-HWM_KB=0
 : > "$T/rows.txt"
 for mode in $MODES; do
     for r in $(seq 1 "$ROUNDS"); do
@@ -119,25 +168,10 @@ for mode in $MODES; do
         td_drops=$(awk '/dropped by kernel/ {print $1}' "$T/tcpdump.err")
         echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0}" >> "$T/rows.txt"
 
-        echo "$mode round $r/$ROUNDS: apitap agent ..." >&2
-        e2e_bg_srv "$APITAP" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn
-        AGENT_PID=$E2E_LAST_PID   # `ip netns exec` execs the agent: same pid
-        for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
-        e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
-        c0=$(cpu_s "$AGENT_PID")
-        read -r a b n < <(run_wrk "agent-$mode$r" "$mode")
-        sleep 1   # let the pipeline finish the tail (its CPU belongs to these requests)
-        c1=$(cpu_s "$AGENT_PID")
-        e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
-        h=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2> /dev/null || echo 0)
-        [ "${h:-0}" -gt "$HWM_KB" ] && HWM_KB=$h
-        # kernel + interface + queue drops
-        drops=$(python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" | awk '{print $2 + $3 + $4}')
-        echo "$mode $r agent $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0}" >> "$T/rows.txt"
-        kill -TERM "$AGENT_PID" 2> /dev/null
-        wait "$AGENT_PID" 2> /dev/null
+        agent_phase agent "$APITAP"
+        [ -n "${APITAP_BASE:-}" ] && agent_phase base "$APITAP_BASE"
     done
 done
 cp "$T/rows.txt" "$OUT/overhead-rows.txt"
-python3 "$HERE/overhead_report.py" "$T/rows.txt" "$HWM_KB" "$DURATION" "$CONNS/$CONNS_PACED" "$RATE" \
-    "$("$APITAP" --version 2> /dev/null | head -1)" "$OUT/overhead.md"
+python3 "$HERE/overhead_report.py" "$T/rows.txt" "$DURATION" "$CONNS/$CONNS_PACED" "$RATE" \
+    "$("$APITAP" --version 2> /dev/null | head -1)${APITAP_BASE:+ (base: $APITAP_BASE)}" "$OUT/overhead.md"

@@ -4,7 +4,9 @@
 //! - **Opening**: `pcap_create` + settings + `pcap_activate` with a kernel ring buffer of
 //!   [`LiveConfig::buffer_size`] bytes (default 32 MiB, far above libpcap's 2 MiB, so a burst
 //!   or a pipeline pause does not drop in the kernel), a snaplen of [`LiveConfig::snaplen`]
-//!   bytes and nanosecond timestamps when the kernel offers them.
+//!   bytes and nanosecond timestamps when the kernel offers them. The ring is mapped into
+//!   the process and resident from the start: at the default it is half of the agent's RSS
+//!   (the budget is in `bench/RESULTS.md`, "Agent RSS").
 //! - **Ring layout, not immediate mode by default**: on Linux, libpcap's immediate mode
 //!   switches the ring to TPACKET_V2, whose slots are all snaplen-sized: a 32 MiB ring then
 //!   holds only ~128 packets at a 256 KiB snaplen (~512 on loopback), and a short pause of
