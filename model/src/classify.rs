@@ -341,7 +341,22 @@ pub fn classify_segment(s: &str) -> SegClass {
     classify_decoded(s)
 }
 
+/// Longest lowercase-letter word [`classify_decoded`] answers without its full checks:
+/// below every class that a string of `a`-`z` alone can have (hex and base64 tokens need
+/// 16 bytes; version, UUID, date, e-mail, prefixed id and every PII shape need a digit,
+/// separator or capital).
+const SHORT_WORD: usize = 15;
+
 fn classify_decoded(s: &str) -> SegClass {
+    let b = s.as_bytes();
+    // the common route word (`users`, `orders`): nothing below can match it
+    if b.len() <= SHORT_WORD && b.iter().all(u8::is_ascii_lowercase) {
+        return SegClass::Word;
+    }
+    classify_full(s)
+}
+
+fn classify_full(s: &str) -> SegClass {
     let b = s.as_bytes();
     if b.is_empty() {
         return SegClass::Word;
@@ -525,6 +540,38 @@ pub fn camel(s: &str, upper_first: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The short-word shortcut answers what the full checks answer: every lowercase word of
+    /// at most [`SHORT_WORD`] bytes is a `Word` for them too (hex-only letters, `e` first,
+    /// repeated letters and pseudo-random words), and one byte longer they may not be.
+    #[test]
+    fn short_words_need_no_full_check() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut words: Vec<String> = Vec::new();
+        for len in 0..=SHORT_WORD {
+            for alphabet in [&b"abcdefghijklmnopqrstuvwxyz"[..], b"abcdef", b"e", b"a"] {
+                for _ in 0..2_000 {
+                    let w: String = (0..len)
+                        .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+                        .collect();
+                    words.push(w);
+                }
+            }
+        }
+        for w in &words {
+            assert_eq!(classify_full(w), SegClass::Word, "{w}");
+            assert_eq!(classify_segment(w), SegClass::Word, "{w}");
+        }
+        // the bound is tight: 16 hex letters are a hash
+        assert_eq!(classify_full("deadbeefdeadbeef"), SegClass::Hex);
+        assert_eq!(classify_segment("deadbeefdeadbeef"), SegClass::Hex);
+    }
 
     #[test]
     fn segments() {

@@ -626,11 +626,12 @@ impl Endpoint {
         let r = self.resp.entry(status).or_default();
         r.n += 1;
         for (k, _) in &obs.response_headers {
-            if interesting_response_header(k)
-                && (k.len() > 2 && k.as_bytes()[..2].eq_ignore_ascii_case(b"x-")
-                    || k.eq_ignore_ascii_case("location")
-                    || k.eq_ignore_ascii_case("retry-after")
-                    || k.eq_ignore_ascii_case("link"))
+            // the cheap test first: most response headers are none of these
+            if (k.len() > 2 && k.as_bytes()[..2].eq_ignore_ascii_case(b"x-")
+                || k.eq_ignore_ascii_case("location")
+                || k.eq_ignore_ascii_case("retry-after")
+                || k.eq_ignore_ascii_case("link"))
+                && interesting_response_header(k)
             {
                 let mut buf = [0u8; 64];
                 let lk = lower(k, &mut buf);

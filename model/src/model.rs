@@ -35,6 +35,7 @@ use crate::schema::Ctx;
 use crate::valueflow::{Taken, ValueFlow};
 use crate::Observation;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
@@ -207,13 +208,26 @@ impl ServiceModel {
 /// A `Host` header value as evidence: lowercase, default port `:80` dropped; `None` unless
 /// it is hostname-shaped (letters, digits, `.-:[]`, at most 255 bytes).
 pub fn host_evidence(host: &str) -> Option<String> {
+    host_key(host).map(Cow::into_owned)
+}
+
+/// [`host_evidence`] without a copy when the value is already lowercase (the usual case):
+/// the learner looks the key up on every exchange and copies it only to insert it.
+fn host_key(host: &str) -> Option<Cow<'_, str>> {
     let h = host.trim();
     let h = h.strip_suffix(":80").unwrap_or(h);
-    (!h.is_empty()
+    let mut upper = false;
+    let ok = !h.is_empty()
         && h.len() <= 255
-        && h.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c)))
-    .then(|| h.to_ascii_lowercase())
+        && h.bytes().all(|c| {
+            upper |= c.is_ascii_uppercase();
+            c.is_ascii_alphanumeric() || b".-:[]".contains(&c)
+        });
+    match (ok, upper) {
+        (false, _) => None,
+        (true, false) => Some(Cow::Borrowed(h)),
+        (true, true) => Some(Cow::Owned(h.to_ascii_lowercase())),
+    }
 }
 
 /// Evidence of one source.
@@ -245,22 +259,53 @@ fn pins_of(cfg: &LearnConfig) -> Vec<Pin> {
 /// Split a request-target into (path, query).
 pub fn split_target(target: &str) -> Option<(&str, Option<&str>)> {
     let mut t = target;
-    for scheme in ["http://", "https://"] {
-        if t.len() >= scheme.len()
-            && t.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
-        {
-            let rest = &t[scheme.len()..];
-            t = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
-            break;
+    if !t.starts_with('/') {
+        for scheme in ["http://", "https://"] {
+            if t.len() >= scheme.len()
+                && t.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+            {
+                let rest = &t[scheme.len()..];
+                t = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+                break;
+            }
+        }
+        if !t.starts_with('/') {
+            return None;
         }
     }
-    if !t.starts_with('/') {
-        return None;
+    // one pass to the first `?` or `#` (a byte loop: targets are short, and this runs for
+    // every exchange); the query runs to the first `#` after the `?`
+    let b = t.as_bytes();
+    let Some(i) = b.iter().position(|&c| c == b'?' || c == b'#') else {
+        return Some((t, None));
+    };
+    let path = t.get(..i)?;
+    if b.get(i) == Some(&b'#') {
+        return Some((path, None));
     }
-    let t = t.split('#').next().unwrap_or(t);
-    Some(match t.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (t, None),
+    let rest = t.get(i + 1..)?;
+    let query = match rest.as_bytes().iter().position(|&c| c == b'#') {
+        Some(j) => rest.get(..j)?,
+        None => rest,
+    };
+    Some((path, Some(query)))
+}
+
+/// The non-empty `/`-separated segments of `path` (a byte loop: cheaper than
+/// `split('/')` for the short paths every exchange carries).
+pub fn path_segments(path: &str) -> impl Iterator<Item = &str> + '_ {
+    let mut rest = path;
+    std::iter::from_fn(move || {
+        let b = rest.as_bytes();
+        let start = b.iter().position(|&c| c != b'/')?;
+        let len = b
+            .get(start..)?
+            .iter()
+            .position(|&c| c == b'/')
+            .unwrap_or(b.len() - start);
+        let seg = rest.get(start..start + len)?;
+        rest = rest.get(start + len..).unwrap_or("");
+        Some(seg)
     })
 }
 
@@ -302,7 +347,7 @@ impl SourceModel {
         }
         let mut segs: [&str; MAX_SEGMENTS] = [""; MAX_SEGMENTS];
         let mut n = 0;
-        for s in path.split('/').filter(|s| !s.is_empty()) {
+        for s in path_segments(path) {
             if n == MAX_SEGMENTS {
                 self.stats.too_deep += 1;
                 return None;
@@ -330,12 +375,12 @@ impl SourceModel {
         if let Some(h) = obs
             .request_header("host")
             .or_else(|| obs.request_header(":authority"))
-            .and_then(host_evidence)
+            .and_then(host_key)
         {
-            if let Some(c) = svc.hosts.get_mut(h.as_str()) {
+            if let Some(c) = svc.hosts.get_mut(&*h) {
                 *c += 1;
             } else if svc.hosts.len() < MAX_HOSTS {
-                svc.hosts.insert(h, 1);
+                svc.hosts.insert(h.into_owned(), 1);
             } else {
                 svc.host_overflow += 1;
             }
@@ -649,5 +694,75 @@ impl ApiModel {
         }
         let f: ModelFile = serde_json::from_value(v).map_err(ModelError::Json)?;
         Ok(ApiModel { sources: f.sources })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The split as it was written before the byte loops (`split('#')`, `split_once('?')`,
+    /// `split('/')`): the reference the faster one must match.
+    fn split_reference(target: &str) -> Option<(&str, Option<&str>, Vec<&str>)> {
+        let mut t = target;
+        for scheme in ["http://", "https://"] {
+            if t.len() >= scheme.len()
+                && t.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+            {
+                let rest = &t[scheme.len()..];
+                t = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+                break;
+            }
+        }
+        if !t.starts_with('/') {
+            return None;
+        }
+        let t = t.split('#').next().unwrap_or(t);
+        let (p, q) = match t.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (t, None),
+        };
+        Some((p, q, p.split('/').filter(|s| !s.is_empty()).collect()))
+    }
+
+    #[test]
+    fn split_target_matches_the_reference() {
+        let parts = [
+            "", "/", "//", "a", "é", "?", "#", "&", "=", "x=1", "users", "42", "HTTP://",
+            "https://", "h:80", "%2F", "ü/",
+        ];
+        let mut n = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for t in [
+                        format!("{a}{b}{c}"),
+                        format!("/{a}/{b}{c}"),
+                        format!("http://{a}/{b}?{c}"),
+                    ] {
+                        let got = split_target(&t)
+                            .map(|(p, q)| (p, q, path_segments(p).collect::<Vec<_>>()));
+                        assert_eq!(got, split_reference(&t), "{t:?}");
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 10_000);
+    }
+
+    #[test]
+    fn host_keys() {
+        assert_eq!(host_evidence("API.test:80").as_deref(), Some("api.test"));
+        assert_eq!(
+            host_evidence(" api.test:8080 ").as_deref(),
+            Some("api.test:8080")
+        );
+        assert!(matches!(
+            host_key("api.test"),
+            Some(Cow::Borrowed("api.test"))
+        ));
+        assert_eq!(host_evidence("a b"), None);
+        assert_eq!(host_evidence(""), None);
     }
 }

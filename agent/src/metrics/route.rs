@@ -121,7 +121,7 @@ impl RouteTable {
         let mut segs: [&str; apitap_model::paths::MAX_SEGMENTS] =
             [""; apitap_model::paths::MAX_SEGMENTS];
         let mut n = 0;
-        for s in path.split('/').filter(|s| !s.is_empty()) {
+        for s in apitap_model::model::path_segments(path) {
             *segs.get_mut(n)? = s;
             n += 1;
         }
