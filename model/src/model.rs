@@ -356,6 +356,9 @@ impl SourceModel {
             n += 1;
         }
         let svc_key = cfg.service.as_deref().unwrap_or(obs.service.as_str());
+        // all services' nodes (a sum over at most MAX_SERVICES, usually one or two; a
+        // service created below has none yet)
+        let total: u64 = self.services.values().map(|s| s.nodes).sum();
         if !self.services.contains_key(svc_key) {
             if self.services.len() >= MAX_SERVICES {
                 self.stats.service_overflow += 1;
@@ -400,20 +403,16 @@ impl SourceModel {
                 }
                 svc.grpc.insert(path.to_string(), Endpoint::default());
             }
-            if let Some(ep) = svc.grpc.get_mut(path) {
-                ep.observe(obs, query, ctx, inspect, (None, None));
-                self.stats.observed += 1;
-            }
-            return self.services.get(svc_key)?.grpc.get(path);
+            let ep = svc.grpc.get_mut(path)?;
+            ep.observe(obs, query, ctx, inspect, (None, None));
+            self.stats.observed += 1;
+            return Some(ep);
         }
         // value flow takes its values from the schema's walk of the bodies it reads (one
         // parse per body), or walks them itself after routing when the schema did not
         let (want_req, want_resp) = crate::valueflow::wanted(obs);
         let mut req_flow = want_req.then(Taken::default);
         let mut resp_flow = want_resp.then(Taken::default);
-        // all services' nodes (a sum over at most MAX_SERVICES, usually one or two)
-        let total: u64 = self.services.values().map(|s| s.nodes).sum();
-        let svc = self.services.get_mut(svc_key)?;
         // nodes of the other services
         let others = total.saturating_sub(svc.nodes);
         let left = |svc: &ServiceModel| {
