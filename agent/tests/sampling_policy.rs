@@ -60,12 +60,13 @@ fn learn(n: usize, all: bool) -> Learner {
             body_len: b.len() as u64,
             ..Default::default()
         };
-        let (kr, ks) = match &gate {
+        let (kr, ks, gate_key) = match &gate {
             Some(g) => {
-                let kr = g.0.request(server, &req);
-                (kr, g.0.response(server, Some(&req), kr, &resp))
+                let q = g.0.request(server, &req);
+                let ks = g.0.response(server, Some(&req), Some(q.key), q.keep, &resp);
+                (q.keep, ks, Some(q.key))
             }
-            None => (true, true),
+            None => (true, true, None),
         };
         req.body = kr.then(Vec::new);
         resp.body = ks.then_some(b);
@@ -78,6 +79,7 @@ fn learn(n: usize, all: bool) -> Learner {
             response: Some(resp),
             flags: Vec::new(),
             stream_id: None,
+            gate_key,
         });
     }
     l

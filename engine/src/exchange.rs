@@ -114,6 +114,9 @@ pub struct Exchange {
     pub flags: Vec<Flag>,
     /// The HTTP/2 stream the exchange was carried on (`None` for HTTP/1.x).
     pub stream_id: Option<u32>,
+    /// The body gate's key for this exchange ([`crate::http::Gated::key`]; `None` when no
+    /// gate was asked at its request head), so its consumer need not compute it again.
+    pub gate_key: Option<u64>,
 }
 
 impl Exchange {

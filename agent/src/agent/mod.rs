@@ -511,7 +511,9 @@ impl Run {
             };
             // the PII classes come from the learner's own pass over the values (bodies
             // the sampler skipped are not among them)
-            let pii = self.learner.learn_observation(server, taken.inspect, &obs);
+            let pii = self
+                .learner
+                .learn_observation(server, taken.inspect, taken.gate_key, &obs);
             self.exchanges += 1;
             self.dirty = true;
             // The model keys the service by `--service` when it is set (LearnConfig::service),

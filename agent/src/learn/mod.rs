@@ -100,6 +100,9 @@ pub struct Taken {
     pub request_wire_len: u64,
     /// Response body length on the wire (0 without a response).
     pub response_wire_len: u64,
+    /// The body gate's key for the exchange ([`Exchange::gate_key`]): for
+    /// [`Learner::learn_observation`].
+    pub gate_key: Option<u64>,
 }
 
 /// [`observation`] by moving the request and response out of `ex` (no copy of headers or
@@ -118,6 +121,7 @@ pub fn into_observation(ex: Exchange, server: &str) -> Option<(Observation, Take
         },
         request_wire_len: req.wire_len,
         response_wire_len: resp.as_ref().map_or(0, |r| r.wire_len),
+        gate_key: ex.gate_key,
     };
     let truncated =
         |body: &Option<Vec<u8>>, len: u64| body.as_ref().is_some_and(|b| (b.len() as u64) < len);
@@ -238,16 +242,18 @@ impl Learner {
             request: ex.request.as_ref().is_none_or(|r| r.body.is_some()),
             response: ex.response.as_ref().is_none_or(|r| r.body.is_some()),
         };
-        self.learn_observation(ex.server, inspect, obs)
+        self.learn_observation(ex.server, inspect, ex.gate_key, obs)
     }
 
     /// [`Learner::learn_exchange`] for an exchange already moved into `obs`
-    /// ([`into_observation`]): `server` is its server socket and `inspect` which of its
-    /// bodies the pipeline kept ([`Taken::inspect`]).
+    /// ([`into_observation`]): `server` is its server socket, `inspect` which of its
+    /// bodies the pipeline kept ([`Taken::inspect`]) and `gate_key` the sampler's key the
+    /// pipeline carried with it ([`Taken::gate_key`]; computed again when `None`).
     pub fn learn_observation(
         &mut self,
         server: std::net::SocketAddr,
         inspect: Inspect,
+        gate_key: Option<u64>,
         obs: &Observation,
     ) -> apitap_model::pii::ClassSet {
         let Some(sampler) = self.sampler.clone() else {
@@ -264,9 +270,9 @@ impl Learner {
             .map(sample::body_evidence);
         self.after_observe();
         if let Some(evidence) = evidence {
-            sampler
-                .borrow_mut()
-                .learned(server, &obs.method, &obs.target, evidence);
+            let mut s = sampler.borrow_mut();
+            let key = gate_key.unwrap_or_else(|| s.key(server, &obs.method, &obs.target));
+            s.learned(key, evidence);
         }
         pii
     }
@@ -338,6 +344,7 @@ mod tests {
             response: resp,
             flags: Vec::new(),
             stream_id: None,
+            gate_key: None,
         };
         let resp = Response {
             status: Some(201),

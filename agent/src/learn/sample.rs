@@ -40,7 +40,7 @@
 //! - Skipped bodies are never copied nor decompressed (the engine only counts their wire
 //!   bytes); the model counts them ([`apitap_model::Inspect`]) so coverage stays honest.
 
-use apitap_engine::http::{BodyGate, Request, Response};
+use apitap_engine::http::{BodyGate, Gated, Request, Response};
 use apitap_model::endpoint::Endpoint;
 use apitap_model::schema::SchemaNode;
 use std::cell::RefCell;
@@ -212,8 +212,9 @@ impl Sampler {
         keep
     }
 
-    /// At a request head: inspect this exchange?
-    pub fn request(&mut self, server: SocketAddr, req: &Request) -> bool {
+    /// At a request head: inspect this exchange? Also gives its endpoint key
+    /// ([`Sampler::key`]), for [`Sampler::response`] and [`Sampler::learned`].
+    pub fn request(&mut self, server: SocketAddr, req: &Request) -> Gated {
         let key = self.key(server, &req.method, &req.uri);
         let media = media_hash(&req.headers);
         let st = self.state(key);
@@ -225,14 +226,19 @@ impl Sampler {
             st.countdown -= 1;
             false
         };
-        self.count(keep)
+        Gated {
+            keep: self.count(keep),
+            key,
+        }
     }
 
-    /// At a response head: inspect its body?
+    /// At a response head: inspect its body? `key`: what [`Sampler::request`] gave for
+    /// `req` (computed again when `None`).
     pub fn response(
         &mut self,
         server: SocketAddr,
         req: Option<&Request>,
+        key: Option<u64>,
         req_kept: bool,
         resp: &Response,
     ) -> bool {
@@ -240,7 +246,7 @@ impl Sampler {
             // an unpaired response is not learned (no method, no path)
             return self.count(false);
         };
-        let key = self.key(server, &req.method, &req.uri);
+        let key = key.unwrap_or_else(|| self.key(server, &req.method, &req.uri));
         let pair = fnv_bytes(
             media_hash(&resp.headers),
             &resp.status.unwrap_or(0).to_be_bytes(),
@@ -250,10 +256,9 @@ impl Sampler {
         self.count(req_kept || new_pair || error)
     }
 
-    /// After an inspected exchange was learned: `evidence` is its endpoint's
-    /// [`body_evidence`] now.
-    pub fn learned(&mut self, server: SocketAddr, method: &str, uri: &str, evidence: u64) {
-        let key = self.key(server, method, uri);
+    /// After an inspected exchange was learned: `key` is its endpoint key
+    /// ([`Sampler::key`]) and `evidence` the endpoint's [`body_evidence`] now.
+    pub fn learned(&mut self, key: u64, evidence: u64) {
         let st = self.state(key);
         if st.shape != evidence {
             st.shape = evidence;
@@ -313,7 +318,7 @@ fn enum_milestones(node: &SchemaNode, h: &mut u64) {
 pub struct SamplerGate(pub Rc<RefCell<Sampler>>);
 
 impl BodyGate for SamplerGate {
-    fn request(&self, server: SocketAddr, req: &Request) -> bool {
+    fn request(&self, server: SocketAddr, req: &Request) -> Gated {
         self.0.borrow_mut().request(server, req)
     }
 
@@ -321,10 +326,13 @@ impl BodyGate for SamplerGate {
         &self,
         server: SocketAddr,
         req: Option<&Request>,
+        key: Option<u64>,
         req_kept: bool,
         resp: &Response,
     ) -> bool {
-        self.0.borrow_mut().response(server, req, req_kept, resp)
+        self.0
+            .borrow_mut()
+            .response(server, req, key, req_kept, resp)
     }
 }
 
@@ -356,13 +364,20 @@ mod tests {
         let n = 4000u32;
         for i in 0..n {
             let r = req(&format!("/users/{i}"));
-            let k = s.request(server, &r);
-            let kr = s.response(server, Some(&r), k, &resp(200, "application/json"));
+            let g = s.request(server, &r);
+            let k = g.keep;
+            let kr = s.response(
+                server,
+                Some(&r),
+                Some(g.key),
+                k,
+                &resp(200, "application/json"),
+            );
             if k {
                 kept.push(i);
                 // nothing new after the first exchange, something new from 3000 on
                 let shape = if i >= 3000 { 2 } else { 1 };
-                s.learned(server, "GET", &r.uri, shape);
+                s.learned(g.key, shape);
             }
             assert_eq!(kr, k || i == 0, "response follows the request at {i}");
         }
@@ -403,14 +418,25 @@ mod tests {
         );
         // same key for every id; a new status is always inspected
         let r = req("/users/99999");
-        let k = s.request(server, &r);
-        assert!(s.response(server, Some(&r), k, &resp(404, "application/json")));
+        let g = s.request(server, &r);
+        assert_eq!(
+            g.key,
+            s.key(server, "GET", "/users/1"),
+            "one key per endpoint"
+        );
+        assert!(s.response(
+            server,
+            Some(&r),
+            None,
+            g.keep,
+            &resp(404, "application/json")
+        ));
         // a new endpoint is always inspected
-        assert!(s.request(server, &req("/orders")));
+        assert!(s.request(server, &req("/orders")).keep);
         // decisions depend on the traffic only: a second sampler decides the same
         let mut t = Sampler::new(None);
         let again: Vec<bool> = (0..200u32)
-            .map(|i| t.request(server, &req(&format!("/users/{i}"))))
+            .map(|i| t.request(server, &req(&format!("/users/{i}"))).keep)
             .collect();
         assert!(again.iter().all(|&k| k), "no feedback, no back-off");
     }

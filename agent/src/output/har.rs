@@ -236,6 +236,7 @@ mod tests {
             }),
             flags: vec![],
             stream_id: None,
+            gate_key: None,
         }
     }
 

@@ -152,6 +152,7 @@ mod tests {
             response: None,
             flags: vec![],
             stream_id: None,
+            gate_key: None,
         })
     }
 

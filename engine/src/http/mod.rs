@@ -36,18 +36,32 @@ use std::rc::Rc;
 /// Called in traffic order on the pipeline's thread, so a deterministic gate gives
 /// deterministic decisions.
 pub trait BodyGate {
-    /// At a request head: keep this request's body? `server` is the server socket.
-    fn request(&self, server: SocketAddr, req: &Request) -> bool;
+    /// At a request head: keep this request's body? `server` is the server socket. The
+    /// answer carries the gate's key for the exchange (what it decides by, computed once):
+    /// the connection keeps it with the request, hands it back at the response and puts it
+    /// in the [`Exchange`] ([`Exchange::gate_key`]).
+    fn request(&self, server: SocketAddr, req: &Request) -> Gated;
     /// At a final response head: keep this response's body? `req` is the request it
-    /// answers (`None` for an unpaired response), `req_kept` whether that request's body
-    /// was kept.
+    /// answers (`None` for an unpaired response), `key` the key [`BodyGate::request`] gave
+    /// for it (`None` when the gate was not asked at its head), `req_kept` whether that
+    /// request's body was kept.
     fn response(
         &self,
         server: SocketAddr,
         req: Option<&Request>,
+        key: Option<u64>,
         req_kept: bool,
         resp: &Response,
     ) -> bool;
+}
+
+/// A [`BodyGate`]'s answer at a request head.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Gated {
+    /// Keep the request's body.
+    pub keep: bool,
+    /// The gate's key for the exchange (opaque to the engine).
+    pub key: u64,
 }
 
 /// A shared [`BodyGate`] (the pipeline hands one to every connection).

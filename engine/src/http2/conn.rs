@@ -742,6 +742,7 @@ impl H2Conn {
             request,
             response,
             flags,
+            gate_key: None,
         })));
     }
 

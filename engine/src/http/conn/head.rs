@@ -287,12 +287,13 @@ impl HttpConn {
         let Some(q) = e.request.as_mut() else {
             return true;
         };
-        let keep = gate.0.request(server, q);
-        if !keep {
+        let g = gate.0.request(server, q);
+        if !g.keep {
             q.body = None;
         }
-        e.req_kept = keep;
-        keep
+        e.req_kept = g.keep;
+        e.gate_key = Some(g.key);
+        g.keep
     }
 
     /// Asks the body gate about the response of exchange `idx`.
@@ -307,7 +308,9 @@ impl HttpConn {
         let Some(p) = e.response.as_ref() else {
             return true;
         };
-        let keep = gate.0.response(server, e.request.as_ref(), e.req_kept, p);
+        let keep = gate
+            .0
+            .response(server, e.request.as_ref(), e.gate_key, e.req_kept, p);
         if !keep {
             if let Some(p) = e.response.as_mut() {
                 p.body = None;

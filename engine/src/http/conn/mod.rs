@@ -183,6 +183,8 @@ struct Entry {
     resp_lost: bool,
     /// The request's body was kept (not skipped by the body gate).
     req_kept: bool,
+    /// The body gate's key for this exchange, once asked at the request head.
+    gate_key: Option<u64>,
     flags: u16,
 }
 

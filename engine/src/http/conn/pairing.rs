@@ -34,6 +34,7 @@ impl HttpConn {
             resp_done: false,
             resp_lost: false,
             req_kept: true,
+            gate_key: None,
             flags: 0,
         });
         let conn_id = self.info.id;
@@ -106,6 +107,7 @@ impl HttpConn {
             response: e.response,
             flags,
             stream_id: None,
+            gate_key: e.gate_key,
         })));
     }
 }
