@@ -112,6 +112,15 @@ pub fn is_date_time(s: &str) -> bool {
         && is_time(&s[11..])
 }
 
+/// Could `b` be an IPv6 address at all: a `:` and only the bytes
+/// [`std::net::Ipv6Addr`]'s parser accepts (hex digits, `:`, `.` of an embedded IPv4), so
+/// the parse is tried only then.
+pub fn ipv6_chars(b: &[u8]) -> bool {
+    b.contains(&b':')
+        && b.iter()
+            .all(|c| c.is_ascii_hexdigit() || *c == b':' || *c == b'.')
+}
+
 /// A plausible e-mail address.
 pub fn is_email(s: &str) -> bool {
     if s.len() > 254 || s.len() < 5 {
@@ -201,7 +210,7 @@ pub fn string_format(s: &str) -> StrFormat {
     if b.contains(&b'@') && is_email(s) {
         return StrFormat::Email;
     }
-    if b.contains(&b':') && b.len() >= 2 && s.parse::<std::net::Ipv6Addr>().is_ok() {
+    if b.len() >= 2 && ipv6_chars(b) && s.parse::<std::net::Ipv6Addr>().is_ok() {
         return StrFormat::Ipv6;
     }
     if is_base64(s) {

@@ -245,11 +245,22 @@ pub fn is_ip(s: &str) -> bool {
     if b.contains(&b'.') && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
         return s.parse::<std::net::Ipv4Addr>().is_ok();
     }
-    b.contains(&b':') && s.parse::<std::net::Ipv6Addr>().is_ok()
+    crate::classify::ipv6_chars(b) && s.parse::<std::net::Ipv6Addr>().is_ok()
 }
 
 /// A credential recognisable by its value alone.
 pub fn is_credential(s: &str) -> bool {
+    // every scheme and prefix below starts with one of these bytes (a cheap rejection of
+    // most values before the comparisons)
+    let starts = s.as_bytes().first().is_some_and(|c| {
+        matches!(
+            c,
+            b'b' | b'B' | b't' | b'T' | b'd' | b'D' | b'A' | b'g' | b'x' | b's' | b'r'
+        )
+    });
+    if !starts {
+        return has_pem_header(s.as_bytes());
+    }
     const SCHEMES: [&str; 4] = ["bearer ", "basic ", "token ", "digest "];
     if SCHEMES.iter().any(|p| {
         s.len() > p.len() + 3 && s.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p))
@@ -276,7 +287,23 @@ pub fn is_credential(s: &str) -> bool {
     PREFIXES
         .iter()
         .any(|p| s.starts_with(p) && s.len() >= p.len() + 10)
-        || s.contains("-----BEGIN")
+        || has_pem_header(s.as_bytes())
+}
+
+/// Does `b` contain `-----BEGIN` (a PEM block)? Looks only where a `-` is.
+fn has_pem_header(b: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(p) = b
+        .get(from..)
+        .and_then(|r| r.iter().position(|&c| c == b'-'))
+    {
+        let at = from + p;
+        if b.get(at..at + 10) == Some(b"-----BEGIN".as_slice()) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// The PII class of a value's shape, if any. Cheap for ordinary words.

@@ -307,6 +307,58 @@ fn enum_key_ok(key: &str) -> bool {
     category_key(key) && !is_secret_key(key)
 }
 
+/// Keys of at most this many bytes have their [`enum_key_ok`] answer remembered.
+const KEY_MEMO_LEN: usize = 32;
+/// Slots of the [`enum_key_ok`] memo.
+const KEY_MEMO_SLOTS: usize = 64;
+
+/// One remembered [`enum_key_ok`] answer: the key's bytes, its length, the answer.
+type KeyMemoSlot = ([u8; KEY_MEMO_LEN], u8, bool);
+
+thread_local! {
+    /// [`enum_key_ok`] answers by key (direct-mapped on the key's hash, exact key compared,
+    /// so the answer is always the function's). The question is asked for every string
+    /// while an enum is possible at its position, by a few keys over and over (`status`,
+    /// `currency`); splitting the key into words and matching the secret-key lists each
+    /// time cost more than the rest of the string's inference. Bounded: 64 short keys.
+    static KEY_MEMO: std::cell::RefCell<[KeyMemoSlot; KEY_MEMO_SLOTS]> =
+        const { std::cell::RefCell::new([([0; KEY_MEMO_LEN], u8::MAX, false); KEY_MEMO_SLOTS]) };
+}
+
+/// [`enum_key_ok`], remembered for short keys.
+fn enum_key_ok_memo(key: &str) -> bool {
+    let b = key.as_bytes();
+    if b.len() > KEY_MEMO_LEN {
+        return enum_key_ok(key);
+    }
+    let slot = (fnv(key) % KEY_MEMO_SLOTS as u64) as usize;
+    let hit = KEY_MEMO.with(|m| {
+        let m = m.try_borrow().ok()?;
+        m.get(slot).and_then(|(k, len, ok)| {
+            (usize::from(*len) == b.len() && k.get(..b.len()) == Some(b)).then_some(*ok)
+        })
+    });
+    if let Some(ok) = hit {
+        return ok;
+    }
+    let ok = enum_key_ok(key);
+    KEY_MEMO.with(|m| {
+        if let Some(e) = m
+            .try_borrow_mut()
+            .ok()
+            .as_deref_mut()
+            .and_then(|m| m.get_mut(slot))
+        {
+            let mut k = [0; KEY_MEMO_LEN];
+            if let Some(d) = k.get_mut(..b.len()) {
+                d.copy_from_slice(b);
+            }
+            *e = (k, b.len() as u8, ok);
+        }
+    });
+    ok
+}
+
 fn example_min(slot: &mut Option<Value>, v: Value) {
     match slot {
         Some(cur) => {
@@ -355,7 +407,7 @@ impl SchemaNode {
             return;
         }
         // the key test is the costly one: only while the enum is still possible
-        if f != StrFormat::None || !enum_token(s) || !enum_key_ok(key) {
+        if f != StrFormat::None || !enum_token(s) || !enum_key_ok_memo(key) {
             self.kill_enum();
             return;
         }
@@ -1078,27 +1130,48 @@ impl<'de> Visitor<'de> for Observe<'_> {
             // common case: a record with known properties, streamed
             loop {
                 let k: &str = &key;
-                let target: &mut SchemaNode =
-                    if node.props.contains_key(k) || node.props.len() < MAX_PROPS {
-                        if !node.props.contains_key(k) {
-                            node.props.insert(k.to_owned(), SchemaNode::default());
-                        }
-                        match node.props.get_mut(k) {
-                            Some(p) => p,
-                            None => return Err(de::Error::custom("schema: lost property")),
-                        }
-                    } else {
+                // one lookup for a known property (its borrow ends in its arm)
+                let room = node.props.len() < MAX_PROPS;
+                let target: Option<&mut SchemaNode> = match node.props.get_mut(k) {
+                    Some(p) => {
+                        map.next_value_seed(Observe {
+                            node: p,
+                            key: k,
+                            ctx,
+                            depth: depth + 1,
+                            item: false,
+                            flow: flow.as_deref_mut(),
+                        })?;
+                        None
+                    }
+                    None if room => {
+                        let mut p = SchemaNode::default();
+                        map.next_value_seed(Observe {
+                            node: &mut p,
+                            key: k,
+                            ctx,
+                            depth: depth + 1,
+                            item: false,
+                            flow: flow.as_deref_mut(),
+                        })?;
+                        node.props.insert(k.to_owned(), p);
+                        None
+                    }
+                    None => {
                         node.overflow = true;
-                        node.additional.get_or_insert_with(Default::default)
-                    };
-                map.next_value_seed(Observe {
-                    node: target,
-                    key: k,
-                    ctx,
-                    depth: depth + 1,
-                    item: false,
-                    flow: flow.as_deref_mut(),
-                })?;
+                        Some(node.additional.get_or_insert_with(Default::default))
+                    }
+                };
+                if let Some(add) = target {
+                    map.next_value_seed(Observe {
+                        node: add,
+                        key: k,
+                        ctx,
+                        depth: depth + 1,
+                        item: false,
+                        flow: flow.as_deref_mut(),
+                    })?;
+                }
                 match map.next_key_seed(KeySeed)? {
                     Some(k) => key = k,
                     None => return Ok(()),
