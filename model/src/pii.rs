@@ -417,6 +417,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fast_rejections_keep_the_answers() {
+        assert!(is_credential("x -----BEGIN RSA PRIVATE KEY----- abc"));
+        assert!(is_credential("-----BEGIN CERTIFICATE-----"));
+        assert!(!is_credential("2024-01-01 ----BEGIN"));
+        assert!(is_credential("Bearer abcdef") && is_credential("sk_live_0123456789ab"));
+        assert!(!is_credential("Sk_live_0123456789ab"));
+        assert!(is_ip("fe80::1") && is_ip("::ffff:192.0.2.1") && is_ip("2001:DB8::1"));
+        assert!(!is_ip("deadbeef") && !is_ip("2024-01-01T00:00:00Z") && !is_ip("fe80::1%eth0"));
+    }
+
+    #[test]
     fn classes() {
         let c = |s| classify_value(s).map(PiiClass::name);
         assert_eq!(c("ann.lee@example.com"), Some("email"));

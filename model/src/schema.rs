@@ -1525,6 +1525,38 @@ mod tests {
     }
 
     #[test]
+    fn key_memo_answers_as_the_key_test() {
+        let keys = [
+            "status",
+            "Status",
+            "order_status",
+            "statuses",
+            "name",
+            "type",
+            "token_type",
+            "passwordType",
+            "currency",
+            "",
+            "x",
+            "kind",
+            "api_key_kind",
+            "accountType",
+            "a_very_long_key_name_that_is_not_remembered_status",
+        ];
+        // twice round, many more keys than slots: misses, hits and evictions
+        for round in 0..2 {
+            for i in 0..200 {
+                let k = format!("k{i}_status");
+                assert_eq!(enum_key_ok_memo(&k), enum_key_ok(&k), "{k} round {round}");
+            }
+            for k in keys {
+                assert_eq!(enum_key_ok_memo(k), enum_key_ok(k), "{k} round {round}");
+            }
+        }
+        assert!(enum_key_ok_memo("status") && !enum_key_ok_memo("token_type"));
+    }
+
+    #[test]
     fn broken_json_changes_nothing() {
         let mut n = SchemaNode::default();
         assert!(n.observe_json_bytes(br#"{"a":[1,2,{"b":true}]}"#, ctx(), None));
