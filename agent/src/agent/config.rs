@@ -12,6 +12,9 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::path::PathBuf;
 
+/// Most fanout members (capture + pipeline threads) per interface.
+pub const MAX_FANOUT: usize = 64;
+
 /// `apitap agent` settings (the binary's flags, their environment variables, a config file).
 /// Every field is optional so that a config file can fill what the
 /// command line and environment leave out; [`AgentSettings::resolve`] applies the defaults.
@@ -58,6 +61,11 @@ pub struct AgentSettings {
     /// [default: 32].
     #[serde(default)]
     pub queue_batches: Option<usize>,
+    /// Capture fanout: N capture and pipeline threads per interface, the kernel handing each
+    /// TCP connection to one of them by flow hash (PACKET_FANOUT); their models and metrics
+    /// merge. For nodes with spare cores; `buffer_mib` is split among them [default: 1].
+    #[serde(default)]
+    pub fanout: Option<usize>,
     /// Max TCP connections tracked [default: 65536].
     #[serde(default)]
     pub max_flows: Option<usize>,
@@ -117,8 +125,11 @@ pub struct AgentConfig {
     pub model_out: Option<PathBuf>,
     /// Source id for the model.
     pub source_id: String,
-    /// Queue capacity, in batches.
+    /// Queue capacity, in batches (per pipeline thread).
     pub queue_batches: usize,
+    /// Pipeline threads, each fed by one member of a PACKET_FANOUT group per interface (1: no
+    /// fanout). Each member's kernel ring is `capture.buffer_size` / `fanout`.
+    pub fanout: usize,
     /// Batching of the capture threads.
     pub batch: BatchPolicy,
     /// Pipeline settings.
@@ -149,6 +160,7 @@ impl AgentSettings {
             snaplen,
             buffer_mib,
             queue_batches,
+            fanout,
             max_flows,
             idle_timeout,
             body_cap,
@@ -197,6 +209,10 @@ impl AgentSettings {
         if !(interval.is_finite() && interval > 0.0) {
             anyhow::bail!("snapshot interval must be a positive number of seconds");
         }
+        let fanout = a.fanout.unwrap_or(1);
+        if !(1..=MAX_FANOUT).contains(&fanout) {
+            anyhow::bail!("fanout must be between 1 and {MAX_FANOUT}");
+        }
         let snaplen = a.snaplen.unwrap_or(262_144);
         if snaplen < 64 {
             anyhow::bail!("snaplen must be at least 64 bytes");
@@ -218,6 +234,7 @@ impl AgentSettings {
             model_out: a.model_out.clone(),
             source_id,
             queue_batches: a.queue_batches.unwrap_or(32).max(1),
+            fanout,
             batch: BatchPolicy::default(),
             pipeline,
             learn: {

@@ -16,6 +16,12 @@
 //! - the **admin server** and signal handling run on a small tokio runtime (see `apitap
 //!   agent` in the CLI).
 //!
+//! With `--fanout N` (off by default), each interface has N capture threads in one
+//! PACKET_FANOUT group and there are N pipeline threads, member k of every interface feeding
+//! pipeline k: a connection is reassembled, parsed and learned by one pipeline, the N models
+//! are summed when published and at stop, the metrics and health figures aggregated (see
+//! `agent/src/agent/fanout.rs` and the capture module's fanout policy).
+//!
 //! Routes for metrics: an exchange's route is looked up in the route table of the latest
 //! snapshot. An exchange whose path the snapshot cannot route yet (a new endpoint) waits in
 //! a bounded pending list (10,000 exchanges; beyond that it is recorded as `_other`) and the
@@ -39,6 +45,7 @@
 //! snapshot and returns the final model, which is written to `--model-out` if given.
 
 pub mod config;
+mod fanout;
 
 pub use config::{AgentConfig, AgentSettings};
 
@@ -212,7 +219,7 @@ impl Shared {
 pub struct Agent {
     shared: Arc<Shared>,
     captures: Vec<JoinHandle<()>>,
-    pipeline: Option<JoinHandle<ApiModel>>,
+    pipelines: Vec<JoinHandle<ApiModel>>,
     model_out: Option<std::path::PathBuf>,
 }
 
@@ -248,102 +255,169 @@ impl Agent {
             anyhow::bail!("no network interface is up to capture on");
         }
         let shared = Arc::new(Shared::new(&cfg));
-        let (tx, rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches);
-        let (pool_tx, pool_rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches + 16);
-        let pool_rx = Arc::new(Mutex::new(pool_rx));
-        let mut captures = Vec::new();
+        // One queue, pool and pipeline thread per fanout member (one without fanout).
+        let n = cfg.fanout.max(1);
+        let mut txs = Vec::new();
+        let mut rxs = Vec::new();
+        for _ in 0..n {
+            let (tx, rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches);
+            let (pool_tx, pool_rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches + 16);
+            txs.push((tx, Arc::new(Mutex::new(pool_rx))));
+            rxs.push((rx, pool_tx));
+        }
+        let mut captures: Vec<JoinHandle<()>> = Vec::new();
+        // Each capture thread waits for the go (with the time its fanout group was complete)
+        // once every capture is open.
+        let mut gos: Vec<mpsc::Sender<Option<Timestamp>>> = Vec::new();
         let mut counters = Vec::new();
         let mut errors = Vec::new();
-        for name in names {
+        'ifaces: for name in names {
             let mut lc = cfg.capture.clone();
             lc.interface = name.clone();
-            let (open_tx, open_rx) = mpsc::channel::<Result<(), live::LiveError>>();
+            if n > 1 {
+                // the interface's ring is split among its members
+                lc.buffer_size = (lc.buffer_size / n as i32).max(4 << 20).min(lc.buffer_size);
+            }
             let c = Arc::new(IfaceCounters::new(&name));
             let idx = counters.len();
-            let thread_c = Arc::clone(&c);
-            let thread_tx = tx.clone();
-            let thread_shared = Arc::clone(&shared);
-            let netns = cfg.netns.clone();
-            let pool = Arc::clone(&pool_rx);
-            let policy = cfg.batch;
-            let h = std::thread::Builder::new()
-                .name(format!("apitap-cap-{name}"))
-                .spawn(move || {
-                    let opened = netns
-                        .as_deref()
-                        .map_or(Ok(()), live::join_netns)
-                        .and_then(|()| LiveCapture::open(&lc));
-                    let mut cap = match opened {
-                        Ok(c) => {
-                            thread_c.running.store(true, Ordering::Relaxed);
-                            let _ = open_tx.send(Ok(()));
-                            c
+            let mut group: Option<u16> = None;
+            let mut members = Vec::new();
+            for (k, (tx, pool)) in txs.iter().enumerate() {
+                let (open_tx, open_rx) = mpsc::channel::<Result<Option<u16>, live::LiveError>>();
+                let (go_tx, go_rx) = mpsc::channel::<Option<Timestamp>>();
+                let lc = lc.clone();
+                let thread_c = Arc::clone(&c);
+                let thread_tx = tx.clone();
+                let thread_shared = Arc::clone(&shared);
+                let netns = cfg.netns.clone();
+                let pool = Arc::clone(pool);
+                let policy = cfg.batch;
+                let h = std::thread::Builder::new()
+                    .name(format!("apitap-cap-{name}"))
+                    .spawn(move || {
+                        let opened = netns
+                            .as_deref()
+                            .map_or(Ok(()), live::join_netns)
+                            .and_then(|()| LiveCapture::open(&lc))
+                            .and_then(|mut c| {
+                                let g = if n > 1 {
+                                    Some(c.join_fanout(group)?)
+                                } else {
+                                    None
+                                };
+                                Ok((c, g))
+                            });
+                        let mut cap = match opened {
+                            Ok((c, g)) => {
+                                thread_c.running.store(true, Ordering::Relaxed);
+                                let _ = open_tx.send(Ok(g));
+                                c
+                            }
+                            Err(e) => {
+                                let _ = open_tx.send(Err(e));
+                                return;
+                            }
+                        };
+                        let Ok(since) = go_rx.recv() else { return };
+                        if let Some(t) = since {
+                            cap.skip_before(t);
                         }
-                        Err(e) => {
-                            let _ = open_tx.send(Err(e));
-                            return;
+                        tracing::info!(interface = %lc.interface, link = cap.link().name(), member = k, "capturing");
+                        // Emptied batches come back from the pipeline through a shared pool.
+                        let take = || pool.try_lock().ok().and_then(|rx| rx.try_recv().ok());
+                        let r = live::capture_loop(
+                            &mut cap,
+                            idx,
+                            &thread_tx,
+                            &take,
+                            &thread_c,
+                            &thread_shared.stop,
+                            policy,
+                        );
+                        if let Err(e) = r {
+                            tracing::error!(interface = %lc.interface, "capture stopped: {e}");
                         }
-                    };
-                    tracing::info!(interface = %lc.interface, link = cap.link().name(), "capturing");
-                    // Emptied batches come back from the pipeline through a shared pool.
-                    let take = || pool.try_lock().ok().and_then(|rx| rx.try_recv().ok());
-                    let r = live::capture_loop(
-                        &mut cap,
-                        idx,
-                        &thread_tx,
-                        &take,
-                        &thread_c,
-                        &thread_shared.stop,
-                        policy,
-                    );
-                    if let Err(e) = r {
-                        tracing::error!(interface = %lc.interface, "capture stopped: {e}");
+                    })
+                    .context("cannot spawn capture thread")?;
+                let e = match open_rx.recv() {
+                    Ok(Ok(g)) => {
+                        group = g;
+                        members.push((h, go_tx));
+                        continue;
                     }
-                })
-                .context("cannot spawn capture thread")?;
-            match open_rx.recv() {
-                Ok(Ok(())) => {
-                    counters.push(c);
-                    captures.push(h);
-                }
-                Ok(Err(e)) => {
-                    let _ = h.join();
-                    if explicit {
-                        shared.stop.store(true, Ordering::Relaxed);
-                        for h in captures {
+                    Ok(Err(e)) => {
+                        let _ = h.join();
+                        e
+                    }
+                    Err(_) => {
+                        let _ = h.join();
+                        errors.push(format!("capture thread for {name} died"));
+                        for (h, go) in members {
+                            drop(go);
                             let _ = h.join();
                         }
-                        return Err(e.into());
+                        continue 'ifaces;
                     }
-                    tracing::warn!("skipping interface: {e}");
-                    errors.push(e.to_string());
-                }
-                Err(_) => {
+                };
+                // This interface failed: its opened members exit without capturing.
+                for (h, go) in members {
+                    drop(go);
                     let _ = h.join();
-                    errors.push(format!("capture thread for {name} died"));
                 }
+                if explicit {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    drop(gos);
+                    for h in captures {
+                        let _ = h.join();
+                    }
+                    return Err(e.into());
+                }
+                tracing::warn!("skipping interface: {e}");
+                errors.push(e.to_string());
+                continue 'ifaces;
+            }
+            counters.push(c);
+            for (h, go) in members {
+                captures.push(h);
+                gos.push(go);
             }
         }
-        drop(tx);
+        drop(txs);
         if captures.is_empty() {
             anyhow::bail!("cannot capture on any interface: {}", errors.join("; "));
+        }
+        // Every fanout group is complete: what its members heard before is skipped.
+        let since = (n > 1).then(now_ts);
+        for go in gos {
+            let _ = go.send(since);
         }
         *shared
             .ifaces
             .write()
             .unwrap_or_else(PoisonError::into_inner) = counters;
-        let pshared = Arc::clone(&shared);
-        let pcfg = cfg.clone();
-        let pipeline = std::thread::Builder::new()
-            .name("apitap-pipeline".into())
-            .spawn(move || pipeline_thread(pcfg, rx, pool_tx, pshared))
-            .context("cannot spawn pipeline thread")?;
+        let members = (n > 1).then(|| Arc::new(fanout::Members::new(n)));
+        let mut pipelines = Vec::new();
+        for (k, (rx, pool_tx)) in rxs.into_iter().enumerate() {
+            let pshared = Arc::clone(&shared);
+            let pcfg = cfg.clone();
+            let member = members.as_ref().map(|m| (k, Arc::clone(m)));
+            pipelines.push(
+                std::thread::Builder::new()
+                    .name(if n > 1 {
+                        format!("apitap-pipe-{k}")
+                    } else {
+                        "apitap-pipeline".into()
+                    })
+                    .spawn(move || pipeline_thread(pcfg, rx, pool_tx, pshared, member))
+                    .context("cannot spawn pipeline thread")?,
+            );
+        }
         shared.beat();
         shared.ready.store(true, Ordering::Relaxed);
         Ok(Agent {
             shared,
             captures,
-            pipeline: Some(pipeline),
+            pipelines,
             model_out: cfg.model_out,
         })
     }
@@ -360,13 +434,18 @@ impl Agent {
         for h in self.captures.drain(..) {
             let _ = h.join();
         }
-        let model = self
-            .pipeline
-            .take()
-            .map(|h| h.join())
-            .transpose()
-            .map_err(|_| anyhow::anyhow!("pipeline thread panicked"))?
-            .unwrap_or_default();
+        let mut models = Vec::new();
+        for h in self.pipelines.drain(..) {
+            models.push(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("pipeline thread panicked"))?,
+            );
+        }
+        // fanout members learned disjoint connections: their models add up
+        let model = match models.len() {
+            0 | 1 => models.pop().unwrap_or_default(),
+            _ => fanout::sum(&models),
+        };
         if let Some(path) = &self.model_out {
             write_atomic(path, model.to_json().as_bytes())
                 .with_context(|| format!("cannot write model to {}", path.display()))?;
@@ -483,6 +562,8 @@ struct Run {
     unpaired_responses: u64,
     skipped: u64,
     shared: Arc<Shared>,
+    /// This pipeline's index among the fanout members, and what they share (`--fanout`).
+    member: Option<(usize, Arc<fanout::Members>)>,
 }
 
 impl Run {
@@ -597,7 +678,10 @@ impl Run {
         // snapshot costs one copy of the model plus the routes' transient combined view
         self.routes = RouteTable::default();
         self.memo.clear();
-        let snap = Arc::new(self.learner.model.clone());
+        let snap = Arc::new(match &self.member {
+            None => self.learner.model.clone(),
+            Some((k, m)) => m.merged(*k, self.learner.model.clone()),
+        });
         let old = std::mem::replace(
             &mut *self
                 .shared
@@ -651,8 +735,19 @@ impl Run {
     }
 
     fn update_health(&self, pipe: &Pipeline) {
+        match &self.member {
+            None => self.pipe_health(pipe, &mut lock(&self.shared.health)),
+            Some((k, m)) => {
+                let mut own = Health::default();
+                self.pipe_health(pipe, &mut own);
+                m.health(*k, &own, &mut lock(&self.shared.health));
+            }
+        }
+    }
+
+    /// This pipeline's figures of `h` (the fanout members' are summed).
+    fn pipe_health(&self, pipe: &Pipeline, h: &mut Health) {
         let s = pipe.stats();
-        let mut h = lock(&self.shared.health);
         h.active_flows = s.flow.active;
         h.flows_created = s.flow.flows_created;
         h.flows_evicted = s.flow.evicted_table_full;
@@ -705,7 +800,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(cfg: &AgentConfig, shared: Arc<Shared>) -> Worker {
+    fn new(
+        cfg: &AgentConfig,
+        shared: Arc<Shared>,
+        member: Option<(usize, Arc<fanout::Members>)>,
+    ) -> Worker {
         let mut learner = Learner::new(cfg.learn.clone()).learn_all(cfg.learn_all);
         let pipe = Pipeline::with_gate(&cfg.pipeline, learner.gate());
         Worker {
@@ -722,6 +821,7 @@ impl Worker {
                 unpaired_responses: 0,
                 skipped: 0,
                 shared,
+                member,
             },
             events: Vec::with_capacity(256),
             snapshot_interval: cfg.snapshot_interval,
@@ -776,8 +876,9 @@ fn pipeline_thread(
     rx: Receiver<Batch>,
     pool: SyncSender<Batch>,
     shared: Arc<Shared>,
+    member: Option<(usize, Arc<fanout::Members>)>,
 ) -> ApiModel {
-    let mut w = Worker::new(&cfg, shared);
+    let mut w = Worker::new(&cfg, shared, member);
     let start = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
@@ -815,7 +916,7 @@ pub fn replay(cfg: &AgentConfig, path: &str) -> Result<(ApiModel, Arc<Shared>)> 
         .ifaces
         .write()
         .unwrap_or_else(PoisonError::into_inner) = vec![Arc::clone(&counters)];
-    let mut w = Worker::new(cfg, Arc::clone(&shared));
+    let mut w = Worker::new(cfg, Arc::clone(&shared), None);
     let policy = cfg.batch;
     let mut batch = Batch::with_capacity(policy.max_packets, policy.max_bytes.min(64 << 10));
     batch.link = link;

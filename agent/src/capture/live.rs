@@ -47,6 +47,16 @@
 //! - **Hand-off**: packets are copied into reusable [`Batch`]es (one contiguous byte buffer
 //!   plus an index), sent over a bounded channel; the pipeline sends emptied batches back
 //!   through a pool channel, so the steady state allocates nothing per packet.
+//! - **Fanout** (optional, `--fanout N`): N captures of one interface join one
+//!   `PACKET_FANOUT` group ([`LiveCapture::join_fanout`]) of type `PACKET_FANOUT_HASH` with
+//!   `PACKET_FANOUT_FLAG_DEFRAG`: the kernel hands each packet to one member, chosen by the
+//!   packet's *symmetric* flow hash (`__skb_get_hash_symmetric`: both directions of a TCP
+//!   connection go to the same member; IP fragments are reassembled first so they hash as
+//!   their flow). The first member asks for a kernel-unique group id
+//!   (`PACKET_FANOUT_FLAG_UNIQUEID`), so an agent never joins another process's group; the
+//!   others join that id. A member hears every packet between its activation and its join
+//!   (as a lone socket), so packets timestamped before the whole group joined are skipped
+//!   ([`capture_loop`]'s `since`): capture starts when the group is complete.
 
 use super::{LinkType, Packet};
 use apitap_engine::Timestamp;
@@ -200,6 +210,24 @@ pub fn up_interfaces() -> Result<Vec<String>, LiveError> {
     Ok(names)
 }
 
+// `PACKET_FANOUT` as a nix socket option. The only unsafe code is nix's own `setsockopt` /
+// `getsockopt` call in the macro's expansion: it passes a pointer to a `c_int` and its size,
+// and the kernel reads (set) or writes (get) exactly one `int` for this option
+// (`id | type << 16 | flags << 24`), so the buffer is always large enough and initialised.
+use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
+sockopt_impl!(
+    /// `SOL_PACKET` / `PACKET_FANOUT`: join a fanout group (set), read the group (get).
+    PacketFanout,
+    Both,
+    libc::SOL_PACKET,
+    libc::PACKET_FANOUT,
+    libc::c_int
+);
+
+/// `PACKET_FANOUT_FLAG_UNIQUEID` (linux/if_packet.h; not in every libc version): the kernel
+/// picks an id no other group uses.
+const FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
+
 /// Cumulative drop counters of a capture, 64-bit.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DropStats {
@@ -217,6 +245,7 @@ pub struct LiveCapture {
     nanos: bool,
     last: (u32, u32),
     drops: DropStats,
+    since: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for LiveCapture {
@@ -270,6 +299,7 @@ impl LiveCapture {
             nanos,
             last: (0, 0),
             drops: DropStats::default(),
+            since: None,
         })
     }
 
@@ -281,6 +311,12 @@ impl LiveCapture {
     /// The link-layer type of the packets.
     pub fn link(&self) -> LinkType {
         self.link
+    }
+
+    /// Skips packets timestamped before `ts` from now on (a fanout member's packets from
+    /// before its group was complete, see the module doc).
+    pub fn skip_before(&mut self, ts: Timestamp) {
+        self.since = Some(ts);
     }
 
     /// The next packet, or `Ok(None)` when none is waiting (reads do not block). Does not
@@ -309,6 +345,27 @@ impl LiveCapture {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// Joins this capture's packet socket to a `PACKET_FANOUT_HASH` group (see the module
+    /// doc): `group` is the id to join, or `None` to create a group with a kernel-unique id.
+    /// Returns the group id, for the other members.
+    pub fn join_fanout(&mut self, group: Option<u16>) -> Result<u16, LiveError> {
+        let err = |e: nix::Error| LiveError::Open {
+            iface: self.iface.clone(),
+            message: format!("cannot join a PACKET_FANOUT group: {e}"),
+        };
+        let flags = libc::PACKET_FANOUT_FLAG_DEFRAG
+            | if group.is_none() {
+                FANOUT_FLAG_UNIQUEID
+            } else {
+                0
+            };
+        let arg = u32::from(group.unwrap_or(0)) | (libc::PACKET_FANOUT_HASH << 16) | (flags << 16);
+        let arg = libc::c_int::from_ne_bytes(arg.to_ne_bytes());
+        nix::sys::socket::setsockopt(&self.cap, PacketFanout, &arg).map_err(err)?;
+        let got = nix::sys::socket::getsockopt(&self.cap, PacketFanout).map_err(err)?;
+        Ok((got & 0xffff) as u16)
     }
 
     /// Reads libpcap's counters and returns the cumulative drops as 64-bit values (libpcap's
@@ -544,6 +601,8 @@ pub fn capture_loop(
     const MAX_IDLE: std::time::Duration = std::time::Duration::from_millis(5);
     let mut idle = MIN_IDLE;
     let mut tick: u32 = 0;
+    let mut reported = DropStats::default();
+    let since = cap.since;
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
@@ -551,7 +610,8 @@ pub fn capture_loop(
         match cap.next_packet() {
             Ok(Some(p)) => {
                 idle = MIN_IDLE;
-                if batch.take(&p, counters, &policy) {
+                // (a fanout member's packets from before its group was complete are skipped)
+                if since.is_none_or(|s| p.ts >= s) && batch.take(&p, counters, &policy) {
                     send(&mut batch);
                 }
             }
@@ -570,21 +630,27 @@ pub fn capture_loop(
             && last_stats.elapsed() >= std::time::Duration::from_secs(1)
         {
             last_stats = std::time::Instant::now();
-            let d = cap.poll_stats();
-            counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
-            counters
-                .interface_drops
-                .store(d.interface, Ordering::Relaxed);
+            add_drops(cap, counters, &mut reported);
         }
     };
     send(&mut batch);
-    let d = cap.poll_stats();
-    counters.kernel_drops.store(d.kernel, Ordering::Relaxed);
-    counters
-        .interface_drops
-        .store(d.interface, Ordering::Relaxed);
+    add_drops(cap, counters, &mut reported);
     counters.running.store(false, Ordering::Relaxed);
     result
+}
+
+/// Adds the drops `cap` counted since `reported` to `counters` (the members of a fanout
+/// group share one interface's counters, so each adds its own).
+fn add_drops(cap: &mut LiveCapture, counters: &IfaceCounters, reported: &mut DropStats) {
+    let d = cap.poll_stats();
+    counters
+        .kernel_drops
+        .fetch_add(d.kernel.saturating_sub(reported.kernel), Ordering::Relaxed);
+    counters.interface_drops.fetch_add(
+        d.interface.saturating_sub(reported.interface),
+        Ordering::Relaxed,
+    );
+    *reported = d;
 }
 
 #[cfg(test)]

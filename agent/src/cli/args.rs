@@ -59,6 +59,11 @@ pub struct AgentArgs {
     /// [default: 32].
     #[arg(long, env = "APITAP_QUEUE_BATCHES")]
     pub queue_batches: Option<usize>,
+    /// Capture fanout: N capture and pipeline threads per interface, the kernel handing each
+    /// TCP connection to one of them by flow hash (PACKET_FANOUT); their models and metrics
+    /// merge. For nodes with spare cores; `--buffer-mib` is split among them [default: 1].
+    #[arg(long, env = "APITAP_FANOUT")]
+    pub fanout: Option<usize>,
     /// Max TCP connections tracked [default: 65536].
     #[arg(long, env = "APITAP_MAX_FLOWS")]
     pub max_flows: Option<usize>,
@@ -119,6 +124,7 @@ impl From<AgentArgs> for AgentSettings {
             buffer_mib: a.buffer_mib,
             immediate: a.immediate,
             queue_batches: a.queue_batches,
+            fanout: a.fanout,
             max_flows: a.max_flows,
             idle_timeout: a.idle_timeout,
             body_cap: a.body_cap,

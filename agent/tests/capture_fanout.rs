@@ -1,0 +1,258 @@
+//! Capture fanout (`--fanout N`, PACKET_FANOUT by flow hash) on the loopback interface: real
+//! TCP connections to a tiny HTTP server in this process.
+//!
+//! - two captures in one fanout group: every connection's packets, both directions, reach
+//!   exactly one member, and both members get connections (the kernel's fanout hash is
+//!   symmetric);
+//! - the agent with `fanout 2` learns the same operations, counts and metrics as with one
+//!   pipeline, with no unpaired message.
+//!
+//! Needs CAP_NET_RAW (root in CI); skipped with a message otherwise, unless `CI` is set.
+
+use apitap::agent::{Agent, AgentSettings};
+use apitap::capture::live::{LiveCapture, LiveConfig};
+use apitap::metrics::Format;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// One request per connection; `/users/N` → 200 (404 above 100), `POST` → 201.
+fn serve(listener: TcpListener) {
+    for stream in listener.incoming() {
+        let Ok(mut s) = stream else { continue };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = s.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..p]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if buf.len() >= p + 4 + len {
+                    break;
+                }
+            }
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("");
+        let path = parts.next().unwrap_or("");
+        let (status, body) = if method == "POST" {
+            ("201 Created", "{\"id\":7,\"name\":\"x\"}".to_string())
+        } else if let Some(id) = path.strip_prefix("/users/") {
+            let id: u64 = id.parse().unwrap_or(0);
+            if id > 100 {
+                ("404 Not Found", "{\"error\":\"not_found\"}".to_string())
+            } else {
+                ("200 OK", format!("{{\"id\":{id},\"name\":\"u{id}\"}}"))
+            }
+        } else {
+            ("404 Not Found", "{}".to_string())
+        };
+        let _ = write!(
+            s,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+}
+
+fn request(port: u16, method: &str, path: &str, body: &str) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: api.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(out.starts_with(b"HTTP/1.1 "), "no response");
+}
+
+/// The traffic of one run: 60 exchanges, each on its own connection.
+fn traffic(port: u16) {
+    for i in 1..=50 {
+        request(port, "GET", &format!("/users/{i}"), "");
+    }
+    for i in 0..5 {
+        request(port, "GET", &format!("/users/{}", 500 + i), "");
+    }
+    for _ in 0..5 {
+        request(port, "POST", "/users", "{\"name\":\"x\"}");
+    }
+}
+
+fn count(text: &str, needle: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(needle))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// (source port, destination port) of an Ethernet + IPv4 + TCP packet.
+fn ports(data: &[u8]) -> Option<(u16, u16)> {
+    let ip = data.get(14..)?;
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    let tcp = ip.get(ihl..ihl + 4)?;
+    Some((
+        u16::from_be_bytes([tcp[0], tcp[1]]),
+        u16::from_be_bytes([tcp[2], tcp[3]]),
+    ))
+}
+
+#[test]
+fn fanout_members_each_see_whole_connections() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || serve(listener));
+    let cfg = LiveConfig {
+        interface: "lo".into(),
+        filter: Some(format!("tcp port {port}")),
+        buffer_size: 4 << 20,
+        ..Default::default()
+    };
+    let mut first = match LiveCapture::open(&cfg) {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIP: cannot capture on lo ({e}); needs CAP_NET_RAW");
+            return;
+        }
+        Err(e) => panic!("cannot capture on lo under CI: {e}"),
+    };
+    let group = first.join_fanout(None).expect("create the group");
+    let mut second = LiveCapture::open(&cfg).expect("second capture");
+    assert_eq!(second.join_fanout(Some(group)).expect("join"), group);
+    traffic(port);
+    // client port → (member, direction) pairs seen
+    let mut seen: BTreeMap<u16, BTreeSet<(usize, bool)>> = BTreeMap::new();
+    let mut idle = Instant::now();
+    while idle.elapsed() < Duration::from_millis(500) {
+        let mut any = false;
+        for (k, cap) in [&mut first, &mut second].into_iter().enumerate() {
+            while let Some(p) = cap.next_packet().expect("read") {
+                any = true;
+                let Some((src, dst)) = ports(p.data) else {
+                    continue;
+                };
+                let to_server = dst == port;
+                let client = if to_server { src } else { dst };
+                seen.entry(client).or_default().insert((k, to_server));
+            }
+        }
+        if any {
+            idle = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(seen.len(), 60, "connections seen: {seen:?}");
+    let mut per_member = [0, 0];
+    for (client, s) in &seen {
+        let members: BTreeSet<usize> = s.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            members.len(),
+            1,
+            "connection from port {client} split: {s:?}"
+        );
+        assert_eq!(
+            s.len(),
+            1 + 1,
+            "connection from {client}: not both directions: {s:?}"
+        );
+        per_member[*members.first().expect("a member")] += 1;
+    }
+    assert!(
+        per_member[0] > 0 && per_member[1] > 0,
+        "one member got every connection: {per_member:?}"
+    );
+}
+
+/// (method, template, count) rows of a model's endpoint table.
+type Rows = Vec<(String, String, u64)>;
+
+/// Runs the agent with `fanout` over [`traffic`]: the endpoint rows of the final model
+/// and the metrics exposition once every exchange is counted.
+fn run_agent(fanout: usize) -> Option<(Rows, String)> {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || serve(listener));
+    let args = AgentSettings {
+        interface: vec!["lo".into()],
+        filter: Some(format!("tcp port {port}")),
+        listen: Some("127.0.0.1:0".into()),
+        service: Some("svc".into()),
+        source_id: Some("test".into()),
+        snapshot_interval: Some(0.2),
+        fanout: Some(fanout),
+        ..Default::default()
+    };
+    let agent = match Agent::start(args.resolve().expect("config")) {
+        Ok(a) => a,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIP: cannot capture on lo ({e:#}); needs CAP_NET_RAW");
+            return None;
+        }
+        Err(e) => panic!("cannot capture on lo under CI: {e:#}"),
+    };
+    let shared = std::sync::Arc::clone(agent.shared());
+    std::thread::sleep(Duration::from_millis(200));
+    traffic(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut text = String::new();
+    while Instant::now() < deadline {
+        text = shared.render_metrics(Format::Prometheus);
+        if count(&text, "apitap_exchanges_total") == 60 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let model = agent.stop().expect("stop");
+    let text = text
+        .lines()
+        .filter(|l| l.starts_with("http_server_request_duration_seconds_count"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + &format!(
+            "exchanges {}\nunpaired {}\ndrops {}\n",
+            count(&text, "apitap_exchanges_total"),
+            count(&text, "apitap_unpaired_messages_total"),
+            count(&text, "apitap_kernel_drops_total") + count(&text, "apitap_queue_drops_total"),
+        );
+    let rows = model
+        .endpoints()
+        .iter()
+        .map(|r| (r.method.clone(), r.template.clone(), r.count))
+        .collect();
+    assert_eq!(model.stats().observed, 60, "fanout {fanout}");
+    Some((rows, text))
+}
+
+#[test]
+fn fanout_two_learns_what_one_learns() {
+    let Some((rows1, metrics1)) = run_agent(1) else {
+        return;
+    };
+    let Some((rows2, metrics2)) = run_agent(2) else {
+        return;
+    };
+    assert_eq!(
+        rows1,
+        vec![
+            ("POST".to_string(), "/users".to_string(), 5),
+            ("GET".to_string(), "/users/{userId}".to_string(), 55),
+        ]
+    );
+    assert_eq!(rows2, rows1);
+    assert!(
+        metrics1.contains("exchanges 60\nunpaired 0\ndrops 0\n"),
+        "{metrics1}"
+    );
+    assert_eq!(metrics2, metrics1);
+}
