@@ -8,7 +8,7 @@
 //! endpoint inspected for 1,024 exchanges), and what the frequent positions export must
 //! stay what learning every body exports, including a value that appears only late.
 use apitap::learn::Learner;
-use apitap_engine::exchange::{Exchange, Request, Response};
+use apitap_engine::exchange::{Exchange, MessageHead, Request, Response};
 use apitap_model::{ExportOptions, LearnConfig};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -48,15 +48,13 @@ fn learn(n: usize, all: bool) -> Learner {
     let server: SocketAddr = ([10, 0, 0, 1], 8080).into();
     for i in 0..n {
         let mut req = Request {
-            method: "GET".into(),
-            uri: format!("/api/orders/{}", 100_000 + i),
-            version: "HTTP/1.1".into(),
+            head: MessageHead::new(["GET", &format!("/api/orders/{}", 100_000 + i), "HTTP/1.1"]),
             ..Default::default()
         };
         let b = body(i);
         let mut resp = Response {
             status: Some(200),
-            headers: vec![("Content-Type".into(), "application/json".into())],
+            head: MessageHead::default().with_header("Content-Type", "application/json"),
             body_len: b.len() as u64,
             ..Default::default()
         };

@@ -45,18 +45,326 @@ impl Flag {
     }
 }
 
+/// A byte range of a [`MessageHead`]'s text (`u32`: a head is bounded far below 4 GiB; a
+/// part that would end past `u32::MAX` is not stored).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Option<Span> {
+        Some(Span {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    fn len(self) -> usize {
+        self.end.wrapping_sub(self.start) as usize
+    }
+
+    fn of(self, text: &str) -> &str {
+        text.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// The text of one message head: its three start-line parts and its header fields, kept in
+/// one string with ranges into it.
+///
+/// Cost policy: a head is parsed into some 20 strings (method, target, version, a name and
+/// a value per header), and allocating each was most of what turning a head into an
+/// exchange cost; here a head is two allocations (the text and the field ranges), and
+/// every part is read back as a `&str`. The text is a copy of the head as sent when it is
+/// valid UTF-8 (the parts are ranges of it); otherwise, and for parts that are not in the
+/// head as sent (a folded value, `HTTP/0.9` for a version-less request line, HTTP/2
+/// fields), each part is appended to it, bytes that are not UTF-8 replaced (U+FFFD) part
+/// by part. Its size is bounded by what produced it: the HTTP/1 head cap (folded values at
+/// most double it), the HTTP/2 header list cap.
+///
+/// Equality compares the parts, not how the text is laid out.
+#[derive(Clone, Default)]
+pub struct MessageHead {
+    text: String,
+    line: [Span; 3],
+    fields: Vec<(Span, Span)>,
+}
+
+impl MessageHead {
+    /// A head with these start-line parts (request: method, target, version; response:
+    /// version, status code, reason) and no header fields.
+    pub fn new(line: [&str; 3]) -> MessageHead {
+        let mut h = MessageHead {
+            text: String::with_capacity(line.iter().map(|p| p.len()).sum()),
+            ..MessageHead::default()
+        };
+        h.set_line(line);
+        h
+    }
+
+    /// `self` with one more header field (builder form of [`MessageHead::push_header`]).
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> MessageHead {
+        self.push_header(name, value);
+        self
+    }
+
+    /// Replaces the three start-line parts.
+    pub fn set_line(&mut self, line: [&str; 3]) {
+        for (i, p) in line.into_iter().enumerate() {
+            self.set_part(i, p);
+        }
+    }
+
+    /// Appends a header field.
+    pub fn push_header(&mut self, name: &str, value: &str) {
+        if let (Some(n), Some(v)) = (self.append(name), self.append(value)) {
+            self.fields.push((n, v));
+        }
+    }
+
+    /// Appends every header field of `other`, in order (HTTP/2 trailers).
+    pub fn append_headers(&mut self, other: &MessageHead) {
+        self.fields.reserve(other.fields.len());
+        for (n, v) in other.headers() {
+            self.push_header(n, v);
+        }
+    }
+
+    /// Start-line part `i` (0, 1 or 2; `""` if unset).
+    pub fn part(&self, i: usize) -> &str {
+        self.line.get(i).map_or("", |s| s.of(&self.text))
+    }
+
+    /// The header fields in order, names as sent.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers {
+            text: &self.text,
+            fields: self.fields.iter(),
+        }
+    }
+
+    /// The value of the first header field named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        // names compared as bytes, lengths first: most names are told apart by length
+        let (text, want) = (self.text.as_bytes(), name.as_bytes());
+        self.fields
+            .iter()
+            .find(|(n, _)| {
+                n.len() == want.len()
+                    && text
+                        .get(n.start as usize..n.end as usize)
+                        .is_some_and(|b| b.eq_ignore_ascii_case(want))
+            })
+            .map(|&(_, v)| v.of(&self.text))
+    }
+
+    /// How many header fields.
+    pub fn header_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Start-line part `i` becomes `s` (appended to the text).
+    pub(crate) fn set_part(&mut self, i: usize, s: &str) {
+        let span = self.append(s).unwrap_or_default();
+        if let Some(slot) = self.line.get_mut(i) {
+            *slot = span;
+        }
+    }
+
+    /// Start-line part `i` becomes the value of the first header field named exactly
+    /// `name` (HTTP/2 pseudo-headers: no copy); `""` without one.
+    pub(crate) fn part_from_header(&mut self, i: usize, name: &str) {
+        let text = &self.text;
+        let span = self
+            .fields
+            .iter()
+            .find(|(n, _)| n.of(text) == name)
+            .map(|&(_, v)| v)
+            .unwrap_or_default();
+        if let Some(slot) = self.line.get_mut(i) {
+            *slot = span;
+        }
+    }
+
+    fn append(&mut self, s: &str) -> Option<Span> {
+        let start = self.text.len();
+        let span = Span::new(start, start.checked_add(s.len())?)?;
+        self.text.push_str(s);
+        Some(span)
+    }
+
+    fn append_lossy(&mut self, b: &[u8]) -> Option<Span> {
+        match std::str::from_utf8(b) {
+            Ok(s) => self.append(s),
+            Err(_) => self.append(&String::from_utf8_lossy(b)),
+        }
+    }
+}
+
+impl PartialEq for MessageHead {
+    fn eq(&self, o: &MessageHead) -> bool {
+        (0..3).all(|i| self.part(i) == o.part(i)) && self.headers().eq(o.headers())
+    }
+}
+
+impl Eq for MessageHead {}
+
+impl std::fmt::Debug for MessageHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageHead")
+            .field("line", &[self.part(0), self.part(1), self.part(2)])
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The header fields of a [`MessageHead`], in order: `(name, value)`.
+#[derive(Clone, Debug)]
+pub struct Headers<'a> {
+    text: &'a str,
+    fields: std::slice::Iter<'a, (Span, Span)>,
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        self.fields
+            .next()
+            .map(|&(n, v)| (n.of(self.text), v.of(self.text)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.fields.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Headers<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.fields
+            .next_back()
+            .map(|&(n, v)| (n.of(self.text), v.of(self.text)))
+    }
+}
+
+impl ExactSizeIterator for Headers<'_> {}
+
+impl std::iter::FusedIterator for Headers<'_> {}
+
+/// Builds a [`MessageHead`] from parts of one source buffer, the HTTP/1 head as sent:
+/// valid UTF-8 is copied once and its parts are ranges of the copy; otherwise each part is
+/// appended, replacing what is not UTF-8 (see [`MessageHead`]).
+pub(crate) struct HeadBuilder<'s> {
+    head: MessageHead,
+    src: &'s [u8],
+    /// Where `src` starts in the text, when it was copied there whole.
+    base: Option<usize>,
+}
+
+impl<'s> HeadBuilder<'s> {
+    /// A new head whose parts will come from `src`, with room for `fields` header fields.
+    pub(crate) fn new(src: &'s [u8], fields: usize) -> HeadBuilder<'s> {
+        let head = MessageHead {
+            text: String::with_capacity(src.len()),
+            line: Default::default(),
+            fields: Vec::with_capacity(fields),
+        };
+        HeadBuilder::extend(head, src)
+    }
+
+    /// More parts for `head` (the header lines after a version-less request line), from
+    /// `src`.
+    pub(crate) fn extend(mut head: MessageHead, src: &'s [u8]) -> HeadBuilder<'s> {
+        let base = match std::str::from_utf8(src) {
+            Ok(s) => head.append(s).map(|sp| sp.start as usize),
+            Err(_) => None,
+        };
+        HeadBuilder { head, src, base }
+    }
+
+    /// The head so far.
+    pub(crate) fn head(&self) -> &MessageHead {
+        &self.head
+    }
+
+    /// The span of `part`, a sub-slice of the source (appended if it is not one).
+    fn span(&mut self, part: &[u8]) -> Span {
+        if let Some(base) = self.base {
+            let off = (part.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
+            if off <= self.src.len() && part.len() <= self.src.len() - off {
+                let (a, b) = (base + off, base + off + part.len());
+                let t = &self.head.text;
+                if t.is_char_boundary(a) && t.is_char_boundary(b) {
+                    if let Some(s) = Span::new(a, b) {
+                        return s;
+                    }
+                }
+            }
+        }
+        self.head.append_lossy(part).unwrap_or_default()
+    }
+
+    /// Start-line part `i` is `part` (of the source).
+    pub(crate) fn set_part(&mut self, i: usize, part: &[u8]) {
+        let s = self.span(part);
+        if let Some(slot) = self.head.line.get_mut(i) {
+            *slot = s;
+        }
+    }
+
+    /// Start-line part `i` is `s`, which is not in the source.
+    pub(crate) fn set_part_str(&mut self, i: usize, s: &str) {
+        self.head.set_part(i, s);
+    }
+
+    /// A header field (name and value of the source).
+    pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
+        let n = self.span(name);
+        let v = self.span(value);
+        self.head.fields.push((n, v));
+    }
+
+    /// A continuation line (obs-fold) `more` (of the source, trimmed, not empty) is
+    /// appended to the last field's value, after one space (none after an empty value);
+    /// without a field it is dropped.
+    pub(crate) fn fold(&mut self, more: &[u8]) {
+        let Some(&(_, old)) = self.head.fields.last() else {
+            return;
+        };
+        let text_len = self.head.text.len();
+        let start = if old.end as usize == text_len {
+            // the value is already last in the text: grow it in place
+            old.start as usize
+        } else {
+            let v = old.of(&self.head.text).to_owned();
+            self.head.text.push_str(&v);
+            text_len
+        };
+        if old.start != old.end {
+            self.head.text.push(' ');
+        }
+        let _ = self.head.append_lossy(more);
+        let end = self.head.text.len();
+        if let (Some(s), Some(last)) = (Span::new(start, end), self.head.fields.last_mut()) {
+            last.1 = s;
+        }
+    }
+
+    /// The head.
+    pub(crate) fn finish(self) -> MessageHead {
+        self.head
+    }
+}
+
 /// A request as seen on the wire.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
-    /// Method token, as sent.
-    pub method: String,
-    /// Request-target exactly as on the wire.
-    pub uri: String,
-    /// Version token, e.g. `HTTP/1.1`; `HTTP/0.9` for a version-less request line; `HTTP/2`
-    /// for HTTP/2.
-    pub version: String,
-    /// Header fields in order, names as sent.
-    pub headers: Vec<(String, String)>,
+    /// Method, request-target and version, and the header fields ([`Request::method`],
+    /// [`Request::uri`], [`Request::version`], [`Request::headers`]).
+    pub head: MessageHead,
     /// Body length after de-chunking and content decoding (as Zeek counts).
     pub body_len: u64,
     /// Body length on the wire: de-chunked, not content-decoded (what the OpenTelemetry
@@ -70,19 +378,43 @@ pub struct Request {
     pub ts_end: Timestamp,
 }
 
+impl Request {
+    /// Method token, as sent.
+    pub fn method(&self) -> &str {
+        self.head.part(0)
+    }
+
+    /// Request-target exactly as on the wire.
+    pub fn uri(&self) -> &str {
+        self.head.part(1)
+    }
+
+    /// Version token, e.g. `HTTP/1.1`; `HTTP/0.9` for a version-less request line;
+    /// `HTTP/2` for HTTP/2.
+    pub fn version(&self) -> &str {
+        self.head.part(2)
+    }
+
+    /// Header fields in order, names as sent.
+    pub fn headers(&self) -> Headers<'_> {
+        self.head.headers()
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header(name)
+    }
+}
+
 /// A response as seen on the wire (the final one; 1xx interim responses are not kept).
 #[derive(Clone, Debug, Default)]
 pub struct Response {
     /// Status code, if it was a number.
     pub status: Option<u16>,
-    /// The status code token as sent (e.g. `2XX`).
-    pub status_text: String,
-    /// Reason phrase.
-    pub reason: String,
-    /// Version token.
-    pub version: String,
-    /// Header fields in order.
-    pub headers: Vec<(String, String)>,
+    /// Version, status code token and reason phrase, and the header fields
+    /// ([`Response::version`], [`Response::status_text`], [`Response::reason`],
+    /// [`Response::headers`]).
+    pub head: MessageHead,
     /// Body length after de-chunking and content decoding.
     pub body_len: u64,
     /// Body length on the wire: de-chunked, not content-decoded.
@@ -93,6 +425,33 @@ pub struct Response {
     pub ts_start: Timestamp,
     /// Last byte of the response.
     pub ts_end: Timestamp,
+}
+
+impl Response {
+    /// Version token.
+    pub fn version(&self) -> &str {
+        self.head.part(0)
+    }
+
+    /// The status code token as sent (e.g. `2XX`).
+    pub fn status_text(&self) -> &str {
+        self.head.part(1)
+    }
+
+    /// Reason phrase.
+    pub fn reason(&self) -> &str {
+        self.head.part(2)
+    }
+
+    /// Header fields in order.
+    pub fn headers(&self) -> Headers<'_> {
+        self.head.headers()
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header(name)
+    }
 }
 
 /// One request/response exchange (either side may be missing).

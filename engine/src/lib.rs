@@ -64,7 +64,10 @@ mod timestamp;
 // the reassembler itself) are private to the crate.
 pub use decode::{DecodeStats, Decoder, DecoderConfig, TcpSegment};
 pub use flow::{ConnHandler, ConnInfo, Dir, FlowConfig, FlowStats, FlowTable};
-pub use http::{Exchange, Flag, HttpConfig, HttpConn, HttpEvent, HttpStats, Request, Response};
+pub use http::{
+    Exchange, Flag, Headers, HttpConfig, HttpConn, HttpEvent, HttpStats, MessageHead, Request,
+    Response,
+};
 pub use packet::{LinkType, Packet};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
 pub use protocol::{ProtocolConfig, ProtocolStats, Recogniser, StreamParser};

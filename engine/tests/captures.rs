@@ -59,17 +59,11 @@ fn run(name: &str) -> (Vec<String>, PipelineStats) {
         })
         .map(|x| {
             let q = x.request.as_ref();
-            let host = q
-                .and_then(|q| {
-                    q.headers
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-                })
-                .map_or("-", |(_, v)| v.as_str());
+            let host = q.and_then(|q| q.header("host")).unwrap_or("-");
             format!(
                 "{} {host} {} {} {} {}:{}",
-                q.map_or("-", |q| q.method.as_str()),
-                q.map_or("-", |q| q.uri.as_str()),
+                q.map_or("-", |q| q.method()),
+                q.map_or("-", |q| q.uri()),
                 x.response.as_ref().and_then(|p| p.status).unwrap_or(0),
                 x.response.as_ref().map_or(0, |p| p.body_len),
                 x.client.ip(),

@@ -61,15 +61,12 @@ fn zeek_row(x: &Exchange) -> [String; 6] {
     let dash = || "-".to_string();
     let (m, h, u, ql) = match &x.request {
         Some(q) => (
-            q.method.clone(),
-            q.headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-                .map_or_else(dash, |(_, v)| v.clone()),
-            if q.uri.is_empty() {
+            q.method().to_string(),
+            q.header("host").map_or_else(dash, str::to_string),
+            if q.uri().is_empty() {
                 dash()
             } else {
-                q.uri.clone()
+                q.uri().to_string()
             },
             q.body_len.to_string(),
         ),
@@ -79,8 +76,8 @@ fn zeek_row(x: &Exchange) -> [String; 6] {
         Some(p) => (
             match p.status {
                 Some(s) => s.to_string(),
-                None if p.version == "HTTP/0.9" => "0".into(),
-                None => p.status_text.clone(),
+                None if p.version() == "HTTP/0.9" => "0".into(),
+                None => p.status_text().to_string(),
             },
             p.body_len.to_string(),
         ),
@@ -263,18 +260,12 @@ fn suricata(name: &str) -> Vec<Exchange> {
     exchanges(name)
 }
 
-fn hdr<'a>(h: &'a [(String, String)], n: &str) -> Option<&'a str> {
-    h.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(n))
-        .map(|(_, v)| v.as_str())
-}
-
 #[test]
 fn suricata_not09() {
     let x = suricata("suricata-verify__http-not09");
     assert_eq!(x.len(), 1);
     let q = x[0].request.as_ref().unwrap();
-    assert_eq!(hdr(&q.headers, "user-agent"), Some("myscript"));
+    assert_eq!(q.header("user-agent"), Some("myscript"));
 }
 
 #[test]
@@ -282,10 +273,7 @@ fn suricata_noint_status() {
     let x = suricata("suricata-verify__http1-noint-status");
     assert_eq!(x.len(), 1);
     let p = x[0].response.as_ref().unwrap();
-    assert_eq!(
-        (p.status, p.status_text.as_str(), p.body_len),
-        (None, "2XX", 4)
-    );
+    assert_eq!((p.status, p.status_text(), p.body_len), (None, "2XX", 4));
 }
 
 #[test]
@@ -295,7 +283,7 @@ fn suricata_async() {
         .iter()
         .map(|e| {
             (
-                e.request.as_ref().unwrap().uri.clone(),
+                e.request.as_ref().unwrap().uri().to_string(),
                 e.response.as_ref().unwrap().status,
             )
         })
@@ -345,7 +333,7 @@ fn suricata_options_method() {
     let x = suricata("suricata-verify__http-options-method");
     let q = x[0].request.as_ref().unwrap();
     assert_eq!(
-        (q.method.as_str(), hdr(&q.headers, "host")),
+        (q.method(), q.header("host")),
         ("OPTIONS", Some("example.com"))
     );
 }
@@ -363,7 +351,9 @@ fn urls_and_status(x: &[Exchange]) -> Vec<(String, Option<u16>)> {
     x.iter()
         .map(|e| {
             (
-                e.request.as_ref().map_or(String::new(), |q| q.uri.clone()),
+                e.request
+                    .as_ref()
+                    .map_or(String::new(), |q| q.uri().to_string()),
                 e.response.as_ref().and_then(|p| p.status),
             )
         })

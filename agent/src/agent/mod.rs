@@ -50,7 +50,7 @@ mod fanout;
 pub use config::{AgentConfig, AgentSettings};
 
 use crate::capture::live::{self, Batch, IfaceCounters, LiveCapture};
-use crate::learn::{into_observation, Learner};
+use crate::learn::{Learner, ObservationBuf};
 use crate::metrics::route::RouteTable;
 use crate::metrics::rpc::RpcSample;
 use crate::metrics::Format;
@@ -552,6 +552,8 @@ impl LabelMemo {
 
 struct Run {
     learner: Learner,
+    /// The observation each exchange is turned into, refilled (its strings reused).
+    obs: ObservationBuf,
     server_names: ServerNames,
     memo: LabelMemo,
     routes: RouteTable,
@@ -586,15 +588,16 @@ impl Run {
             }
             let server = ex.server;
             let name = self.server_names.name(server);
-            let Some((obs, taken)) = into_observation(*ex, name) else {
+            let Some(taken) = self.obs.fill(*ex, name) else {
                 self.skipped += 1;
                 continue;
             };
+            let obs = self.obs.observation();
             // the PII classes come from the learner's own pass over the values (bodies
             // the sampler skipped are not among them)
             let pii = self
                 .learner
-                .learn_observation(server, taken.inspect, taken.gate_key, &obs);
+                .learn_observation(server, taken.inspect, taken.gate_key, obs);
             self.exchanges += 1;
             self.dirty = true;
             // The model keys the service by `--service` when it is set (LearnConfig::service),
@@ -658,8 +661,8 @@ impl Run {
                 }
                 None if self.pending.len() < MAX_PENDING => self.pending.push(Pending {
                     service: service.to_owned(),
-                    target: obs.target,
-                    method: obs.method,
+                    target: obs.target.clone(),
+                    method: obs.method.clone(),
                     status,
                     duration_s: lat / 1000.0,
                     request_bytes: req_bytes,
@@ -811,6 +814,7 @@ impl Worker {
             pipe,
             run: Run {
                 learner,
+                obs: ObservationBuf::default(),
                 server_names: ServerNames::default(),
                 memo: LabelMemo::default(),
                 routes: RouteTable::default(),

@@ -22,7 +22,7 @@
 
 pub mod sample;
 
-use apitap_engine::http::{Exchange, SharedGate};
+use apitap_engine::http::{Exchange, MessageHead, SharedGate};
 use apitap_engine::http2::grpc;
 use apitap_model::{ApiModel, GrpcCall, Inspect, LearnConfig, Observation};
 use sample::Sampler;
@@ -60,16 +60,16 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
     Some(Observation {
         service: server.clone(),
         server: Some(server),
-        method: req.method.clone(),
-        target: req.uri.clone(),
-        request_headers: req.headers.clone(),
+        method: req.method().to_owned(),
+        target: req.uri().to_owned(),
+        request_headers: owned_headers(&req.head),
         request_body: req.body.clone(),
         request_body_truncated: req
             .body
             .as_ref()
             .is_some_and(|b| (b.len() as u64) < req.body_len),
         status: resp.and_then(|r| r.status),
-        response_headers: resp.map(|r| r.headers.clone()).unwrap_or_default(),
+        response_headers: resp.map(|r| owned_headers(&r.head)).unwrap_or_default(),
         response_body: resp.and_then(|r| r.body.clone()),
         response_body_truncated: resp.is_some_and(|r| {
             r.body
@@ -80,6 +80,13 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
         ts_unix_ms: ex.ts().as_nanos() / 1_000_000,
         grpc: grpc_call(ex),
     })
+}
+
+/// A head's header fields as the model's observation holds them.
+fn owned_headers(h: &MessageHead) -> Vec<(String, String)> {
+    h.headers()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
 }
 
 fn grpc_call(ex: &Exchange) -> Option<GrpcCall> {
@@ -105,53 +112,152 @@ pub struct Taken {
     pub gate_key: Option<u64>,
 }
 
-/// [`observation`] by moving the request and response out of `ex` (no copy of headers or
-/// bodies), with `server` the server's `ip:port` as [`observation`] writes it (the caller
-/// may keep it formatted). `None` without a request.
+/// [`observation`] by moving the bodies out of `ex`, with `server` the server's `ip:port`
+/// as [`observation`] writes it (the caller may keep it formatted). `None` without a
+/// request. [`ObservationBuf::fill`] is the same without allocating each time.
 pub fn into_observation(ex: Exchange, server: &str) -> Option<(Observation, Taken)> {
-    let grpc = grpc_call(&ex);
-    let latency_ms = ex.latency_ms();
-    let ts_unix_ms = ex.ts().as_nanos() / 1_000_000;
-    let req = ex.request?;
-    let resp = ex.response;
-    let taken = Taken {
-        inspect: Inspect {
-            request: req.body.is_some(),
-            response: resp.as_ref().is_none_or(|r| r.body.is_some()),
-        },
-        request_wire_len: req.wire_len,
-        response_wire_len: resp.as_ref().map_or(0, |r| r.wire_len),
-        gate_key: ex.gate_key,
-    };
-    let truncated =
-        |body: &Option<Vec<u8>>, len: u64| body.as_ref().is_some_and(|b| (b.len() as u64) < len);
-    let request_body_truncated = truncated(&req.body, req.body_len);
-    let (status, response_headers, response_body, response_body_truncated) = match resp {
-        Some(r) => {
-            let t = truncated(&r.body, r.body_len);
-            (r.status, r.headers, r.body, t)
-        }
-        None => (None, Vec::new(), None, false),
-    };
-    Some((
-        Observation {
-            service: server.to_owned(),
-            server: Some(server.to_owned()),
-            method: req.method,
-            target: req.uri,
-            request_headers: req.headers,
-            request_body: req.body,
+    let mut buf = ObservationBuf::default();
+    let taken = buf.fill(ex, server)?;
+    Some((buf.obs, taken))
+}
+
+/// One [`Observation`] refilled for every exchange of the live path ([`ObservationBuf::fill`]).
+///
+/// Cost policy: the exchange's strings (method, target, header names and values) are
+/// copied into the strings the buffer already holds, and the server name into its
+/// `service` and `server`, so that once they have room an exchange costs no allocation
+/// here (allocating and freeing some 20 strings per exchange cost more than copying them);
+/// the bodies are moved. Memory stays bounded: a string grown past [`KEEP_STRING`] bytes
+/// is not kept for a shorter value, at most [`KEEP_SPARE`] header slots are kept beyond
+/// the exchange's own.
+#[derive(Debug, Default)]
+pub struct ObservationBuf {
+    obs: Observation,
+    /// Header slots not in use (their strings keep their room).
+    spare: Vec<(String, String)>,
+}
+
+/// A kept string longer than this is replaced rather than reused for a shorter value.
+pub const KEEP_STRING: usize = 4096;
+/// Most header slots an [`ObservationBuf`] keeps unused.
+pub const KEEP_SPARE: usize = 64;
+
+fn set(dst: &mut String, v: &str) {
+    if dst.capacity() > KEEP_STRING && v.len() <= KEEP_STRING {
+        *dst = v.to_owned();
+    } else {
+        dst.clear();
+        dst.push_str(v);
+    }
+}
+
+impl ObservationBuf {
+    /// The observation last filled.
+    pub fn observation(&self) -> &Observation {
+        &self.obs
+    }
+
+    /// The observation of `ex` ([`into_observation`]'s), in place of the previous one;
+    /// `None` (and the observation left as it was) without a request.
+    pub fn fill(&mut self, ex: Exchange, server: &str) -> Option<Taken> {
+        let grpc = grpc_call(&ex);
+        let latency_ms = ex.latency_ms();
+        let ts_unix_ms = ex.ts().as_nanos() / 1_000_000;
+        let req = ex.request?;
+        let resp = ex.response;
+        let taken = Taken {
+            inspect: Inspect {
+                request: req.body.is_some(),
+                response: resp.as_ref().is_none_or(|r| r.body.is_some()),
+            },
+            request_wire_len: req.wire_len,
+            response_wire_len: resp.as_ref().map_or(0, |r| r.wire_len),
+            gate_key: ex.gate_key,
+        };
+        let truncated = |body: &Option<Vec<u8>>, len: u64| {
+            body.as_ref().is_some_and(|b| (b.len() as u64) < len)
+        };
+        let ObservationBuf { obs, spare } = self;
+        // every field, by name: a field added to `Observation` must be filled here too
+        let Observation {
+            service,
+            server: server_field,
+            method,
+            target,
+            request_headers,
+            request_body,
             request_body_truncated,
             status,
             response_headers,
             response_body,
             response_body_truncated,
-            latency_ms,
-            ts_unix_ms,
-            grpc,
-        },
-        taken,
-    ))
+            latency_ms: latency_field,
+            ts_unix_ms: ts_field,
+            grpc: grpc_field,
+        } = obs;
+        set(service, server);
+        match server_field {
+            Some(s) => set(s, server),
+            None => *server_field = Some(server.to_owned()),
+        }
+        set(method, req.method());
+        set(target, req.uri());
+        fill_headers(request_headers, req.headers(), spare);
+        *request_body_truncated = truncated(&req.body, req.body_len);
+        *request_body = req.body;
+        match resp {
+            Some(r) => {
+                fill_headers(response_headers, r.headers(), spare);
+                *status = r.status;
+                *response_body_truncated = truncated(&r.body, r.body_len);
+                *response_body = r.body;
+            }
+            None => {
+                fill_headers(response_headers, std::iter::empty(), spare);
+                *status = None;
+                *response_body_truncated = false;
+                *response_body = None;
+            }
+        }
+        *latency_field = latency_ms;
+        *ts_field = ts_unix_ms;
+        *grpc_field = grpc;
+        Some(taken)
+    }
+}
+
+/// `dst` becomes the fields of `src`, reusing its slots (and then `spare`'s); the slots
+/// left over go to `spare`, up to [`KEEP_SPARE`].
+fn fill_headers<'a>(
+    dst: &mut Vec<(String, String)>,
+    src: impl Iterator<Item = (&'a str, &'a str)>,
+    spare: &mut Vec<(String, String)>,
+) {
+    let mut n = 0;
+    for (name, value) in src {
+        match dst.get_mut(n) {
+            Some((k, v)) => {
+                set(k, name);
+                set(v, value);
+            }
+            None => {
+                let (mut k, mut v) = spare.pop().unwrap_or_default();
+                set(&mut k, name);
+                set(&mut v, value);
+                dst.push((k, v));
+            }
+        }
+        n += 1;
+    }
+    if dst.len() > n {
+        let room = KEEP_SPARE.saturating_sub(spare.len());
+        let keep = (dst.len() - n).min(room);
+        spare.extend(dst.drain(n..n + keep));
+        dst.truncate(n);
+    }
+    if dst.capacity() > KEEP_SPARE.max(n) * 2 {
+        dst.shrink_to(KEEP_SPARE.max(n));
+    }
 }
 
 /// Learns a model from exchanges. Not `Send`: its body sampler is shared with the pipeline
@@ -323,7 +429,7 @@ mod tests {
     /// agent needs beside it (bodies kept, wire lengths).
     #[test]
     fn into_observation_is_observation() {
-        use apitap_engine::exchange::{Exchange, Request, Response};
+        use apitap_engine::exchange::{Exchange, MessageHead, Request, Response};
         use apitap_engine::Timestamp;
         let ex = |resp: Option<Response>, body: Option<Vec<u8>>| Exchange {
             conn_id: 1,
@@ -331,10 +437,8 @@ mod tests {
             client: "10.0.0.1:40000".parse().expect("addr"),
             server: "10.0.0.2:8080".parse().expect("addr"),
             request: Some(Request {
-                method: "POST".into(),
-                uri: "/users?x=1".into(),
-                version: "HTTP/1.1".into(),
-                headers: vec![("Host".into(), "api".into())],
+                head: MessageHead::new(["POST", "/users?x=1", "HTTP/1.1"])
+                    .with_header("Host", "api"),
                 body_len: 10,
                 wire_len: 7,
                 body,
@@ -348,13 +452,12 @@ mod tests {
         };
         let resp = Response {
             status: Some(201),
-            headers: vec![("Content-Type".into(), "application/json".into())],
+            head: MessageHead::default().with_header("Content-Type", "application/json"),
             body_len: 3,
             wire_len: 30,
             body: None,
             ts_start: Timestamp::from_nanos(5, 2_000_000),
             ts_end: Timestamp::from_nanos(5, 3_000_000),
-            ..Default::default()
         };
         for (r, body) in [
             (Some(resp.clone()), Some(b"{\"a\"".to_vec())),
@@ -393,6 +496,71 @@ mod tests {
             "x"
         )
         .is_none());
+    }
+
+    /// A kept observation refilled exchange after exchange (more headers, fewer, none, no
+    /// response, a long value) is each time what a fresh one is.
+    #[test]
+    fn refilled_observation_is_fresh_observation() {
+        use apitap_engine::exchange::{Exchange, MessageHead, Request, Response};
+        use apitap_engine::Timestamp;
+        let long = "v".repeat(super::KEEP_STRING + 10);
+        let ex = |n: usize, value: &str, resp: bool| {
+            let mut q = MessageHead::new(["GET", &format!("/u/{n}"), "HTTP/1.1"]);
+            let mut p = MessageHead::new(["HTTP/1.1", "200", "OK"]);
+            for i in 0..n {
+                q.push_header(&format!("X-{i}"), value);
+                p.push_header(&format!("Y-{i}"), &value[..1]);
+            }
+            Exchange {
+                conn_id: 1,
+                index: n as u64,
+                client: "10.0.0.1:40000".parse().expect("addr"),
+                server: "10.0.0.2:8080".parse().expect("addr"),
+                request: Some(Request {
+                    head: q,
+                    body: Some(vec![b'x'; n]),
+                    body_len: n as u64 + 1,
+                    ts_start: Timestamp::from_nanos(5, n as i64),
+                    ..Default::default()
+                }),
+                response: resp.then(|| Response {
+                    status: Some(200),
+                    head: p,
+                    ts_end: Timestamp::from_nanos(6, 0),
+                    ..Default::default()
+                }),
+                flags: Vec::new(),
+                stream_id: None,
+                gate_key: None,
+            }
+        };
+        let mut buf = super::ObservationBuf::default();
+        for (i, (n, value, resp)) in [
+            (3, "a", true),
+            (100, "bb", true),
+            (1, long.as_str(), true),
+            (0, "c", true),
+            (2, "d", false),
+            (70, "e", true),
+            (5, "f", true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let server = if i % 2 == 0 { "10.0.0.2:8080" } else { "s" };
+            let taken = buf.fill(ex(n, value, resp), server).expect("request");
+            let (fresh, t) = super::into_observation(ex(n, value, resp), server).expect("request");
+            assert_eq!(buf.observation(), &fresh, "exchange {i}");
+            assert_eq!(taken, t);
+            assert!(buf.spare.len() <= super::KEEP_SPARE);
+        }
+        // a later exchange without a request leaves the observation as it was
+        let before = buf.observation().clone();
+        let mut none = ex(1, "a", true);
+        none.request = None;
+        assert!(buf.fill(none, "x").is_none());
+        assert_eq!(buf.observation(), &before);
     }
 
     #[test]

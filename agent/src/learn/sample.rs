@@ -40,7 +40,7 @@
 //! - Skipped bodies are never copied nor decompressed (the engine only counts their wire
 //!   bytes); the model counts them ([`apitap_model::Inspect`]) so coverage stays honest.
 
-use apitap_engine::http::{BodyGate, Gated, Request, Response};
+use apitap_engine::http::{BodyGate, Gated, MessageHead, Request, Response};
 use apitap_model::endpoint::Endpoint;
 use apitap_model::schema::SchemaNode;
 use std::cell::RefCell;
@@ -147,11 +147,8 @@ fn fnv_bytes(mut h: u64, b: &[u8]) -> u64 {
 }
 
 /// Hash of a media type as the model keys it (lowercase, parameters dropped).
-fn media_hash(headers: &[(String, String)]) -> u64 {
-    let ct = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .map_or("", |(_, v)| v.as_str());
+fn media_hash(head: &MessageHead) -> u64 {
+    let ct = head.header("content-type").unwrap_or("");
     let base = ct.split(';').next().unwrap_or("").trim();
     base.bytes().fold(FNV, |h, c| {
         (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x100000001b3)
@@ -215,8 +212,8 @@ impl Sampler {
     /// At a request head: inspect this exchange? Also gives its endpoint key
     /// ([`Sampler::key`]), for [`Sampler::response`] and [`Sampler::learned`].
     pub fn request(&mut self, server: SocketAddr, req: &Request) -> Gated {
-        let key = self.key(server, &req.method, &req.uri);
-        let media = media_hash(&req.headers);
+        let key = self.key(server, req.method(), req.uri());
+        let media = media_hash(&req.head);
         let st = self.state(key);
         let new_media = st.first_time(media);
         let keep = if st.countdown == 0 || new_media {
@@ -246,9 +243,9 @@ impl Sampler {
             // an unpaired response is not learned (no method, no path)
             return self.count(false);
         };
-        let key = key.unwrap_or_else(|| self.key(server, &req.method, &req.uri));
+        let key = key.unwrap_or_else(|| self.key(server, req.method(), req.uri()));
         let pair = fnv_bytes(
-            media_hash(&resp.headers),
+            media_hash(&resp.head),
             &resp.status.unwrap_or(0).to_be_bytes(),
         );
         let new_pair = self.state(key).first_time(pair ^ 0x9e37_79b9_7f4a_7c15);
@@ -342,8 +339,7 @@ mod tests {
 
     fn req(uri: &str) -> Request {
         Request {
-            method: "GET".into(),
-            uri: uri.into(),
+            head: MessageHead::new(["GET", uri, ""]),
             ..Default::default()
         }
     }
@@ -351,7 +347,7 @@ mod tests {
     fn resp(status: u16, ct: &str) -> Response {
         Response {
             status: Some(status),
-            headers: vec![("Content-Type".into(), ct.into())],
+            head: MessageHead::default().with_header("Content-Type", ct),
             ..Default::default()
         }
     }

@@ -7,8 +7,8 @@
 //! (`content.encoding: "base64"` for non-UTF-8 bodies); sizes we do not know are -1 as the
 //! spec asks. Exchanges without a request are skipped (HAR entries need one) and counted.
 
-use super::{body_text, header, ExchangeWriter};
-use apitap_engine::http::Exchange;
+use super::{body_text, ExchangeWriter};
+use apitap_engine::http::{Exchange, MessageHead};
 use serde_json::{json, Value};
 use std::io::{self, Write};
 
@@ -47,9 +47,9 @@ impl<W: Write> HarWriter<W> {
     }
 }
 
-fn headers_json(h: &[(String, String)]) -> Value {
+fn headers_json(h: &MessageHead) -> Value {
     Value::Array(
-        h.iter()
+        h.headers()
             .map(|(n, v)| json!({"name": n, "value": v}))
             .collect(),
     )
@@ -70,9 +70,9 @@ fn query_json(uri: &str) -> Value {
     )
 }
 
-fn cookies_json(h: &[(String, String)], name: &str) -> Value {
+fn cookies_json(h: &MessageHead, name: &str) -> Value {
     let mut out = vec![];
-    for (n, v) in h {
+    for (n, v) in h.headers() {
         if n.eq_ignore_ascii_case(name) {
             for part in v.split(';') {
                 if let Some((k, _)) = part.trim().split_once('=') {
@@ -91,11 +91,12 @@ fn cookies_json(h: &[(String, String)], name: &str) -> Value {
 /// The absolute URL of a request.
 pub fn absolute_url(ex: &Exchange) -> Option<String> {
     let req = ex.request.as_ref()?;
-    let uri = req.uri.as_str();
+    let uri = req.uri();
     if uri.starts_with("http://") || uri.starts_with("https://") {
         return Some(uri.to_string());
     }
-    let host = header(&req.headers, "host")
+    let host = req
+        .header("host")
         .map(str::to_string)
         .unwrap_or_else(|| ex.server.to_string());
     if uri.starts_with('/') {
@@ -114,17 +115,17 @@ impl<W: Write> ExchangeWriter for HarWriter<W> {
             return Ok(());
         };
         let mut request = json!({
-            "method": req.method,
+            "method": req.method(),
             "url": url,
-            "httpVersion": req.version,
-            "cookies": cookies_json(&req.headers, "cookie"),
-            "headers": headers_json(&req.headers),
-            "queryString": query_json(&req.uri),
+            "httpVersion": req.version(),
+            "cookies": cookies_json(&req.head, "cookie"),
+            "headers": headers_json(&req.head),
+            "queryString": query_json(req.uri()),
             "headersSize": -1,
             "bodySize": req.body_len,
         });
         if req.body_len > 0 || req.body.is_some() {
-            let mime = header(&req.headers, "content-type").unwrap_or("");
+            let mime = req.header("content-type").unwrap_or("");
             let mut post = json!({"mimeType": mime, "text": ""});
             if let (true, Some(b)) = (self.bodies, req.body.as_ref()) {
                 let (text, b64) = body_text(b);
@@ -139,7 +140,7 @@ impl<W: Write> ExchangeWriter for HarWriter<W> {
             Some(r) => {
                 let mut content = json!({
                     "size": r.body_len,
-                    "mimeType": header(&r.headers, "content-type").unwrap_or(""),
+                    "mimeType": r.header("content-type").unwrap_or(""),
                 });
                 if let (true, Some(b)) = (self.bodies, r.body.as_ref()) {
                     let (text, b64) = body_text(b);
@@ -150,12 +151,12 @@ impl<W: Write> ExchangeWriter for HarWriter<W> {
                 }
                 json!({
                     "status": r.status.map_or(0, i64::from),
-                    "statusText": r.reason,
-                    "httpVersion": r.version,
-                    "cookies": cookies_json(&r.headers, "set-cookie"),
-                    "headers": headers_json(&r.headers),
+                    "statusText": r.reason(),
+                    "httpVersion": r.version(),
+                    "cookies": cookies_json(&r.head, "set-cookie"),
+                    "headers": headers_json(&r.head),
                     "content": content,
-                    "redirectURL": header(&r.headers, "location").unwrap_or(""),
+                    "redirectURL": r.header("location").unwrap_or(""),
                     "headersSize": -1,
                     "bodySize": r.body_len,
                 })
@@ -208,14 +209,10 @@ mod tests {
             client: "10.0.0.1:40000".parse().unwrap(),
             server: "10.0.0.2:8080".parse().unwrap(),
             request: Some(Request {
-                method: "POST".into(),
-                uri: "/users?id=7&x".into(),
-                version: "HTTP/1.1".into(),
-                headers: vec![
-                    ("Host".into(), "api.test".into()),
-                    ("Content-Type".into(), "application/json".into()),
-                    ("Cookie".into(), "a=1; b=2".into()),
-                ],
+                head: MessageHead::new(["POST", "/users?id=7&x", "HTTP/1.1"])
+                    .with_header("Host", "api.test")
+                    .with_header("Content-Type", "application/json")
+                    .with_header("Cookie", "a=1; b=2"),
                 body_len: 7,
                 wire_len: 7,
                 body: Some(b"{\"a\":1}".to_vec()),
@@ -224,10 +221,7 @@ mod tests {
             }),
             response: Some(Response {
                 status: Some(201),
-                status_text: "201".into(),
-                reason: "Created".into(),
-                version: "HTTP/1.1".into(),
-                headers: vec![],
+                head: MessageHead::new(["HTTP/1.1", "201", "Created"]),
                 body_len: 3,
                 wire_len: 3,
                 body: Some(vec![0xff, 0, 1]),

@@ -16,8 +16,8 @@
 //! and `server` are formatted without `core::fmt` (see [`super::rfc3339_into`] and
 //! [`super::socket_addr_into`]), byte for byte as `Timestamp::rfc3339` and `Display` do.
 
-use super::{body_text, header, rfc3339_into, socket_addr_into, ExchangeWriter};
-use apitap_engine::http::Exchange;
+use super::{body_text, rfc3339_into, socket_addr_into, ExchangeWriter};
+use apitap_engine::http::{Exchange, MessageHead};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -34,8 +34,8 @@ struct Line<'a> {
     status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status_text: Option<&'a str>,
-    request_headers: &'a [(String, String)],
-    response_headers: &'a [(String, String)],
+    request_headers: HeaderList<'a>,
+    response_headers: HeaderList<'a>,
     request_body_len: u64,
     response_body_len: u64,
     latency_ms: Option<f64>,
@@ -52,7 +52,19 @@ struct Line<'a> {
     response_body_encoding: Option<&'static str>,
 }
 
-const NO_HEADERS: &[(String, String)] = &[];
+/// A head's header fields as a JSON array of `[name, value]` arrays (none: `[]`).
+struct HeaderList<'a>(Option<&'a MessageHead>);
+
+impl Serialize for HeaderList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.map_or(0, MessageHead::header_count)))?;
+        for field in self.0.into_iter().flat_map(MessageHead::headers) {
+            seq.serialize_element(&field)?;
+        }
+        seq.end()
+    }
+}
 
 fn body(b: Option<&Vec<u8>>, on: bool) -> (Option<Cow<'_, str>>, Option<&'static str>) {
     match b {
@@ -120,18 +132,14 @@ impl<W: Write> ExchangeWriter for JsonlWriter<W> {
             ts,
             client,
             server,
-            method: req.map(|r| r.method.as_str()),
-            host: req.and_then(|r| {
-                header(&r.headers, "host").or_else(|| header(&r.headers, ":authority"))
-            }),
-            uri: req.map(|r| r.uri.as_str()),
-            version: req.map(|r| r.version.as_str()),
+            method: req.map(|r| r.method()),
+            host: req.and_then(|r| r.header("host").or_else(|| r.header(":authority"))),
+            uri: req.map(|r| r.uri()),
+            version: req.map(|r| r.version()),
             status: resp.and_then(|r| r.status),
-            status_text: resp
-                .filter(|r| r.status.is_none())
-                .map(|r| r.status_text.as_str()),
-            request_headers: req.map_or(NO_HEADERS, |r| &r.headers),
-            response_headers: resp.map_or(NO_HEADERS, |r| &r.headers),
+            status_text: resp.filter(|r| r.status.is_none()).map(|r| r.status_text()),
+            request_headers: HeaderList(req.map(|r| &r.head)),
+            response_headers: HeaderList(resp.map(|r| &r.head)),
             request_body_len: req.map_or(0, |r| r.body_len),
             response_body_len: resp.map_or(0, |r| r.body_len),
             latency_ms: ex.latency_ms().map(|l| (l * 1000.0).round() / 1000.0),

@@ -29,14 +29,6 @@ pub trait ExchangeWriter {
     fn finish(&mut self) -> io::Result<()>;
 }
 
-/// The first value of header `name` (ASCII case-insensitive).
-pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// A body as text if it is valid UTF-8, else as base64: `(text, is_base64)`.
 pub fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
     use base64::Engine as _;

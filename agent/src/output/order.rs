@@ -116,17 +116,15 @@ impl Reorderer {
 fn approx_size(ex: &Exchange) -> usize {
     let mut n = 256;
     if let Some(r) = &ex.request {
-        n += r.uri.len()
-            + r.headers
-                .iter()
+        n += r.uri().len()
+            + r.headers()
                 .map(|(a, b)| a.len() + b.len() + 16)
                 .sum::<usize>();
         n += r.body.as_ref().map_or(0, Vec::len);
     }
     if let Some(r) = &ex.response {
         n += r
-            .headers
-            .iter()
+            .headers()
             .map(|(a, b)| a.len() + b.len() + 16)
             .sum::<usize>();
         n += r.body.as_ref().map_or(0, Vec::len);

@@ -23,7 +23,7 @@ pub(crate) mod parser;
 pub use conn::{HttpConfig, HttpConn, HttpStats, Switch, SwitchTo};
 pub use parser::{ParseError, ParseErrorCounts};
 
-pub use crate::exchange::{Exchange, Flag, HttpEvent, Request, Response};
+pub use crate::exchange::{Exchange, Flag, Headers, HttpEvent, MessageHead, Request, Response};
 
 use std::net::SocketAddr;
 use std::rc::Rc;

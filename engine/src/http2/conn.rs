@@ -555,7 +555,7 @@ impl H2Conn {
         } else {
             Dir::ToOriginator
         };
-        let has = |n: &str| b.fields.iter().any(|(k, _)| k == n);
+        let has = |n: &str| b.fields.headers().any(|(k, _)| k == n);
         if has(":method") || has(":path") {
             self.client_dir = dir;
             self.roles_known = true;
@@ -616,27 +616,27 @@ impl H2Conn {
         let interim = !client
             && block
                 .fields
-                .iter()
+                .headers()
                 .any(|(k, v)| k == ":status" && v.len() == 3 && v.starts_with('1'));
         if interim && !end_stream {
             return;
         }
         if half.headers_seen {
             // trailers
-            half.fields.extend(block.fields);
+            half.fields.append_headers(&block.fields);
             half.ts_end = ts;
         } else {
             half.headers_seen = true;
             half.ts_start = Some(ts);
             half.ts_end = ts;
             let named = if client {
-                let has = |n: &str| block.fields.iter().any(|(k, _)| k == n);
+                let has = |n: &str| block.fields.headers().any(|(k, _)| k == n);
                 has(":method") && (has(":path") || has(":authority"))
             } else {
-                block.fields.iter().any(|(k, _)| k == ":status")
+                block.fields.headers().any(|(k, _)| k == ":status")
             };
             half.unknown = !named;
-            let codings = framing(&block.fields).codings;
+            let codings = framing(block.fields.headers()).codings;
             half.body = Some(ContentDecoder::with_codings(&codings, limits));
             half.fields = block.fields;
         }
@@ -675,24 +675,18 @@ impl H2Conn {
             upgraded
         } else {
             req.map(|(h, body)| {
-                let get = |n: &str| {
-                    h.fields
-                        .iter()
-                        .find(|(k, _)| k == n)
-                        .map(|(_, v)| v.clone())
-                };
-                let method = get(":method").unwrap_or_default();
-                let uri = if method == "CONNECT" {
-                    get(":authority")
+                // method, target and version are parts of the fields' text (no copy)
+                let mut head = h.fields;
+                head.part_from_header(0, ":method");
+                let target = if head.part(0) == "CONNECT" {
+                    ":authority"
                 } else {
-                    get(":path")
-                }
-                .unwrap_or_default();
+                    ":path"
+                };
+                head.part_from_header(1, target);
+                head.set_part(2, "HTTP/2");
                 Request {
-                    method,
-                    uri,
-                    version: "HTTP/2".into(),
-                    headers: h.fields,
+                    head,
                     body_len: body.len,
                     wire_len: body.raw_len,
                     body: body.body,
@@ -702,18 +696,12 @@ impl H2Conn {
             })
         };
         let response = resp.map(|(h, body)| {
-            let status_text = h
-                .fields
-                .iter()
-                .find(|(k, _)| k == ":status")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
+            let mut head = h.fields;
+            head.set_part(0, "HTTP/2");
+            head.part_from_header(1, ":status");
             Response {
-                status: status_text.parse().ok(),
-                status_text,
-                reason: String::new(),
-                version: "HTTP/2".into(),
-                headers: h.fields,
+                status: head.part(1).parse().ok(),
+                head,
                 body_len: body.len,
                 wire_len: body.raw_len,
                 body: body.body,
@@ -1022,25 +1010,16 @@ mod tests {
         assert_eq!(b.stream_id, Some(3));
         assert_eq!(b.index, 1);
         let q = b.request.as_ref().unwrap();
-        assert_eq!(
-            (q.method.as_str(), q.uri.as_str(), q.version.as_str()),
-            ("GET", "/b", "HTTP/2")
-        );
+        assert_eq!((q.method(), q.uri(), q.version()), ("GET", "/b", "HTTP/2"));
         assert_eq!(b.response.as_ref().unwrap().status, Some(404));
         assert_eq!(a.stream_id, Some(1));
         assert_eq!(a.index, 0);
         let q = a.request.as_ref().unwrap();
-        assert_eq!(
-            (q.method.as_str(), q.uri.as_str(), q.body_len),
-            ("POST", "/a", 5)
-        );
+        assert_eq!((q.method(), q.uri(), q.body_len), ("POST", "/a", 5));
         let p = a.response.as_ref().unwrap();
         assert_eq!(p.status, Some(200));
         assert_eq!(p.body_len, 5);
-        assert_eq!(
-            p.headers.last().unwrap(),
-            &("x-trailer".to_string(), "t".to_string())
-        );
+        assert_eq!(p.headers().next_back().unwrap(), ("x-trailer", "t"));
         assert!(a.flags.is_empty(), "{:?}", a.flags);
         assert_eq!(r.h.stats().exchanges, 2);
     }
@@ -1069,7 +1048,7 @@ mod tests {
         }
         let ex = r.done();
         assert_eq!(ex.len(), 1);
-        assert_eq!(ex[0].request.as_ref().unwrap().uri, "/x");
+        assert_eq!(ex[0].request.as_ref().unwrap().uri(), "/x");
         assert_eq!(ex[0].response.as_ref().unwrap().status, Some(204));
     }
 
@@ -1149,8 +1128,8 @@ mod tests {
         let ex = r.close();
         assert_eq!(r.h.stats().streams_dropped, 1);
         let five = ex.iter().find(|e| e.stream_id == Some(5)).unwrap();
-        let h = &five.request.as_ref().unwrap().headers;
-        assert!(h.contains(&("x-k".to_string(), "v".to_string())));
+        let q = five.request.as_ref().unwrap();
+        assert!(q.headers().any(|h| h == ("x-k", "v")));
     }
 
     #[test]
@@ -1199,7 +1178,7 @@ mod tests {
         assert!(ex[0].request.is_none(), "no :path: no request");
         assert!(ex[0].flags.contains(&Flag::Gap));
         assert_eq!(ex[0].response.as_ref().unwrap().status, Some(200));
-        assert_eq!(ex[1].request.as_ref().unwrap().uri, "/ok");
+        assert_eq!(ex[1].request.as_ref().unwrap().uri(), "/ok");
         let st = r.h.stats();
         assert_eq!((st.pickups, st.header_blocks_undecodable), (1, 1));
     }
@@ -1226,7 +1205,7 @@ mod tests {
                 &[0x88],
             ),
         );
-        assert_eq!(r.done()[0].request.as_ref().unwrap().uri, "/p");
+        assert_eq!(r.done()[0].request.as_ref().unwrap().uri(), "/p");
         // a gap on the client side: HPACK state lost, frames found again
         r.h.on_gap(C, Timestamp(0), 100, &mut r.out);
         let mut c = vec![0u8; 3];
@@ -1247,7 +1226,7 @@ mod tests {
                 &[0x88],
             ),
         );
-        assert_eq!(r.done()[0].request.as_ref().unwrap().uri, "/q");
+        assert_eq!(r.done()[0].request.as_ref().unwrap().uri(), "/q");
         assert!(r.h.stats().resyncs >= 1);
     }
 
@@ -1292,7 +1271,7 @@ mod tests {
         assert_eq!(ex.len(), 2);
         assert!(ex
             .iter()
-            .all(|e| e.request.as_ref().is_some_and(|q| q.uri == "/")));
+            .all(|e| e.request.as_ref().is_some_and(|q| q.uri() == "/")));
         assert_eq!(r.h.stats().header_blocks_undecodable, 0);
         assert_eq!(r.h.stats().pickups, 0);
     }

@@ -19,7 +19,7 @@
 //!   trailers-only response (both end up in the response header list). `grpc-message` is a
 //!   captured value and is not exposed.
 
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, MessageHead};
 use std::io::Read;
 
 /// Caps on the messages kept per call.
@@ -92,12 +92,6 @@ impl Call {
     }
 }
 
-fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    h.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// Is this a gRPC content type (`application/grpc`, `application/grpc+proto`, ...)?
 pub fn is_grpc_content_type(ct: &str) -> bool {
     let ct = ct.trim();
@@ -115,14 +109,14 @@ pub fn is_grpc_content_type(ct: &str) -> bool {
 pub fn is_grpc(ex: &Exchange) -> bool {
     ex.request
         .as_ref()
-        .and_then(|r| header(&r.headers, "content-type"))
+        .and_then(|r| r.header("content-type"))
         .is_some_and(is_grpc_content_type)
 }
 
 /// `grpc-status` of the response (trailers or trailers-only headers).
 pub fn status(ex: &Exchange) -> Option<u32> {
     let r = ex.response.as_ref()?;
-    header(&r.headers, "grpc-status")?.trim().parse().ok()
+    r.header("grpc-status")?.trim().parse().ok()
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -133,8 +127,8 @@ enum Encoding {
     Unknown,
 }
 
-fn encoding(h: &[(String, String)]) -> Encoding {
-    match header(h, "grpc-encoding").map(str::trim) {
+fn encoding(h: &MessageHead) -> Encoding {
+    match h.header("grpc-encoding").map(str::trim) {
         None => Encoding::Identity,
         Some(e) if e.eq_ignore_ascii_case("identity") => Encoding::Identity,
         Some(e) if e.eq_ignore_ascii_case("gzip") => Encoding::Gzip,
@@ -160,7 +154,7 @@ fn inflate(enc: Encoding, data: &[u8], max: usize) -> Option<Vec<u8>> {
 }
 
 /// Split a body into its length-prefixed messages.
-pub fn split(body: &[u8], headers: &[(String, String)], limits: &GrpcLimits) -> Messages {
+pub fn split(body: &[u8], headers: &MessageHead, limits: &GrpcLimits) -> Messages {
     let enc = encoding(headers);
     let mut m = Messages::default();
     let mut rest = body;
@@ -212,11 +206,11 @@ pub fn call(ex: &Exchange, limits: &GrpcLimits) -> Option<Call> {
         return None;
     }
     let req = ex.request.as_ref()?;
-    let request = split(req.body.as_deref().unwrap_or(&[]), &req.headers, limits);
+    let request = split(req.body.as_deref().unwrap_or(&[]), &req.head, limits);
     let response = ex
         .response
         .as_ref()
-        .map(|r| split(r.body.as_deref().unwrap_or(&[]), &r.headers, limits))
+        .map(|r| split(r.body.as_deref().unwrap_or(&[]), &r.head, limits))
         .unwrap_or_default();
     Some(Call {
         request,
@@ -253,10 +247,9 @@ mod tests {
         e.finish().unwrap()
     }
 
-    fn hdrs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn hdrs(v: &[(&str, &str)]) -> MessageHead {
         v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+            .fold(MessageHead::default(), |h, (a, b)| h.with_header(a, b))
     }
 
     #[test]
@@ -314,7 +307,7 @@ mod tests {
         for p in [&b"ab"[..], b"abcdef", b"cd", b"ef"] {
             body.extend(frame(0, p));
         }
-        let m = split(&body, &[], &lim);
+        let m = split(&body, &MessageHead::default(), &lim);
         assert_eq!(m.messages, vec![b"ab".to_vec(), b"cd".to_vec()]);
         assert_eq!((m.count, m.over_cap), (4, 2));
         // a gzip bomb stops at the cap
@@ -322,9 +315,9 @@ mod tests {
         let m = split(&bomb, &hdrs(&[("grpc-encoding", "gzip")]), &lim);
         assert_eq!((m.count, m.over_cap, m.messages.len()), (1, 1, 0));
         // cut inside a prefix and inside a payload
-        let m = split(&frame(0, b"abc")[..3], &[], &lim);
+        let m = split(&frame(0, b"abc")[..3], &MessageHead::default(), &lim);
         assert!(m.truncated && m.count == 0);
-        let m = split(&frame(0, b"abc")[..7], &[], &lim);
+        let m = split(&frame(0, b"abc")[..7], &MessageHead::default(), &lim);
         assert!(m.truncated && m.count == 0);
     }
 

@@ -22,6 +22,7 @@
 //!   and calls [`Decoder::desync`], since the table may have diverged.
 
 use super::huffman;
+use crate::exchange::MessageHead;
 use std::collections::VecDeque;
 
 /// The static table (RFC 7541 Appendix A), index 1..=61 at positions 0..=60.
@@ -118,8 +119,8 @@ impl Default for Limits {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderBlock {
     /// Fields in order (names lower-case on the wire in HTTP/2; bytes that are not UTF-8 are
-    /// replaced).
-    pub fields: Vec<(String, String)>,
+    /// replaced), in one [`MessageHead`] (no start line).
+    pub fields: MessageHead,
     /// Fields that referenced a dynamic table entry from before a pickup (unknown).
     pub missing: usize,
     /// Fields were dropped at the header list cap.
@@ -344,7 +345,7 @@ impl Decoder {
                 out.over_cap = true;
             } else {
                 list_size += sz;
-                out.fields.push((name.to_owned(), value.to_owned()));
+                out.fields.push_header(name, value);
             }
         };
         while let Some(&b) = buf.get(pos) {
@@ -401,17 +402,15 @@ pub(super) mod tests {
             .collect()
     }
 
-    fn fields(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn fields(v: &[(&str, &str)]) -> MessageHead {
         v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+            .fold(MessageHead::default(), |h, (a, b)| h.with_header(a, b))
     }
 
-    fn table(d: &Decoder) -> Vec<(String, String)> {
-        d.table
-            .iter()
-            .map(|e| (e.name.clone().unwrap_or_default(), e.value.clone()))
-            .collect()
+    fn table(d: &Decoder) -> MessageHead {
+        d.table.iter().fold(MessageHead::default(), |h, e| {
+            h.with_header(e.name.as_deref().unwrap_or_default(), &e.value)
+        })
     }
 
     #[test]
@@ -685,7 +684,7 @@ pub(super) mod tests {
             .decode(&unhex("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d"))
             .unwrap();
         assert!(b.over_cap);
-        assert_eq!(b.fields.len(), 1);
+        assert_eq!(b.fields.header_count(), 1);
         assert_eq!(d.size, 57);
         let b = d.decode(&unhex("be")).unwrap();
         assert_eq!(b.fields, fields(&[(":authority", "www.example.com")]));

@@ -1,7 +1,7 @@
 //! One HTTP/2 stream as [`H2Conn`](super::H2Conn) tracks it: its lifecycle ([`State`],
 //! changed only by [`Stream::transition`], traced) and its request and response halves.
 
-use crate::exchange::{Flag, Request};
+use crate::exchange::{Flag, MessageHead, Request};
 use crate::http::body::ContentDecoder;
 use crate::Timestamp;
 use tracing::trace;
@@ -34,7 +34,7 @@ pub(super) enum Event {
 #[derive(Debug, Default)]
 pub(super) struct Half {
     /// Header fields (and trailers appended).
-    pub(super) fields: Vec<(String, String)>,
+    pub(super) fields: MessageHead,
     /// A header block has been seen (a later one is trailers).
     pub(super) headers_seen: bool,
     /// The pseudo-headers that name the message could not be decoded.

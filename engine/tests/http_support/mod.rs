@@ -186,23 +186,17 @@ pub fn check_events(out: &[HttpEvent], conn_id: u64) -> Vec<Exchange> {
     done
 }
 
-fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    h.iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// Zeek-like row: `method host uri status req_len resp_len [flags]`, `-` for absent;
 /// an HTTP/0.9 reply has status `0` (as Zeek logs it); a non-numeric status is shown as sent.
 pub fn row(x: &Exchange) -> String {
     let (method, host, uri, qlen) = match &x.request {
         Some(q) => (
-            q.method.clone(),
-            header(&q.headers, "host").unwrap_or("-").to_string(),
-            if q.uri.is_empty() {
+            q.method().to_string(),
+            q.header("host").unwrap_or("-").to_string(),
+            if q.uri().is_empty() {
                 "-".to_string()
             } else {
-                q.uri.clone()
+                q.uri().to_string()
             },
             q.body_len.to_string(),
         ),
@@ -212,8 +206,8 @@ pub fn row(x: &Exchange) -> String {
         Some(p) => (
             match p.status {
                 Some(n) => n.to_string(),
-                None if p.version == "HTTP/0.9" => "0".into(),
-                None => p.status_text.clone(),
+                None if p.version() == "HTTP/0.9" => "0".into(),
+                None => p.status_text().to_string(),
             },
             p.body_len.to_string(),
         ),
@@ -237,15 +231,8 @@ pub fn detail(x: &Exchange) -> String {
         row(x),
         x.request
             .as_ref()
-            .map(|q| (&q.version, &q.headers, &q.body, q.ts_start, q.ts_end)),
-        x.response.as_ref().map(|p| (
-            &p.version,
-            &p.status_text,
-            &p.reason,
-            &p.headers,
-            &p.body,
-            p.ts_start
-        )),
+            .map(|q| (&q.head, &q.body, q.ts_start, q.ts_end)),
+        x.response.as_ref().map(|p| (&p.head, &p.body, p.ts_start)),
         x.client,
         x.server
     )

@@ -98,7 +98,12 @@ impl HttpConn {
                     let line = parser::trim_eol(h.buf.get(..fl).unwrap_or_default());
                     if let Ok(rl) = parser::parse_request_line(line) {
                         if rl.version.is_none() {
-                            self.open_v09_request(s, rl, fl, ts, out);
+                            let mut b = HeadBuilder::new(line, 0);
+                            b.set_part(0, rl.method);
+                            b.set_part(1, rl.uri);
+                            b.set_part_str(2, "HTTP/0.9");
+                            let head = b.finish();
+                            self.open_v09_request(s, head, fl, ts, out);
                             // Re-scan the following lines one at a time.
                             continue;
                         }
@@ -210,26 +215,31 @@ impl HttpConn {
         out: &mut Vec<HttpEvent>,
     ) {
         let fl = memchr(b'\n', head).map_or(head.len(), |p| p + 1);
-        let mut headers = Vec::new();
-        let bad_headers = parser::parse_headers(head.get(fl..).unwrap_or_default(), &mut headers);
-        let f = parser::framing(&headers);
+        let lines = head.get(fl..).unwrap_or_default();
         let mut flags = 0u16;
-        if bad_headers || f.bad_content_length {
-            flags |= bit(Flag::Malformed);
-        }
         if truncated {
             flags |= bit(Flag::Truncated);
         }
-        let idx = if let Some(idx) = v09 {
-            // Headers after a version-less request line.
+        let (idx, f) = if let Some(idx) = v09 {
+            // Headers after a version-less request line, into that request's head.
+            let taken = self
+                .entry_mut(idx)
+                .and_then(|e| e.request.as_mut())
+                .map(|r| std::mem::take(&mut r.head));
+            let mut b = HeadBuilder::extend(taken.unwrap_or_default(), lines);
+            let bad_headers = parser::parse_headers(lines, &mut b);
+            let f = parser::framing(b.head().headers());
+            if bad_headers || f.bad_content_length {
+                flags |= bit(Flag::Malformed);
+            }
             if let Some(e) = self.entry_mut(idx) {
                 if let Some(r) = e.request.as_mut() {
-                    r.headers = headers;
+                    r.head = b.finish();
                     r.ts_end = ts;
                 }
                 e.flags |= flags;
             }
-            idx
+            (idx, f)
         } else {
             let line = parser::trim_eol(head.get(..fl).unwrap_or_default());
             let rl = match parser::parse_request_line(line) {
@@ -239,14 +249,20 @@ impl HttpConn {
                     return;
                 }
             };
-            if rl.malformed {
+            let mut b = HeadBuilder::new(head, parser::line_count(lines));
+            b.set_part(0, rl.method);
+            b.set_part(1, rl.uri);
+            match rl.version {
+                Some(v) => b.set_part(2, v),
+                None => b.set_part_str(2, "HTTP/0.9"),
+            }
+            let bad_headers = parser::parse_headers(lines, &mut b);
+            let f = parser::framing(b.head().headers());
+            if bad_headers || f.bad_content_length || rl.malformed {
                 flags |= bit(Flag::Malformed);
             }
             let req = Request {
-                method: rl.method,
-                uri: rl.uri,
-                version: rl.version.unwrap_or_else(|| "HTTP/0.9".to_string()),
-                headers,
+                head: b.finish(),
                 body_len: 0,
                 wire_len: 0,
                 body: self.cfg.keep_bodies.then(Vec::new),
@@ -258,7 +274,7 @@ impl HttpConn {
             if let Some(e) = self.entry_mut(idx) {
                 e.flags |= flags;
             }
-            idx
+            (idx, f)
         };
         let keep = self.keep_request_body(idx);
         let framing = if truncated {
@@ -345,9 +361,13 @@ impl HttpConn {
                 return;
             }
         }
-        let mut headers = Vec::new();
-        let bad_headers = parser::parse_headers(head.get(fl..).unwrap_or_default(), &mut headers);
-        let f = parser::framing(&headers);
+        let lines = head.get(fl..).unwrap_or_default();
+        let mut b = HeadBuilder::new(head, parser::line_count(lines));
+        b.set_part(0, sl.version);
+        b.set_part(1, sl.status_text);
+        b.set_part(2, sl.reason);
+        let bad_headers = parser::parse_headers(lines, &mut b);
+        let f = parser::framing(b.head().headers());
         let mut flags = 0u16;
         if bad_headers || sl.malformed || f.bad_content_length {
             flags |= bit(Flag::Malformed);
@@ -357,10 +377,7 @@ impl HttpConn {
         }
         let resp = Response {
             status: sl.status,
-            status_text: sl.status_text,
-            reason: sl.reason,
-            version: sl.version,
-            headers,
+            head: b.finish(),
             body_len: 0,
             wire_len: 0,
             body: self.cfg.keep_bodies.then(Vec::new),
@@ -373,8 +390,8 @@ impl HttpConn {
                 let (mut is_head, mut is_connect) = (false, false);
                 if let Some(e) = self.entry_mut(idx) {
                     if let Some(q) = e.request.as_ref() {
-                        is_head = q.method.eq_ignore_ascii_case("HEAD");
-                        is_connect = q.method.eq_ignore_ascii_case("CONNECT");
+                        is_head = q.method().eq_ignore_ascii_case("HEAD");
+                        is_connect = q.method().eq_ignore_ascii_case("CONNECT");
                     }
                     e.response = Some(resp);
                 }

@@ -62,6 +62,7 @@
 use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
 use super::parser::{self, Coding, Codings, HeadScan, ParseError, ParseErrorCounts, Verdict};
 use super::{Exchange, Flag, HttpEvent, Request, Response, SharedGate};
+use crate::exchange::{HeadBuilder, MessageHead};
 use crate::flow::{ConnInfo, Dir};
 use crate::Timestamp;
 use memchr::memchr;
@@ -514,8 +515,8 @@ impl HttpConn {
 }
 
 /// Does an `Upgrade` header offer or accept `h2c`?
-fn upgrade_to_h2c(headers: &[(String, String)]) -> bool {
-    headers.iter().any(|(n, v)| {
+fn upgrade_to_h2c(head: &MessageHead) -> bool {
+    head.headers().any(|(n, v)| {
         n.eq_ignore_ascii_case("upgrade")
             && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("h2c"))
     })

@@ -48,14 +48,8 @@ impl HttpConn {
         self.stats.upgraded += 1;
         self.ended = Some(Ended::Upgraded);
         let h2c = self.entry_mut(idx).is_some_and(|e| {
-            let asked = e
-                .request
-                .as_ref()
-                .is_some_and(|q| upgrade_to_h2c(&q.headers));
-            let agreed = e
-                .response
-                .as_ref()
-                .is_some_and(|p| upgrade_to_h2c(&p.headers));
+            let asked = e.request.as_ref().is_some_and(|q| upgrade_to_h2c(&q.head));
+            let agreed = e.response.as_ref().is_some_and(|p| upgrade_to_h2c(&p.head));
             asked && agreed
         });
         let mut collect = None;

@@ -3,13 +3,14 @@
 use super::*;
 
 impl HttpConn {
-    /// A version-less request line (ending at `fl` in the head buffer): open its exchange
+    /// A version-less request line (its parts in `line`; it ends at `fl` in the head
+    /// buffer): open its exchange
     /// right away (the server may answer before anything else comes from the client) and
     /// go to [`St::V09`].
     pub(super) fn open_v09_request(
         &mut self,
         s: Dir,
-        rl: parser::RequestLine,
+        line: MessageHead,
         fl: usize,
         ts: Timestamp,
         out: &mut Vec<HttpEvent>,
@@ -28,10 +29,7 @@ impl HttpConn {
             resync: h.resync,
         };
         let req = Request {
-            method: rl.method,
-            uri: rl.uri,
-            version: "HTTP/0.9".to_string(),
-            headers: Vec::new(),
+            head: line,
             body_len: 0,
             wire_len: 0,
             body: self.cfg.keep_bodies.then(Vec::new),
@@ -129,10 +127,7 @@ impl HttpConn {
     pub(super) fn start_09_reply(&mut self, s: Dir, idx: u64, ts: Timestamp) {
         let resp = Response {
             status: None,
-            status_text: String::new(),
-            reason: String::new(),
-            version: "HTTP/0.9".to_string(),
-            headers: Vec::new(),
+            head: MessageHead::new(["HTTP/0.9", "", ""]),
             body_len: 0,
             wire_len: 0,
             body: None,
