@@ -4,73 +4,12 @@
 //!
 //! Needs CAP_NET_RAW (root in CI); skipped with a message otherwise, unless `CI` is set.
 
+mod common;
+
 use apitap::agent::{Agent, AgentSettings};
 use apitap::metrics::Format;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
-
-/// Serves `n` connections: one request each, JSON answer; `/users/N` → 200 (404 above 100),
-/// `POST /users` → 201.
-fn serve(listener: TcpListener) {
-    for stream in listener.incoming() {
-        let Ok(mut s) = stream else { continue };
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        // read the head (and a small body if any)
-        while let Ok(n) = s.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..p]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= p + 4 + len {
-                    break;
-                }
-            }
-        }
-        let line = String::from_utf8_lossy(&buf);
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("");
-        let path = parts.next().unwrap_or("");
-        let (status, body) = if method == "POST" {
-            ("201 Created", "{\"id\":7,\"name\":\"x\"}".to_string())
-        } else if let Some(id) = path.strip_prefix("/users/") {
-            let id: u64 = id.parse().unwrap_or(0);
-            if id > 100 {
-                ("404 Not Found", "{\"error\":\"not_found\"}".to_string())
-            } else {
-                ("200 OK", format!("{{\"id\":{id},\"name\":\"u{id}\"}}"))
-            }
-        } else {
-            ("404 Not Found", "{}".to_string())
-        };
-        let _ = write!(
-            s,
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-    }
-}
-
-fn request(port: u16, method: &str, path: &str, body: &str) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: api.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    assert!(out.starts_with(b"HTTP/1.1 "), "no response");
-}
 
 fn count(text: &str, needle: &str) -> u64 {
     text.lines()
@@ -83,7 +22,7 @@ fn count(text: &str, needle: &str) -> u64 {
 fn learns_and_measures_loopback_traffic() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || serve(listener));
+    std::thread::spawn(move || common::serve(listener));
     let dir = tempfile::tempdir().expect("tempdir");
     let model_out = dir.path().join("model.json");
     let args = AgentSettings {
@@ -107,11 +46,11 @@ fn learns_and_measures_loopback_traffic() {
     // Let the capture settle before traffic.
     std::thread::sleep(Duration::from_millis(200));
     for i in 1..=20 {
-        request(port, "GET", &format!("/users/{i}"), "");
+        common::request(port, "GET", &format!("/users/{i}"), "");
     }
-    request(port, "GET", "/users/500", "");
-    request(port, "GET", "/users/501", "");
-    request(port, "POST", "/users", "{\"name\":\"x\"}");
+    common::request(port, "GET", "/users/500", "");
+    common::request(port, "GET", "/users/501", "");
+    common::request(port, "POST", "/users", "{\"name\":\"x\"}");
 
     // the service is the server socket, not the Host header (which any client chooses)
     let get200 = &format!("http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{{userId}}\",service_name=\"127.0.0.1:{port}\"}}");
@@ -188,7 +127,7 @@ fn admin_server_serves_all_endpoints() {
     use apitap::admin::http_get_status;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || serve(listener));
+    std::thread::spawn(move || common::serve(listener));
     let args = AgentSettings {
         interface: vec!["lo".into()],
         filter: Some(format!("tcp port {port}")),
@@ -219,7 +158,7 @@ fn admin_server_serves_all_endpoints() {
         }))
     });
     std::thread::sleep(Duration::from_millis(200));
-    request(port, "GET", "/users/3", "");
+    common::request(port, "GET", "/users/3", "");
     let t = Duration::from_secs(3);
     for path in [
         "/",

@@ -9,84 +9,25 @@
 //!
 //! Needs CAP_NET_RAW (root in CI); skipped with a message otherwise, unless `CI` is set.
 
+mod common;
+
 use apitap::agent::{Agent, AgentSettings};
 use apitap::capture::live::{LiveCapture, LiveConfig};
 use apitap::metrics::Format;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
-
-/// One request per connection; `/users/N` → 200 (404 above 100), `POST` → 201.
-fn serve(listener: TcpListener) {
-    for stream in listener.incoming() {
-        let Ok(mut s) = stream else { continue };
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = s.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..p]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= p + 4 + len {
-                    break;
-                }
-            }
-        }
-        let line = String::from_utf8_lossy(&buf);
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("");
-        let path = parts.next().unwrap_or("");
-        let (status, body) = if method == "POST" {
-            ("201 Created", "{\"id\":7,\"name\":\"x\"}".to_string())
-        } else if let Some(id) = path.strip_prefix("/users/") {
-            let id: u64 = id.parse().unwrap_or(0);
-            if id > 100 {
-                ("404 Not Found", "{\"error\":\"not_found\"}".to_string())
-            } else {
-                ("200 OK", format!("{{\"id\":{id},\"name\":\"u{id}\"}}"))
-            }
-        } else {
-            ("404 Not Found", "{}".to_string())
-        };
-        let _ = write!(
-            s,
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-    }
-}
-
-fn request(port: u16, method: &str, path: &str, body: &str) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: api.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    assert!(out.starts_with(b"HTTP/1.1 "), "no response");
-}
 
 /// The traffic of one run: 60 exchanges, each on its own connection.
 fn traffic(port: u16) {
     for i in 1..=50 {
-        request(port, "GET", &format!("/users/{i}"), "");
+        common::request(port, "GET", &format!("/users/{i}"), "");
     }
     for i in 0..5 {
-        request(port, "GET", &format!("/users/{}", 500 + i), "");
+        common::request(port, "GET", &format!("/users/{}", 500 + i), "");
     }
     for _ in 0..5 {
-        request(port, "POST", "/users", "{\"name\":\"x\"}");
+        common::request(port, "POST", "/users", "{\"name\":\"x\"}");
     }
 }
 
@@ -112,7 +53,7 @@ fn ports(data: &[u8]) -> Option<(u16, u16)> {
 fn fanout_members_each_see_whole_connections() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || serve(listener));
+    std::thread::spawn(move || common::serve(listener));
     let cfg = LiveConfig {
         interface: "lo".into(),
         filter: Some(format!("tcp port {port}")),
@@ -182,7 +123,7 @@ type Rows = Vec<(String, String, u64)>;
 fn run_agent(fanout: usize) -> Option<(Rows, String)> {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || serve(listener));
+    std::thread::spawn(move || common::serve(listener));
     let args = AgentSettings {
         interface: vec!["lo".into()],
         filter: Some(format!("tcp port {port}")),
