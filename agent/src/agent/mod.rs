@@ -479,9 +479,11 @@ struct Pending {
 
 /// Server sockets formatted as `ip:port` (the observation's service and server), so an
 /// exchange does not format its server again: at most [`ServerNames::MAX`] names, all
-/// forgotten when full.
+/// forgotten when full. Hashed with aHash (randomly keyed, like the flow table's keys: the
+/// addresses come from the network), not std's SipHash, which cost ~400 instructions per
+/// exchange here (a `SocketAddr` hashes as several small writes).
 #[derive(Default)]
-struct ServerNames(HashMap<std::net::SocketAddr, String>);
+struct ServerNames(HashMap<std::net::SocketAddr, String, ahash::RandomState>);
 
 impl ServerNames {
     const MAX: usize = 1024;

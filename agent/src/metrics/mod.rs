@@ -334,7 +334,12 @@ impl HttpMetrics {
             method,
             status,
         };
-        if !self.series.contains_key(&key) && self.series.len() >= self.caps.max_series {
+        // one lookup for a series already there (every exchange but a series' first)
+        if let Some(e) = self.series.get_mut(&key) {
+            observe_series(e, s);
+            return;
+        }
+        if self.series.len() >= self.caps.max_series {
             self.overflow.series += 1;
             let svc = self.service_id_forced_other();
             let route = self.route_id_forced_other(svc);
@@ -345,17 +350,7 @@ impl HttpMetrics {
                 status: 0,
             };
         }
-        let e = self.series.entry(key).or_default();
-        e.duration.observe(&DURATION_BUCKETS, s.duration_s.max(0.0));
-        e.request_size
-            .observe(&SIZE_BUCKETS, s.request_bytes as f64);
-        e.response_size
-            .observe(&SIZE_BUCKETS, s.response_bytes as f64);
-        for c in apitap_model::pii::classes(s.pii) {
-            if let Some(x) = e.pii.get_mut(c as usize) {
-                *x += 1;
-            }
-        }
+        observe_series(self.series.entry(key).or_default(), s);
     }
 
     fn service_id_forced_other(&mut self) -> u32 {
@@ -768,6 +763,20 @@ pub fn exposition(http: &HttpMetrics, health: &Health) -> Exposition {
 /// Renders the HTTP metrics and the agent health in `format`.
 pub fn render(format: Format, http: &HttpMetrics, health: &Health) -> String {
     exposition(http, health).render(format)
+}
+
+/// Adds one exchange to the histograms and PII counts of its series.
+fn observe_series(e: &mut Series, s: &RedSample<'_>) {
+    e.duration.observe(&DURATION_BUCKETS, s.duration_s.max(0.0));
+    e.request_size
+        .observe(&SIZE_BUCKETS, s.request_bytes as f64);
+    e.response_size
+        .observe(&SIZE_BUCKETS, s.response_bytes as f64);
+    for c in apitap_model::pii::classes(s.pii) {
+        if let Some(x) = e.pii.get_mut(c as usize) {
+            *x += 1;
+        }
+    }
 }
 
 #[cfg(test)]
