@@ -334,6 +334,21 @@ pub struct RequestLine<'a> {
     pub malformed: bool,
 }
 
+/// Does the request line `line` (without its line ending) end in a version token (its last
+/// whitespace-separated token starts like `HTTP/`)? Exactly when this is true,
+/// [`parse_request_line`] either fails or finds a version; when it is false, it either fails
+/// or finds none. A cheap test (one reverse scan) for the parser's question "is this a
+/// version-less request line?", asked of every request line before its head is complete:
+/// the full parse cost ~800 instructions there, and the head is parsed again when complete.
+pub(crate) fn ends_in_version(line: &[u8]) -> bool {
+    let line = trim_ws(line);
+    let last = match memchr::memrchr2(b' ', b'\t', line) {
+        Some(p) => line.get(p + 1..).unwrap_or_default(),
+        None => line,
+    };
+    sniff_response(last) == Verdict::Response
+}
+
 /// Parse a request line (without its line ending). Lenient: tabs or runs of spaces
 /// separate tokens, the target is everything between method and a final `HTTP/` token.
 pub fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
@@ -684,6 +699,39 @@ mod tests {
             sniff_request(b"OPTIONS HTTP/1.1\n", false),
             Verdict::Request
         );
+    }
+
+    #[test]
+    fn ends_in_version_agrees_with_the_request_line_parser() {
+        for l in [
+            &b""[..],
+            b"GET / HTTP/1.1",
+            b"GET /",
+            b"GET /x y",
+            b"GET /HTTP/1.1",
+            b"GET / http/1.0",
+            b"GET / HTTP/",
+            b"GET / HTTP",
+            b"GET /a b HTTP/1.1",
+            b"GET\t/t\tHTTP/1.1",
+            b"  GET  /t  HTTP/1.1 \t\r",
+            b"OPTIONS HTTP/1.1",
+            b"OPTIONSHTTP/1.1",
+            b"HTTP/1.1",
+            b"GET/ HTTP/1.1",
+            b"GET / HTTP/1.1 x",
+            b"1GET / HTTP/1.1",
+        ] {
+            let parsed = parse_request_line(l);
+            let has = ends_in_version(l);
+            assert!(
+                parsed.as_ref().map_or(true, |r| r.version.is_some() == has),
+                "{:?}: {parsed:?}, ends_in_version {has}",
+                s(l)
+            );
+        }
+        assert!(ends_in_version(b"GET / HTTP/1.1"));
+        assert!(!ends_in_version(b"GET /x"));
     }
 
     #[test]

@@ -96,7 +96,13 @@ impl HttpConn {
             if role == Role::Client && !had_first && !in_v09 {
                 if let Some(fl) = h.scan.first_line_end {
                     let line = parser::trim_eol(h.buf.get(..fl).unwrap_or_default());
-                    if let Ok(rl) = parser::parse_request_line(line) {
+                    // most lines end in a version: only the others need the full parse
+                    let parsed = if parser::ends_in_version(line) {
+                        None
+                    } else {
+                        parser::parse_request_line(line).ok()
+                    };
+                    if let Some(rl) = parsed {
                         if rl.version.is_none() {
                             let mut b = HeadBuilder::new(line, 0);
                             b.set_part(0, rl.method);
