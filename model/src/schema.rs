@@ -542,22 +542,32 @@ impl SchemaNode {
         ctx: Ctx,
         flow: Option<&mut Taken>,
     ) -> bool {
-        // validate first (cheap: no allocation), so a broken body never half-updates a node
-        if serde_json::from_slice::<de::IgnoredAny>(bytes).is_ok() {
-            let mut d = serde_json::Deserializer::from_slice(bytes);
+        // the common case: a body the walk is sure to finish (checked by one cheap scan)
+        // is walked straight into this node
+        if sound_json(bytes) {
             let mut flow = flow;
-            let ok = Observe {
-                node: self,
-                key: "",
-                ctx,
-                depth: 0,
-                item: false,
-                flow: flow.as_deref_mut(),
-            }
-            .deserialize(&mut d)
-            .is_ok();
+            let ok = self.walk_json(bytes, ctx, flow.as_deref_mut());
             if let (true, Some(t)) = (ok, flow) {
                 t.finish();
+            }
+            return ok;
+        }
+        // anything else: one value serde_json reads (a number out of range, a lone
+        // surrogate, invalid UTF-8 in a string or nesting beyond its limit still fail the
+        // walk) is walked into a copy, kept only when the walk finished, so a broken body
+        // never half-updates a node
+        if serde_json::from_slice::<de::IgnoredAny>(bytes).is_ok() {
+            let marks = ctx.pii.get();
+            let mut copy = self.clone();
+            let mut flow = flow;
+            let ok = copy.walk_json(bytes, ctx, flow.as_deref_mut());
+            if ok {
+                *self = copy;
+                if let Some(t) = flow {
+                    t.finish();
+                }
+            } else {
+                ctx.pii.set(marks);
             }
             return ok;
         }
@@ -572,17 +582,38 @@ impl SchemaNode {
         if values < 2 {
             return false;
         }
+        // every value observed is parsed before the first is observed (same rule)
+        let mut docs = Vec::with_capacity(values.min(MAX_STREAM));
         let stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
         for v in stream.take(MAX_STREAM) {
             match v {
-                Ok(v) => self.observe_json(&v, "", ctx, 0),
+                Ok(v) => docs.push(v),
                 Err(_) => return false,
             }
+        }
+        for v in &docs {
+            self.observe_json(v, "", ctx, 0);
         }
         if values > MAX_STREAM {
             self.overflow = true;
         }
         true
+    }
+
+    /// The streaming walk of one JSON value ([`Observe`]); false if serde_json stopped
+    /// with an error (what was observed before it stays: see [`sound_json`]).
+    fn walk_json(&mut self, bytes: &[u8], ctx: Ctx, flow: Option<&mut Taken>) -> bool {
+        let mut d = serde_json::Deserializer::from_slice(bytes);
+        Observe {
+            node: self,
+            key: "",
+            ctx,
+            depth: 0,
+            item: false,
+            flow,
+        }
+        .deserialize(&mut d)
+        .is_ok()
     }
 
     /// Observe a scalar that arrived as text (query/header/form/path), typed by its shape.
@@ -938,6 +969,230 @@ impl SchemaNode {
         }
         Value::Object(s)
     }
+}
+
+/// Deepest nesting [`sound_json`] accepts (serde_json refuses 128 levels).
+const SOUND_DEPTH: usize = 100;
+/// Longest number literal [`sound_json`] accepts: with an exponent of at most two digits,
+/// such a number is finite as an `f64` (serde_json refuses one that is not).
+const SOUND_NUMBER: usize = 40;
+
+/// Is `b` one JSON value, surrounded by whitespace only, that serde_json reads to the end
+/// without an error however it is deserialized: UTF-8 throughout, surrogate escapes in
+/// pairs, numbers finite, nesting within its recursion limit. One scan, no allocation.
+/// `false` means "not sure" (broken, a stream of values, or beyond these bounds): the
+/// caller then takes the slow path.
+///
+/// This is what lets [`SchemaNode::observe_json_bytes`] walk a body straight into a node:
+/// the walk can only fail where serde_json finds an error, and this scan is stricter than
+/// serde_json on every point where it could (a validation with `IgnoredAny`, the previous
+/// guard, skips strings and numbers without reading them, so a lone surrogate, invalid
+/// UTF-8 in a string, `1e400` or 130 nested arrays passed it and failed the walk midway).
+fn sound_json(b: &[u8]) -> bool {
+    if std::str::from_utf8(b).is_err() {
+        return false;
+    }
+    let mut i = 0usize;
+    let mut depth = 0usize;
+    // bit d set: the container at depth d is an object
+    let mut objects: u128 = 0;
+    'value: loop {
+        i = skip_ws(b, i);
+        let Some(&c) = b.get(i) else { return false };
+        match c {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > SOUND_DEPTH {
+                    return false;
+                }
+                let close = if c == b'{' {
+                    objects |= 1 << depth;
+                    b'}'
+                } else {
+                    objects &= !(1 << depth);
+                    b']'
+                };
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&close) {
+                    i += 1;
+                    depth -= 1;
+                } else if c == b'{' {
+                    match member_key(b, i) {
+                        Some(j) => i = j,
+                        None => return false,
+                    }
+                    continue 'value;
+                } else {
+                    continue 'value;
+                }
+            }
+            b'"' => match sound_string(b, i + 1) {
+                Some(j) => i = j,
+                None => return false,
+            },
+            b't' | b'f' | b'n' => {
+                let lit: &[u8] = match c {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if b.get(i..i + lit.len()) != Some(lit) {
+                    return false;
+                }
+                i += lit.len();
+            }
+            b'-' | b'0'..=b'9' => match sound_number(b, i) {
+                Some(j) => i = j,
+                None => return false,
+            },
+            _ => return false,
+        }
+        // after a value: close containers, or go on to the next element
+        loop {
+            if depth == 0 {
+                return skip_ws(b, i) == b.len();
+            }
+            i = skip_ws(b, i);
+            let object = objects >> depth & 1 == 1;
+            match b.get(i) {
+                Some(b',') if object => {
+                    match member_key(b, skip_ws(b, i + 1)) {
+                        Some(j) => i = j,
+                        None => return false,
+                    }
+                    continue 'value;
+                }
+                Some(b',') => {
+                    i += 1;
+                    continue 'value;
+                }
+                Some(b'}') if object => {}
+                Some(b']') if !object => {}
+                _ => return false,
+            }
+            i += 1;
+            depth -= 1;
+        }
+    }
+}
+
+/// JSON whitespace from `i` on: the index of the next other byte (or the end).
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// An object member's key and colon at `i`: the index after the colon.
+fn member_key(b: &[u8], i: usize) -> Option<usize> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let j = skip_ws(b, sound_string(b, i + 1)?);
+    (b.get(j) == Some(&b':')).then_some(j + 1)
+}
+
+/// A string's contents from `i` (after its opening quote): the index after its closing
+/// quote, if it has no control character and only valid escapes (`\u` surrogates paired).
+fn sound_string(b: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = u64::MAX / 255;
+    loop {
+        // eight bytes at a time to the next quote, backslash or control byte (the lowest
+        // flagged byte of these tests is always a true one: a borrow only runs upwards)
+        while let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(w);
+            let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
+            let q = x ^ (ONES * u64::from(b'"'));
+            let quote = q.wrapping_sub(ONES) & !q;
+            let s = x ^ (ONES * u64::from(b'\\'));
+            let slash = s.wrapping_sub(ONES) & !s;
+            let hit = (ctrl | quote | slash) & (ONES << 7);
+            if hit != 0 {
+                i += hit.trailing_zeros() as usize / 8;
+                break;
+            }
+            i += 8;
+        }
+        match *b.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => {
+                i = match *b.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i + 2,
+                    b'u' => {
+                        let n = hex4(b, i + 2)?;
+                        if (0xDC00..=0xDFFF).contains(&n) {
+                            return None;
+                        }
+                        if (0xD800..=0xDBFF).contains(&n) {
+                            if b.get(i + 6..i + 8) != Some(b"\\u") {
+                                return None;
+                            }
+                            let m = hex4(b, i + 8)?;
+                            if !(0xDC00..=0xDFFF).contains(&m) {
+                                return None;
+                            }
+                            i + 12
+                        } else {
+                            i + 6
+                        }
+                    }
+                    _ => return None,
+                };
+            }
+            c if c < 0x20 => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// Four hex digits at `i`.
+fn hex4(b: &[u8], i: usize) -> Option<u32> {
+    let d = b.get(i..i + 4)?;
+    d.iter().try_fold(0u32, |n, &c| {
+        let v = (c as char).to_digit(16)?;
+        Some(n << 4 | v)
+    })
+}
+
+/// A number at `i` (JSON grammar, at most [`SOUND_NUMBER`] bytes, an exponent of at most
+/// two digits): the index after it.
+fn sound_number(b: &[u8], start: usize) -> Option<usize> {
+    let digits = |mut i: usize| {
+        let from = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > from).then_some(i)
+    };
+    let mut i = start;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    i = match *b.get(i)? {
+        b'0' => i + 1,
+        b'1'..=b'9' => digits(i)?,
+        _ => return None,
+    };
+    if b.get(i) == Some(&b'.') {
+        i = digits(i + 1)?;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let from = i;
+        i = digits(i)?;
+        if i - from > 2 {
+            return None;
+        }
+    }
+    // `01`: serde_json refuses a digit after a leading zero (so does the caller's next
+    // test, which wants a separator here)
+    (i - start <= SOUND_NUMBER).then_some(i)
 }
 
 /// A streaming schema observer: a [`DeserializeSeed`] that updates `node` while serde_json
@@ -1577,6 +1832,111 @@ mod tests {
         }
         assert_eq!(depth, MAX_DEPTH);
         assert!(cur.overflow);
+    }
+
+    #[test]
+    fn bodies_serde_reads_only_in_part_change_nothing() {
+        // each is one value to `IgnoredAny` (the previous guard), and the walk fails in it
+        // after `a` was observed: none may leave a trace
+        let deep = format!("{{\"a\":1,\"b\":{}1{}}}", "[".repeat(130), "]".repeat(130));
+        let bodies: [&[u8]; 6] = [
+            br#"{"a":1,"b":"\udc00"}"#,
+            br#"{"a":1,"b":"\ud800x"}"#,
+            br#"{"a":1,"b":1e400}"#,
+            b"{\"a\":1,\"b\":\"\xff\"}",
+            deep.as_bytes(),
+            b"{\"a\":1}\n{\"a\":1e400}",
+        ];
+        for body in bodies {
+            let mut n = SchemaNode::default();
+            let cell = Cell::new(0);
+            let c = Ctx {
+                ts: 1,
+                examples: false,
+                pii: &cell,
+            };
+            let mut flow = Taken::default();
+            assert!(!n.observe_json_bytes(body, c, Some(&mut flow)), "{body:?}");
+            assert_eq!(n, SchemaNode::default(), "{body:?}");
+            assert_eq!(cell.get(), 0);
+        }
+        // the same shapes within serde_json's bounds are learned (the slow path included)
+        let ok = format!("{{\"a\":1,\"b\":{}1{}}}", "[".repeat(110), "]".repeat(110));
+        for body in [
+            &br#"{"a":1,"b":"\ud83d\ude00"}"#[..],
+            br#"{"a":1,"b":1e300}"#,
+            ok.as_bytes(),
+        ] {
+            let mut n = SchemaNode::default();
+            assert!(n.observe_json_bytes(body, ctx(), None), "{body:?}");
+            assert!(n.props.contains_key("b"));
+        }
+    }
+
+    #[test]
+    fn sound_json_cases() {
+        for good in [
+            &b"{}"[..],
+            b" [ ] ",
+            b"0",
+            b"-0.5e-10",
+            b"\"\\u00e9\\n\"",
+            br#"{"a": [1, true, null, {"b": "c"}], "d": -12.5E+3}"#,
+            "\"é日本\"".as_bytes(),
+        ] {
+            assert!(sound_json(good), "{:?}", String::from_utf8_lossy(good));
+            assert!(serde_json::from_slice::<Value>(good).is_ok());
+        }
+        for unsure in [
+            &b""[..],
+            b"01",
+            b"1.",
+            b"-",
+            b"[1,]",
+            b"{\"a\" 1}",
+            b"{\"a\":1,}",
+            b"[1] [2]",
+            b"tru",
+            b"nul",
+            b"\"a\x01\"",
+            b"\"\\x\"",
+            b"\"\\u12\"",
+            b"1e400",
+            b"1e100",
+            b"\"\\udc00\"",
+            b"\"\\ud800\\u0041\"",
+            b"\xef\xbb\xbf{}",
+        ] {
+            assert!(!sound_json(unsure), "{:?}", String::from_utf8_lossy(unsure));
+        }
+    }
+
+    proptest::proptest! {
+        /// What `sound_json` accepts, serde_json reads to the end (into `str`s and `f64`s),
+        /// whatever bytes are changed in a document; and it accepts the documents serde_json
+        /// writes.
+        #[test]
+        fn sound_json_implies_serde_reads_it(
+            d in arb_json(),
+            edits in proptest::collection::vec((0usize..4096, proptest::sample::select(vec![
+                b'"', b'\\', b'u', b'd', b'8', b'0', b'{', b'}', b'[', b']', b',', b':',
+                b'e', b'-', b'.', b'1', b' ', 0x01, 0xc3, 0xff,
+            ])), 0..4),
+        ) {
+            let mut text = serde_json::to_vec(&d).unwrap_or_default();
+            proptest::prop_assert!(sound_json(&text));
+            for (at, byte) in edits {
+                let at = at % (text.len() + 1);
+                if at % 2 == 0 {
+                    text.insert(at, byte);
+                } else if let Some(x) = text.get_mut(at) {
+                    *x = byte;
+                }
+            }
+            if sound_json(&text) {
+                proptest::prop_assert!(serde_json::from_slice::<Value>(&text).is_ok());
+            }
+        }
     }
 
     #[test]

@@ -256,12 +256,16 @@ pub(crate) fn wanted(obs: &Observation) -> (bool, bool) {
 /// values are not, and never count against the budget: what a body gives is a function of
 /// the body alone, whatever the sample holds (split = whole).
 fn candidate(s: &str) -> Option<u64> {
-    if s.is_empty()
-        || s.len() > MAX_FLOW_LEN
-        || s.chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
-        || classify_segment(s).is_id_like()
-    {
+    // ASCII (the common case) is tested by byte: a space, a control byte or `/`
+    let spaced = |s: &str| {
+        if s.is_ascii() {
+            s.bytes().any(|c| c <= b' ' || c == 0x7f || c == b'/')
+        } else {
+            s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        }
+    };
+    if s.is_empty() || s.len() > MAX_FLOW_LEN || spaced(s) || classify_segment(s).is_id_like() {
         return None;
     }
     Some(hash(s))
@@ -285,7 +289,7 @@ impl Taken {
         if is_uri(v) {
             self.uri(v);
         } else {
-            self.keyed(key_kind(key), v);
+            self.keyed(key_kind_memo(key), v);
         }
     }
 
@@ -576,6 +580,61 @@ pub fn id_key(k: &str) -> bool {
     key_kind(k) != Key::Other
 }
 
+/// Keys of at most this many bytes have their [`key_kind`] remembered.
+const KIND_MEMO_LEN: usize = 32;
+/// Slots of the [`key_kind`] memo.
+const KIND_MEMO_SLOTS: usize = 64;
+
+/// One remembered [`key_kind`] answer: the key's bytes, its length, the answer.
+type KindMemoSlot = ([u8; KIND_MEMO_LEN], u8, Key);
+
+thread_local! {
+    /// [`key_kind`] answers by key (direct-mapped on the key's FNV hash, exact key
+    /// compared, so the answer is always the function's). It is asked for every string of
+    /// every inspected JSON body, by the few keys of a schema over and over; finding the
+    /// last word and comparing it with the word lists each time cost more than the memo's
+    /// hash and compare. Bounded: 64 short keys.
+    static KIND_MEMO: std::cell::RefCell<[KindMemoSlot; KIND_MEMO_SLOTS]> =
+        const { std::cell::RefCell::new([([0; KIND_MEMO_LEN], u8::MAX, Key::Other); KIND_MEMO_SLOTS]) };
+}
+
+/// [`key_kind`], remembered for short keys.
+fn key_kind_memo(k: &str) -> Key {
+    let b = k.as_bytes();
+    if b.len() > KIND_MEMO_LEN {
+        return key_kind(k);
+    }
+    let h = b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
+    });
+    let slot = (h % KIND_MEMO_SLOTS as u64) as usize;
+    let hit = KIND_MEMO.with(|m| {
+        let m = m.try_borrow().ok()?;
+        m.get(slot).and_then(|(key, len, kind)| {
+            (usize::from(*len) == b.len() && key.get(..b.len()) == Some(b)).then_some(*kind)
+        })
+    });
+    if let Some(kind) = hit {
+        return kind;
+    }
+    let kind = key_kind(k);
+    KIND_MEMO.with(|m| {
+        if let Some(e) = m
+            .try_borrow_mut()
+            .ok()
+            .as_deref_mut()
+            .and_then(|m| m.get_mut(slot))
+        {
+            let mut key = [0; KIND_MEMO_LEN];
+            if let Some(d) = key.get_mut(..b.len()) {
+                d.copy_from_slice(b);
+            }
+            *e = (key, b.len() as u8, kind);
+        }
+    });
+    kind
+}
+
 fn key_kind(k: &str) -> Key {
     if k.len() > 64 {
         return Key::Other;
@@ -659,6 +718,55 @@ mod tests {
         for k in ["note", "value", "description", "idle", "Width", "rename"] {
             assert!(!id_key(k), "{k}");
         }
+    }
+
+    #[test]
+    fn candidate_ascii_test_is_the_char_test() {
+        let by_char = |s: &str| {
+            s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        };
+        let mut cases: Vec<String> = (0u8..=0x7f).map(|c| format!("ab{}cd", c as char)).collect();
+        cases.extend(["caf\u{e9}", "a\u{a0}b", "a\u{85}b", "a\u{2003}b", "ab"].map(String::from));
+        for s in &cases {
+            assert_eq!(
+                candidate(s).is_none(),
+                s.is_empty() || by_char(s) || classify_segment(s).is_id_like(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kind_memo_answers_as_key_kind() {
+        let keys = [
+            "id",
+            "userId",
+            "user_id",
+            "name",
+            "type",
+            "kind",
+            "status",
+            "ID",
+            "",
+            "x",
+            "a_very_long_key_name_beyond_the_memo_limit_id",
+            "Name",
+            "owner.login",
+        ];
+        // twice over, and with colliding slots evicting each other in between
+        for _ in 0..2 {
+            for k in keys {
+                assert_eq!(key_kind_memo(k), key_kind(k), "{k}");
+            }
+            for i in 0..200 {
+                let k = format!("k{i}");
+                assert_eq!(key_kind_memo(&k), key_kind(&k));
+            }
+        }
+        assert_eq!(key_kind_memo("userId"), Key::Id);
+        assert_eq!(key_kind_memo("type"), Key::Category);
+        assert_eq!(key_kind_memo("status"), Key::Other);
     }
 
     #[test]
