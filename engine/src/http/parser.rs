@@ -485,7 +485,7 @@ pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
 /// instructions per head, more than the reallocation an underestimate costs now and then
 /// (typical header lines are 20–40 bytes, browsers' longer); the estimate is bounded by the
 /// head cap (64 KiB / 24 fields of 16 bytes: ~43 KiB), and the vector is transient.
-pub(crate) fn line_count(lines: &[u8]) -> usize {
+pub(crate) fn field_room(lines: &[u8]) -> usize {
     lines.len() / 24 + 1
 }
 
@@ -649,7 +649,7 @@ mod tests {
 
     /// The head `parse_headers` makes of `lines`, and whether they were malformed.
     fn headers(lines: &[u8]) -> (Vec<(String, String)>, bool) {
-        let mut b = HeadBuilder::new(lines, line_count(lines));
+        let mut b = HeadBuilder::new(lines, field_room(lines));
         let bad = parse_headers(lines, &mut b);
         let h = b.finish();
         let v = h
