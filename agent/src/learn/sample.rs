@@ -129,7 +129,9 @@ impl KeyState {
 /// The sampling state of every endpoint (see the module doc).
 #[derive(Debug)]
 pub struct Sampler {
-    keys: HashMap<u64, KeyState>,
+    /// Keyed by the endpoint hash; aHash (randomly keyed, like std's SipHash, so a sender
+    /// cannot aim keys at one bucket) because this lookup runs for every exchange.
+    keys: HashMap<u64, KeyState, ahash::RandomState>,
     shared: KeyState,
     /// Hash of `--service`, when every exchange goes to it.
     service: Option<u64>,
@@ -159,7 +161,7 @@ impl Sampler {
     /// A sampler; `service`: the `--service` name every exchange is learned under.
     pub fn new(service: Option<&str>) -> Self {
         Sampler {
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             shared: KeyState::new(0),
             service: service.map(|s| fnv_bytes(FNV, s.as_bytes())),
             stats: SampleStats::default(),
