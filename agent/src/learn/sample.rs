@@ -193,8 +193,9 @@ impl Sampler {
     }
 
     fn state(&mut self, key: u64) -> &mut KeyState {
-        if !self.keys.contains_key(&key) && self.keys.len() < MAX_KEYS {
-            self.keys.insert(key, KeyState::new(key));
+        // one lookup while there is room (every exchange comes here twice)
+        if self.keys.len() < MAX_KEYS {
+            return self.keys.entry(key).or_insert_with(|| KeyState::new(key));
         }
         match self.keys.get_mut(&key) {
             Some(s) => s,
