@@ -50,6 +50,7 @@ pub mod evidence;
 pub mod fold;
 pub mod grpc;
 pub mod har;
+mod memo;
 pub mod model;
 pub mod multiseg;
 pub mod observation;

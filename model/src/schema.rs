@@ -307,56 +307,18 @@ fn enum_key_ok(key: &str) -> bool {
     category_key(key) && !is_secret_key(key)
 }
 
-/// Keys of at most this many bytes have their [`enum_key_ok`] answer remembered.
-const KEY_MEMO_LEN: usize = 32;
-/// Slots of the [`enum_key_ok`] memo.
-const KEY_MEMO_SLOTS: usize = 64;
-
-/// One remembered [`enum_key_ok`] answer: the key's bytes, its length, the answer.
-type KeyMemoSlot = ([u8; KEY_MEMO_LEN], u8, bool);
-
 thread_local! {
-    /// [`enum_key_ok`] answers by key (direct-mapped on the key's hash, exact key compared,
-    /// so the answer is always the function's). The question is asked for every string
-    /// while an enum is possible at its position, by a few keys over and over (`status`,
-    /// `currency`); splitting the key into words and matching the secret-key lists each
-    /// time cost more than the rest of the string's inference. Bounded: 64 short keys.
-    static KEY_MEMO: std::cell::RefCell<[KeyMemoSlot; KEY_MEMO_SLOTS]> =
-        const { std::cell::RefCell::new([([0; KEY_MEMO_LEN], u8::MAX, false); KEY_MEMO_SLOTS]) };
+    /// [`enum_key_ok`] answers by key ([`crate::memo`]: exact key compared, so the answer is
+    /// always the function's). The question is asked for every string while an enum is
+    /// possible at its position, by a few keys over and over (`status`, `currency`);
+    /// splitting the key into words and matching the secret-key lists each time cost more
+    /// than the rest of the string's inference.
+    static KEY_MEMO: crate::memo::KeyMemo<bool> = const { crate::memo::KeyMemo::new(false) };
 }
 
 /// [`enum_key_ok`], remembered for short keys.
 fn enum_key_ok_memo(key: &str) -> bool {
-    let b = key.as_bytes();
-    if b.len() > KEY_MEMO_LEN {
-        return enum_key_ok(key);
-    }
-    let slot = (fnv(key) % KEY_MEMO_SLOTS as u64) as usize;
-    let hit = KEY_MEMO.with(|m| {
-        let m = m.try_borrow().ok()?;
-        m.get(slot).and_then(|(k, len, ok)| {
-            (usize::from(*len) == b.len() && k.get(..b.len()) == Some(b)).then_some(*ok)
-        })
-    });
-    if let Some(ok) = hit {
-        return ok;
-    }
-    let ok = enum_key_ok(key);
-    KEY_MEMO.with(|m| {
-        if let Some(e) = m
-            .try_borrow_mut()
-            .ok()
-            .as_deref_mut()
-            .and_then(|m| m.get_mut(slot))
-        {
-            let mut k = [0; KEY_MEMO_LEN];
-            if let Some(d) = k.get_mut(..b.len()) {
-                d.copy_from_slice(b);
-            }
-            *e = (k, b.len() as u8, ok);
-        }
-    });
-    ok
+    KEY_MEMO.with(|m| m.get(key, enum_key_ok))
 }
 
 fn example_min(slot: &mut Option<Value>, v: Value) {

@@ -580,59 +580,17 @@ pub fn id_key(k: &str) -> bool {
     key_kind(k) != Key::Other
 }
 
-/// Keys of at most this many bytes have their [`key_kind`] remembered.
-const KIND_MEMO_LEN: usize = 32;
-/// Slots of the [`key_kind`] memo.
-const KIND_MEMO_SLOTS: usize = 64;
-
-/// One remembered [`key_kind`] answer: the key's bytes, its length, the answer.
-type KindMemoSlot = ([u8; KIND_MEMO_LEN], u8, Key);
-
 thread_local! {
-    /// [`key_kind`] answers by key (direct-mapped on the key's FNV hash, exact key
-    /// compared, so the answer is always the function's). It is asked for every string of
-    /// every inspected JSON body, by the few keys of a schema over and over; finding the
-    /// last word and comparing it with the word lists each time cost more than the memo's
-    /// hash and compare. Bounded: 64 short keys.
-    static KIND_MEMO: std::cell::RefCell<[KindMemoSlot; KIND_MEMO_SLOTS]> =
-        const { std::cell::RefCell::new([([0; KIND_MEMO_LEN], u8::MAX, Key::Other); KIND_MEMO_SLOTS]) };
+    /// [`key_kind`] answers by key ([`crate::memo`]: exact key compared, so the answer is
+    /// always the function's). It is asked for every string of every inspected JSON body,
+    /// by the few keys of a schema over and over; finding the last word and comparing it
+    /// with the word lists each time cost more than the memo's hash and compare.
+    static KIND_MEMO: crate::memo::KeyMemo<Key> = const { crate::memo::KeyMemo::new(Key::Other) };
 }
 
 /// [`key_kind`], remembered for short keys.
 fn key_kind_memo(k: &str) -> Key {
-    let b = k.as_bytes();
-    if b.len() > KIND_MEMO_LEN {
-        return key_kind(k);
-    }
-    let h = b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| {
-        (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
-    });
-    let slot = (h % KIND_MEMO_SLOTS as u64) as usize;
-    let hit = KIND_MEMO.with(|m| {
-        let m = m.try_borrow().ok()?;
-        m.get(slot).and_then(|(key, len, kind)| {
-            (usize::from(*len) == b.len() && key.get(..b.len()) == Some(b)).then_some(*kind)
-        })
-    });
-    if let Some(kind) = hit {
-        return kind;
-    }
-    let kind = key_kind(k);
-    KIND_MEMO.with(|m| {
-        if let Some(e) = m
-            .try_borrow_mut()
-            .ok()
-            .as_deref_mut()
-            .and_then(|m| m.get_mut(slot))
-        {
-            let mut key = [0; KIND_MEMO_LEN];
-            if let Some(d) = key.get_mut(..b.len()) {
-                d.copy_from_slice(b);
-            }
-            *e = (key, b.len() as u8, kind);
-        }
-    });
-    kind
+    KIND_MEMO.with(|m| m.get(k, key_kind))
 }
 
 fn key_kind(k: &str) -> Key {
