@@ -341,12 +341,26 @@ pub struct RequestLine<'a> {
 /// version-less request line?", asked of every request line before its head is complete:
 /// the full parse cost ~800 instructions there, and the head is parsed again when complete.
 pub(crate) fn ends_in_version(line: &[u8]) -> bool {
-    let line = trim_ws(line);
-    let last = match memchr::memrchr2(b' ', b'\t', line) {
-        Some(p) => line.get(p + 1..).unwrap_or_default(),
-        None => line,
+    split_version(trim_ws(line)).1.is_some()
+}
+
+/// `s` split before its last whitespace-separated token when that token is a version (starts
+/// like `HTTP/`, as [`sniff_response`] tells): (what precedes it, trimmed; the version). Else
+/// `(s, None)`. The one rule for "the request line ends in a version", for
+/// [`parse_request_line`] and [`ends_in_version`].
+fn split_version(s: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let (before, last) = match memchr::memrchr2(b' ', b'\t', s) {
+        Some(p) => (
+            trim_ws(s.get(..p).unwrap_or_default()),
+            s.get(p + 1..).unwrap_or_default(),
+        ),
+        None => (&b""[..], s),
     };
-    sniff_response(last) == Verdict::Response
+    if sniff_response(last) == Verdict::Response {
+        (before, Some(last))
+    } else {
+        (s, None)
+    }
 }
 
 /// Parse a request line (without its line ending). Lenient: tabs or runs of spaces
@@ -369,18 +383,7 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
     // (memchr scans: this runs on every request)
     let mut malformed = memchr(b'\t', line).is_some()
         || memchr::memchr_iter(b' ', line).any(|i| line.get(i + 1) == Some(&b' '));
-    let (uri, version) = match memchr::memrchr2(b' ', b'\t', rest) {
-        Some(p) => {
-            let last = rest.get(p + 1..).unwrap_or_default();
-            if sniff_response(last) == Verdict::Response {
-                (trim_ws(rest.get(..p).unwrap_or_default()), Some(last))
-            } else {
-                (rest, None)
-            }
-        }
-        None if sniff_response(rest) == Verdict::Response => (&b""[..], Some(rest)),
-        None => (rest, None),
-    };
+    let (uri, version) = split_version(rest);
     if let Some(v) = version {
         if !v.starts_with(b"HTTP/") || uri.is_empty() || memchr::memchr2(b' ', b'\t', uri).is_some()
         {
