@@ -7,7 +7,7 @@
 
 use crate::evidence::{self, cnt, combine_map, is_false, is_zero, Combine, Histogram, Mode};
 use crate::pii::PiiClass;
-use crate::redact::is_secret_key;
+use crate::redact::is_secret_key_memo;
 use crate::schema::{Ctx, SchemaNode};
 use crate::valueflow::Taken;
 use serde::{Deserialize, Serialize};
@@ -574,7 +574,7 @@ impl Endpoint {
                     seen[ns] = h;
                     ns += 1;
                 }
-                if !v.is_empty() && is_secret_key(&k) {
+                if !v.is_empty() && is_secret_key_memo(&k) {
                     ctx.mark(PiiClass::Secret);
                 }
                 if let Some(node) = slot(&mut self.query, &k, MAX_QUERY, &mut self.overflow) {
@@ -600,7 +600,7 @@ impl Endpoint {
                 for c in v.split(';') {
                     let name = c.split('=').next().unwrap_or("").trim();
                     if !name.is_empty() {
-                        if is_secret_key(name) {
+                        if is_secret_key_memo(name) {
                             ctx.mark(PiiClass::Secret);
                         }
                         if let Some(x) =
@@ -615,7 +615,7 @@ impl Endpoint {
             } else if !is_standard_header(k) {
                 let mut buf = [0u8; 64];
                 let lk = lower(k, &mut buf);
-                if is_secret_key(&lk) {
+                if is_secret_key_memo(&lk) {
                     ctx.mark(PiiClass::Secret);
                 }
                 if let Some(node) = slot(&mut self.headers, &lk, MAX_HEADERS, &mut self.overflow) {
