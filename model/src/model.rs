@@ -217,11 +217,11 @@ fn host_key(host: &str) -> Option<Cow<'_, str>> {
     let h = host.trim();
     let h = h.strip_suffix(":80").unwrap_or(h);
     let mut upper = false;
-    let ok = !h.is_empty()
-        && h.len() <= 255
-        && h.bytes().all(|c| {
+    let ok =
+        !h.is_empty() && h.len() <= 255 && h.bytes().all(|c| {
             upper |= c.is_ascii_uppercase();
-            c.is_ascii_alphanumeric() || b".-:[]".contains(&c)
+            // one `matches!` (a range test and a small set), asked of every Host byte
+            matches!(c, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'.' | b'-' | b':' | b'[' | b']')
         });
     match (ok, upper) {
         (false, _) => None,

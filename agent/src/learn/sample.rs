@@ -148,10 +148,15 @@ fn fnv_bytes(mut h: u64, b: &[u8]) -> u64 {
     h
 }
 
-/// Hash of a media type as the model keys it (lowercase, parameters dropped).
+/// Hash of a media type as the model keys it (lowercase, parameters dropped). Asked twice
+/// per exchange: the part before the first `;` is found by a byte search (`;` is ASCII, so
+/// it ends on a character boundary), not a `split` iterator.
 fn media_hash(head: &MessageHead) -> u64 {
     let ct = head.header("content-type").unwrap_or("");
-    let base = ct.split(';').next().unwrap_or("").trim();
+    let base = memchr::memchr(b';', ct.as_bytes())
+        .and_then(|p| ct.get(..p))
+        .unwrap_or(ct)
+        .trim();
     base.bytes().fold(FNV, |h, c| {
         (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x100000001b3)
     })
