@@ -365,9 +365,26 @@ fn split_version(s: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// Parse a request line (without its line ending). Lenient: tabs or runs of spaces
 /// separate tokens, the target is everything between method and a final `HTTP/` token.
+///
+/// This runs on every request, on a line of a few dozen bytes, so the line is scanned once
+/// for what the checks need (the first separator, a tab, two spaces in a row, how many
+/// separators): a memchr per question cost more in setup than the line costs to read.
 pub fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
     let line = trim_ws(line);
-    let sp = memchr::memchr2(b' ', b'\t', line).ok_or(ParseError::BadRequestLine)?;
+    let mut first_ws = None;
+    let mut n_ws = 0usize;
+    let mut malformed = false;
+    let mut prev_space = false;
+    for (i, &b) in line.iter().enumerate() {
+        let space = b == b' ';
+        if space || b == b'\t' {
+            n_ws += 1;
+            first_ws.get_or_insert(i);
+            malformed |= !space || prev_space;
+        }
+        prev_space = space;
+    }
+    let sp = first_ws.ok_or(ParseError::BadRequestLine)?;
     let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
     if method.is_empty()
         || method.len() > MAX_METHOD_LEN
@@ -380,13 +397,12 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
     if rest.is_empty() {
         return Err(ParseError::BadRequestLine);
     }
-    // (memchr scans: this runs on every request)
-    let mut malformed = memchr(b'\t', line).is_some()
-        || memchr::memchr_iter(b' ', line).any(|i| line.get(i + 1) == Some(&b' '));
     let (uri, version) = split_version(rest);
     if let Some(v) = version {
-        if !v.starts_with(b"HTTP/") || uri.is_empty() || memchr::memchr2(b' ', b'\t', uri).is_some()
-        {
+        // the separator after the method and the one before the version are two distinct
+        // separators outside the target, so a target can hold one only when there are more
+        let uri_ws = n_ws > 2 && memchr::memchr2(b' ', b'\t', uri).is_some();
+        if !v.starts_with(b"HTTP/") || uri.is_empty() || uri_ws {
             malformed = true;
         }
     } else {
@@ -739,6 +755,86 @@ mod tests {
         }
         assert!(ends_in_version(b"GET / HTTP/1.1"));
         assert!(!ends_in_version(b"GET /x"));
+    }
+
+    /// The request-line parser as it was before its single-pass scan (a memchr per
+    /// question): the reference [`parse_request_line`] must agree with.
+    fn reference_parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
+        let line = trim_ws(line);
+        let sp = memchr::memchr2(b' ', b'\t', line).ok_or(ParseError::BadRequestLine)?;
+        let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
+        if method.is_empty()
+            || method.len() > MAX_METHOD_LEN
+            || !method.first().is_some_and(|b| b.is_ascii_alphabetic())
+            || !method.iter().all(|&b| is_method_char(b))
+        {
+            return Err(ParseError::BadRequestLine);
+        }
+        let rest = trim_ws(line.get(sp..).unwrap_or_default());
+        if rest.is_empty() {
+            return Err(ParseError::BadRequestLine);
+        }
+        let mut malformed = memchr(b'\t', line).is_some()
+            || memchr::memchr_iter(b' ', line).any(|i| line.get(i + 1) == Some(&b' '));
+        let (uri, version) = split_version(rest);
+        if let Some(v) = version {
+            if !v.starts_with(b"HTTP/")
+                || uri.is_empty()
+                || memchr::memchr2(b' ', b'\t', uri).is_some()
+            {
+                malformed = true;
+            }
+        } else {
+            malformed = true;
+        }
+        Ok(RequestLine {
+            method,
+            uri,
+            version,
+            malformed,
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// The single-pass parser gives what the reference gives: on lines shaped like
+        /// request lines (method, separators, target pieces, version) and on free mixes of
+        /// the pieces that matter.
+        #[test]
+        fn request_line_agrees_with_the_reference(
+            shaped in (
+                proptest::sample::select(vec![&b""[..], b" ", b"\t"]),
+                proptest::sample::select(vec![&b""[..], b"GET", b"get", b"M-1_x", b"1X", b"OPTIONS"]),
+                proptest::sample::select(vec![&b""[..], b" ", b"  ", b"\t", b" \t", b"\t "]),
+                proptest::collection::vec(
+                    proptest::sample::select(vec![&b"/"[..], b"/a", b"b", b" ", b"\t", b"*", b"?q=1"]),
+                    0..4,
+                ),
+                proptest::sample::select(vec![&b""[..], b" ", b"  ", b"\t", b" \t"]),
+                proptest::sample::select(vec![&b""[..], b"HTTP/1.1", b"http/1.0", b"HTTP/", b"HTTP", b"HTTP/1.1 x"]),
+                proptest::sample::select(vec![&b""[..], b" ", b"\r", b" \t\r"]),
+            ),
+            free in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b" "[..], b"  ", b"\t", b" \t", b"GET", b"get", b"M-1_x", b"1",
+                    b"/", b"/a", b"b", b"?q=1", b"HTTP/1.1", b"http/1.0", b"HTTP/", b"HTTP",
+                    b"\r", b"*", b"\xc3\xa4",
+                ]),
+                0..10,
+            )
+        ) {
+            let (pre, method, s1, target, s2, version, post) = shaped;
+            let mut line = [pre, method, s1].concat();
+            line.extend(target.concat());
+            line.extend([s2, version, post].concat());
+            for l in [line, free.concat()] {
+                proptest::prop_assert_eq!(
+                    parse_request_line(&l),
+                    reference_parse_request_line(&l),
+                    "{:?}", String::from_utf8_lossy(&l)
+                );
+            }
+        }
     }
 
     #[test]
