@@ -432,7 +432,7 @@ mod tests {
         let obs = apitap_model::Observation {
             method: "POST".into(),
             target: "/signup".into(),
-            request_headers: vec![("Content-Type".into(), "application/json".into())],
+            request_headers: vec![("Content-Type".into(), "application/json".into())].into(),
             request_body: Some(br#"{"email":"ann.lee@example.com"}"#.to_vec()),
             status: Some(201),
             ..Default::default()

@@ -99,7 +99,7 @@ pub fn obs(
         method: method.into(),
         target: target.into(),
         status: Some(status),
-        response_headers: vec![("Content-Type".into(), "application/json".into())],
+        response_headers: vec![("Content-Type".into(), "application/json".into())].into(),
         response_body: Some(body.as_bytes().to_vec()),
         latency_ms: Some(ms),
         ts_unix_ms: 1_700_000_000_000,

@@ -146,6 +146,20 @@ impl MessageHead {
         }
     }
 
+    /// The head's text, giving up the head: `fields` becomes, per header field in order,
+    /// the byte ranges of its name and value in that text (`[name start, name end, value
+    /// start, value end]`), so a consumer takes the fields without copying them (the
+    /// learner's observation does, once per exchange).
+    pub fn into_parts(self, fields: &mut Vec<[u32; 4]>) -> String {
+        fields.clear();
+        fields.extend(
+            self.fields
+                .iter()
+                .map(|(n, v)| [n.start, n.end, v.start, v.end]),
+        );
+        self.text
+    }
+
     /// The value of the first header field named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         // names compared as bytes, lengths first: most names are told apart by length

@@ -582,7 +582,7 @@ impl Endpoint {
                 }
             }
         }
-        for (k, v) in &obs.request_headers {
+        for (k, v) in obs.request_headers.iter() {
             if k.eq_ignore_ascii_case("authorization") {
                 ctx.mark(PiiClass::Secret);
                 let first = v.split_whitespace().next().unwrap_or("");
@@ -657,7 +657,7 @@ impl Endpoint {
         }
         let r = self.resp.entry(status).or_default();
         r.n += 1;
-        for (k, _) in &obs.response_headers {
+        for (k, _) in obs.response_headers.iter() {
             // the cheap test first: most response headers are none of these
             if (k.len() > 2 && k.as_bytes()[..2].eq_ignore_ascii_case(b"x-")
                 || k.eq_ignore_ascii_case("location")

@@ -2,7 +2,7 @@
 //! har`) as observations, so a model can be learned from HAR as well as from captures.
 //! Pure: the caller reads the bytes.
 
-use crate::observation::service_name;
+use crate::observation::{service_name, Headers};
 use crate::Observation;
 use base64::Engine as _;
 use serde_json::Value;
@@ -27,16 +27,11 @@ impl std::fmt::Display for HarError {
 
 impl std::error::Error for HarError {}
 
-fn headers(v: Option<&Value>) -> Vec<(String, String)> {
+fn headers(v: Option<&Value>) -> Headers {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|h| {
-                    Some((
-                        h.get("name")?.as_str()?.to_string(),
-                        h.get("value")?.as_str()?.to_string(),
-                    ))
-                })
+                .filter_map(|h| Some((h.get("name")?.as_str()?, h.get("value")?.as_str()?)))
                 .collect()
         })
         .unwrap_or_default()
@@ -136,11 +131,7 @@ pub fn observations(bytes: &[u8]) -> Result<Vec<Observation>, HarError> {
         };
         let (authority, target) = split_url(url);
         let request_headers = headers(req.get("headers"));
-        let host = request_headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or(authority);
+        let host = request_headers.get("host").unwrap_or(authority);
         let server_ip = e.get("serverIPAddress").and_then(Value::as_str);
         let resp = e.get("response");
         let status = resp

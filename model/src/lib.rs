@@ -67,5 +67,5 @@ pub mod valueflow;
 pub use diff::{diff, Change, Diff};
 pub use endpoint::Inspect;
 pub use model::{ApiModel, EndpointSummary, LearnConfig, ModelError, Stats, MODEL_VERSION};
-pub use observation::{service_name, GrpcCall, Observation};
+pub use observation::{service_name, GrpcCall, Headers, Observation};
 pub use openapi::{ExportOptions, DEFAULT_MAX_OPERATIONS};

@@ -484,7 +484,8 @@ mod tests {
             request_headers: vec![
                 ("Content-Type".into(), "application/json".into()),
                 ("Cookie".into(), "session=abc".into()),
-            ],
+            ]
+            .into(),
             request_body: Some(
                 br#"{"iban":"DE89370400440532013000","n":4111111111111111}"#.to_vec(),
             ),
@@ -498,7 +499,7 @@ mod tests {
         let auth = crate::Observation {
             method: "GET".into(),
             target: "/users/42?page=2".into(),
-            request_headers: vec![("Authorization".into(), "Bearer x".into())],
+            request_headers: vec![("Authorization".into(), "Bearer x".into())].into(),
             status: Some(200),
             ..Default::default()
         };
@@ -506,7 +507,7 @@ mod tests {
         let plain = crate::Observation {
             method: "GET".into(),
             target: "/users/42?page=2".into(),
-            response_headers: vec![("Content-Type".into(), "application/json".into())],
+            response_headers: vec![("Content-Type".into(), "application/json".into())].into(),
             response_body: Some(br#"{"name":"Ann","n":7}"#.to_vec()),
             status: Some(200),
             ..Default::default()

@@ -21,7 +21,14 @@ fn flood_obs(i: usize) -> apitap_model::Observation {
         200,
         "{}",
     );
-    o.request_headers[0].1 = format!("h{}.flood.test", i % 1000);
+    // the first field (Host) with another value, the others as they were
+    let host = format!("h{}.flood.test", i % 1000);
+    o.request_headers = o
+        .request_headers
+        .iter()
+        .enumerate()
+        .map(|(j, (k, v))| (k, if j == 0 { host.as_str() } else { v }))
+        .collect();
     o
 }
 

@@ -53,9 +53,9 @@ fn calls() -> Vec<Observation> {
             server: Some("10.0.0.2:50051".into()),
             method: "POST".into(),
             target: path,
-            request_headers: vec![("content-type".into(), "application/grpc".into())],
+            request_headers: vec![("content-type".into(), "application/grpc".into())].into(),
             status: Some(200),
-            response_headers: vec![("content-type".into(), "application/grpc".into())],
+            response_headers: vec![("content-type".into(), "application/grpc".into())].into(),
             latency_ms: Some(1.0),
             ts_unix_ms: 1_700_000_000_000 + out.len() as i64,
             grpc: Some(GrpcCall {

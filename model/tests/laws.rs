@@ -84,9 +84,8 @@ fn to_obs(e: &Ex, ts: i64) -> Observation {
     o.latency_ms = Some(e.lat as f64 / 10.0);
     if e.flag {
         o.request_headers
-            .push(("X-Request-Id".into(), format!("r-{} z", e.id)));
-        o.request_headers
-            .push(("Authorization".into(), "Bearer x y".into()));
+            .push("X-Request-Id", &format!("r-{} z", e.id));
+        o.request_headers.push("Authorization", "Bearer x y");
     }
     o
 }

@@ -19,9 +19,9 @@ proptest! {
             let resp = format!(r#"{{"token":"{}","user":{{"name":"{}","tags":["{}"]}},"n":1}}"#, vals[0], vals[1], vals[2]);
             let mut o = obs("POST", &format!("/api/items?q={}&page=2", vals[3]), 200, &resp);
             o = with_req(o, "application/json", &format!(r#"{{"comment":"{}"}}"#, vals[4]));
-            o.request_headers.push(("X-Custom".into(), vals[5].clone()));
-            o.request_headers.push(("Cookie".into(), format!("sid={}; theme=dark", vals[6])));
-            o.request_headers.push(("Authorization".into(), format!("Bearer {}", vals[7])));
+            o.request_headers.push("X-Custom", &vals[5]);
+            o.request_headers.push("Cookie", &format!("sid={}; theme=dark", vals[6]));
+            o.request_headers.push("Authorization", &format!("Bearer {}", vals[7]));
             m.observe(&o, &cfg);
             let f = with_req(obs("POST", "/api/form", 201, ""), "application/x-www-form-urlencoded", &format!("a={}&b={}", vals[1], vals[2]));
             m.observe(&f, &cfg);

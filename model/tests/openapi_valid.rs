@@ -25,14 +25,10 @@ pub fn rich_model() -> ApiModel {
                 if i % 3 == 0 { "null" } else { r#""n""# }
             ),
         );
-        o.request_headers
-            .push(("X-Request-Id".into(), format!("r{i}")));
-        o.request_headers
-            .push(("Authorization".into(), "Bearer abc".into()));
-        o.request_headers
-            .push(("Cookie".into(), "sid=1; theme=dark".into()));
-        o.response_headers
-            .push(("X-RateLimit-Remaining".into(), "10".into()));
+        o.request_headers.push("X-Request-Id", &format!("r{i}"));
+        o.request_headers.push("Authorization", "Bearer abc");
+        o.request_headers.push("Cookie", "sid=1; theme=dark");
+        o.response_headers.push("X-RateLimit-Remaining", "10");
         m.observe(&o, &cfg);
         m.observe(
             &with_req(
@@ -60,10 +56,11 @@ pub fn rich_model() -> ApiModel {
             &cfg,
         );
         let mut t = obs("GET", "/healthz", 200, "ok");
-        t.response_headers = vec![("Content-Type".into(), "text/plain".into())];
+        t.response_headers = vec![("Content-Type".into(), "text/plain".into())].into();
         m.observe(&t, &cfg);
         let mut b = obs("GET", &format!("/files/{}", uuid(i)), 200, "\u{1}\u{2}");
-        b.response_headers = vec![("Content-Type".into(), "application/octet-stream".into())];
+        b.response_headers =
+            vec![("Content-Type".into(), "application/octet-stream".into())].into();
         m.observe(&b, &cfg);
         let mut nr = obs("PUT", "/api/v2/slow", 200, "");
         nr.status = None;

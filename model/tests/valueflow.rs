@@ -329,7 +329,7 @@ fn one_value_flow_hit_among_static_routes_stays() {
 }
 
 fn with_location(mut o: Observation, loc: &str) -> Observation {
-    o.response_headers.push(("Location".into(), loc.into()));
+    o.response_headers.push("Location", loc);
     o
 }
 

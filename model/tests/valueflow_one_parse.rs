@@ -104,7 +104,7 @@ fn bodies_the_schema_does_not_walk_still_flow() {
     let mut trunc = obs("GET", "/a", 200, good);
     trunc.response_body_truncated = true;
     let mut text = obs("GET", "/b", 200, good);
-    text.response_headers = vec![("Content-Type".into(), "text/plain; q=json".into())];
+    text.response_headers = vec![("Content-Type".into(), "text/plain; q=json".into())].into();
     let t = vec![
         all(trunc),
         all(text),
@@ -150,10 +150,8 @@ fn location_and_etag_keep_their_place_in_the_budget() {
     let resp = json!({ "items": names(255, "r") }).to_string();
     let req = json!({ "items": names(3, "q") }).to_string();
     let mut o = post(&resp, &req);
-    o.response_headers
-        .push(("Location".into(), "/things/loc_name".into()));
-    o.response_headers
-        .push(("ETag".into(), "W/\"etag_v\"".into()));
+    o.response_headers.push("Location", "/things/loc_name");
+    o.response_headers.push("ETag", "W/\"etag_v\"");
     let f = assert_same(&[all(o)]);
     assert_eq!(f.skipped, 4);
 }

@@ -47,7 +47,7 @@ fn base() -> &'static ApiModel {
                 method: method.into(),
                 target: path.into(),
                 status: Some(status),
-                response_headers: vec![("content-type".into(), "application/json".into())],
+                response_headers: vec![("content-type".into(), "application/json".into())].into(),
                 response_body: Some(body.to_vec()),
                 latency_ms: Some(1.5),
                 ..Observation::default()

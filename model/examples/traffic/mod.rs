@@ -180,7 +180,8 @@ pub fn generate(n: usize, seed: u64) -> Vec<Observation> {
                 ("Authorization".into(), format!("Bearer tok{id}")),
                 ("X-Request-Id".into(), format!("req-{i}")),
                 ("Content-Type".into(), "application/json".into()),
-            ],
+            ]
+            .into(),
             request_body: req.map(|s| s.into_bytes()),
             request_body_truncated: false,
             status: Some(status),
@@ -188,7 +189,8 @@ pub fn generate(n: usize, seed: u64) -> Vec<Observation> {
                 ("Content-Type".into(), resp_ct.into()),
                 ("Content-Length".into(), resp.len().to_string()),
                 ("Date".into(), "Thu, 26 Nov 2026 15:00:00 GMT".into()),
-            ],
+            ]
+            .into(),
             response_body: if resp.is_empty() {
                 None
             } else {

@@ -10,11 +10,12 @@ pub fn obs(method: &str, target: &str, status: u16, resp: &str) -> Observation {
         request_headers: vec![
             ("Host".into(), "api.example.com".into()),
             ("Accept".into(), "*/*".into()),
-        ],
+        ]
+        .into(),
         request_body: None,
         request_body_truncated: false,
         status: Some(status),
-        response_headers: vec![("Content-Type".into(), "application/json".into())],
+        response_headers: vec![("Content-Type".into(), "application/json".into())].into(),
         response_body: if resp.is_empty() {
             None
         } else {
@@ -28,7 +29,7 @@ pub fn obs(method: &str, target: &str, status: u16, resp: &str) -> Observation {
 }
 
 pub fn with_req(mut o: Observation, ct: &str, body: &str) -> Observation {
-    o.request_headers.push(("Content-Type".into(), ct.into()));
+    o.request_headers.push("Content-Type", ct);
     o.request_body = Some(body.as_bytes().to_vec());
     o
 }
