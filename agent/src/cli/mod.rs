@@ -242,7 +242,7 @@ pub fn learn(a: LearnArgs) -> Result<ExitCode> {
             progress,
             &mut |ev| {
                 if let apitap_engine::http::HttpEvent::Done(ex) = ev {
-                    learner.observe_exchange(&ex);
+                    learner.observe_owned(*ex);
                 }
                 Ok(())
             },

@@ -83,9 +83,11 @@ pub fn observation(ex: &Exchange) -> Option<Observation> {
 }
 
 /// A head's header fields as the model's observation holds them (a copy: the head is
-/// borrowed).
+/// borrowed; one copy of its text and ranges, not one per name and value).
 fn owned_headers(h: &MessageHead) -> Headers {
-    h.headers().collect()
+    let mut spans = Vec::with_capacity(h.header_count());
+    let text = h.clone().into_parts(&mut spans);
+    Headers::from_parts(text, spans)
 }
 
 /// `head`'s header fields moved into `dst` (no copy of names or values: the head's text
@@ -298,6 +300,18 @@ impl Learner {
             .as_ref()
             .map(|s| s.borrow().stats)
             .unwrap_or_default()
+    }
+
+    /// Learns from one exchange, moving its bodies and header fields into the observation
+    /// ([`into_observation`]) instead of copying them ([`Learner::observe_exchange`]).
+    pub fn observe_owned(&mut self, ex: Exchange) {
+        let server = ex.server;
+        match into_observation(ex, &server.to_string()) {
+            Some((obs, taken)) => {
+                self.learn_observation(server, taken.inspect, taken.gate_key, &obs);
+            }
+            None => self.stats.skipped_no_request += 1,
+        }
     }
 
     /// Learns from one exchange.
