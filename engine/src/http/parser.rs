@@ -363,6 +363,25 @@ fn split_version(s: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
+/// A request line (trimmed) split at its first separator `sp`: the method token, checked,
+/// and the rest, trimmed and not empty.
+fn method_and_rest(line: &[u8], sp: Option<usize>) -> Result<(&[u8], &[u8]), ParseError> {
+    let sp = sp.ok_or(ParseError::BadRequestLine)?;
+    let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
+    if method.is_empty()
+        || method.len() > MAX_METHOD_LEN
+        || !method.first().is_some_and(|b| b.is_ascii_alphabetic())
+        || !method.iter().all(|&b| is_method_char(b))
+    {
+        return Err(ParseError::BadRequestLine);
+    }
+    let rest = trim_ws(line.get(sp..).unwrap_or_default());
+    if rest.is_empty() {
+        return Err(ParseError::BadRequestLine);
+    }
+    Ok((method, rest))
+}
+
 /// Parse a request line (without its line ending). Lenient: tabs or runs of spaces
 /// separate tokens, the target is everything between method and a final `HTTP/` token.
 ///
@@ -384,19 +403,7 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
         }
         prev_space = space;
     }
-    let sp = first_ws.ok_or(ParseError::BadRequestLine)?;
-    let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
-    if method.is_empty()
-        || method.len() > MAX_METHOD_LEN
-        || !method.first().is_some_and(|b| b.is_ascii_alphabetic())
-        || !method.iter().all(|&b| is_method_char(b))
-    {
-        return Err(ParseError::BadRequestLine);
-    }
-    let rest = trim_ws(line.get(sp..).unwrap_or_default());
-    if rest.is_empty() {
-        return Err(ParseError::BadRequestLine);
-    }
+    let (method, rest) = method_and_rest(line, first_ws)?;
     let (uri, version) = split_version(rest);
     if let Some(v) = version {
         // the separator after the method and the one before the version are two distinct
@@ -758,22 +765,11 @@ mod tests {
     }
 
     /// The request-line parser as it was before its single-pass scan (a memchr per
-    /// question): the reference [`parse_request_line`] must agree with.
+    /// question; the method check it shared is [`method_and_rest`]): the reference
+    /// [`parse_request_line`] must agree with.
     fn reference_parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
         let line = trim_ws(line);
-        let sp = memchr::memchr2(b' ', b'\t', line).ok_or(ParseError::BadRequestLine)?;
-        let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
-        if method.is_empty()
-            || method.len() > MAX_METHOD_LEN
-            || !method.first().is_some_and(|b| b.is_ascii_alphabetic())
-            || !method.iter().all(|&b| is_method_char(b))
-        {
-            return Err(ParseError::BadRequestLine);
-        }
-        let rest = trim_ws(line.get(sp..).unwrap_or_default());
-        if rest.is_empty() {
-            return Err(ParseError::BadRequestLine);
-        }
+        let (method, rest) = method_and_rest(line, memchr::memchr2(b' ', b'\t', line))?;
         let mut malformed = memchr(b'\t', line).is_some()
             || memchr::memchr_iter(b' ', line).any(|i| line.get(i + 1) == Some(&b' '));
         let (uri, version) = split_version(rest);
@@ -793,6 +789,48 @@ mod tests {
             version,
             malformed,
         })
+    }
+
+    /// Every line of a small grid of request-line shapes (13,392 lines: separators of each
+    /// kind around and inside the target, versions and their look-alikes) parses as the
+    /// reference parses it: the deterministic half of the check below.
+    #[test]
+    fn request_line_grid_agrees_with_the_reference() {
+        // no piece, one piece, or two pieces in a row
+        const PIECES: [&str; 5] = ["/a", " ", "b", "\t", "/a b"];
+        let mut targets = vec![String::new()];
+        targets.extend(PIECES.map(String::from));
+        targets.extend(
+            PIECES
+                .iter()
+                .flat_map(|a| PIECES.map(|b| format!("{a}{b}"))),
+        );
+        let mut n = 0;
+        for pre in ["", " "] {
+            for method in ["GET", "1X", ""] {
+                for s1 in [" ", "  ", "\t"] {
+                    for target in &targets {
+                        for s2 in ["", " ", "\t"] {
+                            for version in ["", "HTTP/1.1", "http/1.0", "HTTP"] {
+                                for post in ["", " \r"] {
+                                    let mut l = [pre, method, s1].concat().into_bytes();
+                                    l.extend(target.bytes());
+                                    l.extend([s2, version, post].concat().bytes());
+                                    assert_eq!(
+                                        parse_request_line(&l),
+                                        reference_parse_request_line(&l),
+                                        "{:?}",
+                                        String::from_utf8_lossy(&l)
+                                    );
+                                    n += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 13_392);
     }
 
     proptest::proptest! {
