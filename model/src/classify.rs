@@ -333,8 +333,7 @@ fn case_changes(s: &str) -> usize {
 /// `-`, `_`, `.` (an encoded `/`, space, `:`, `@`, sigil...) is an identifier (`Token` unless
 /// the decoded text has a more specific class): `repo%2Fname`, `%40scope%2Fpkg`, `a%3Ab`.
 pub fn classify_segment(s: &str) -> SegClass {
-    // a byte test: segments are short, and `str::contains(char)` sets up a searcher
-    if s.as_bytes().contains(&b'%') {
+    if s.contains('%') {
         let d = crate::endpoint::pct_decode(s, false);
         if d != s {
             let c = classify_decoded(&d);

@@ -108,28 +108,32 @@ impl Headers {
         (self.text, self.spans)
     }
 
-    /// Appends a field. A text beyond 4 GiB cannot be indexed: such a field is not added.
+    /// Appends a field. Ranges are 32-bit: a field that would end the text beyond 4 GiB is
+    /// not added (no head or HAR entry held in memory comes near).
     pub fn push(&mut self, name: &str, value: &str) {
-        let at = |n: usize| u32::try_from(n).ok();
-        let (Some(a), Some(b), Some(c), Some(d)) = (
-            at(self.text.len()),
-            at(self.text.len() + name.len()),
-            at(self.text.len() + name.len()),
-            at(self.text.len() + name.len() + value.len()),
+        let start = self.text.len();
+        let (Ok(a), Ok(b), Ok(d)) = (
+            u32::try_from(start),
+            u32::try_from(start + name.len()),
+            u32::try_from(start + name.len() + value.len()),
         ) else {
             return;
         };
         self.text.push_str(name);
         self.text.push_str(value);
-        self.spans.push([a, b, c, d]);
+        self.spans.push([a, b, b, d]);
+    }
+
+    /// The text from `x` to `y`; "" when that range does not fit it.
+    fn part(&self, x: u32, y: u32) -> &str {
+        self.text.get(x as usize..y as usize).unwrap_or_default()
     }
 
     /// The fields in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.spans.iter().map(|&[a, b, c, d]| {
-            let part = |x: u32, y: u32| self.text.get(x as usize..y as usize).unwrap_or_default();
-            (part(a, b), part(c, d))
-        })
+        self.spans
+            .iter()
+            .map(|&[a, b, c, d]| (self.part(a, b), self.part(c, d)))
     }
 
     /// The value of the first field named `name` (ASCII case-insensitive).
@@ -137,14 +141,13 @@ impl Headers {
         // asked several times per exchange: a field whose name has another length is passed
         // over without reading it (a range that does not fit reads as "", as in `iter`)
         let want = u32::try_from(name.len()).ok();
-        let part = |x: u32, y: u32| self.text.get(x as usize..y as usize).unwrap_or_default();
         self.spans
             .iter()
             .find(|&&[a, b, _, _]| {
                 (name.is_empty() || b.checked_sub(a) == want)
-                    && part(a, b).eq_ignore_ascii_case(name)
+                    && self.part(a, b).eq_ignore_ascii_case(name)
             })
-            .map(|&[_, _, c, d]| part(c, d))
+            .map(|&[_, _, c, d]| self.part(c, d))
     }
 
     /// How many fields.
