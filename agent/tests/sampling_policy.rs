@@ -132,3 +132,51 @@ fn sampling_engages_where_an_enum_never_forms() {
     }
     assert_eq!(p["required"], q["required"]);
 }
+
+/// `--learn-all` also observes every element of a long array in full (thinning is a
+/// sample too): the e-mail inventory of a 100-element list counts all 100 there, and only
+/// the elements inspected in full by default; the schema is the same either way.
+#[test]
+fn learn_all_turns_array_thinning_off() {
+    let items: Vec<String> = (0..100)
+        .map(|i| format!(r#"{{"id":{i},"contact":"user{i}@example.com"}}"#))
+        .collect();
+    let b = format!(r#"{{"data":[{}]}}"#, items.join(",")).into_bytes();
+    let learn = |all: bool| {
+        let mut l = Learner::new(LearnConfig::default()).learn_all(all);
+        l.observe_exchange(&Exchange {
+            conn_id: 1,
+            index: 0,
+            client: ([10, 0, 0, 2], 40_000).into(),
+            server: ([10, 0, 0, 1], 8080).into(),
+            request: Some(Request {
+                head: MessageHead::new(["GET", "/api/users", "HTTP/1.1"]),
+                body: Some(Vec::new()),
+                ..Default::default()
+            }),
+            response: Some(Response {
+                status: Some(200),
+                head: MessageHead::default().with_header("Content-Type", "application/json"),
+                body_len: b.len() as u64,
+                body: Some(b.clone()),
+                ..Default::default()
+            }),
+            flags: Vec::new(),
+            stream_id: None,
+            gate_key: None,
+        });
+        l
+    };
+    let emails = |l: &Learner| {
+        let spec = l.model.to_openapi(&ExportOptions::default());
+        spec["paths"]["/api/users"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["properties"]["data"]["items"]["properties"]["contact"]["x-apitap-pii"]
+            ["email"]
+            .as_u64()
+    };
+    let (all, thin) = (learn(true), learn(false));
+    assert_eq!(emails(&all), Some(100));
+    let n = emails(&thin).unwrap_or(0);
+    assert!((16..40).contains(&n), "{n} e-mails inspected of 100");
+    assert_eq!(props(&all), props(&thin));
+}

@@ -153,6 +153,7 @@ fn count_value(p: &mut PathNode, word: &str, hits: u64) {
             Ctx {
                 ts: 0,
                 examples: false,
+                thin: true,
                 pii: &pii,
             },
         );

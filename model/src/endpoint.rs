@@ -804,6 +804,7 @@ mod tests {
             Ctx {
                 ts: 1,
                 examples: false,
+                thin: true,
                 pii: &std::cell::Cell::new(0),
             },
             None,

@@ -71,6 +71,9 @@ pub struct LearnConfig {
     /// Max path nodes per source (all services); exchanges needing more are counted in their
     /// service's `other` bucket.
     pub max_nodes: u64,
+    /// Observe every element of a long JSON array in full instead of thinning them
+    /// ([`crate::schema`]'s policy; `--learn-all`, for audits).
+    pub all_items: bool,
 }
 
 impl Default for LearnConfig {
@@ -82,6 +85,7 @@ impl Default for LearnConfig {
             statics: Vec::new(),
             service: None,
             max_nodes: DEFAULT_MAX_NODES,
+            all_items: false,
         }
     }
 }
@@ -391,6 +395,7 @@ impl SourceModel {
         let ctx = Ctx {
             ts: obs.ts_unix_ms,
             examples: cfg.examples,
+            thin: !cfg.all_items,
             pii,
         };
         if obs.grpc.is_some() && crate::grpc::method_path(path).is_some() {

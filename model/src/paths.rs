@@ -1147,6 +1147,7 @@ fn derive_rec(
             Ctx {
                 ts: 0,
                 examples: false,
+                thin: true,
                 pii: &pii,
             },
         );
@@ -1165,6 +1166,7 @@ fn derive_rec(
                 Ctx {
                     ts: 0,
                     examples: false,
+                    thin: true,
                     pii: &pii,
                 },
             );

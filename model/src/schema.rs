@@ -42,10 +42,21 @@
 //!   ([`crate::redact::example_for`]), never copied from a value.
 //! - Caps: depth 16, 128 properties per object (further keys go to `additionalProperties` and
 //!   set `overflow`), 1024 array elements inspected per array, 64 values per JSON stream
-//!   body; overflow is flagged. Every element of a list page is inspected (pages of real APIs
-//!   hold up to a few hundred items), because the rare variants of a list often come last:
-//!   a newest-first history ends with the entries that created the bucket and its groups.
-//!   The body cap bounds the work per body in any case.
+//!   body; overflow is flagged. The body cap bounds the work per body in any case.
+//! - Long arrays are thinned, never truncated ([`ItemPick`]): the first [`ITEMS_FULL`]
+//!   elements of an array are observed in full, and beyond them about one in
+//!   [`ITEMS_STRIDE`] (deterministic gaps). Every other element is still walked for its
+//!   structure: objects and arrays are counted, every member counts as present (so
+//!   `required` and `x-apitap-presence` see every element), and what is new is observed in
+//!   full: a property not seen at that position, a JSON type not seen there, and every
+//!   string of a position whose enum is still possible (an enum's thresholds are counts).
+//!   Only the inspection of scalars of known types is skipped: their format, PII and
+//!   example evidence, and their type counts, so a format's 90% share or a PII count is a
+//!   share or count of the values inspected in full. So the rare variants of a list, which
+//!   often come last (a newest-first history ends with the entries that created the bucket
+//!   and its groups), are learned wherever they are, and a list page of a few hundred
+//!   records costs about 16 + n/8 records' inspection. Value flow ([`crate::valueflow`])
+//!   takes every string of every element.
 //! - A JSON body holding several values one after another (NDJSON / JSON Lines, or
 //!   concatenated values, whatever its media type says) is a stream of documents of one
 //!   schema: each value is observed at the body's root, as if it had come in its own body.
@@ -73,6 +84,10 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_PROPS: usize = 128;
 /// Max array elements inspected per array value (see the module doc).
 pub const MAX_ITEMS: usize = 1024;
+/// Elements at the head of an array always observed in full (see the module doc).
+pub const ITEMS_FULL: usize = 16;
+/// Beyond [`ITEMS_FULL`], about one element in this many is observed in full.
+pub const ITEMS_STRIDE: usize = 8;
 /// Max values of a JSON stream body (NDJSON, concatenated values) observed per body.
 pub const MAX_STREAM: usize = 64;
 /// Max enum candidates per node.
@@ -252,6 +267,8 @@ pub struct SchemaNode {
 pub(crate) struct Ctx<'a> {
     pub ts: i64,
     pub examples: bool,
+    /// Thin long arrays ([`ItemPick`]); off with [`crate::LearnConfig::all_items`].
+    pub thin: bool,
     /// The PII classes found in this observation so far (what [`SchemaNode::pii_add`]
     /// counted), so the caller learns them without scanning the exchange again.
     pub pii: &'a Cell<ClassSet>,
@@ -397,11 +414,44 @@ impl SchemaNode {
 
     /// Observe a JSON value.
     pub(crate) fn observe_json(&mut self, v: &Value, key: &str, ctx: Ctx, depth: usize) {
-        self.observe_json_at(v, key, ctx, depth, false)
+        self.observe_json_at(v, key, ctx, depth, false, false)
     }
 
-    /// [`Self::observe_json`]; `item`: the value is an element of the array named `key`.
-    fn observe_json_at(&mut self, v: &Value, key: &str, ctx: Ctx, depth: usize, item: bool) {
+    /// Under a thinned array element (`light`, see the module doc): does a scalar of a type
+    /// this node has counted (`seen` > 0) only count as present? Then it is counted so.
+    fn light(&mut self, light: bool, seen: u64, ts: i64) -> bool {
+        if light && seen > 0 {
+            self.touch(ts);
+            return true;
+        }
+        false
+    }
+
+    /// [`Self::observe_json`]; `item`: the value is an element of the array named `key`;
+    /// `light`: it is in a thinned element ([`ItemPick`]).
+    fn observe_json_at(
+        &mut self,
+        v: &Value,
+        key: &str,
+        ctx: Ctx,
+        depth: usize,
+        item: bool,
+        light: bool,
+    ) {
+        let seen = match v {
+            Value::Null => self.t.null,
+            Value::Bool(_) => self.t.boolean,
+            Value::Number(n) if n.is_f64() && !n.as_f64().is_some_and(beyond_u64_integer) => {
+                self.t.number
+            }
+            Value::Number(_) => self.t.integer,
+            // a position still collecting enum evidence counts every string
+            Value::String(_) if self.enum_dead => self.t.string,
+            Value::String(_) | Value::Array(_) | Value::Object(_) => 0,
+        };
+        if self.light(light, seen, ctx.ts) {
+            return;
+        }
         self.touch(ctx.ts);
         match v {
             Value::Null => self.t.null += 1,
@@ -429,9 +479,11 @@ impl SchemaNode {
                     self.overflow = true;
                 }
                 if !a.is_empty() {
+                    let mut pick = ItemPick::new(self.t.array, ctx);
                     let items = self.items.get_or_insert_with(Default::default);
-                    for x in a.iter().take(MAX_ITEMS) {
-                        items.observe_json_at(x, key, ctx, depth + 1, true);
+                    for (i, x) in a.iter().take(MAX_ITEMS).enumerate() {
+                        let thin = light || !pick.full(i);
+                        items.observe_json_at(x, key, ctx, depth + 1, true, thin);
                     }
                 }
             }
@@ -441,7 +493,7 @@ impl SchemaNode {
                     self.overflow = true;
                     return;
                 }
-                self.observe_entries(o, if item { "" } else { key }, ctx, depth);
+                self.observe_entries(o, if item { "" } else { key }, ctx, depth, light);
             }
         }
         if ctx.examples && !matches!(v, Value::Array(_) | Value::Object(_)) {
@@ -450,8 +502,16 @@ impl SchemaNode {
     }
 
     /// The members of one object observed at this node (already counted as an object).
-    /// `key` is the name the object was found under (a [`MAP_WORDS`] name makes it a map).
-    fn observe_entries(&mut self, o: &Map<String, Value>, key: &str, ctx: Ctx, depth: usize) {
+    /// `key` is the name the object was found under (a [`MAP_WORDS`] name makes it a map);
+    /// `light`: the object is in a thinned array element.
+    fn observe_entries(
+        &mut self,
+        o: &Map<String, Value>,
+        key: &str,
+        ctx: Ctx,
+        depth: usize,
+        light: bool,
+    ) {
         // cheap common case: the first key is a known property -> not a map
         let known = self.maps == 0
             && o.keys()
@@ -466,22 +526,22 @@ impl SchemaNode {
             self.maps += 1;
             let add = self.additional.get_or_insert_with(Default::default);
             for (k, x) in o.iter().take(MAX_PROPS) {
-                add.observe_json(x, k, ctx, depth + 1);
+                add.observe_json_at(x, k, ctx, depth + 1, false, light);
             }
             return;
         }
         for (k, x) in o {
             if let Some(p) = self.props.get_mut(k.as_str()) {
-                p.observe_json(x, k, ctx, depth + 1);
+                p.observe_json_at(x, k, ctx, depth + 1, false, light);
             } else if self.props.len() < MAX_PROPS {
                 let mut p = SchemaNode::default();
-                p.observe_json(x, k, ctx, depth + 1);
+                p.observe_json_at(x, k, ctx, depth + 1, false, light);
                 self.props.insert(k.clone(), p);
             } else {
                 self.overflow = true;
                 self.additional
                     .get_or_insert_with(Default::default)
-                    .observe_json(x, k, ctx, depth + 1);
+                    .observe_json_at(x, k, ctx, depth + 1, false, light);
             }
         }
     }
@@ -585,6 +645,7 @@ impl SchemaNode {
             ctx,
             depth: 0,
             item: false,
+            light: false,
             flow,
         }
         .deserialize(d)
@@ -1177,6 +1238,45 @@ fn sound_number(b: &[u8], start: usize) -> Option<usize> {
     (i - start <= SOUND_NUMBER).then_some(i)
 }
 
+/// Which elements of one array are observed in full (see the module doc): the first
+/// [`ITEMS_FULL`], then about one in [`ITEMS_STRIDE`], the gap to the next drawn from
+/// `[ITEMS_STRIDE/2, 3·ITEMS_STRIDE/2)` by a hash of the element's index and `salt` (the
+/// count of arrays this node has seen: deterministic, and a different phase for each array,
+/// so a stride never aliases with a periodic pattern of the elements).
+struct ItemPick {
+    next: usize,
+    salt: u64,
+    /// Thinning is on ([`Ctx::thin`]).
+    thin: bool,
+}
+
+impl ItemPick {
+    fn new(salt: u64, ctx: Ctx) -> Self {
+        ItemPick {
+            next: 0,
+            salt,
+            thin: ctx.thin,
+        }
+    }
+
+    /// Is element `i` observed in full? Asked for `i` = 0, 1, 2 … in order.
+    fn full(&mut self, i: usize) -> bool {
+        if i < ITEMS_FULL || !self.thin {
+            return true;
+        }
+        if i < self.next {
+            return false;
+        }
+        // splitmix64 finaliser
+        let mut z = self.salt ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        self.next = i + ITEMS_STRIDE / 2 + (z % ITEMS_STRIDE as u64) as usize;
+        true
+    }
+}
+
 /// A streaming schema observer: a [`DeserializeSeed`] that updates `node` while serde_json
 /// parses, with the same rules as [`SchemaNode::observe_json`] and no intermediate
 /// [`Value`] (the cost of building one dominated learning). Object members are processed
@@ -1194,6 +1294,9 @@ pub(crate) struct Observe<'a> {
     depth: usize,
     /// The value is an array element (`key` names the array, not this value).
     item: bool,
+    /// Under a thinned array element ([`ItemPick`]): a scalar of a type already counted
+    /// here only counts as present (see the module doc).
+    light: bool,
     flow: Option<&'a mut Taken>,
 }
 
@@ -1210,6 +1313,7 @@ struct ItemSeed<'a> {
     key: &'a str,
     ctx: Ctx<'a>,
     depth: usize,
+    light: bool,
     flow: Option<&'a mut Taken>,
 }
 
@@ -1222,6 +1326,7 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
             ctx: self.ctx,
             depth: self.depth,
             item: true,
+            light: self.light,
             flow: self.flow,
         }
         .deserialize(d)
@@ -1260,6 +1365,12 @@ impl Observe<'_> {
             example_min(&mut self.node.example, example_for(&v()));
         }
     }
+
+    /// A scalar under a thinned element whose type this node has counted (`seen` > 0)
+    /// only counts as present: true when that is all ([`SchemaNode::light`]).
+    fn light(&mut self, seen: u64) -> bool {
+        self.node.light(self.light, seen, self.ctx.ts)
+    }
 }
 
 impl<'de> Visitor<'de> for Observe<'_> {
@@ -1269,7 +1380,10 @@ impl<'de> Visitor<'de> for Observe<'_> {
         f.write_str("a JSON value")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+    fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
+        if self.light(self.node.t.null) {
+            return Ok(());
+        }
         self.node.touch(self.ctx.ts);
         self.node.t.null += 1;
         self.scalar(|| Value::Null);
@@ -1280,21 +1394,30 @@ impl<'de> Visitor<'de> for Observe<'_> {
         self.visit_unit()
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+    fn visit_bool<E: de::Error>(mut self, v: bool) -> Result<(), E> {
+        if self.light(self.node.t.boolean) {
+            return Ok(());
+        }
         self.node.touch(self.ctx.ts);
         self.node.t.boolean += 1;
         self.scalar(|| Value::Bool(v));
         Ok(())
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+    fn visit_i64<E: de::Error>(mut self, v: i64) -> Result<(), E> {
+        if self.light(self.node.t.integer) {
+            return Ok(());
+        }
         self.node.touch(self.ctx.ts);
         self.node.t.integer += 1;
         self.scalar(|| Value::from(v));
         Ok(())
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+    fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<(), E> {
+        if self.light(self.node.t.integer) {
+            return Ok(());
+        }
         self.node.touch(self.ctx.ts);
         self.node.t.integer += 1;
         self.node.pii_add(classify_int(v), self.ctx);
@@ -1302,9 +1425,18 @@ impl<'de> Visitor<'de> for Observe<'_> {
         Ok(())
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+    fn visit_f64<E: de::Error>(mut self, v: f64) -> Result<(), E> {
+        let integer = beyond_u64_integer(v);
+        let seen = if integer {
+            self.node.t.integer
+        } else {
+            self.node.t.number
+        };
+        if self.light(seen) {
+            return Ok(());
+        }
         self.node.touch(self.ctx.ts);
-        if beyond_u64_integer(v) {
+        if integer {
             self.node.t.integer += 1;
         } else {
             self.node.t.number += 1;
@@ -1314,30 +1446,39 @@ impl<'de> Visitor<'de> for Observe<'_> {
     }
 
     fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
-        self.node.touch(self.ctx.ts);
-        self.node.string(v, self.key, self.ctx);
+        // value flow takes every string, thinned or not
         if let Some(t) = self.flow.as_deref_mut() {
             t.string(self.key, v);
         }
+        // a position still collecting enum evidence counts every string: an enum's
+        // thresholds are counts
+        if self.node.enum_dead && self.light(self.node.t.string) {
+            return Ok(());
+        }
+        self.node.touch(self.ctx.ts);
+        self.node.string(v, self.key, self.ctx);
         self.scalar(|| Value::String(v.to_owned()));
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let (node, key, ctx, depth, mut flow) =
-            (self.node, self.key, self.ctx, self.depth, self.flow);
+        let (node, key, ctx, depth, light, mut flow) = (
+            self.node, self.key, self.ctx, self.depth, self.light, self.flow,
+        );
         node.touch(ctx.ts);
         node.t.array += 1;
         if depth >= MAX_DEPTH {
             node.overflow = true;
             return valueflow::seq_rest(flow, key, depth, seq);
         }
-        for _ in 0..MAX_ITEMS {
+        let mut pick = ItemPick::new(node.t.array, ctx);
+        for i in 0..MAX_ITEMS {
             let seed = ItemSeed {
                 slot: &mut node.items,
                 key,
                 ctx,
                 depth: depth + 1,
+                light: light || !pick.full(i),
                 flow: flow.as_deref_mut(),
             };
             if seq.next_element_seed(seed)?.is_none() {
@@ -1353,7 +1494,8 @@ impl<'de> Visitor<'de> for Observe<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let (node, ctx, depth, mut flow) = (self.node, self.ctx, self.depth, self.flow);
+        let (node, ctx, depth, light, mut flow) =
+            (self.node, self.ctx, self.depth, self.light, self.flow);
         node.touch(ctx.ts);
         node.t.object += 1;
         if depth >= MAX_DEPTH {
@@ -1377,6 +1519,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                             ctx,
                             depth: depth + 1,
                             item: false,
+                            light,
                             flow: flow.as_deref_mut(),
                         })?;
                         None
@@ -1389,6 +1532,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                             ctx,
                             depth: depth + 1,
                             item: false,
+                            light,
                             flow: flow.as_deref_mut(),
                         })?;
                         node.props.insert(k.to_owned(), p);
@@ -1406,6 +1550,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                         ctx,
                         depth: depth + 1,
                         item: false,
+                        light,
                         flow: flow.as_deref_mut(),
                     })?;
                 }
@@ -1428,6 +1573,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                         ctx,
                         depth: depth + 1,
                         item: false,
+                        light,
                         flow: flow.as_deref_mut(),
                     })?;
                     n += 1;
@@ -1461,7 +1607,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
                 None => break,
             }
         }
-        node.observe_entries(&o, if self.item { "" } else { self.key }, ctx, depth);
+        node.observe_entries(&o, if self.item { "" } else { self.key }, ctx, depth, light);
         Ok(())
     }
 }
@@ -1593,7 +1739,91 @@ mod tests {
         Ctx {
             ts: 1,
             examples: false,
+            thin: true,
             pii: Box::leak(Box::new(Cell::new(0))),
+        }
+    }
+
+    /// A body of `n` list items `{"id": i, "name": "item i"}`, with `odd(i)` replacing item
+    /// `i`'s JSON when it returns one.
+    fn list(n: usize, odd: impl Fn(usize) -> Option<String>) -> Vec<u8> {
+        let items: Vec<String> = (0..n)
+            .map(|i| odd(i).unwrap_or_else(|| format!(r#"{{"id":{i},"name":"item {i}"}}"#)))
+            .collect();
+        format!(r#"{{"data":[{}]}}"#, items.join(",")).into_bytes()
+    }
+
+    /// The `items` node of a [`list`] body, learned by each walk: the `Value` walk, and the
+    /// streaming one (the root primed with `{"data":[]}` so that it streams, not buffers,
+    /// the body; the priming leaves `items` untouched).
+    fn list_items(body: &[u8]) -> [SchemaNode; 2] {
+        let mut a = SchemaNode::default();
+        let v: Value = serde_json::from_slice(body).unwrap_or_default();
+        a.observe_json(&v, "", ctx(), 0);
+        let mut b = SchemaNode::default();
+        assert!(b.observe_json_bytes(br#"{"data":[]}"#, ctx(), None));
+        assert!(b.props["data"].items.is_none());
+        assert!(b.observe_json_bytes(body, ctx(), None));
+        [a, b].map(|mut n| {
+            n.props
+                .remove("data")
+                .and_then(|d| d.items)
+                .map(|i| *i)
+                .unwrap_or_default()
+        })
+    }
+
+    /// Thinned elements still count presence: one element without `name`, far down the
+    /// list, makes `name` optional, and `n` counts every element.
+    #[test]
+    fn thinned_items_count_presence() {
+        for missing in [17, 50, 99, 199] {
+            let body = list(200, |i| (i == missing).then(|| format!(r#"{{"id":{i}}}"#)));
+            for items in list_items(&body) {
+                assert_eq!(items.t.object, 200);
+                assert_eq!(items.props["id"].n, 200);
+                assert_eq!(items.props["name"].n, 199, "missing at {missing}");
+                assert_eq!(items.to_schema(false)["required"], json!(["id"]));
+                // the values themselves were inspected on a sample only
+                let name = &items.props["name"];
+                assert!(name.t.string >= ITEMS_FULL as u64 && name.t.string < 60);
+            }
+        }
+    }
+
+    /// What a thinned element adds is observed in full: a new property, a new type.
+    #[test]
+    fn thinned_items_learn_what_is_new() {
+        let body = list(200, |i| match i {
+            90 => Some(r#"{"id":90,"name":"x","at":"2024-01-01T00:00:00Z"}"#.into()),
+            131 => Some(r#"{"id":null,"name":"y"}"#.into()),
+            _ => None,
+        });
+        for items in list_items(&body) {
+            let s = items.to_schema(false);
+            assert_eq!(s["properties"]["at"]["type"], "string");
+            assert_eq!(s["properties"]["at"]["format"], "date-time");
+            assert_eq!(s["properties"]["id"]["type"], json!(["integer", "null"]));
+        }
+    }
+
+    /// A position whose enum is still possible counts every string, thinned or not: an
+    /// enum's thresholds are counts (20 strings, each value 3 times).
+    #[test]
+    fn thinned_items_keep_enum_counts() {
+        let statuses = ["active", "expired", "pending"];
+        // 24 elements: 16 in full, then about one in 8, so a thinned count would stay
+        // under 20 strings and under 3 of `pending`
+        let body = list(24, |i| {
+            Some(format!(
+                r#"{{"id":{i},"status":"{}"}}"#,
+                statuses[(i / 8) % 3]
+            ))
+        });
+        for items in list_items(&body) {
+            assert_eq!(items.props["status"].t.string, 24);
+            let s = items.to_schema(false);
+            assert_eq!(s["properties"]["status"]["enum"], json!(statuses));
         }
     }
 
@@ -1746,9 +1976,9 @@ mod tests {
         /// The streaming observer and the `Value` walk build the same node (serialized
         /// objects list their keys sorted, as `Map` iterates them).
         #[test]
-        fn streaming_equals_value_walk(docs in proptest::collection::vec(arb_json(), 1..6), examples: bool) {
+        fn streaming_equals_value_walk(docs in proptest::collection::vec(arb_json(), 1..6), examples: bool, thin: bool) {
             let cell = Cell::new(0);
-            let c = Ctx { ts: 5, examples, pii: &cell };
+            let c = Ctx { ts: 5, examples, thin, pii: &cell };
             let (mut a, mut b) = (SchemaNode::default(), SchemaNode::default());
             for d in &docs {
                 // the old path: parse to a Value, then walk it
@@ -1835,6 +2065,7 @@ mod tests {
             let c = Ctx {
                 ts: 1,
                 examples: false,
+                thin: true,
                 pii: &cell,
             };
             let mut flow = Taken::default();

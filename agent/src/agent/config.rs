@@ -85,9 +85,10 @@ pub struct AgentSettings {
     /// Keep one example per schema node, synthesised from type and format (never a value).
     #[serde(default)]
     pub examples: bool,
-    /// Decode and infer every body (audits): turns adaptive body sampling off (by default
-    /// an endpoint's bodies are inspected always while they teach something new, then on a
-    /// shrinking sample down to 1 in 64).
+    /// Decode and infer every body and every array element (audits): turns adaptive body
+    /// sampling off (by default an endpoint's bodies are inspected always while they teach
+    /// something new, then on a shrinking sample down to 1 in 64, and a long array's
+    /// elements beyond the 16th on a sample of 1 in 8).
     #[serde(default)]
     pub learn_all: bool,
     /// Memory budget of the learner: max path nodes in all services; exchanges needing more
@@ -250,6 +251,7 @@ impl AgentSettings {
                     max_nodes: a
                         .max_nodes
                         .unwrap_or(apitap_model::model::DEFAULT_MAX_NODES),
+                    all_items: a.learn_all,
                 }
             },
             learn_all: a.learn_all,

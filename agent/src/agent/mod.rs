@@ -596,7 +596,8 @@ impl Run {
             };
             let obs = self.obs.observation();
             // the PII classes come from the learner's own pass over the values (bodies
-            // the sampler skipped are not among them)
+            // the sampler skipped, and known scalars of thinned array elements, are not
+            // among them)
             let pii = self
                 .learner
                 .learn_observation(server, taken.inspect, taken.gate_key, obs);

@@ -87,9 +87,10 @@ pub struct AgentArgs {
     /// Keep one example per schema node, synthesised from type and format (never a value).
     #[arg(long, env = "APITAP_EXAMPLES")]
     pub examples: bool,
-    /// Decode and infer every body (audits): turns adaptive body sampling off (by default
-    /// an endpoint's bodies are inspected always while they teach something new, then on a
-    /// shrinking sample down to 1 in 64).
+    /// Decode and infer every body and every array element (audits): turns adaptive body
+    /// sampling off (by default an endpoint's bodies are inspected always while they teach
+    /// something new, then on a shrinking sample down to 1 in 64, and a long array's
+    /// elements beyond the 16th on a sample of 1 in 8).
     #[arg(long, env = "APITAP_LEARN_ALL")]
     pub learn_all: bool,
     /// Memory budget of the learner: max path nodes in all services; exchanges needing more

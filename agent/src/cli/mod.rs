@@ -175,9 +175,10 @@ pub struct LearnArgs {
     /// Bytes of each body kept for schema inference.
     #[arg(long, default_value_t = 1 << 20)]
     pub body_cap: usize,
-    /// Decode and infer every body (audits): turns adaptive body sampling off (by default
-    /// an endpoint's bodies are inspected always while they teach something new, then on a
-    /// shrinking sample down to 1 in 64; `x-apitap-bodies-sampled` tells how many).
+    /// Decode and infer every body and every array element (audits): turns adaptive body
+    /// sampling off (by default an endpoint's bodies are inspected always while they teach
+    /// something new, then on a shrinking sample down to 1 in 64, `x-apitap-bodies-sampled`
+    /// tells how many; and a long array's elements beyond the 16th on a sample of 1 in 8).
     #[arg(long)]
     pub learn_all: bool,
     /// Print pipeline counters to stderr at the end.

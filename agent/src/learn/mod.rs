@@ -273,9 +273,11 @@ impl Learner {
         }
     }
 
-    /// `true`: learn every body (`--learn-all`): [`Learner::gate`] returns `None`.
+    /// `true`: learn every body (`--learn-all`): [`Learner::gate`] returns `None`, and every
+    /// element of a long JSON array is observed in full ([`apitap_model::LearnConfig::all_items`]).
     pub fn learn_all(mut self, all: bool) -> Self {
         self.all = all;
+        self.config.all_items = all;
         self
     }
 
