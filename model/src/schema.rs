@@ -43,7 +43,7 @@
 //! - Caps: depth 16, 128 properties per object (further keys go to `additionalProperties` and
 //!   set `overflow`), 1024 array elements inspected per array, 64 values per JSON stream
 //!   body; overflow is flagged. The body cap bounds the work per body in any case.
-//! - Long arrays are thinned, never truncated ([`ItemPick`]): the first [`ITEMS_FULL`]
+//! - Long arrays are thinned, never truncated (`ItemPick`): the first [`ITEMS_FULL`]
 //!   elements of an array are observed in full, and beyond them about one in
 //!   [`ITEMS_STRIDE`] (deterministic gaps). Every other element is still walked for its
 //!   structure: objects and arrays are counted, every member counts as present (so
