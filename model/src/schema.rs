@@ -417,14 +417,28 @@ impl SchemaNode {
         self.observe_json_at(v, key, ctx, depth, false, false)
     }
 
-    /// Under a thinned array element (`light`, see the module doc): does a scalar of a type
-    /// this node has counted (`seen` > 0) only count as present? Then it is counted so.
-    fn light(&mut self, light: bool, seen: u64, ts: i64) -> bool {
-        if light && seen > 0 {
-            self.touch(ts);
-            return true;
+    /// Under a thinned array element (`light`, see the module doc): does a scalar of kind
+    /// `s` only count as present here? It does when this node has counted its type already,
+    /// except a string where an enum is still possible (an enum's thresholds are counts).
+    /// Then it is counted so, and the caller stops.
+    fn light(&mut self, light: bool, s: Scalar, ts: i64) -> bool {
+        if !light {
+            return false;
         }
-        false
+        let t = &self.t;
+        let seen = match s {
+            Scalar::Null => t.null,
+            Scalar::Bool => t.boolean,
+            Scalar::Integer => t.integer,
+            Scalar::Number => t.number,
+            Scalar::String if self.enum_dead => t.string,
+            Scalar::String => 0,
+        };
+        if seen == 0 {
+            return false;
+        }
+        self.touch(ts);
+        true
     }
 
     /// [`Self::observe_json`]; `item`: the value is an element of the array named `key`;
@@ -438,18 +452,17 @@ impl SchemaNode {
         item: bool,
         light: bool,
     ) {
-        let seen = match v {
-            Value::Null => self.t.null,
-            Value::Bool(_) => self.t.boolean,
+        let scalar = match v {
+            Value::Null => Some(Scalar::Null),
+            Value::Bool(_) => Some(Scalar::Bool),
             Value::Number(n) if n.is_f64() && !n.as_f64().is_some_and(beyond_u64_integer) => {
-                self.t.number
+                Some(Scalar::Number)
             }
-            Value::Number(_) => self.t.integer,
-            // a position still collecting enum evidence counts every string
-            Value::String(_) if self.enum_dead => self.t.string,
-            Value::String(_) | Value::Array(_) | Value::Object(_) => 0,
+            Value::Number(_) => Some(Scalar::Integer),
+            Value::String(_) => Some(Scalar::String),
+            Value::Array(_) | Value::Object(_) => None,
         };
-        if self.light(light, seen, ctx.ts) {
+        if scalar.is_some_and(|s| self.light(light, s, ctx.ts)) {
             return;
         }
         self.touch(ctx.ts);
@@ -1238,11 +1251,20 @@ fn sound_number(b: &[u8], start: usize) -> Option<usize> {
     (i - start <= SOUND_NUMBER).then_some(i)
 }
 
+/// The JSON type of a scalar as [`TypeCounts`] counts it (for [`SchemaNode::light`]).
+#[derive(Clone, Copy)]
+enum Scalar {
+    Null,
+    Bool,
+    Integer,
+    Number,
+    String,
+}
+
 /// Which elements of one array are observed in full (see the module doc): the first
-/// [`ITEMS_FULL`], then about one in [`ITEMS_STRIDE`], the gap to the next drawn from
-/// `[ITEMS_STRIDE/2, 3·ITEMS_STRIDE/2)` by a hash of the element's index and `salt` (the
-/// count of arrays this node has seen: deterministic, and a different phase for each array,
-/// so a stride never aliases with a periodic pattern of the elements).
+/// [`ITEMS_FULL`], then about one in [`ITEMS_STRIDE`], the gap to the next drawn by
+/// [`spread_gap`] from the element's index and `salt` (the count of arrays this node has
+/// seen: deterministic, and a different phase for each array).
 struct ItemPick {
     next: usize,
     salt: u64,
@@ -1267,14 +1289,22 @@ impl ItemPick {
         if i < self.next {
             return false;
         }
-        // splitmix64 finaliser
-        let mut z = self.salt ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        self.next = i + ITEMS_STRIDE / 2 + (z % ITEMS_STRIDE as u64) as usize;
+        let gap = spread_gap(self.salt, i as u64, ITEMS_STRIDE as u64);
+        self.next = i.saturating_add(usize::try_from(gap).unwrap_or(ITEMS_STRIDE));
         true
     }
+}
+
+/// A gap of mean ≈ `mean`, drawn from `[mean/2, mean/2 + mean)` by the splitmix64 finaliser
+/// of `salt` and `k` (deterministic; `k` numbers the draws, `salt` sets the phase). Shared
+/// by the array thinning here and the agent's per-endpoint body sampler, so that neither
+/// stride aliases with a periodic pattern in what it samples.
+pub fn spread_gap(salt: u64, k: u64, mean: u64) -> u64 {
+    let mut z = salt ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    mean / 2 + z % mean.max(1)
 }
 
 /// A streaming schema observer: a [`DeserializeSeed`] that updates `node` while serde_json
@@ -1366,10 +1396,10 @@ impl Observe<'_> {
         }
     }
 
-    /// A scalar under a thinned element whose type this node has counted (`seen` > 0)
-    /// only counts as present: true when that is all ([`SchemaNode::light`]).
-    fn light(&mut self, seen: u64) -> bool {
-        self.node.light(self.light, seen, self.ctx.ts)
+    /// Does this scalar, under a thinned element, only count as present
+    /// ([`SchemaNode::light`])?
+    fn light(&mut self, s: Scalar) -> bool {
+        self.node.light(self.light, s, self.ctx.ts)
     }
 }
 
@@ -1381,7 +1411,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
     }
 
     fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
-        if self.light(self.node.t.null) {
+        if self.light(Scalar::Null) {
             return Ok(());
         }
         self.node.touch(self.ctx.ts);
@@ -1395,7 +1425,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
     }
 
     fn visit_bool<E: de::Error>(mut self, v: bool) -> Result<(), E> {
-        if self.light(self.node.t.boolean) {
+        if self.light(Scalar::Bool) {
             return Ok(());
         }
         self.node.touch(self.ctx.ts);
@@ -1405,7 +1435,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
     }
 
     fn visit_i64<E: de::Error>(mut self, v: i64) -> Result<(), E> {
-        if self.light(self.node.t.integer) {
+        if self.light(Scalar::Integer) {
             return Ok(());
         }
         self.node.touch(self.ctx.ts);
@@ -1415,7 +1445,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
     }
 
     fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<(), E> {
-        if self.light(self.node.t.integer) {
+        if self.light(Scalar::Integer) {
             return Ok(());
         }
         self.node.touch(self.ctx.ts);
@@ -1427,12 +1457,11 @@ impl<'de> Visitor<'de> for Observe<'_> {
 
     fn visit_f64<E: de::Error>(mut self, v: f64) -> Result<(), E> {
         let integer = beyond_u64_integer(v);
-        let seen = if integer {
-            self.node.t.integer
+        if self.light(if integer {
+            Scalar::Integer
         } else {
-            self.node.t.number
-        };
-        if self.light(seen) {
+            Scalar::Number
+        }) {
             return Ok(());
         }
         self.node.touch(self.ctx.ts);
@@ -1450,9 +1479,7 @@ impl<'de> Visitor<'de> for Observe<'_> {
         if let Some(t) = self.flow.as_deref_mut() {
             t.string(self.key, v);
         }
-        // a position still collecting enum evidence counts every string: an enum's
-        // thresholds are counts
-        if self.node.enum_dead && self.light(self.node.t.string) {
+        if self.light(Scalar::String) {
             return Ok(());
         }
         self.node.touch(self.ctx.ts);

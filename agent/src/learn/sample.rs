@@ -107,13 +107,8 @@ impl KeyState {
             return 0;
         }
         self.draws = self.draws.wrapping_add(1);
-        // splitmix64 finaliser
-        let mut z = self.salt ^ self.draws.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let gap = self.interval / 2 + (z % u64::from(self.interval)) as u32;
-        gap.saturating_sub(1)
+        let gap = apitap_model::schema::spread_gap(self.salt, self.draws, self.interval.into());
+        u32::try_from(gap).unwrap_or(MAX_INTERVAL).saturating_sub(1)
     }
 
     /// Remembers `h`; true if it is new (and there was room).
