@@ -1,9 +1,10 @@
 //! A bounded memo for a pure function of short keys, asked over and over by the few keys of
 //! a schema (`status`, `currency`, `id`) while bodies are learned.
 //!
-//! Policy: 64 slots, direct-mapped on the key's FNV-1a hash; a slot holds the key's bytes
-//! (at most [`MEMO_KEY_LEN`]) and the answer, and a lookup compares the exact key, so an
-//! answer is always the function's own (a collision only evicts). Longer keys are not
+//! Policy: 64 slots, direct-mapped on the key's hash (the word hash of [`crate::props`]);
+//! a slot holds the key's bytes (at most [`MEMO_KEY_LEN`]) and the answer, and a lookup
+//! compares the exact key, so an answer is always the function's own (a collision only
+//! evicts). Longer keys are not
 //! remembered. Memory: fixed, a few KiB per memo and thread. Used from a `thread_local!`,
 //! so no lock; a re-entrant use (the function asking its own memo) finds the slot busy and
 //! just computes.
@@ -37,13 +38,13 @@ impl<T: Copy> KeyMemo<T> {
         if b.len() > MEMO_KEY_LEN {
             return f(key);
         }
-        let h = b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| {
-            (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
-        });
-        let slot = (h % SLOTS as u64) as usize;
+        let slot = crate::props::name_hash(b) % SLOTS;
         let hit = self.slots.try_borrow().ok().and_then(|s| {
             s.get(slot).and_then(|(k, len, v)| {
-                (usize::from(*len) == b.len() && k.get(..b.len()) == Some(b)).then_some(*v)
+                (usize::from(*len) == b.len()
+                    && k.get(..b.len())
+                        .is_some_and(|k| crate::props::same_name(k, b)))
+                .then_some(*v)
             })
         });
         if let Some(v) = hit {

@@ -68,6 +68,7 @@ use crate::evidence::{
     self, cnt, combine_map, combine_opt, is_false, is_zero, is_zero_i, Combine, Mode,
 };
 use crate::pii::{classify_int, classify_value, segment_class, ClassSet, PiiClass};
+use crate::props::Props;
 use crate::redact::{example_for, example_text, is_secret_key, key_words};
 use crate::valueflow::{self, Taken};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -220,8 +221,8 @@ pub struct SchemaNode {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fmt: Vec<u64>,
     /// Object properties.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub props: BTreeMap<String, SchemaNode>,
+    #[serde(default, skip_serializing_if = "Props::is_empty")]
+    pub props: Props,
     /// Map values (objects with id-like keys) and overflow properties.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional: Option<Box<SchemaNode>>,
@@ -544,7 +545,7 @@ impl SchemaNode {
             return;
         }
         for (k, x) in o {
-            if let Some(p) = self.props.get_mut(k.as_str()) {
+            if let Some(p) = self.props.find(k).and_then(|i| self.props.at_mut(i)) {
                 p.observe_json_at(x, k, ctx, depth + 1, false, light);
             } else if self.props.len() < MAX_PROPS {
                 let mut p = SchemaNode::default();
@@ -719,7 +720,7 @@ impl SchemaNode {
         let p = if let Some(p) = self.props.get_mut(name) {
             p
         } else if self.props.len() < MAX_PROPS {
-            self.props.entry(name.to_string()).or_default()
+            self.props.entry_or_default(name)
         } else {
             self.overflow = true;
             self.additional.get_or_insert_with(Default::default)
@@ -1532,25 +1533,17 @@ impl<'de> Visitor<'de> for Observe<'_> {
         let Some(mut key) = map.next_key_seed(KeySeed)? else {
             return Ok(());
         };
-        if node.maps == 0 && node.props.contains_key(&*key) {
-            // common case: a record with known properties, streamed
+        if node.maps == 0 && node.props.find(&key).is_some() {
+            // common case: a record with known properties, streamed; one hashed lookup
+            // per member ([`Props::find`])
             loop {
                 let k: &str = &key;
-                // one lookup for a known property (its borrow ends in its arm)
                 let room = node.props.len() < MAX_PROPS;
-                let target: Option<&mut SchemaNode> = match node.props.get_mut(k) {
-                    Some(p) => {
-                        map.next_value_seed(Observe {
-                            node: p,
-                            key: k,
-                            ctx,
-                            depth: depth + 1,
-                            item: false,
-                            light,
-                            flow: flow.as_deref_mut(),
-                        })?;
-                        None
-                    }
+                let target: &mut SchemaNode = match node.props.find(k) {
+                    Some(i) => match node.props.at_mut(i) {
+                        Some(p) => p,
+                        None => node.additional.get_or_insert_with(Default::default),
+                    },
                     None if room => {
                         let mut p = SchemaNode::default();
                         map.next_value_seed(Observe {
@@ -1563,24 +1556,26 @@ impl<'de> Visitor<'de> for Observe<'_> {
                             flow: flow.as_deref_mut(),
                         })?;
                         node.props.insert(k.to_owned(), p);
-                        None
+                        match map.next_key_seed(KeySeed)? {
+                            Some(k) => key = k,
+                            None => return Ok(()),
+                        }
+                        continue;
                     }
                     None => {
                         node.overflow = true;
-                        Some(node.additional.get_or_insert_with(Default::default))
+                        node.additional.get_or_insert_with(Default::default)
                     }
                 };
-                if let Some(add) = target {
-                    map.next_value_seed(Observe {
-                        node: add,
-                        key: k,
-                        ctx,
-                        depth: depth + 1,
-                        item: false,
-                        light,
-                        flow: flow.as_deref_mut(),
-                    })?;
-                }
+                map.next_value_seed(Observe {
+                    node: target,
+                    key: k,
+                    ctx,
+                    depth: depth + 1,
+                    item: false,
+                    light,
+                    flow: flow.as_deref_mut(),
+                })?;
                 match map.next_key_seed(KeySeed)? {
                     Some(k) => key = k,
                     None => return Ok(()),
@@ -1731,7 +1726,7 @@ impl Combine for SchemaNode {
         for (a, b) in self.fmt.iter_mut().zip(o.fmt.iter()) {
             cnt(a, *b, m);
         }
-        self.overflow |= combine_map(&mut self.props, &o.props, m, MAX_PROPS);
+        self.overflow |= self.props.combine(&o.props, m, MAX_PROPS);
         combine_opt(&mut self.additional, &o.additional, m);
         cnt(&mut self.maps, o.maps, m);
         cnt(&mut self.bits, o.bits, m);
