@@ -377,9 +377,25 @@ impl Taken {
 }
 
 /// Might `v` be a URI ([`Taken::uri`] decides): its scheme ends within its first 20 bytes.
+/// Asked of every string of a body: looks for a `:` first (most strings have none, and a
+/// time of day has no `//` after it), then for `//` after it.
 fn is_uri(v: &str) -> bool {
+    if v.len() > 4 * MAX_FLOW_LEN {
+        return false;
+    }
     let head = v.as_bytes().get(..v.len().min(20)).unwrap_or_default();
-    v.len() <= 4 * MAX_FLOW_LEN && head.windows(3).any(|w| w == b"://")
+    let mut from = 0;
+    while let Some(p) = head
+        .get(from..)
+        .and_then(|h| h.iter().position(|&c| c == b':'))
+    {
+        let colon = from + p;
+        if head.get(colon + 1..colon + 3) == Some(b"//") {
+            return true;
+        }
+        from = colon + 1;
+    }
+    false
 }
 
 /// Inserts `h` into a bottom-k set of [`MAX_FLOW`] hashes.
@@ -675,6 +691,40 @@ mod tests {
         }
         for k in ["note", "value", "description", "idle", "Width", "rename"] {
             assert!(!id_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn uri_test_is_the_window_test() {
+        let by_window = |v: &str| {
+            let head = v.as_bytes().get(..v.len().min(20)).unwrap_or_default();
+            v.len() <= 4 * MAX_FLOW_LEN && head.windows(3).any(|w| w == b"://")
+        };
+        let mut cases: Vec<String> = [
+            "",
+            ":",
+            "://",
+            "a://b",
+            "mxc://example.org/x",
+            "2024-01-01T10:00:00Z",
+            "a:/b",
+            "a:b//c",
+            "::://",
+            "abcdefghijklmnopq://x",
+            "abcdefghijklmnopqr://x",
+            "abcdefghijklmnop:/x",
+            "caf\u{e9}://x",
+            "s3://bucket/key",
+        ]
+        .map(String::from)
+        .to_vec();
+        for i in 0..24 {
+            cases.push(format!("{}://{}", "x".repeat(i), "y".repeat(24 - i)));
+            cases.push(format!("{}:{}", "x".repeat(i), "/".repeat(3)));
+        }
+        cases.push(format!("a://{}", "b".repeat(4 * MAX_FLOW_LEN)));
+        for v in &cases {
+            assert_eq!(is_uri(v), by_window(v), "{v:?}");
         }
     }
 
