@@ -317,9 +317,10 @@ impl<'a> IntoIterator for &'a Props {
     }
 }
 
+/// Tests only: panics if there is no such property.
+#[cfg(test)]
 impl std::ops::Index<&str> for Props {
     type Output = SchemaNode;
-    /// Panics if there is no such property (tests and known names only).
     fn index(&self, name: &str) -> &SchemaNode {
         self.get(name)
             .unwrap_or_else(|| panic!("no property {name:?}"))
