@@ -5,7 +5,7 @@
 //! - [`paths`]: path templating (trie, collapse policy, parameter naming).
 //! - [`compact`]: trie compaction when a flood of paths exhausts a service's node budget.
 //! - [`schema`]: schema inference and JSON Schema export.
-//! - [`props`]: an object position's properties (a sorted vector with a lookup hint).
+//! - [`props`]: an object position's properties (a sorted vector with a hash index).
 //! - [`endpoint`]: per-endpoint evidence (parameters, bodies, statuses, latency).
 //! - [`model`]: [`ApiModel`], learning, merge semantics, native JSON.
 //! - [`openapi`]: OpenAPI 3.1 export (JSON/YAML).

@@ -4,10 +4,9 @@
 //! Policy: 64 slots, direct-mapped on the key's hash (the word hash of [`crate::props`]);
 //! a slot holds the key's bytes (at most [`MEMO_KEY_LEN`]) and the answer, and a lookup
 //! compares the exact key, so an answer is always the function's own (a collision only
-//! evicts). Longer keys are not
-//! remembered. Memory: fixed, a few KiB per memo and thread. Used from a `thread_local!`,
-//! so no lock; a re-entrant use (the function asking its own memo) finds the slot busy and
-//! just computes.
+//! evicts). Longer keys are not remembered. Memory: fixed, a few KiB per memo and thread.
+//! Used from a `thread_local!`, so no lock; a re-entrant use (the function asking its own
+//! memo) finds the slot busy and just computes.
 
 use std::cell::RefCell;
 

@@ -37,11 +37,12 @@ pub struct Props {
     index: Vec<u16>,
 }
 
-/// Bytes `i..i + 8` of `b` as a little-endian word (`None` past the end).
+/// Bytes `i..i + 8` of `b` as a little-endian word (0 past the end).
 #[inline]
-fn word(b: &[u8], i: usize) -> Option<u64> {
-    let c: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(c))
+fn word(b: &[u8], i: usize) -> u64 {
+    b.get(i..i + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 /// A name of fewer than 8 bytes as a word, from two overlapping loads (4 + 4, 2 + 2 or 1
@@ -89,10 +90,10 @@ pub(crate) fn name_hash(b: &[u8]) -> usize {
     } else {
         let mut i = 0;
         while i + 8 < b.len() {
-            h = mix(h, word(b, i).unwrap_or(0));
+            h = mix(h, word(b, i));
             i += 8;
         }
-        h = mix(h, word(b, b.len() - 8).unwrap_or(0));
+        h = mix(h, word(b, b.len() - 8));
     }
     (h ^ (h >> 32)) as usize
 }
@@ -138,10 +139,35 @@ impl Props {
         self.entries.get(i).map(|(_, v)| v)
     }
 
-    /// The property `name`, mutably.
+    /// The property `name`, mutably, found by the hash index (rebuilt here if stale).
+    #[inline]
     pub fn get_mut(&mut self, name: &str) -> Option<&mut SchemaNode> {
-        let i = self.search(name).ok()?;
+        let i = self.find(name)?;
         self.entries.get_mut(i).map(|(_, v)| v)
+    }
+
+    /// The property `name`, inserted as a default node if absent and there are fewer than
+    /// `cap` properties; `None` if absent and there is no room.
+    #[inline]
+    pub fn get_or_insert(&mut self, name: &str, cap: usize) -> Option<&mut SchemaNode> {
+        let i = match self.find(name) {
+            Some(i) => i,
+            None => self.insert_default(name, cap)?,
+        };
+        self.entries.get_mut(i).map(|(_, v)| v)
+    }
+
+    /// [`Props::get_or_insert`]'s insertion (rare: kept out of the lookup's code).
+    #[cold]
+    fn insert_default(&mut self, name: &str, cap: usize) -> Option<usize> {
+        if self.entries.len() >= cap {
+            return None;
+        }
+        let i = self.search(name).err()?;
+        self.entries
+            .insert(i, (name.to_owned(), SchemaNode::default()));
+        self.index.clear();
+        Some(i)
     }
 
     /// Is there a property `name`?
@@ -149,9 +175,8 @@ impl Props {
         self.search(name).is_ok()
     }
 
-    /// The index of property `name`, by the hash index (rebuilt here if stale). Use it
-    /// with [`Props::at_mut`].
-    pub fn find(&mut self, name: &str) -> Option<usize> {
+    /// The index of property `name`, by the hash index (rebuilt here if stale).
+    fn find(&mut self, name: &str) -> Option<usize> {
         if self.entries.len() > MAX_INDEXED {
             return self.search(name).ok();
         }
@@ -196,11 +221,6 @@ impl Props {
         }
     }
 
-    /// The property at index `i` (from [`Props::find`]).
-    pub fn at_mut(&mut self, i: usize) -> Option<&mut SchemaNode> {
-        self.entries.get_mut(i).map(|(_, v)| v)
-    }
-
     /// Inserts (or replaces) property `name`.
     pub fn insert(&mut self, name: String, node: SchemaNode) {
         match self.search(&name) {
@@ -214,20 +234,6 @@ impl Props {
                 self.index.clear();
             }
         }
-    }
-
-    /// The property `name`, inserted as a default node if absent.
-    pub fn entry_or_default(&mut self, name: &str) -> &mut SchemaNode {
-        let i = match self.search(name) {
-            Ok(i) => i,
-            Err(i) => {
-                self.entries
-                    .insert(i, (name.to_owned(), SchemaNode::default()));
-                i
-            }
-        };
-        // the index is in range: found or just inserted there
-        &mut self.entries[i].1
     }
 
     /// Removes property `name`, giving its node.
@@ -383,7 +389,15 @@ mod tests {
         assert_eq!(dup.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(dup["b"].n, 3);
         assert_eq!(p.pop_last().map(|(k, _)| k), Some("z".to_string()));
-        p.entry_or_default("c").n = 9;
+        if let Some(c) = p.get_or_insert("c", usize::MAX) {
+            c.n = 9;
+        }
+        assert!(p.get_or_insert("d", p.len()).is_none(), "no room");
+        assert_eq!(
+            p.get_or_insert("c", 0).map(|c| c.n),
+            Some(9),
+            "found, no room needed"
+        );
         assert_eq!(p.keys().collect::<Vec<_>>(), ["a", "b", "c", "m", "q"]);
     }
 
@@ -423,8 +437,7 @@ mod tests {
             p.insert(k.clone(), node(n as u64));
             // every name so far found, at its node; an absent one not
             for (m, k) in names.iter().take(n + 1).enumerate() {
-                let i = p.find(k);
-                assert_eq!(i.and_then(|i| p.at_mut(i)).map(|x| x.n), Some(m as u64));
+                assert_eq!(p.get_mut(k).map(|x| x.n), Some(m as u64));
             }
             assert_eq!(p.find("member_x"), None);
         }
@@ -444,15 +457,12 @@ mod tests {
         // names that share a prefix, a length, or nothing at all
         let mut r = Props::default();
         for k in ["", "a", "aaaaaaaa", "aaaaaaaab", "aaaaaaaaa", "b\u{e9}"] {
-            r.entry_or_default(k).n = k.len() as u64;
+            if let Some(x) = r.get_or_insert(k, usize::MAX) {
+                x.n = k.len() as u64;
+            }
         }
         for k in ["", "a", "aaaaaaaa", "aaaaaaaab", "aaaaaaaaa", "b\u{e9}"] {
-            let i = r.find(k);
-            assert_eq!(
-                i.and_then(|i| r.at_mut(i)).map(|x| x.n),
-                Some(k.len() as u64),
-                "{k:?}"
-            );
+            assert_eq!(r.get_mut(k).map(|x| x.n), Some(k.len() as u64), "{k:?}");
         }
         // clones and equality ignore the index
         let c = r.clone();

@@ -545,18 +545,14 @@ impl SchemaNode {
             return;
         }
         for (k, x) in o {
-            if let Some(p) = self.props.find(k).and_then(|i| self.props.at_mut(i)) {
-                p.observe_json_at(x, k, ctx, depth + 1, false, light);
-            } else if self.props.len() < MAX_PROPS {
-                let mut p = SchemaNode::default();
-                p.observe_json_at(x, k, ctx, depth + 1, false, light);
-                self.props.insert(k.clone(), p);
-            } else {
-                self.overflow = true;
-                self.additional
-                    .get_or_insert_with(Default::default)
-                    .observe_json_at(x, k, ctx, depth + 1, false, light);
-            }
+            let p = match self.props.get_or_insert(k, MAX_PROPS) {
+                Some(p) => p,
+                None => {
+                    self.overflow = true;
+                    self.additional.get_or_insert_with(Default::default)
+                }
+            };
+            p.observe_json_at(x, k, ctx, depth + 1, false, light);
         }
     }
 
@@ -717,13 +713,12 @@ impl SchemaNode {
 
     /// Observe a field of an object-shaped text payload (form) by name.
     pub(crate) fn observe_field(&mut self, name: &str, value: Option<&str>, ctx: Ctx) {
-        let p = if let Some(p) = self.props.get_mut(name) {
-            p
-        } else if self.props.len() < MAX_PROPS {
-            self.props.entry_or_default(name)
-        } else {
-            self.overflow = true;
-            self.additional.get_or_insert_with(Default::default)
+        let p = match self.props.get_or_insert(name, MAX_PROPS) {
+            Some(p) => p,
+            None => {
+                self.overflow = true;
+                self.additional.get_or_insert_with(Default::default)
+            }
         };
         match value {
             Some(v) => p.observe_text(v, name, ctx),
@@ -1533,35 +1528,14 @@ impl<'de> Visitor<'de> for Observe<'_> {
         let Some(mut key) = map.next_key_seed(KeySeed)? else {
             return Ok(());
         };
-        if node.maps == 0 && node.props.find(&key).is_some() {
+        if node.maps == 0 && node.props.get_mut(&key).is_some() {
             // common case: a record with known properties, streamed; one hashed lookup
-            // per member ([`Props::find`])
+            // per member (a new one is inserted and observed in place: a walk of a sound
+            // body cannot fail midway, and any other walks a copy)
             loop {
                 let k: &str = &key;
-                let room = node.props.len() < MAX_PROPS;
-                let target: &mut SchemaNode = match node.props.find(k) {
-                    Some(i) => match node.props.at_mut(i) {
-                        Some(p) => p,
-                        None => node.additional.get_or_insert_with(Default::default),
-                    },
-                    None if room => {
-                        let mut p = SchemaNode::default();
-                        map.next_value_seed(Observe {
-                            node: &mut p,
-                            key: k,
-                            ctx,
-                            depth: depth + 1,
-                            item: false,
-                            light,
-                            flow: flow.as_deref_mut(),
-                        })?;
-                        node.props.insert(k.to_owned(), p);
-                        match map.next_key_seed(KeySeed)? {
-                            Some(k) => key = k,
-                            None => return Ok(()),
-                        }
-                        continue;
-                    }
+                let target = match node.props.get_or_insert(k, MAX_PROPS) {
+                    Some(p) => p,
                     None => {
                         node.overflow = true;
                         node.additional.get_or_insert_with(Default::default)
