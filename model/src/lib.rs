@@ -64,6 +64,7 @@ pub mod protobuf;
 pub mod redact;
 pub mod rules;
 pub mod schema;
+mod sound;
 pub mod valueflow;
 
 pub use diff::{diff, Change, Diff};

@@ -70,6 +70,7 @@ use crate::evidence::{
 use crate::pii::{classify_int, classify_value, segment_class, ClassSet, PiiClass};
 use crate::props::Props;
 use crate::redact::{example_for, example_text, is_secret_key, key_words};
+use crate::sound::SoundText;
 use crate::valueflow::{self, Taken};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -578,11 +579,7 @@ impl SchemaNode {
         // is walked straight into this node
         if let Some(text) = sound_json(bytes) {
             let mut flow = flow;
-            let ok = self.walk_json(
-                &mut serde_json::Deserializer::from_str(text),
-                ctx,
-                flow.as_deref_mut(),
-            );
+            let ok = self.walk_json(&mut SoundText::new(text), ctx, flow.as_deref_mut());
             if let (true, Some(t)) = (ok, flow) {
                 t.finish();
             }
@@ -640,12 +637,12 @@ impl SchemaNode {
         true
     }
 
-    /// The streaming walk of one JSON value ([`Observe`]) from `d` (over bytes, or over
-    /// text already checked to be UTF-8); false if serde_json stopped with an error (what
-    /// was observed before it stays: see [`sound_json`]).
-    fn walk_json<'de, R: serde_json::de::Read<'de>>(
+    /// The streaming walk of one JSON value ([`Observe`]) from `d` (serde_json over bytes,
+    /// or a [`SoundText`] over text [`sound_json`] accepted); false if the reader stopped
+    /// with an error (what was observed before it stays: see [`sound_json`]).
+    fn walk_json<'de, D: Deserializer<'de>>(
         &mut self,
-        d: &mut serde_json::Deserializer<R>,
+        d: D,
         ctx: Ctx,
         flow: Option<&mut Taken>,
     ) -> bool {
@@ -1728,7 +1725,7 @@ impl Combine for SchemaNode {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ctx() -> Ctx<'static> {
@@ -1930,7 +1927,8 @@ mod tests {
         assert!(n.to_schema(false).get("format").is_none());
     }
 
-    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    /// Generated JSON documents (also used by [`crate::sound`]'s tests).
+    pub(crate) fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
         let leaf = prop_oneof![
             Just(Value::Null),
