@@ -475,8 +475,8 @@ pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
     let mut malformed = false;
     let mut rest = lines;
     while !rest.is_empty() {
-        // lines found with memchr: this runs on every message head
-        let end = memchr(b'\n', rest).map_or(rest.len(), |p| p + 1);
+        // this runs on every message head: the line's end and its colon in one pass
+        let (end, colon) = line_and_colon(rest);
         let raw = rest.get(..end).unwrap_or_default();
         rest = rest.get(end..).unwrap_or_default();
         let line = trim_eol(raw);
@@ -491,7 +491,7 @@ pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
             malformed = true;
             continue;
         }
-        match memchr(b':', line) {
+        match colon {
             Some(c) => {
                 let name = trim_ws(line.get(..c).unwrap_or_default());
                 let value = trim_ws(line.get(c + 1..).unwrap_or_default());
@@ -504,6 +504,48 @@ pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
         }
     }
     malformed
+}
+
+/// The first line of `rest`: where it ends (after its `\n`, or the end of `rest`) and the
+/// index of its first `:`, found in one pass eight bytes at a time. Header lines are mostly
+/// 20–40 bytes, where two `memchr` calls per line (one for the line feed, one for the colon)
+/// cost more than this loop.
+#[inline]
+fn line_and_colon(rest: &[u8]) -> (usize, Option<usize>) {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    let mut colon = None;
+    let mut i = 0;
+    while let Some(chunk) = rest.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w);
+        // bytes equal to the wanted one flagged; the lowest flag is always a true match (a
+        // borrow only runs upwards), which is all that is read of each mask
+        let n = x ^ (ONES * u64::from(b'\n'));
+        let nl = n.wrapping_sub(ONES) & !n & HIGH;
+        if colon.is_none() {
+            let c = x ^ (ONES * u64::from(b':'));
+            let cm = c.wrapping_sub(ONES) & !c & HIGH;
+            if cm != 0 && (nl == 0 || cm.trailing_zeros() < nl.trailing_zeros()) {
+                colon = Some(i + cm.trailing_zeros() as usize / 8);
+            }
+        }
+        if nl != 0 {
+            return (i + nl.trailing_zeros() as usize / 8 + 1, colon);
+        }
+        i += 8;
+    }
+    while let Some(&b) = rest.get(i) {
+        if b == b'\n' {
+            return (i + 1, colon);
+        }
+        if b == b':' && colon.is_none() {
+            colon = Some(i);
+        }
+        i += 1;
+    }
+    (rest.len(), colon)
 }
 
 /// Room to reserve for the header fields of `lines`: an estimate from the length (one field
@@ -1067,5 +1109,55 @@ mod tests {
         assert_eq!(parse_content_length("9223372036854775808"), None);
         assert_eq!(parse_content_length(" 2200000000 "), Some(2_200_000_000));
         assert_eq!(parse_content_length("+5"), None);
+    }
+
+    /// What `line_and_colon` must say: the line feed and the colon by `memchr` (the way
+    /// lines were split before it).
+    fn line_and_colon_by_memchr(rest: &[u8]) -> (usize, Option<usize>) {
+        let end = memchr(b'\n', rest).map_or(rest.len(), |p| p + 1);
+        (end, memchr(b':', rest.get(..end).unwrap_or_default()))
+    }
+
+    #[test]
+    fn line_and_colon_cases() {
+        for rest in [
+            &b""[..],
+            b"\n",
+            b":",
+            b"Host: a\r\nX: y\r\n",
+            b"Content-Type: text/html\r\n",
+            b"no colon on this line at all\r\nNext: 1",
+            b"a\nb:c",
+            b"x-long-header-name-beyond-eight-bytes:value:with:colons\r\n",
+            b"1234567\n:",
+            b"12345678:\n",
+            b"\xff\xfe:\x80\n",
+        ] {
+            assert_eq!(
+                line_and_colon(rest),
+                line_and_colon_by_memchr(rest),
+                "{:?}",
+                String::from_utf8_lossy(rest)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass scan finds what two `memchr` calls find, on any bytes (line feeds
+        /// and colons made frequent).
+        #[test]
+        fn line_and_colon_is_two_memchrs(
+            rest in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'\n'),
+                    proptest::strategy::Just(b':'),
+                    proptest::strategy::Just(b'\r'),
+                    proptest::num::u8::ANY,
+                ],
+                0..80,
+            ),
+        ) {
+            proptest::prop_assert_eq!(line_and_colon(&rest), line_and_colon_by_memchr(&rest));
+        }
     }
 }
