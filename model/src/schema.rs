@@ -1034,7 +1034,7 @@ const SOUND_NUMBER: usize = 40;
 /// Returns the body as text when sound: it was checked to be UTF-8 as a whole, so the walk
 /// reads it as `&str` and serde_json does not check every string of it again (that check
 /// cost ~85 instructions a string, ~4 % of `learn` on the bench capture).
-fn sound_json(b: &[u8]) -> Option<&str> {
+pub(crate) fn sound_json(b: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(b).ok()?;
     sound_structure(b).then_some(text)
 }

@@ -208,6 +208,12 @@ impl<'de> SoundText<'de> {
                 return v.visit_i64(neg);
             }
         }
+        if fits {
+            if let Some((f, end)) = short_float(b, i, n) {
+                self.i = end;
+                return v.visit_f64(if negative { -f } else { f });
+            }
+        }
         while let Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b'e' | b'E') = b.get(i) {
             i += 1;
         }
@@ -265,6 +271,62 @@ impl<'de> SoundText<'de> {
             }
         }
     }
+}
+
+/// Exact powers of ten as `f64` (10^22 is the largest that is exact).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The magnitude of a float whose integer digits `int` end at `i` (at its `.`, `e` or
+/// `E`), and the index after it, when it is short: all its digits make a significand below
+/// 2^53 and its decimal exponent is within ±22. Such a value is the significand (exact as
+/// an `f64`) times or divided by an exact power of ten: one correctly rounded operation,
+/// the very one serde_json's parser performs (`f64_from_parts`), and the correctly
+/// rounded value its `float_roundtrip` parser gives. `None`: the caller asks serde_json.
+fn short_float(b: &[u8], mut i: usize, int: u64) -> Option<(f64, usize)> {
+    const LIMIT: u64 = 1 << 53;
+    let mut sig = int;
+    let mut exp: i32 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            sig = sig
+                .checked_mul(10)?
+                .checked_add(u64::from(c - b'0'))
+                .filter(|&s| s < LIMIT)?;
+            exp -= 1;
+            i += 1;
+        }
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let negative = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let mut e: i32 = 0;
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            // at most two digits (the check refused more)
+            e = e.checked_mul(10)?.checked_add(i32::from(c - b'0'))?;
+            i += 1;
+        }
+        exp = if negative { exp - e } else { exp + e };
+    }
+    if sig >= LIMIT {
+        return None;
+    }
+    let pow = *POW10.get(usize::try_from(exp.unsigned_abs()).ok()?)?;
+    let f = sig as f64;
+    Some((if exp >= 0 { f * pow } else { f / pow }, i))
 }
 
 /// Four hex digits at `i`.
@@ -525,6 +587,16 @@ mod tests {
             "123456789012345678901234567890",
             "0.1000000000000000055511151231257827",
             "2.2250738585072011e-308",
+            "9007199254740993.5",
+            "0.000000000000000000001e-2",
+            "123.456e-22",
+            "4503599627370497.5",
+            "1.7976931348623157e308",
+            "-0.0",
+            "0e0",
+            "5e-1",
+            "1.25E+22",
+            "1.25E+23",
             "true",
             "false",
             "null",
@@ -601,6 +673,60 @@ mod tests {
             }
             .unwrap_or_default();
             proptest::prop_assert_eq!(visits_sound(&text), visits_serde(&text));
+        }
+
+        /// Number tokens of every shape (integer digits, fraction, exponent, sign) read to
+        /// the same bits as serde_json reads them.
+        #[test]
+        fn numbers_read_as_serde_json_reads_them(
+            negative in proptest::bool::ANY,
+            int in "(0|[1-9][0-9]{0,22})",
+            frac in proptest::option::of("[0-9]{1,20}"),
+            exp in proptest::option::of(("[eE]", "[+-]?", "[0-9]{1,2}")),
+        ) {
+            let mut t = String::new();
+            if negative {
+                t.push('-');
+            }
+            t.push_str(&int);
+            if let Some(f) = &frac {
+                t.push('.');
+                t.push_str(f);
+            }
+            if let Some((e, sign, digits)) = &exp {
+                t.push_str(e);
+                t.push_str(sign);
+                t.push_str(digits);
+            }
+            if let Some(text) = crate::schema::sound_json(t.as_bytes()) {
+                proptest::prop_assert_eq!(visits_sound(text), visits_serde(text));
+            }
+        }
+
+        /// Documents with bytes changed or inserted (quotes, escapes, digits, signs,
+        /// exponents, brackets, invalid UTF-8): whatever `sound_json` still accepts is
+        /// visited as serde_json visits it.
+        #[test]
+        fn edited_documents_visit_the_same(
+            d in crate::schema::tests::arb_json(),
+            edits in proptest::collection::vec((0usize..4096, proptest::sample::select(vec![
+                b'"', b'\\', b'u', b'd', b'8', b'0', b'9', b'{', b'}', b'[', b']', b',', b':',
+                b'e', b'E', b'+', b'-', b'.', b'1', b' ', b'\n', b'n', b't', 0x01, 0xc3, 0xa9,
+                0xff,
+            ])), 0..6),
+        ) {
+            let mut text = serde_json::to_vec(&d).unwrap_or_default();
+            for (at, byte) in edits {
+                let at = at % (text.len() + 1);
+                if at % 2 == 0 {
+                    text.insert(at, byte);
+                } else if let Some(x) = text.get_mut(at) {
+                    *x = byte;
+                }
+            }
+            if let Some(text) = crate::schema::sound_json(&text) {
+                proptest::prop_assert_eq!(visits_sound(text), visits_serde(text));
+            }
         }
     }
 }
