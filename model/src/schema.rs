@@ -1045,6 +1045,8 @@ fn sound_structure(b: &[u8]) -> bool {
     let mut depth = 0usize;
     // bit d set: the container at depth d is an object
     let mut objects: u128 = 0;
+    // the container at `depth` is an object (read from `objects` only when one closes)
+    let mut object = false;
     'value: loop {
         i = skip_ws(b, i);
         let Some(&c) = b.get(i) else { return false };
@@ -1066,12 +1068,14 @@ fn sound_structure(b: &[u8]) -> bool {
                     i += 1;
                     depth -= 1;
                 } else if c == b'{' {
+                    object = true;
                     match member_key(b, i) {
                         Some(j) => i = j,
                         None => return false,
                     }
                     continue 'value;
                 } else {
+                    object = false;
                     continue 'value;
                 }
             }
@@ -1102,7 +1106,6 @@ fn sound_structure(b: &[u8]) -> bool {
                 return skip_ws(b, i) == b.len();
             }
             i = skip_ws(b, i);
-            let object = objects >> depth & 1 == 1;
             match b.get(i) {
                 Some(b',') if object => {
                     match member_key(b, skip_ws(b, i + 1)) {
@@ -1121,11 +1124,13 @@ fn sound_structure(b: &[u8]) -> bool {
             }
             i += 1;
             depth -= 1;
+            object = objects >> depth & 1 == 1;
         }
     }
 }
 
 /// JSON whitespace from `i` on: the index of the next other byte (or the end).
+#[inline]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
         i += 1;
@@ -1134,6 +1139,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// An object member's key and colon at `i`: the index after the colon.
+#[inline]
 fn member_key(b: &[u8], i: usize) -> Option<usize> {
     if b.get(i) != Some(&b'"') {
         return None;
@@ -1144,6 +1150,7 @@ fn member_key(b: &[u8], i: usize) -> Option<usize> {
 
 /// A string's contents from `i` (after its opening quote): the index after its closing
 /// quote, if it has no control character and only valid escapes (`\u` surrogates paired).
+#[inline]
 fn sound_string(b: &[u8], mut i: usize) -> Option<usize> {
     const ONES: u64 = u64::MAX / 255;
     loop {
