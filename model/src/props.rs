@@ -175,7 +175,10 @@ impl Props {
         self.search(name).is_ok()
     }
 
-    /// The index of property `name`, by the hash index (rebuilt here if stale).
+    /// The index of property `name`, by the hash index (rebuilt here if stale). Inlined
+    /// into its two callers: as a call, its prologue and epilogue were a third of a
+    /// lookup's instructions.
+    #[inline]
     fn find(&mut self, name: &str) -> Option<usize> {
         if self.entries.len() > MAX_INDEXED {
             return self.search(name).ok();
@@ -203,6 +206,7 @@ impl Props {
         }
     }
 
+    #[cold]
     fn rebuild(&mut self) {
         let slots = (self.entries.len() * 2).next_power_of_two().max(8);
         self.index.clear();
