@@ -10,7 +10,7 @@
 # Target (issue 13): learn <= 1.2x exchanges on the bench capture (bench/run.sh's 1 GB:
 # `bench/learn_cost.sh 1.0`, ~5 min per callgrind run). The 0.05 GB default is quick but
 # mostly measures the sampler's warm-up (~140 exchanges per endpoint, 62 % of them inspected;
-# at 1 GB ~2,600 and 11 %): 5.5x there against 1.47x at 1 GB (2026-12-03).
+# at 1 GB ~2,600 and 11 %): 5.5x there against 1.47x at 1 GB (2026-12-03); 3.97x and 1.16x on 2026-12-04.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/bench-out"
