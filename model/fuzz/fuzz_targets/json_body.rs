@@ -32,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
         ..Default::default()
     };
     obs.request_headers.push("content-type", "application/json");
-    obs.response_headers.push("content-type", "application/json");
+    obs.response_headers
+        .push("content-type", "application/json");
     let cfg = LearnConfig::default();
     let mut model = ApiModel::default();
     for _ in 0..3 {
