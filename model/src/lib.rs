@@ -5,6 +5,8 @@
 //! - [`paths`]: path templating (trie, collapse policy, parameter naming).
 //! - [`compact`]: trie compaction when a flood of paths exhausts a service's node budget.
 //! - [`schema`]: schema inference and JSON Schema export.
+//! - `sound` (private): the reader of a JSON body that `schema`'s check accepted (a serde
+//!   `Deserializer` making serde_json's visitor calls without checking the bytes again).
 //! - [`props`]: an object position's properties (a sorted vector with a hash index).
 //! - [`endpoint`]: per-endpoint evidence (parameters, bodies, statuses, latency).
 //! - [`model`]: [`ApiModel`], learning, merge semantics, native JSON.
