@@ -70,7 +70,7 @@ use crate::evidence::{
 use crate::pii::{classify_int, classify_value, segment_class, ClassSet, PiiClass};
 use crate::props::Props;
 use crate::redact::{example_for, example_text, is_secret_key, key_words};
-use crate::sound::SoundText;
+use crate::sound::{bytes_ctrl, bytes_eq, hex4, word_at, SoundText};
 use crate::valueflow::{self, Taken};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -1153,20 +1153,10 @@ fn member_key(b: &[u8], i: usize) -> Option<usize> {
 /// quote, if it has no control character and only valid escapes (`\u` surrogates paired).
 #[inline]
 fn sound_string(b: &[u8], mut i: usize) -> Option<usize> {
-    const ONES: u64 = u64::MAX / 255;
     loop {
-        // eight bytes at a time to the next quote, backslash or control byte (the lowest
-        // flagged byte of these tests is always a true one: a borrow only runs upwards)
-        while let Some(chunk) = b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(w);
-            let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
-            let q = x ^ (ONES * u64::from(b'"'));
-            let quote = q.wrapping_sub(ONES) & !q;
-            let s = x ^ (ONES * u64::from(b'\\'));
-            let slash = s.wrapping_sub(ONES) & !s;
-            let hit = (ctrl | quote | slash) & (ONES << 7);
+        // eight bytes at a time to the next quote, backslash or control byte
+        while let Some(x) = word_at(b, i) {
+            let hit = bytes_ctrl(x) | bytes_eq(x, b'"') | bytes_eq(x, b'\\');
             if hit != 0 {
                 i += hit.trailing_zeros() as usize / 8;
                 break;
@@ -1203,15 +1193,6 @@ fn sound_string(b: &[u8], mut i: usize) -> Option<usize> {
             _ => i += 1,
         }
     }
-}
-
-/// Four hex digits at `i`.
-fn hex4(b: &[u8], i: usize) -> Option<u32> {
-    let d = b.get(i..i + 4)?;
-    d.iter().try_fold(0u32, |n, &c| {
-        let v = (c as char).to_digit(16)?;
-        Some(n << 4 | v)
-    })
 }
 
 /// A number at `i` (JSON grammar, at most [`SOUND_NUMBER`] bytes, an exponent of at most

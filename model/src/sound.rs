@@ -51,6 +51,38 @@ pub(crate) struct SoundText<'de> {
 
 const ONES: u64 = u64::MAX / 255;
 
+/// The eight bytes at `i` as one little-endian word, when there are eight.
+#[inline]
+pub(crate) fn word_at(b: &[u8], i: usize) -> Option<u64> {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b.get(i..i + 8)?);
+    Some(u64::from_le_bytes(w))
+}
+
+/// The bytes of `x` equal to `c`, flagged by their high bit. Flags above a true match may
+/// be false (a borrow runs upwards), never below: only the lowest flag of a mask (or of an
+/// `|` of such masks) is to be read, with `trailing_zeros() / 8`.
+#[inline]
+pub(crate) fn bytes_eq(x: u64, c: u8) -> u64 {
+    let q = x ^ (ONES * u64::from(c));
+    q.wrapping_sub(ONES) & !q & (ONES << 7)
+}
+
+/// The bytes of `x` below 0x20 (control bytes), flagged as [`bytes_eq`] flags them.
+#[inline]
+pub(crate) fn bytes_ctrl(x: u64) -> u64 {
+    x.wrapping_sub(ONES * 0x20) & !x & (ONES << 7)
+}
+
+/// Four hex digits at `i`.
+pub(crate) fn hex4(b: &[u8], i: usize) -> Option<u32> {
+    let d = b.get(i..i + 4)?;
+    d.iter().try_fold(0u32, |n, &c| {
+        let v = (c as char).to_digit(16)?;
+        Some(n << 4 | v)
+    })
+}
+
 impl<'de> SoundText<'de> {
     /// A reader at the start of `text` (which `sound_json` accepted).
     pub(crate) fn new(text: &'de str) -> Self {
@@ -93,14 +125,8 @@ impl<'de> SoundText<'de> {
     #[inline]
     fn quote_or_escape(&self, mut i: usize) -> usize {
         let b = self.bytes();
-        while let Some(chunk) = b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(w);
-            let q = x ^ (ONES * u64::from(b'"'));
-            let s = x ^ (ONES * u64::from(b'\\'));
-            // the lowest flagged byte is always a true one (a borrow only runs upwards)
-            let hit = ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s)) & (ONES << 7);
+        while let Some(x) = word_at(b, i) {
+            let hit = bytes_eq(x, b'"') | bytes_eq(x, b'\\');
             if hit != 0 {
                 return i + hit.trailing_zeros() as usize / 8;
             }
@@ -158,10 +184,10 @@ impl<'de> SoundText<'de> {
                 Some(b'r') => '\r',
                 Some(b't') => '\t',
                 Some(b'u') => {
-                    let hi = hex4(b, j + 2)?;
+                    let hi = hex4(b, j + 2).ok_or(Error)?;
                     if (0xD800..0xDC00).contains(&hi) {
                         // a pair (the check refused a lone or reversed half)
-                        let lo = hex4(b, j + 8)?;
+                        let lo = hex4(b, j + 8).ok_or(Error)?;
                         let c = 0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3ff);
                         out.push(char::from_u32(c).ok_or(Error)?);
                         i = j + 12;
@@ -329,15 +355,6 @@ fn short_float(b: &[u8], mut i: usize, int: u64) -> Option<(f64, usize)> {
     Some((if exp >= 0 { f * pow } else { f / pow }, i))
 }
 
-/// Four hex digits at `i`.
-fn hex4(b: &[u8], i: usize) -> Result<u32, Error> {
-    let d = b.get(i..i + 4).ok_or(Error)?;
-    d.iter().try_fold(0u32, |n, &c| {
-        let v = (c as char).to_digit(16).ok_or(Error)?;
-        Ok(n << 4 | v)
-    })
-}
-
 impl<'de> Deserializer<'de> for &mut SoundText<'de> {
     type Error = Error;
 
@@ -345,7 +362,7 @@ impl<'de> Deserializer<'de> for &mut SoundText<'de> {
         match self.peek() {
             Some(b'{') => {
                 self.i += 1;
-                let r = v.visit_map(Members {
+                let r = v.visit_map(Items {
                     de: self,
                     first: true,
                 })?;
@@ -354,7 +371,7 @@ impl<'de> Deserializer<'de> for &mut SoundText<'de> {
             }
             Some(b'[') => {
                 self.i += 1;
-                let r = v.visit_seq(Elements {
+                let r = v.visit_seq(Items {
                     de: self,
                     first: true,
                 })?;
@@ -414,26 +431,40 @@ impl<'de> Deserializer<'de> for &mut SoundText<'de> {
     }
 }
 
-/// An object's members (after its `{`).
-struct Members<'a, 'de> {
+/// A container's items (after its `{` or `[`): an object's members as a [`MapAccess`], an
+/// array's elements as a [`SeqAccess`].
+struct Items<'a, 'de> {
     de: &'a mut SoundText<'de>,
     first: bool,
 }
 
-impl<'de> MapAccess<'de> for Members<'_, 'de> {
+impl Items<'_, '_> {
+    /// Steps over the separator before the next item: false at the `close` byte. An
+    /// object's first item must open a string; later keys are not looked at here (text
+    /// `sound_json` accepted has only string keys, and a key seed asks `deserialize_str`
+    /// or `deserialize_identifier`, which refuse anything else).
+    fn more(&mut self, close: u8) -> Result<bool, Error> {
+        match self.de.peek() {
+            Some(c) if c == close => return Ok(false),
+            Some(b',') if !self.first => self.de.i += 1,
+            Some(c) if self.first && (close == b']' || c == b'"') => {}
+            _ => return Err(Error),
+        }
+        self.first = false;
+        Ok(true)
+    }
+}
+
+impl<'de> MapAccess<'de> for Items<'_, 'de> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        match self.de.peek() {
-            Some(b'}') => return Ok(None),
-            Some(b',') if !self.first => self.de.i += 1,
-            Some(b'"') if self.first => {}
-            _ => return Err(Error),
+        if !self.more(b'}')? {
+            return Ok(None);
         }
-        self.first = false;
         seed.deserialize(&mut *self.de).map(Some)
     }
 
@@ -443,26 +474,16 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
     }
 }
 
-/// An array's elements (after its `[`).
-struct Elements<'a, 'de> {
-    de: &'a mut SoundText<'de>,
-    first: bool,
-}
-
-impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
+impl<'de> SeqAccess<'de> for Items<'_, 'de> {
     type Error = Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        match self.de.peek() {
-            Some(b']') => return Ok(None),
-            Some(b',') if !self.first => self.de.i += 1,
-            Some(_) if self.first => {}
-            _ => return Err(Error),
+        if !self.more(b']')? {
+            return Ok(None);
         }
-        self.first = false;
         seed.deserialize(&mut *self.de).map(Some)
     }
 }
