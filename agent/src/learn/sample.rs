@@ -121,6 +121,67 @@ impl KeyState {
     }
 }
 
+/// Max (endpoint base, method, path) entries in [`KeyMemo`].
+const MAX_MEMO: usize = 4096;
+/// Max bytes of [`KeyMemo`] keys: a path may be as long as a request head (64 KiB), so the
+/// entry count alone would let long paths hold far more.
+const MAX_MEMO_BYTES: usize = 1 << 20;
+/// Paths longer than this are keyed each time, not memoised.
+const MAX_MEMO_PATH: usize = 1024;
+
+/// Endpoint keys already computed: (server or service hash, method, path) → the key
+/// [`Sampler::key`] gave, so a path seen before is not split and classified again (every
+/// exchange asks once, at its request head). The memo holds the exact bytes it was asked
+/// with and compares them, so it never answers for another path; it is emptied when it
+/// holds [`MAX_MEMO`] entries or [`MAX_MEMO_BYTES`] of keys.
+#[derive(Debug, Default)]
+struct KeyMemo {
+    map: HashMap<Box<[u8]>, u64, ahash::RandomState>,
+    bytes: usize,
+    /// The lookup key of the current ask, refilled (no allocation per exchange).
+    scratch: Vec<u8>,
+}
+
+impl KeyMemo {
+    /// Fills the scratch key with (base, method, path); false if the path or the method
+    /// is too long to be memoised.
+    fn ask(&mut self, base: u64, method: &str, path: &str) -> bool {
+        let Ok(mlen) = u8::try_from(method.len()) else {
+            return false;
+        };
+        if path.len() > MAX_MEMO_PATH {
+            return false;
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&base.to_le_bytes());
+        // the method's length first, so no (method, path) split of one byte string is
+        // mistaken for another
+        self.scratch.push(mlen);
+        self.scratch.extend_from_slice(method.as_bytes());
+        self.scratch.extend_from_slice(path.as_bytes());
+        true
+    }
+
+    fn get(&self) -> Option<u64> {
+        self.map.get(self.scratch.as_slice()).copied()
+    }
+
+    fn insert(&mut self, key: u64) {
+        let cost = self.scratch.len();
+        if self.map.len() >= MAX_MEMO || self.bytes + cost > MAX_MEMO_BYTES {
+            self.map.clear();
+            self.bytes = 0;
+        }
+        if self
+            .map
+            .insert(self.scratch.as_slice().into(), key)
+            .is_none()
+        {
+            self.bytes += cost;
+        }
+    }
+}
+
 /// The sampling state of every endpoint (see the module doc).
 #[derive(Debug)]
 pub struct Sampler {
@@ -128,6 +189,8 @@ pub struct Sampler {
     /// cannot aim keys at one bucket) because this lookup runs for every exchange.
     keys: HashMap<u64, KeyState, ahash::RandomState>,
     shared: KeyState,
+    /// Endpoint keys of paths already keyed.
+    memo: KeyMemo,
     /// Hash of `--service`, when every exchange goes to it.
     service: Option<u64>,
     /// Counters.
@@ -157,20 +220,49 @@ fn media_hash(head: &MessageHead) -> u64 {
     })
 }
 
+/// The endpoint key of (`base`, `method`, `path`), computed (see the module doc).
+fn endpoint_key(base: u64, method: &str, path: &str) -> u64 {
+    let mut h = fnv_bytes(base, method.as_bytes());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        let param = seg.len() > apitap_model::paths::MAX_LITERAL_LEN
+            || apitap_model::classify::classify_segment(seg).is_id_like();
+        h = fnv_bytes(h, b"/");
+        h = fnv_bytes(h, if param { b"{}" } else { seg.as_bytes() });
+    }
+    h
+}
+
 impl Sampler {
     /// A sampler; `service`: the `--service` name every exchange is learned under.
     pub fn new(service: Option<&str>) -> Self {
         Sampler {
             keys: HashMap::default(),
             shared: KeyState::new(0),
+            memo: KeyMemo::default(),
             service: service.map(|s| fnv_bytes(FNV, s.as_bytes())),
             stats: SampleStats::default(),
         }
     }
 
-    /// The endpoint key of an exchange (see the module doc).
-    pub fn key(&self, server: SocketAddr, method: &str, uri: &str) -> u64 {
-        let mut h = match self.service {
+    /// The endpoint key of an exchange (see the module doc): memoised per (server or
+    /// service, method, path).
+    pub fn key(&mut self, server: SocketAddr, method: &str, uri: &str) -> u64 {
+        let base = self.base(server);
+        let path = apitap_model::model::split_target(uri).map_or("", |(p, _)| p);
+        if !self.memo.ask(base, method, path) {
+            return endpoint_key(base, method, path);
+        }
+        if let Some(k) = self.memo.get() {
+            return k;
+        }
+        let k = endpoint_key(base, method, path);
+        self.memo.insert(k);
+        k
+    }
+
+    /// The hash an endpoint key starts from: `--service`'s, or the server address's.
+    fn base(&self, server: SocketAddr) -> u64 {
+        match self.service {
             Some(s) => s,
             None => match server {
                 SocketAddr::V4(a) => {
@@ -180,16 +272,7 @@ impl Sampler {
                     fnv_bytes(fnv_bytes(FNV, &a.ip().octets()), &a.port().to_be_bytes())
                 }
             },
-        };
-        h = fnv_bytes(h, method.as_bytes());
-        let path = apitap_model::model::split_target(uri).map_or("", |(p, _)| p);
-        for seg in path.split('/').filter(|s| !s.is_empty()) {
-            let param = seg.len() > apitap_model::paths::MAX_LITERAL_LEN
-                || apitap_model::classify::classify_segment(seg).is_id_like();
-            h = fnv_bytes(h, b"/");
-            h = fnv_bytes(h, if param { b"{}" } else { seg.as_bytes() });
         }
-        h
     }
 
     fn state(&mut self, key: u64) -> &mut KeyState {
@@ -352,6 +435,60 @@ mod tests {
             status: Some(status),
             head: MessageHead::default().with_header("Content-Type", ct),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn memoised_keys_are_the_computed_keys_and_the_memo_stays_bounded() {
+        let server: SocketAddr = "10.0.0.1:80".parse().unwrap_or(([0, 0, 0, 0], 0).into());
+        let other: SocketAddr = "10.0.0.2:80".parse().unwrap_or(([0, 0, 0, 0], 0).into());
+        let mut s = Sampler::new(None);
+        let long_path = format!("/{}", "a".repeat(MAX_MEMO_PATH));
+        let long_method = "X".repeat(300);
+        let asks: Vec<(SocketAddr, String, String)> = (0..3 * MAX_MEMO)
+            .map(|i| (server, "GET".to_string(), format!("/items/{}/{i}", i % 7)))
+            .chain([
+                (server, "GET".into(), "/".into()),
+                // a method/path split of the same bytes must not share an entry
+                (server, "GET/".into(), "".into()),
+                (server, "GET".into(), "/items?q=1".into()),
+                (other, "GET".into(), "/".into()),
+                (server, "GET".into(), long_path.clone()),
+                (server, long_method.clone(), "/".into()),
+                (server, "POST".into(), "http://h/items/3/4".into()),
+            ])
+            .collect();
+        // asked twice: the second round answers from the memo where it can
+        for round in 0..2 {
+            for (srv, m, uri) in &asks {
+                let path = apitap_model::model::split_target(uri).map_or("", |(p, _)| p);
+                let want = endpoint_key(s.base(*srv), m, path);
+                assert_eq!(s.key(*srv, m, uri), want, "round {round}: {m} {uri}");
+                assert!(s.memo.map.len() <= MAX_MEMO);
+                assert!(s.memo.bytes <= MAX_MEMO_BYTES);
+            }
+        }
+        assert_ne!(
+            s.key(server, "GET", "/"),
+            s.key(server, "GET/", ""),
+            "the method's length keeps the two apart"
+        );
+        // too long to memoise: computed each time, never stored
+        s.key(server, "GET", &long_path);
+        s.key(server, &long_method, "/");
+        assert!(s
+            .memo
+            .map
+            .keys()
+            .all(|k| k.len() <= 8 + 1 + 255 + MAX_MEMO_PATH));
+        // a memo full of large keys is emptied before it passes its byte bound
+        let mut m = KeyMemo::default();
+        for i in 0..2 * MAX_MEMO {
+            let p = format!("/{i}/{}", "b".repeat(MAX_MEMO_PATH - 12));
+            assert!(m.ask(1, "GET", &p));
+            m.insert(i as u64);
+            assert!(m.bytes <= MAX_MEMO_BYTES, "{} bytes", m.bytes);
+            assert_eq!(m.get(), Some(i as u64));
         }
     }
 
