@@ -5,7 +5,9 @@
 //! http2 → exchange, with no edge back up).
 
 use crate::Timestamp;
+use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 
 /// Something worth flagging about an exchange. Serialised in snake_case.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -150,14 +152,23 @@ impl MessageHead {
     /// the byte ranges of its name and value in that text (`[name start, name end, value
     /// start, value end]`), so a consumer takes the fields without copying them (the
     /// learner's observation does, once per exchange).
-    pub fn into_parts(self, fields: &mut Vec<[u32; 4]>) -> String {
+    pub fn into_parts(mut self, fields: &mut Vec<[u32; 4]>) -> String {
+        self.take_parts(fields, String::new())
+    }
+
+    /// As [`MessageHead::into_parts`], leaving the head empty with `spare` (cleared) as its
+    /// text buffer and its field vector's room kept: for [`HeadPool::give`].
+    pub fn take_parts(&mut self, fields: &mut Vec<[u32; 4]>, mut spare: String) -> String {
         fields.clear();
         fields.extend(
             self.fields
                 .iter()
                 .map(|(n, v)| [n.start, n.end, v.start, v.end]),
         );
-        self.text
+        self.fields.clear();
+        self.line = Default::default();
+        spare.clear();
+        std::mem::replace(&mut self.text, spare)
     }
 
     /// The value of the first header field named `name` (ASCII case-insensitive).
@@ -271,6 +282,84 @@ impl std::iter::FusedIterator for Headers<'_> {}
 /// Builds a [`MessageHead`] from parts of one source buffer, the HTTP/1 head as sent:
 /// valid UTF-8 is copied once and its parts are ranges of the copy; otherwise each part is
 /// appended, replacing what is not UTF-8 (see [`MessageHead`]).
+/// Heads kept by a [`HeadPool`]: a consumer takes up to two heads per exchange back after
+/// each run of events (the agent handles up to 64 events at a time), so the pool must hold
+/// that many or the heads beyond are allocated afresh.
+pub const POOL_HEADS: usize = 256;
+/// A head whose text has more room than this is not kept by a [`HeadPool`].
+pub const POOL_TEXT: usize = 4096;
+/// A head whose field vector has room for more fields than this is not kept.
+pub const POOL_FIELDS: usize = 64;
+
+/// Spare [`MessageHead`] allocations: the consumer of exchanges hands their heads back
+/// ([`HeadPool::give`], e.g. after moving the text out with [`MessageHead::take_parts`]) and
+/// the HTTP/1 parser builds the next heads in them, so a steady stream of exchanges
+/// allocates no head text or field vector. A handle: clones share one pool. Not `Send`
+/// (one pipeline thread).
+///
+/// Bounds: at most [`POOL_HEADS`] heads, each with at most [`POOL_TEXT`] bytes of text room
+/// and [`POOL_FIELDS`] fields of room (1.25 MiB at worst, ~100 KiB for heads of a few
+/// hundred bytes); a larger head, or one more, is dropped. Without a giver the pool stays
+/// empty and every head is allocated, as before. A head is taken from the end of the pool
+/// if it has room enough, so request and response heads of different sizes do not grow
+/// each other's buffers.
+#[derive(Clone, Debug, Default)]
+pub struct HeadPool(Rc<RefCell<Vec<MessageHead>>>);
+
+impl HeadPool {
+    /// Keeps `head`'s allocations for a later head (its content is cleared), within the
+    /// pool's bounds.
+    pub fn give(&self, mut head: MessageHead) {
+        let (text, fields) = (head.text.capacity(), head.fields.capacity());
+        if (text == 0 && fields == 0) || text > POOL_TEXT || fields > POOL_FIELDS {
+            return;
+        }
+        head.text.clear();
+        head.fields.clear();
+        head.line = Default::default();
+        if let Ok(mut kept) = self.0.try_borrow_mut() {
+            if kept.len() < POOL_HEADS {
+                kept.push(head);
+            }
+        }
+    }
+
+    /// An empty head with room for `text` bytes and `fields` fields (a kept one if any).
+    pub(crate) fn take(&self, text: usize, fields: usize) -> MessageHead {
+        let mut h = match self.0.try_borrow_mut() {
+            Ok(mut kept) => {
+                // the last few only: a pool of mixed sizes is not searched end to end
+                let fits = kept
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .position(|h| h.text.capacity() >= text && h.fields.capacity() >= fields);
+                match fits {
+                    Some(back) => {
+                        let i = kept.len() - 1 - back;
+                        kept.swap_remove(i)
+                    }
+                    None => kept.pop().unwrap_or_default(),
+                }
+            }
+            Err(_) => MessageHead::default(),
+        };
+        h.text.reserve(text);
+        h.fields.reserve(fields);
+        h
+    }
+
+    /// Heads kept now.
+    pub fn len(&self) -> usize {
+        self.0.try_borrow().map_or(0, |k| k.len())
+    }
+
+    /// No head is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 pub(crate) struct HeadBuilder<'s> {
     head: MessageHead,
     src: &'s [u8],
@@ -287,6 +376,11 @@ impl<'s> HeadBuilder<'s> {
             fields: Vec::with_capacity(fields),
         };
         HeadBuilder::extend(head, src)
+    }
+
+    /// As [`HeadBuilder::new`], in a head taken from `pool`.
+    pub(crate) fn pooled(pool: &HeadPool, src: &'s [u8], fields: usize) -> HeadBuilder<'s> {
+        HeadBuilder::extend(pool.take(src.len(), fields), src)
     }
 
     /// More parts for `head` (the header lines after a version-less request line), from
@@ -532,4 +626,72 @@ pub enum HttpEvent {
     },
     /// A finished exchange.
     Done(Box<Exchange>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: usize, fields: usize) -> MessageHead {
+        let mut h = MessageHead::new(["GET", &"t".repeat(text), "HTTP/1.1"]);
+        for i in 0..fields {
+            h.push_header(&format!("h{i}"), "v");
+        }
+        h
+    }
+
+    #[test]
+    fn head_pool_keeps_within_its_bounds_and_hands_out_empty_heads() {
+        let pool = HeadPool::default();
+        // too much room, or none at all: not kept
+        pool.give(head(POOL_TEXT + 1, 1));
+        pool.give(head(1, POOL_FIELDS + 1));
+        pool.give(MessageHead::default());
+        assert!(pool.is_empty());
+        for _ in 0..POOL_HEADS + 10 {
+            pool.give(head(100, 5));
+        }
+        assert_eq!(pool.len(), POOL_HEADS);
+        let h = pool.take(10, 2);
+        assert_eq!(pool.len(), POOL_HEADS - 1);
+        assert_eq!(h.header_count(), 0);
+        assert_eq!((h.part(0), h.part(1), h.part(2)), ("", "", ""));
+        assert!(h.text.is_empty() && h.text.capacity() >= 100);
+        // a head with room enough is preferred to the last one given
+        let pool = HeadPool::default();
+        pool.give(head(2000, 20));
+        pool.give(head(10, 1));
+        let h = pool.take(1500, 10);
+        assert!(h.text.capacity() >= 2000, "{}", h.text.capacity());
+        assert_eq!(pool.len(), 1);
+        // an empty pool allocates what is asked
+        let h = HeadPool::default().take(64, 3);
+        assert!(h.text.capacity() >= 64 && h.fields.capacity() >= 3);
+    }
+
+    #[test]
+    fn take_parts_moves_the_text_out_and_leaves_the_spare_in() {
+        let mut h = head(5, 2);
+        let want: Vec<(String, String)> = h
+            .headers()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        let mut spare = String::with_capacity(300);
+        spare.push_str("old");
+        let mut fields = Vec::new();
+        let text = h.take_parts(&mut fields, spare);
+        let got: Vec<(String, String)> = fields
+            .iter()
+            .map(|[a, b, c, d]| {
+                (
+                    text[*a as usize..*b as usize].to_owned(),
+                    text[*c as usize..*d as usize].to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(h.header_count(), 0);
+        assert!(h.text.is_empty() && h.text.capacity() >= 300);
+        assert!(h.fields.capacity() >= 2);
+    }
 }

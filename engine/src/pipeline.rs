@@ -9,6 +9,7 @@
 //! caller's business.
 
 use crate::decode::{DecodeStats, Decoder};
+use crate::exchange::HeadPool;
 use crate::flow::{CloseReason, ConnHandler, ConnInfo, Dir, FlowConfig, FlowStats, FlowTable};
 use crate::http::{HttpConfig, HttpEvent, SharedGate};
 use crate::packet::Packet;
@@ -56,6 +57,8 @@ pub struct Pipeline {
     decoder: Decoder,
     flows: FlowTable<Counted>,
     proto_stats: Rc<RefCell<ProtocolStats>>,
+    /// The HTTP/1 parsers' message-head allocations ([`Pipeline::head_pool`]).
+    pool: HeadPool,
     packets: u64,
     bytes: u64,
     last_ts: Timestamp,
@@ -76,10 +79,14 @@ impl Pipeline {
             http2: cfg.http2,
         };
         let ps = Rc::clone(&proto_stats);
+        let pool = HeadPool::default();
+        let heads = pool.clone();
         let flows: FlowTable<Counted> = FlowTable::new(
             cfg.flow,
             Box::new(move |conn| Counted {
-                inner: Recogniser::new(proto_cfg, *conn).with_gate(gate.clone()),
+                inner: Recogniser::new(proto_cfg, *conn)
+                    .with_gate(gate.clone())
+                    .with_pool(heads.clone()),
                 total: Rc::clone(&ps),
             }),
         );
@@ -87,10 +94,18 @@ impl Pipeline {
             decoder: Decoder::new(),
             flows,
             proto_stats,
+            pool,
             packets: 0,
             bytes: 0,
             last_ts: Timestamp::default(),
         }
+    }
+
+    /// The pool the HTTP/1 parsers build message heads in: a consumer that is done with an
+    /// exchange's heads hands them back here ([`HeadPool::give`]) so the next heads reuse
+    /// their allocations.
+    pub fn head_pool(&self) -> HeadPool {
+        self.pool.clone()
     }
 
     /// Processes one packet; HTTP events are appended to `out`. Idle flows are expired every

@@ -4,7 +4,8 @@
 
 mod http_support;
 
-use apitap_engine::http::HttpConfig;
+use apitap_engine::exchange::{HeadPool, MessageHead};
+use apitap_engine::http::{HttpConfig, HttpConn, HttpEvent};
 use http_support::*;
 use proptest::prelude::*;
 
@@ -82,6 +83,55 @@ proptest! {
                 prop_assert_eq!(rows(&r), rows(&whole));
             }
             prop_assert_eq!(whole.stats.exchanges as usize, whole.exchanges.len());
+        }
+    }
+
+    /// Heads built in handed-back allocations are the heads built fresh: the pool starts
+    /// with dirty heads of assorted sizes, and every finished exchange's heads go back to
+    /// it (with their text) as soon as it is emitted.
+    #[test]
+    fn pooled_heads_are_fresh_heads(
+        steps in proptest::collection::vec(step(), 1..10),
+        seed in proptest::collection::vec((0usize..300, 0usize..80), 0..6),
+    ) {
+        for cfg in [HttpConfig::default(), small_cfg()] {
+            let fresh: Vec<String> = run_cfg(&steps, Cut::Whole, cfg)
+                .exchanges
+                .iter()
+                .map(detail)
+                .collect();
+            let pool = HeadPool::default();
+            for (text, fields) in &seed {
+                let mut h = MessageHead::new(["X", &"t".repeat(*text), "Y"]);
+                for i in 0..*fields {
+                    h.push_header(&format!("h{i}"), "v");
+                }
+                pool.give(h);
+            }
+            let mut h = HttpConn::new(cfg, info()).with_pool(pool.clone());
+            let mut out = Vec::new();
+            let mut pooled = Vec::new();
+            let give_back = |out: &mut Vec<HttpEvent>, pooled: &mut Vec<String>| {
+                for ev in out.drain(..) {
+                    if let HttpEvent::Done(x) = ev {
+                        pooled.push(detail(&x));
+                        let x = *x;
+                        if let Some(q) = x.request {
+                            pool.give(q.head);
+                        }
+                        if let Some(p) = x.response {
+                            pool.give(p.head);
+                        }
+                    }
+                }
+            };
+            for (i, st) in steps.iter().enumerate() {
+                drive_step(&mut h, i, st, &mut out);
+                give_back(&mut out, &mut pooled);
+            }
+            h.on_close(ts_of(steps.len()), &mut out);
+            give_back(&mut out, &mut pooled);
+            prop_assert_eq!(pooled, fresh);
         }
     }
 }

@@ -813,11 +813,12 @@ impl Worker {
     ) -> Worker {
         let mut learner = Learner::new(cfg.learn.clone()).learn_all(cfg.learn_all);
         let pipe = Pipeline::with_gate(&cfg.pipeline, learner.gate());
+        let heads = pipe.head_pool();
         Worker {
             pipe,
             run: Run {
                 learner,
-                obs: ObservationBuf::default(),
+                obs: ObservationBuf::with_pool(heads),
                 server_names: ServerNames::default(),
                 memo: LabelMemo::default(),
                 routes: RouteTable::default(),

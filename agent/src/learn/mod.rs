@@ -22,6 +22,7 @@
 
 pub mod sample;
 
+use apitap_engine::exchange::HeadPool;
 use apitap_engine::http::{Exchange, MessageHead, SharedGate};
 use apitap_engine::http2::grpc;
 use apitap_model::{ApiModel, GrpcCall, Headers, Inspect, LearnConfig, Observation};
@@ -91,14 +92,18 @@ fn owned_headers(h: &MessageHead) -> Headers {
 }
 
 /// `head`'s header fields moved into `dst` (no copy of names or values: the head's text
-/// moves, and `dst`'s range vector keeps its room).
-fn move_headers(dst: &mut Headers, head: MessageHead) {
-    let (_, mut spans) = std::mem::take(dst).into_parts();
-    let text = head.into_parts(&mut spans);
+/// moves, and `dst`'s range vector keeps its room). `dst`'s previous text and `head`'s
+/// field vector go back to `pool` as one spare head, for the pipeline's next head.
+fn move_headers(dst: &mut Headers, mut head: MessageHead, pool: Option<&HeadPool>) {
+    let (old, mut spans) = std::mem::take(dst).into_parts();
+    let text = head.take_parts(&mut spans, old);
     if spans.capacity() > KEEP_FIELDS.max(spans.len()) * 2 {
         spans.shrink_to(KEEP_FIELDS.max(spans.len()));
     }
     *dst = Headers::from_parts(text, spans);
+    if let Some(p) = pool {
+        p.give(head);
+    }
 }
 
 fn grpc_call(ex: &Exchange) -> Option<GrpcCall> {
@@ -139,12 +144,17 @@ pub fn into_observation(ex: Exchange, server: &str) -> Option<(Observation, Take
 /// already holds, and the server name into its `service` and `server`; the header fields
 /// move in with their head's text ([`Headers::from_parts`]) and the bodies are moved. So
 /// once its strings have room an exchange allocates nothing here, and no header name or
-/// value is copied (the copy was ~1,000 instructions per nginx exchange). Memory stays
+/// value is copied (the copy was ~1,000 instructions per nginx exchange). With a pool
+/// ([`ObservationBuf::with_pool`]) the text the observation held before, and the head's
+/// field vector, go back to the pipeline for its next heads, so the HTTP/1 parser does not
+/// allocate them either ([`apitap_engine::exchange::HeadPool`]). Memory stays
 /// bounded: a string grown past [`KEEP_STRING`] bytes is not kept for a shorter value, and
 /// a field-range vector keeps room for at most [`KEEP_FIELDS`] fields beyond need.
 #[derive(Debug, Default)]
 pub struct ObservationBuf {
     obs: Observation,
+    /// Where the heads' spare allocations go back to (the pipeline's, when it has one).
+    pool: Option<HeadPool>,
 }
 
 /// A kept string longer than this is replaced rather than reused for a shorter value.
@@ -162,6 +172,16 @@ fn set(dst: &mut String, v: &str) {
 }
 
 impl ObservationBuf {
+    /// A buffer that hands each exchange's spare head allocations back to `pool` (the
+    /// pipeline's [`apitap_engine::Pipeline::head_pool`]), so neither side allocates head
+    /// text per exchange once both have room.
+    pub fn with_pool(pool: HeadPool) -> Self {
+        ObservationBuf {
+            obs: Observation::default(),
+            pool: Some(pool),
+        }
+    }
+
     /// The observation last filled.
     pub fn observation(&self) -> &Observation {
         &self.obs
@@ -187,7 +207,8 @@ impl ObservationBuf {
         let truncated = |body: &Option<Vec<u8>>, len: u64| {
             body.as_ref().is_some_and(|b| (b.len() as u64) < len)
         };
-        let ObservationBuf { obs } = self;
+        let ObservationBuf { obs, pool } = self;
+        let pool = pool.as_ref();
         // every field, by name: a field added to `Observation` must be filled here too
         let Observation {
             service,
@@ -214,16 +235,16 @@ impl ObservationBuf {
         set(target, req.uri());
         *request_body_truncated = truncated(&req.body, req.body_len);
         *request_body = req.body;
-        move_headers(request_headers, req.head);
+        move_headers(request_headers, req.head, pool);
         match resp {
             Some(r) => {
                 *status = r.status;
                 *response_body_truncated = truncated(&r.body, r.body_len);
                 *response_body = r.body;
-                move_headers(response_headers, r.head);
+                move_headers(response_headers, r.head, pool);
             }
             None => {
-                move_headers(response_headers, MessageHead::default());
+                move_headers(response_headers, MessageHead::default(), pool);
                 *status = None;
                 *response_body_truncated = false;
                 *response_body = None;
@@ -525,36 +546,46 @@ mod tests {
                 gate_key: None,
             }
         };
-        let mut buf = super::ObservationBuf::default();
-        for (i, (n, value, resp)) in [
-            (3, "a", true),
-            (100, "bb", true),
-            (1, long.as_str(), true),
-            (0, "c", true),
-            (2, "d", false),
-            (70, "e", true),
-            (5, "f", true),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let server = if i % 2 == 0 { "10.0.0.2:8080" } else { "s" };
-            let taken = buf.fill(ex(n, value, resp), server).expect("request");
-            let (fresh, t) = super::into_observation(ex(n, value, resp), server).expect("request");
-            assert_eq!(buf.observation(), &fresh, "exchange {i}");
-            assert_eq!(taken, t);
-            // the moved header fields read back as the borrowed head's copy does
-            let copied = super::observation(&ex(n, value, resp)).expect("request");
-            assert_eq!(buf.observation().request_headers, copied.request_headers);
-            assert_eq!(buf.observation().response_headers, copied.response_headers);
-            assert_eq!(buf.observation().request_headers.len(), n);
+        for pooled in [false, true] {
+            // once without a pool, once handing the heads' spare allocations to one
+            let pool = apitap_engine::exchange::HeadPool::default();
+            let mut buf = if pooled {
+                super::ObservationBuf::with_pool(pool.clone())
+            } else {
+                super::ObservationBuf::default()
+            };
+            for (i, (n, value, resp)) in [
+                (3, "a", true),
+                (100, "bb", true),
+                (1, long.as_str(), true),
+                (0, "c", true),
+                (2, "d", false),
+                (70, "e", true),
+                (5, "f", true),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let server = if i % 2 == 0 { "10.0.0.2:8080" } else { "s" };
+                let taken = buf.fill(ex(n, value, resp), server).expect("request");
+                let (fresh, t) =
+                    super::into_observation(ex(n, value, resp), server).expect("request");
+                assert_eq!(buf.observation(), &fresh, "exchange {i}");
+                assert_eq!(taken, t);
+                // the moved header fields read back as the borrowed head's copy does
+                let copied = super::observation(&ex(n, value, resp)).expect("request");
+                assert_eq!(buf.observation().request_headers, copied.request_headers);
+                assert_eq!(buf.observation().response_headers, copied.response_headers);
+                assert_eq!(buf.observation().request_headers.len(), n);
+            }
+            // a later exchange without a request leaves the observation as it was
+            let before = buf.observation().clone();
+            let mut none = ex(1, "a", true);
+            none.request = None;
+            assert!(buf.fill(none, "x").is_none());
+            assert_eq!(buf.observation(), &before);
+            assert_eq!(pool.is_empty(), !pooled, "spare heads handed back");
         }
-        // a later exchange without a request leaves the observation as it was
-        let before = buf.observation().clone();
-        let mut none = ex(1, "a", true);
-        none.request = None;
-        assert!(buf.fill(none, "x").is_none());
-        assert_eq!(buf.observation(), &before);
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct Recogniser {
     stats: ProtocolStats,
     closed: bool,
     gate: Option<crate::http::SharedGate>,
+    /// Handed to the HTTP/1 parser (see [`crate::exchange::HeadPool`]).
+    pool: crate::exchange::HeadPool,
 }
 
 fn idx(d: Dir) -> usize {
@@ -149,12 +151,19 @@ impl Recogniser {
             stats: ProtocolStats::default(),
             closed: false,
             gate: None,
+            pool: Default::default(),
         }
     }
 
     /// Hands `gate` to the connection's HTTP/1 parser (see [`crate::http::BodyGate`]).
     pub fn with_gate(mut self, gate: Option<crate::http::SharedGate>) -> Self {
         self.gate = gate;
+        self
+    }
+
+    /// Hands `pool` to the connection's HTTP/1 parser (see [`crate::exchange::HeadPool`]).
+    pub fn with_pool(mut self, pool: crate::exchange::HeadPool) -> Self {
+        self.pool = pool;
         self
     }
 
@@ -331,7 +340,8 @@ impl Recogniser {
             Decision::Http1 => {
                 self.stats.http1 += 1;
                 let p = HttpConn::with_first_index(self.cfg.http, self.conn, self.first_index)
-                    .with_gate(self.gate.clone());
+                    .with_gate(self.gate.clone())
+                    .with_pool(self.pool.clone());
                 self.start(Parser::Http1(Box::new(p)), i, prev, ts, data, out);
             }
         }
@@ -445,7 +455,8 @@ impl Recogniser {
                     sw.next_index,
                     Some(sw.client),
                 )
-                .with_gate(self.gate.clone());
+                .with_gate(self.gate.clone())
+                .with_pool(self.pool.clone());
                 self.state = State::Parsing(Parser::Other(Box::new(inner)));
                 if !sw.early.is_empty() {
                     let c = sw.dir.flip();

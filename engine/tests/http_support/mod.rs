@@ -103,6 +103,19 @@ pub fn run_recognised(steps: &[Step], cut: Cut, cfg: HttpConfig) -> RecognisedRu
     }
 }
 
+/// Feeds step `i` of a conversation, whole, to `h`.
+pub fn drive_step(h: &mut dyn StreamParser, i: usize, st: &Step, out: &mut Vec<HttpEvent>) {
+    let ts = ts_of(i);
+    match st {
+        Step::C(d) => h.on_data(Dir::ToResponder, ts, d, out),
+        Step::S(d) => h.on_data(Dir::ToOriginator, ts, d, out),
+        Step::GapC(n) => h.on_gap(Dir::ToResponder, ts, *n, out),
+        Step::GapS(n) => h.on_gap(Dir::ToOriginator, ts, *n, out),
+        Step::FinC => h.on_fin(Dir::ToResponder, ts, out),
+        Step::FinS => h.on_fin(Dir::ToOriginator, ts, out),
+    }
+}
+
 /// Feeds the steps (not the close) to `h`; returns the events.
 pub fn drive(h: &mut dyn StreamParser, steps: &[Step], cut: Cut) -> Vec<HttpEvent> {
     let mut out = Vec::new();

@@ -255,7 +255,7 @@ impl HttpConn {
                     return;
                 }
             };
-            let mut b = HeadBuilder::new(head, parser::field_room(lines));
+            let mut b = HeadBuilder::pooled(&self.pool, head, parser::field_room(lines));
             b.set_part(0, rl.method);
             b.set_part(1, rl.uri);
             match rl.version {
@@ -368,7 +368,7 @@ impl HttpConn {
             }
         }
         let lines = head.get(fl..).unwrap_or_default();
-        let mut b = HeadBuilder::new(head, parser::field_room(lines));
+        let mut b = HeadBuilder::pooled(&self.pool, head, parser::field_room(lines));
         b.set_part(0, sl.version);
         b.set_part(1, sl.status_text);
         b.set_part(2, sl.reason);

@@ -62,7 +62,7 @@
 use super::body::{ChunkStatus, Chunked, ContentDecoder, DecodeLimits};
 use super::parser::{self, Coding, Codings, HeadScan, ParseError, ParseErrorCounts, Verdict};
 use super::{Exchange, Flag, HttpEvent, Request, Response, SharedGate};
-use crate::exchange::{HeadBuilder, MessageHead};
+use crate::exchange::{HeadBuilder, HeadPool, MessageHead};
 use crate::flow::{ConnInfo, Dir};
 use crate::Timestamp;
 use memchr::memchr;
@@ -245,6 +245,8 @@ pub struct HttpConn {
     switch: Option<Switch>,
     /// Decides which bodies are kept (all, without one).
     gate: Option<SharedGate>,
+    /// Where message heads are built (allocations the consumer handed back).
+    pool: HeadPool,
 }
 
 impl HttpConn {
@@ -267,6 +269,7 @@ impl HttpConn {
             ended: None,
             switch: None,
             gate: None,
+            pool: HeadPool::default(),
         }
     }
 
@@ -274,6 +277,12 @@ impl HttpConn {
     /// [`super::BodyGate`]).
     pub fn with_gate(mut self, gate: Option<SharedGate>) -> Self {
         self.gate = gate;
+        self
+    }
+
+    /// Builds message heads in allocations from `pool` (see [`HeadPool`]).
+    pub fn with_pool(mut self, pool: HeadPool) -> Self {
+        self.pool = pool;
         self
     }
 
