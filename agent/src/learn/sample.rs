@@ -473,9 +473,11 @@ mod tests {
             s.key(server, "GET/", ""),
             "the method's length keeps the two apart"
         );
-        // too long to memoise: computed each time, never stored
-        s.key(server, "GET", &long_path);
-        s.key(server, &long_method, "/");
+        // too long to memoise (and not asked before): computed, never stored
+        let before = s.memo.map.len();
+        s.key(server, "GET", &format!("/{}", "c".repeat(MAX_MEMO_PATH)));
+        s.key(server, &"Y".repeat(256), "/");
+        assert_eq!(s.memo.map.len(), before, "nothing stored");
         assert!(s
             .memo
             .map
