@@ -70,7 +70,7 @@ use crate::evidence::{
 use crate::pii::{classify_int, classify_value, segment_class, ClassSet, PiiClass};
 use crate::props::Props;
 use crate::redact::{example_for, example_text, is_secret_key, key_words};
-use crate::sound::{bytes_ctrl, bytes_eq, hex4, word_at, SoundText};
+use crate::sound::{bytes_ctrl, bytes_eq, hex4, skip_ws, word_at, SoundText};
 use crate::valueflow::{self, Taken};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -1014,7 +1014,7 @@ impl SchemaNode {
 }
 
 /// Deepest nesting [`sound_json`] accepts (serde_json refuses 128 levels).
-const SOUND_DEPTH: usize = 100;
+pub(crate) const SOUND_DEPTH: usize = 100;
 /// Longest number literal [`sound_json`] accepts: with an exponent of at most two digits,
 /// such a number is finite as an `f64` (serde_json refuses one that is not).
 const SOUND_NUMBER: usize = 40;
@@ -1128,15 +1128,6 @@ fn sound_structure(b: &[u8]) -> bool {
             object = objects >> depth & 1 == 1;
         }
     }
-}
-
-/// JSON whitespace from `i` on: the index of the next other byte (or the end).
-#[inline]
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
-        i += 1;
-    }
-    i
 }
 
 /// An object member's key and colon at `i`: the index after the colon.
@@ -1290,11 +1281,12 @@ pub fn spread_gap(salt: u64, k: u64, mean: u64) -> u64 {
 }
 
 /// A streaming schema observer: a [`DeserializeSeed`] that updates `node` while a reader
-/// parses ([`SoundText`] for a body [`sound_json`] accepted, serde_json otherwise), with the same rules as [`SchemaNode::observe_json`] and no intermediate
-/// [`Value`] (the cost of building one dominated learning). Object members are processed
-/// in document order; an object whose first key is not a known property (the first objects
-/// seen at a position, and id-keyed maps) is buffered as a [`Map`] so that the map test can
-/// look at all its keys, exactly as before.
+/// parses ([`SoundText`] for a body [`sound_json`] accepted, serde_json otherwise), with
+/// the same rules as [`SchemaNode::observe_json`] and no intermediate [`Value`] (the cost
+/// of building one dominated learning). Object members are processed in document order;
+/// an object whose first key is not a known property (the first objects seen at a
+/// position, and id-keyed maps) is buffered as a [`Map`] so that the map test can look at
+/// all its keys, exactly as before.
 ///
 /// With a value-flow collector (`flow`), every string also goes to it ([`Taken::string`]),
 /// and what the schema skips (beyond its depth, item and property caps) is walked for it

@@ -18,8 +18,10 @@
 //!   (eight bytes at a time) and reads numbers.
 //! - **No panic on any input.** Bytes are read with `get`; text it was not built for (not
 //!   checked first) gives an [`Error`], never a panic or a loop: every step consumes at
-//!   least one byte or stops.
+//!   least one byte or stops, and containers nest at most `SOUND_DEPTH` deep here too (the
+//!   check's bound), so unchecked nesting cannot exhaust the stack.
 
+use crate::schema::SOUND_DEPTH;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -45,6 +47,8 @@ impl de::Error for Error {
 pub(crate) struct SoundText<'de> {
     text: &'de str,
     i: usize,
+    /// Containers open around the current value.
+    depth: usize,
     /// Unescaped text of the current string with escapes (kept for its allocation).
     scratch: String,
 }
@@ -74,6 +78,15 @@ pub(crate) fn bytes_ctrl(x: u64) -> u64 {
     x.wrapping_sub(ONES * 0x20) & !x & (ONES << 7)
 }
 
+/// JSON whitespace from `i` on: the index of the next other byte (or the end).
+#[inline]
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
 /// Four hex digits at `i`.
 pub(crate) fn hex4(b: &[u8], i: usize) -> Option<u32> {
     let d = b.get(i..i + 4)?;
@@ -89,6 +102,7 @@ impl<'de> SoundText<'de> {
         SoundText {
             text,
             i: 0,
+            depth: 0,
             scratch: String::new(),
         }
     }
@@ -100,14 +114,25 @@ impl<'de> SoundText<'de> {
     /// Skips whitespace; the next byte.
     #[inline]
     fn peek(&mut self) -> Option<u8> {
-        let b = self.bytes();
-        while let Some(&c) = b.get(self.i) {
-            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
-                return Some(c);
-            }
-            self.i += 1;
+        self.i = skip_ws(self.bytes(), self.i);
+        self.bytes().get(self.i).copied()
+    }
+
+    /// Enters a container (its opening byte consumed); an error beyond the check's depth.
+    fn open(&mut self) -> Result<(), Error> {
+        if self.depth >= SOUND_DEPTH {
+            return Err(Error);
         }
-        None
+        self.depth += 1;
+        self.i += 1;
+        Ok(())
+    }
+
+    /// Leaves a container at its `close` byte.
+    fn close(&mut self, close: u8) -> Result<(), Error> {
+        self.eat(close)?;
+        self.depth -= 1;
+        Ok(())
     }
 
     /// Consumes `c` after whitespace.
@@ -361,21 +386,21 @@ impl<'de> Deserializer<'de> for &mut SoundText<'de> {
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
         match self.peek() {
             Some(b'{') => {
-                self.i += 1;
+                self.open()?;
                 let r = v.visit_map(Items {
                     de: self,
                     first: true,
                 })?;
-                self.eat(b'}')?;
+                self.close(b'}')?;
                 Ok(r)
             }
             Some(b'[') => {
-                self.i += 1;
+                self.open()?;
                 let r = v.visit_seq(Items {
                     de: self,
                     first: true,
                 })?;
-                self.eat(b']')?;
+                self.close(b']')?;
                 Ok(r)
             }
             Some(b'"') => self.string(v),
@@ -677,6 +702,19 @@ mod tests {
             let _ = de::IgnoredAny::deserialize(&mut SoundText::new(text));
         }
         assert_eq!(Value::deserialize(&mut SoundText::new("{")).ok(), None);
+        // nesting the check would refuse is refused here too, without recursing into it
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        assert_eq!(Value::deserialize(&mut SoundText::new(&deep)).ok(), None);
+        let mut v = Vec::new();
+        assert!(Log(&mut v).deserialize(&mut SoundText::new(&deep)).is_err());
+        // the deepest the check accepts is read
+        let ok = "[".repeat(SOUND_DEPTH) + &"]".repeat(SOUND_DEPTH);
+        assert!(sound_json_ok(&ok));
+        assert!(Value::deserialize(&mut SoundText::new(&ok)).is_ok());
+    }
+
+    fn sound_json_ok(text: &str) -> bool {
+        crate::schema::sound_json(text.as_bytes()).is_some()
     }
 
     proptest::proptest! {
