@@ -4,6 +4,7 @@
 //! on nothing above it (the data flow reads decode → flow → reassembly → protocol → http and
 //! http2 → exchange, with no edge back up).
 
+use crate::ascii::eq_nocase;
 use crate::Timestamp;
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -181,7 +182,7 @@ impl MessageHead {
                 n.len() == want.len()
                     && text
                         .get(n.start as usize..n.end as usize)
-                        .is_some_and(|b| b.eq_ignore_ascii_case(want))
+                        .is_some_and(|b| eq_nocase(b, want))
             })
             .map(|&(_, v)| v.of(&self.text))
     }

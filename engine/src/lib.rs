@@ -47,6 +47,7 @@
     )
 )]
 
+mod ascii;
 pub mod decode;
 pub mod exchange;
 pub mod flow;

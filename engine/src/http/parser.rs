@@ -24,6 +24,7 @@
 //! starts with `/`; in strict mode (resynchronising after garbage) the line must end with
 //! an `HTTP/` version token.
 
+use crate::ascii::eq_nocase;
 use crate::exchange::HeadBuilder;
 use memchr::memchr;
 
@@ -635,11 +636,23 @@ pub struct Framing {
 /// Parse a Content-Length value: optional surrounding whitespace, decimal digits only, fits
 /// in 63 bits (larger values are treated as invalid, like libhtp).
 pub fn parse_content_length(v: &str) -> Option<u64> {
-    let t = v.trim_matches(|c: char| c == ' ' || c == '\t');
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+    // one pass (this runs on most messages): blanks, digits, blanks
+    let b = v.as_bytes();
+    let start = b.iter().position(|&c| c != b' ' && c != b'\t')?;
+    let mut n: u64 = 0;
+    let mut i = start;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        i += 1;
+    }
+    let rest = b.get(i..).unwrap_or_default();
+    if i == start || !rest.iter().all(|&c| c == b' ' || c == b'\t') {
         return None;
     }
-    t.parse::<u64>().ok().filter(|&n| n <= i64::MAX as u64)
+    Some(n).filter(|&n| n <= i64::MAX as u64)
 }
 
 /// Extract framing facts from headers.
@@ -653,14 +666,15 @@ pub fn framing<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Fra
     // Some coding could not be undone (unknown, or too many).
     let mut undecodable = false;
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case("transfer-encoding") {
+        let nb = name.as_bytes();
+        if eq_nocase(nb, b"transfer-encoding") {
             if value
                 .split(',')
                 .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
             {
                 f.chunked = true;
             }
-        } else if name.eq_ignore_ascii_case("content-length") {
+        } else if eq_nocase(nb, b"content-length") {
             // A comma-separated list of identical values is tolerated (RFC 9110 8.6).
             let mut this = None;
             let mut bad = false;
@@ -676,7 +690,7 @@ pub fn framing<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Fra
                 (Some(n), Some(m)) if !bad && n == m => {}
                 _ => f.bad_content_length = true,
             }
-        } else if name.eq_ignore_ascii_case("content-encoding") {
+        } else if eq_nocase(nb, b"content-encoding") {
             for t in value.split(',') {
                 let t = t.trim();
                 if t.is_empty() || t.eq_ignore_ascii_case("identity") {
@@ -1158,6 +1172,21 @@ mod tests {
             ),
         ) {
             proptest::prop_assert_eq!(line_and_colon(&rest), line_and_colon_by_memchr(&rest));
+        }
+
+        /// The one-pass `Content-Length` parse answers what trimming, checking the digits
+        /// and `str::parse` answer.
+        #[test]
+        fn content_length_is_trim_check_parse(
+            v in proptest::string::string_regex("[ \t]{0,2}[0-9+ ,a\t]{0,22}[ \t]{0,2}").unwrap(),
+        ) {
+            let t = v.trim_matches(|c: char| c == ' ' || c == '\t');
+            let want = if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                t.parse::<u64>().ok().filter(|&n| n <= i64::MAX as u64)
+            };
+            proptest::prop_assert_eq!(parse_content_length(&v), want);
         }
     }
 }

@@ -1,0 +1,112 @@
+//! ASCII comparisons for the per-message hot path, eight bytes at a time.
+//!
+//! Header names are compared case-insensitively on every message (the framing fields, the
+//! `Content-Type` the body gate asks for); `eq_ignore_ascii_case` lowers and compares one
+//! byte at a time, ~6 instructions a byte. These give the same answers a word at a time.
+
+const ONES: u64 = u64::MAX / 255;
+const HIGH: u64 = ONES << 7;
+
+/// The eight bytes at the start of `b` (`b` holds at least eight), as a little-endian word.
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(src) = b.get(..8) {
+        w.copy_from_slice(src);
+    }
+    u64::from_le_bytes(w)
+}
+
+/// `x` with the ASCII capitals of each byte lowered, other bytes as they are.
+#[inline]
+fn lower8(x: u64) -> u64 {
+    let low7 = x & !HIGH;
+    // per byte, without carries between bytes (low7 <= 0x7f; the sums stay <= 0xbe): the
+    // high bit is set when the low seven bits are >= 'A', resp. > 'Z'
+    let ge_a = low7.wrapping_add(ONES * u64::from(0x80 - b'A'));
+    let gt_z = low7.wrapping_add(ONES * u64::from(0x80 - b'Z' - 1));
+    // a capital: in 'A'..='Z' and the byte itself below 0x80
+    let upper = ge_a & !gt_z & !x & HIGH;
+    x | (upper >> 2)
+}
+
+/// `a` and `b` are equal ignoring ASCII case (what `a.eq_ignore_ascii_case(b)` answers).
+#[inline]
+pub(crate) fn eq_nocase(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.eq_ignore_ascii_case(b);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        let (Some(x), Some(y)) = (a.get(i..), b.get(i..)) else {
+            return false;
+        };
+        if lower8(word(x)) != lower8(word(y)) {
+            return false;
+        }
+        i += 8;
+    }
+    // the last eight bytes (overlapping the words before when `n` is not a multiple of 8)
+    let (Some(x), Some(y)) = (a.get(n - 8..), b.get(n - 8..)) else {
+        return false;
+    };
+    lower8(word(x)) == lower8(word(y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lowers_exactly_the_capitals() {
+        for b in 0..=255u8 {
+            let w = lower8(u64::from_le_bytes([b; 8]));
+            assert_eq!(
+                w,
+                u64::from_le_bytes([b.to_ascii_lowercase(); 8]),
+                "byte {b:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_names() {
+        assert!(eq_nocase(b"Content-Type", b"content-type"));
+        assert!(eq_nocase(b"CONTENT-LENGTH", b"content-length"));
+        assert!(!eq_nocase(b"Content-Typf", b"content-type"));
+        // a carriage return is not a dash, though they differ by 0x20
+        assert!(!eq_nocase(b"content\rtype", b"content-type"));
+        assert!(!eq_nocase(b"content-typ", b"content-type"));
+        assert!(eq_nocase(b"", b""));
+        assert!(eq_nocase(b"Host", b"host"));
+    }
+
+    proptest! {
+        /// Any two byte strings: the same answer as `eq_ignore_ascii_case`, on pairs that
+        /// mostly differ by case only (each byte of `b` is `a`'s, case-flipped or not, or
+        /// another byte).
+        #[test]
+        fn agrees_with_eq_ignore_ascii_case(
+            a in proptest::collection::vec(any::<u8>(), 0..40),
+            edits in proptest::collection::vec((0u8..4, any::<u8>()), 0..40),
+        ) {
+            let b: Vec<u8> = a
+                .iter()
+                .zip(edits.iter().chain(std::iter::repeat(&(0, 0))))
+                .map(|(&c, &(op, other))| match op {
+                    0 | 1 => c,
+                    2 => c ^ 0x20,
+                    _ => other,
+                })
+                .collect();
+            prop_assert_eq!(eq_nocase(&a, &b), a.eq_ignore_ascii_case(&b));
+            let upper: Vec<u8> = a.to_ascii_uppercase();
+            prop_assert!(eq_nocase(&a, &upper));
+        }
+    }
+}
