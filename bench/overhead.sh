@@ -103,6 +103,10 @@ print(f"{rps:.0f} {p99:.3f} {n}")
 EOF
 }
 
+# Context switches (voluntary + involuntary, all threads) of a process so far: how often it
+# was woken or preempted, which at a paced load costs more per request than the work does.
+switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
+
 # CPU seconds (user + system) of a process so far.
 cpu_s() { awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 
@@ -134,14 +138,16 @@ agent_phase() {
     for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
     c0=$(cpu_s "$pid")
+    x0=$(switches "$pid")
     read -r a b n < <(run_wrk "$phase-$mode$r" "$mode")
     sleep 1   # let the pipeline finish the tail (its CPU belongs to these requests)
     c1=$(cpu_s "$pid")
+    x1=$(switches "$pid")
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
     h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
     # kernel + interface + queue drops
     drops=$(python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" | awk '{print $2 + $3 + $4}')
-    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0}" >> "$T/rows.txt"
+    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0} $((x1 - x0))" >> "$T/rows.txt"
     kill -TERM "$pid" 2> /dev/null
     wait "$pid" 2> /dev/null
     if [ -n "$sp" ]; then
@@ -164,12 +170,14 @@ for mode in $MODES; do
         TD_PID=$E2E_LAST_PID
         sleep 1
         c0=$(cpu_s "$TD_PID")
+        x0=$(switches "$TD_PID")
         read -r a b n < <(run_wrk "tcpdump-$mode$r" "$mode")
         c1=$(cpu_s "$TD_PID")
+        x1=$(switches "$TD_PID")
         kill -INT "$TD_PID" 2> /dev/null
         wait "$TD_PID" 2> /dev/null
         td_drops=$(awk '/dropped by kernel/ {print $1}' "$T/tcpdump.err")
-        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0}" >> "$T/rows.txt"
+        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0} 0 $((x1 - x0))" >> "$T/rows.txt"
 
         agent_phase agent "$APITAP"
         [ -n "${APITAP_BASE:-}" ] && agent_phase base "$APITAP_BASE"

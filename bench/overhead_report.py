@@ -1,6 +1,6 @@
 """Writes bench-out/overhead.md from overhead.sh's rows.
 
-Each row: mode round phase rps p99_ms requests cpu_s drops [peak_rss_kb] (phase: off, tcpdump,
+Each row: mode round phase rps p99_ms requests cpu_s drops [peak_rss_kb [switches]] (phase: off, tcpdump,
 agent, and base when overhead.sh ran a base binary too). Ratios are taken within a round (its
 phases ran back to back), then the median over rounds, so a load change on a shared machine
 between rounds cancels out.
@@ -16,9 +16,11 @@ hwm = {}
 for row in rows:
     mode, rnd, phase, rps, p99, n, cpu, drops = row[:8]
     kb = int(row[8]) if len(row) > 8 else 0
-    hwm[phase] = max(hwm.get(phase, 0), kb)
+    if phase != "tcpdump":
+        hwm[phase] = max(hwm.get(phase, 0), kb)
     data.setdefault(mode, {}).setdefault(int(rnd), {})[phase] = dict(
-        rps=float(rps), p99=float(p99), n=int(n), cpu=float(cpu), drops=float(drops))
+        rps=float(rps), p99=float(p99), n=int(n), cpu=float(cpu), drops=float(drops),
+        switches=int(row[9]) if len(row) > 9 else None)
 
 agents = [p for p in ("agent", "base") if p in hwm]
 lines = ["# apitap agent overhead vs tcpdump", "",
@@ -33,8 +35,8 @@ for mode, rounds in data.items():
         head += f"| {a} req/s | {a} p99 ms | {a} µs/req | {a}/tcpdump CPU "
     head += "| drops tcpdump/" + "/".join(agents) + " |"
     lines += [f"## {mode}", "", head, "|" + "---:|" * (6 + 4 * len(agents) + 1)]
-    res = {a: dict(ratios=[], thr=[], p99add=[], u=[]) for a in agents}
-    tdu, drops = [], 0
+    res = {a: dict(ratios=[], thr=[], p99add=[], u=[], sw=[]) for a in agents}
+    tdu, tdsw, drops = [], [], 0
     for r in sorted(rounds):
         p = rounds[r]
         o, t = p.get("off"), p.get("tcpdump")
@@ -42,6 +44,8 @@ for mode, rounds in data.items():
             continue
         tu = t["cpu"] / max(t["n"], 1) * 1e6
         tdu.append(tu)
+        if t["switches"] is not None:
+            tdsw.append(t["switches"] / max(t["n"], 1) * 1000)
         drops += t["drops"]
         line = f"| {r} | {o['rps']:.0f} | {o['p99']:.3f} | {t['rps']:.0f} | {t['p99']:.3f} | {tu:.2f} "
         dl = [f"{t['drops']:.0f}"]
@@ -53,6 +57,8 @@ for mode, rounds in data.items():
             res[a]["u"].append(au)
             res[a]["thr"].append(x["rps"] / t["rps"])
             res[a]["p99add"].append(x["p99"] - o["p99"])
+            if x["switches"] is not None:
+                res[a]["sw"].append(x["switches"] / max(x["n"], 1) * 1000)
             drops += x["drops"]
             dl.append(f"{x['drops']:.0f}")
             line += f"| {x['rps']:.0f} | {x['p99']:.3f} | {au:.2f} | {ratio:.2f} "
@@ -70,6 +76,10 @@ for mode, rounds in data.items():
         summary.append(f"{mode} {a}: tcpdump {med(tdu):.2f} us/req, {a} {med(x['u']):.2f} us/req, "
                        f"ratio {med(x['ratios']):.2f}x, throughput {a}/tcpdump {med(x['thr']):.3f}, "
                        f"p99 added {med(x['p99add']):+.3f} ms")
+    if tdsw and all(res[a]["sw"] for a in agents):
+        lines += ["- context switches (wake-ups and preemptions, all threads) per 1,000 requests, "
+                  f"median: tcpdump **{med(tdsw):.1f}**"
+                  + "".join(f", {a} **{med(res[a]['sw']):.1f}**" for a in agents)]
     lines += [f"- drops (kernel + queue, all rounds, all capturers): **{drops:.0f}**", ""]
     summary.append(f"{mode}: drops {drops:.0f}")
 for a in agents:

@@ -41,8 +41,9 @@
 //! enabled, so `CAP_NET_ADMIN` is not needed.
 //!
 //! Shutdown ([`Agent::stop`]): the capture threads see the stop flag within their read
-//! capture loop (every 5 ms at most) and exit; the pipeline drains the queue, flushes every flow, takes a last
-//! snapshot and returns the final model, which is written to `--model-out` if given.
+//! capture loop (every 50 ms at most) and exit; the pipeline drains the queue, flushes every
+//! flow, takes a last snapshot and returns the final model, which is written to
+//! `--model-out` if given.
 
 pub mod config;
 mod fanout;
