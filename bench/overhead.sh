@@ -19,9 +19,10 @@
 # snaplen, kernel buffer and port filter). The machine may be shared, so absolute numbers
 # are noisy: ratios are taken within a round, then the median over rounds. Reports per mode:
 # throughput and p99 of the app per phase, CPU per request of tcpdump and of the agent
-# (utime+stime from /proc over the wrk run / requests completed) and their ratio, the
-# agent's peak RSS (VmHWM, per binary), and kernel + queue drops (tcpdump's own count; the agent's
-# metrics). Writes bench-out/overhead.md. Targets (issue 13): agent <= 4x tcpdump CPU per
+# (utime+stime from /proc over the wrk run / requests completed) and their ratio, context
+# switches per 1,000 requests (all threads, voluntary + involuntary: wake-ups cost more than
+# the work at a paced load), the agent's peak RSS (VmHWM, per binary), and kernel + queue
+# drops (tcpdump's own count; the agent's metrics). Writes bench-out/overhead.md. Targets (issue 13): agent <= 4x tcpdump CPU per
 # request, throughput with the agent >= 0.97x with tcpdump, p99 added <= 0.3 ms paced,
 # RSS <= 64 MB, zero drops.
 set -uo pipefail
