@@ -8,7 +8,6 @@ mod common;
 
 use apitap::agent::{Agent, AgentSettings};
 use apitap::metrics::Format;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 fn count(text: &str, needle: &str) -> u64 {
@@ -20,9 +19,7 @@ fn count(text: &str, needle: &str) -> u64 {
 
 #[test]
 fn learns_and_measures_loopback_traffic() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || common::serve(listener));
+    let port = common::start_server();
     let dir = tempfile::tempdir().expect("tempdir");
     let model_out = dir.path().join("model.json");
     let args = AgentSettings {
@@ -125,9 +122,7 @@ fn learns_and_measures_loopback_traffic() {
 #[test]
 fn admin_server_serves_all_endpoints() {
     use apitap::admin::http_get_status;
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || common::serve(listener));
+    let port = common::start_server();
     let args = AgentSettings {
         interface: vec!["lo".into()],
         filter: Some(format!("tcp port {port}")),

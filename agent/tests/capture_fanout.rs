@@ -12,10 +12,9 @@
 mod common;
 
 use apitap::agent::{Agent, AgentSettings};
-use apitap::capture::live::{LiveCapture, LiveConfig};
+use apitap::capture::live::LiveCapture;
 use apitap::metrics::Format;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 /// The traffic of one run: 60 exchanges, each on its own connection.
@@ -51,22 +50,10 @@ fn ports(data: &[u8]) -> Option<(u16, u16)> {
 
 #[test]
 fn fanout_members_each_see_whole_connections() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || common::serve(listener));
-    let cfg = LiveConfig {
-        interface: "lo".into(),
-        filter: Some(format!("tcp port {port}")),
-        buffer_size: 4 << 20,
-        ..Default::default()
-    };
-    let mut first = match LiveCapture::open(&cfg) {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIP: cannot capture on lo ({e}); needs CAP_NET_RAW");
-            return;
-        }
-        Err(e) => panic!("cannot capture on lo under CI: {e}"),
+    let port = common::start_server();
+    let cfg = common::lo_config(port);
+    let Some(mut first) = common::open_or_skip(&cfg) else {
+        return;
     };
     let group = first.join_fanout(None).expect("create the group");
     let mut second = LiveCapture::open(&cfg).expect("second capture");
@@ -121,9 +108,7 @@ type Rows = Vec<(String, String, u64)>;
 /// Runs the agent with `fanout` over [`traffic`]: the endpoint rows of the final model
 /// and the metrics exposition once every exchange is counted.
 fn run_agent(fanout: usize) -> Option<(Rows, String)> {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || common::serve(listener));
+    let port = common::start_server();
     let args = AgentSettings {
         interface: vec!["lo".into()],
         filter: Some(format!("tcp port {port}")),

@@ -8,30 +8,15 @@
 
 mod common;
 
-use apitap::capture::live::{LiveCapture, LiveConfig};
-use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[test]
 fn wait_sleeps_until_the_kernel_hands_over_packets() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || common::serve(listener));
-    let cfg = LiveConfig {
-        interface: "lo".into(),
-        filter: Some(format!("tcp port {port}")),
-        buffer_size: 4 << 20,
-        ..Default::default()
-    };
-    let mut cap = match LiveCapture::open(&cfg) {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIP: cannot capture on lo ({e}); needs CAP_NET_RAW");
-            return;
-        }
-        Err(e) => panic!("cannot capture on lo under CI: {e}"),
+    let port = common::start_server();
+    let Some(mut cap) = common::open_or_skip(&common::lo_config(port)) else {
+        return;
     };
     // nothing sent yet: the wait times out and there is nothing to read
     assert_eq!(cap.wait(Duration::from_millis(100)), Some(false));

@@ -2,8 +2,45 @@
 //! client that sends one request per connection (both in the test's own process, traffic on
 //! loopback only).
 
+use apitap::capture::live::{LiveCapture, LiveConfig};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+
+/// Starts [`serve`] on a loopback port of its own, on a thread; returns the port.
+pub fn start_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || serve(listener));
+    port
+}
+
+/// The settings of a capture of `lo` narrowed to `port`, with a small ring.
+#[allow(dead_code)] // not every test crate that shares this module opens a capture
+pub fn lo_config(port: u16) -> LiveConfig {
+    LiveConfig {
+        interface: "lo".into(),
+        filter: Some(format!("tcp port {port}")),
+        buffer_size: 4 << 20,
+        ..Default::default()
+    }
+}
+
+/// Opens a capture with `cfg`; `None`, with a SKIP message, when this process may not
+/// capture (needs CAP_NET_RAW) and `CI` is not set. Under `CI` that is a failure.
+#[allow(dead_code)]
+pub fn open_or_skip(cfg: &LiveConfig) -> Option<LiveCapture> {
+    match LiveCapture::open(cfg) {
+        Ok(c) => Some(c),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "SKIP: cannot capture on {} ({e}); needs CAP_NET_RAW",
+                cfg.interface
+            );
+            None
+        }
+        Err(e) => panic!("cannot capture on {} under CI: {e}", cfg.interface),
+    }
+}
 
 /// Serves every connection: one request each, JSON answer; `/users/N` → 200 (404 above 100),
 /// `POST /users` → 201.
