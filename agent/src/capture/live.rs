@@ -28,8 +28,9 @@
 //!   wait, and the wait ends when the kernel hands over a block. Sleeping instead (100 µs
 //!   doubling to 5 ms) woke the thread many times per block: at 15k req/s paced, 40 context
 //!   switches per 1,000 requests, against 19 with a 5 ms `poll` (bench/RESULTS.md). Should
-//!   `poll` fail, or wake the thread with nothing to read, the thread sleeps as before. Promiscuous mode is off by
-//!   default: a sidecar sees its own application's traffic without it.
+//!   `poll` fail, or wake the thread with nothing to read, the thread sleeps as before.
+//!   Promiscuous mode is off by default: a sidecar sees its own application's traffic
+//!   without it.
 //! - **BPF filter**: compiled and installed by libpcap in the kernel; a bad expression is a
 //!   clear [`LiveError::Filter`]. The filter installed is always [`kernel_filter`]: the
 //!   user's expression *and* TCP (802.1Q-tagged TCP and IPv6 fragments included, which the
