@@ -20,11 +20,11 @@
 # are noisy: ratios are taken within a round, then the median over rounds. Reports per mode:
 # throughput and p99 of the app per phase, CPU per request of tcpdump and of the agent
 # (utime+stime from /proc over the wrk run / requests completed) and their ratio, context
-# switches per 1,000 requests (all threads, voluntary + involuntary: wake-ups cost more than
-# the work at a paced load), the agent's peak RSS (VmHWM, per binary), and kernel + queue
-# drops (tcpdump's own count; the agent's metrics). Writes bench-out/overhead.md. Targets (issue 13): agent <= 4x tcpdump CPU per
-# request, throughput with the agent >= 0.97x with tcpdump, p99 added <= 0.3 ms paced,
-# RSS <= 64 MB, zero drops.
+# switches per 1,000 requests (all threads, voluntary + involuntary: each wake-up adds to the
+# cost of the requests it serves, most at a paced load), the agent's peak RSS (VmHWM, per
+# binary), and kernel + queue drops (tcpdump's own count; the agent's metrics). Writes
+# bench-out/overhead.md. Targets (issue 13): agent <= 4x tcpdump CPU per request, throughput
+# with the agent >= 0.97x with tcpdump, p99 added <= 0.3 ms paced, RSS <= 64 MB, zero drops.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -105,7 +105,7 @@ EOF
 }
 
 # Context switches (voluntary + involuntary, all threads) of a process so far: how often it
-# was woken or preempted, which at a paced load costs more per request than the work does.
+# was woken or preempted.
 switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 
 # CPU seconds (user + system) of a process so far.
