@@ -1,9 +1,9 @@
 """Writes bench-out/overhead.md from overhead.sh's rows.
 
-Each row: mode round phase rps p99_ms requests cpu_s drops [peak_rss_kb [switches]] (phase: off, tcpdump,
-agent, and base when overhead.sh ran a base binary too). Ratios are taken within a round (its
-phases ran back to back), then the median over rounds, so a load change on a shared machine
-between rounds cancels out.
+Each row: mode round phase rps p99_ms requests cpu_s drops [peak_rss_kb [switches]] (phase:
+off, tcpdump, agent, and base when overhead.sh ran a base binary too). Ratios are taken within
+a round (its phases ran back to back), then the median over rounds, so a load change on a
+shared machine between rounds cancels out.
 """
 import statistics as st
 import sys
@@ -16,8 +16,7 @@ hwm = {}
 for row in rows:
     mode, rnd, phase, rps, p99, n, cpu, drops = row[:8]
     kb = int(row[8]) if len(row) > 8 else 0
-    if phase != "tcpdump":
-        hwm[phase] = max(hwm.get(phase, 0), kb)
+    hwm[phase] = max(hwm.get(phase, 0), kb)
     data.setdefault(mode, {}).setdefault(int(rnd), {})[phase] = dict(
         rps=float(rps), p99=float(p99), n=int(n), cpu=float(cpu), drops=float(drops),
         switches=int(row[9]) if len(row) > 9 else None)

@@ -1,20 +1,26 @@
-//! ASCII comparisons for the per-message hot path, eight bytes at a time.
+//! Byte scans and ASCII comparisons for the per-message hot path, eight bytes at a time
+//! (the engine's one home for them).
 //!
-//! Header names are compared case-insensitively on every message (the framing fields, the
-//! `Content-Type` the body gate asks for); `eq_ignore_ascii_case` lowers and compares one
-//! byte at a time, ~6 instructions a byte. These give the same answers a word at a time.
+//! Header lines are split on every message ([`flags`], by the HTTP/1 header parser) and
+//! header names compared case-insensitively (the framing fields, the `Content-Type` the
+//! body gate asks for); `eq_ignore_ascii_case` lowers and compares one byte at a time, ~6
+//! instructions a byte. [`eq_nocase`] gives the same answers a word at a time.
 
 const ONES: u64 = u64::MAX / 255;
 const HIGH: u64 = ONES << 7;
 
-/// The eight bytes at the start of `b` (`b` holds at least eight), as a little-endian word.
+/// The high bit of every byte of `x` equal to `b`. Only the lowest flag is exact (a borrow
+/// runs upwards and may flag a byte above a true match), which is all the callers read.
 #[inline]
-fn word(b: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    if let Some(src) = b.get(..8) {
-        w.copy_from_slice(src);
-    }
-    u64::from_le_bytes(w)
+pub(crate) fn flags(x: u64, b: u8) -> u64 {
+    let n = x ^ (ONES * u64::from(b));
+    n.wrapping_sub(ONES) & !n & HIGH
+}
+
+/// Eight bytes as a little-endian word.
+#[inline]
+pub(crate) fn word(b: &[u8; 8]) -> u64 {
+    u64::from_le_bytes(*b)
 }
 
 /// `x` with the ASCII capitals of each byte lowered, other bytes as they are.
@@ -42,19 +48,24 @@ pub(crate) fn eq_nocase(a: &[u8], b: &[u8]) -> bool {
     }
     let mut i = 0;
     while i + 8 < n {
-        let (Some(x), Some(y)) = (a.get(i..), b.get(i..)) else {
-            return false;
-        };
-        if lower8(word(x)) != lower8(word(y)) {
+        if !same8(a, b, i) {
             return false;
         }
         i += 8;
     }
     // the last eight bytes (overlapping the words before when `n` is not a multiple of 8)
-    let (Some(x), Some(y)) = (a.get(n - 8..), b.get(n - 8..)) else {
-        return false;
-    };
-    lower8(word(x)) == lower8(word(y))
+    same8(a, b, n - 8)
+}
+
+/// The eight bytes of `a` and `b` from `at` are equal ignoring ASCII case (false when
+/// either is shorter).
+#[inline]
+fn same8(a: &[u8], b: &[u8], at: usize) -> bool {
+    let eight = |s: &[u8]| s.get(at..).and_then(<[u8]>::first_chunk).map(word);
+    match (eight(a), eight(b)) {
+        (Some(x), Some(y)) => lower8(x) == lower8(y),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 //! starts with `/`; in strict mode (resynchronising after garbage) the line must end with
 //! an `HTTP/` version token.
 
-use crate::ascii::eq_nocase;
+use crate::ascii::{self, eq_nocase};
 use crate::exchange::HeadBuilder;
 use memchr::memchr;
 
@@ -513,21 +513,14 @@ pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
 /// cost more than this loop.
 #[inline]
 fn line_and_colon(rest: &[u8]) -> (usize, Option<usize>) {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES << 7;
     let mut colon = None;
     let mut i = 0;
-    while let Some(chunk) = rest.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w);
-        // bytes equal to the wanted one flagged; the lowest flag is always a true match (a
-        // borrow only runs upwards), which is all that is read of each mask
-        let n = x ^ (ONES * u64::from(b'\n'));
-        let nl = n.wrapping_sub(ONES) & !n & HIGH;
+    while let Some(chunk) = rest.get(i..).and_then(<[u8]>::first_chunk) {
+        let x = ascii::word(chunk);
+        // only the lowest flag of each mask is read (see `ascii::flags`)
+        let nl = ascii::flags(x, b'\n');
         if colon.is_none() {
-            let c = x ^ (ONES * u64::from(b':'));
-            let cm = c.wrapping_sub(ONES) & !c & HIGH;
+            let cm = ascii::flags(x, b':');
             if cm != 0 && (nl == 0 || cm.trailing_zeros() < nl.trailing_zeros()) {
                 colon = Some(i + cm.trailing_zeros() as usize / 8);
             }
