@@ -324,7 +324,7 @@ fn unreachable_collector_keeps_spool_bounded_and_delivers_after_agent_restart() 
     let col = Collector::start_on(&dir.path().join("data"), &listen, &[]);
     let st2 = h2.push_stats.clone().unwrap();
     assert!(
-        wait_for(Duration::from_secs(20), || (st2.ok.load(Ordering::Relaxed)
+        wait_for(Duration::from_secs(20), || (st2.ok.load(Ordering::Acquire)
             > 0)
         .then_some(()))
         .is_some()

@@ -8,7 +8,10 @@ use apitap_exposition::Family;
 use apitap_model::ApiModel;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicI64, AtomicU64,
+    Ordering::{Relaxed, Release},
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -16,7 +19,8 @@ use tokio::sync::watch;
 /// Counters and gauges of the pusher (atomics: read them from any thread).
 #[derive(Debug, Default)]
 pub struct PushStats {
-    /// Successful pushes.
+    /// Successful pushes. Counted (with `Release`) after the spool and the other gauges
+    /// are settled, so a reader that loads it with `Acquire` sees them settled too.
     pub ok: AtomicU64,
     /// Failed attempts: no connection, timeout.
     pub failed_network: AtomicU64,
@@ -382,19 +386,20 @@ impl ModelPusher {
         let n = body.len() as u64;
         match self.send(body).await {
             Ok(()) => {
-                self.stats.ok.fetch_add(1, Relaxed);
-                self.stats.bytes_sent.fetch_add(n, Relaxed);
-                self.stats
-                    .last_success_unix_ms
-                    .store(now_unix_ms(), Relaxed);
-                self.stats.unsent_since_unix_ms.store(0, Relaxed);
+                // Settled first, counted last: see `PushStats::ok`.
                 if let Some(s) = &self.spool {
                     if self.stats.spool_bytes.load(Relaxed) > 0 {
                         s.clear();
                     }
                 }
                 self.stats.spool_bytes.store(0, Relaxed);
+                self.stats.unsent_since_unix_ms.store(0, Relaxed);
+                self.stats.bytes_sent.fetch_add(n, Relaxed);
+                self.stats
+                    .last_success_unix_ms
+                    .store(now_unix_ms(), Relaxed);
                 self.pending = None;
+                self.stats.ok.fetch_add(1, Release);
                 Ok(())
             }
             Err(e) => {
