@@ -68,6 +68,31 @@ fn same8(a: &[u8], b: &[u8], at: usize) -> bool {
     }
 }
 
+/// `s` holds a space or a tab. Eight bytes at a time: a mask is non-zero exactly when a
+/// byte matches (a spurious flag only ever sits above a true one), and the last word
+/// overlaps the one before it when the length is not a multiple of eight.
+#[inline]
+pub(crate) fn has_blank(s: &[u8]) -> bool {
+    let n = s.len();
+    if n < 8 {
+        return s.iter().any(|&b| b == b' ' || b == b'\t');
+    }
+    let blank8 = |at: usize| {
+        s.get(at..)
+            .and_then(<[u8]>::first_chunk)
+            .map(word)
+            .is_some_and(|x| flags(x, b' ') | flags(x, b'\t') != 0)
+    };
+    let mut i = 0;
+    while i + 8 < n {
+        if blank8(i) {
+            return true;
+        }
+        i += 8;
+    }
+    blank8(n - 8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +123,25 @@ mod tests {
     }
 
     proptest! {
+        /// Any bytes: the same answer as a byte-by-byte search, on strings where blanks
+        /// are rare or absent (`pick` 0 puts one in).
+        #[test]
+        fn has_blank_is_a_search(
+            s in proptest::collection::vec((0u8..24, any::<u8>()), 0..40),
+        ) {
+            let s: Vec<u8> = s
+                .iter()
+                .map(|&(pick, b)| match pick {
+                    0 => b' ',
+                    1 => b'\t',
+                    _ if b == b' ' || b == b'\t' => b'x',
+                    _ => b,
+                })
+                .collect();
+            let want = s.iter().any(|&b| b == b' ' || b == b'\t');
+            prop_assert_eq!(has_blank(&s), want);
+        }
+
         /// Any two byte strings: the same answer as `eq_ignore_ascii_case`, on pairs that
         /// mostly differ by case only (each byte of `b` is `a`'s, case-flipped or not, or
         /// another byte).

@@ -191,6 +191,23 @@ pub fn sniff_status_line(buf: &[u8], strict: bool) -> Verdict {
         return Verdict::NeedMore;
     };
     let line = trim_eol(buf.get(..nl).unwrap_or_default());
+    // the common line: a digit right after the blank that ends the version is the code's
+    // first (what the token split finds for it, without iterators; test
+    // `plain_status_lines_sniff_as_any`)
+    if !strict {
+        let w = line.iter().position(|&b| is_ws(b));
+        if w.and_then(|w| line.get(w + 1))
+            .is_some_and(u8::is_ascii_digit)
+        {
+            return Verdict::Response;
+        }
+    }
+    status_tokens(line, strict)
+}
+
+/// [`sniff_status_line`]'s verdict on a complete line (without its line ending) that
+/// starts like `HTTP/`, from its first two tokens.
+fn status_tokens(line: &[u8], strict: bool) -> Verdict {
     let mut tokens = line.split(|&b| is_ws(b)).filter(|t| !t.is_empty());
     let version = tokens.next().unwrap_or_default();
     let code = tokens.next().unwrap_or_default();
@@ -391,6 +408,50 @@ fn method_and_rest(line: &[u8], sp: Option<usize>) -> Result<(&[u8], &[u8]), Par
 /// separators): a memchr per question cost more in setup than the line costs to read.
 pub fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
     let line = trim_ws(line);
+    if let Some(r) = request_line_plain(line) {
+        return Ok(r);
+    }
+    parse_request_line_any(line)
+}
+
+/// The request line almost every client sends, `METHOD SP target SP HTTP/…` with one space
+/// each and no tab (`line` trimmed), split with two searches instead of a look at every
+/// byte; `None` for any other line, which [`parse_request_line_any`] parses. When it gives
+/// a line, the full parse gives the same one (test `plain_request_lines_parse_as_any`):
+/// the method is checked as there, and every condition below is one under which its scan
+/// finds exactly two separators, neither next to the other nor a tab.
+fn request_line_plain(line: &[u8]) -> Option<RequestLine<'_>> {
+    let sp = line
+        .iter()
+        .take(MAX_METHOD_LEN + 1)
+        .position(|&b| b == b' ')?;
+    let method = line.get(..sp)?;
+    if method.len() > MAX_METHOD_LEN
+        || !method.first().is_some_and(u8::is_ascii_alphabetic)
+        || !method.iter().all(|&b| is_method_char(b))
+    {
+        return None;
+    }
+    let rest = line.get(sp + 1..)?;
+    let vs = memchr::memrchr(b' ', rest)?;
+    let (uri, version) = (rest.get(..vs)?, rest.get(vs + 1..)?);
+    // the full parse trims a carriage return off the target's end
+    if uri.is_empty() || uri.last() == Some(&b'\r') || ascii::has_blank(uri) {
+        return None;
+    }
+    if memchr(b'\t', version).is_some() || sniff_response(version) != Verdict::Response {
+        return None;
+    }
+    Some(RequestLine {
+        method,
+        uri,
+        version: Some(version),
+        malformed: !version.starts_with(b"HTTP/"),
+    })
+}
+
+/// [`parse_request_line`] for any line (`line` trimmed): one scan of every byte.
+fn parse_request_line_any(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
     let mut first_ws = None;
     let mut n_ws = 0usize;
     let mut malformed = false;
@@ -445,6 +506,36 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine<'_>, ParseError> {
     if sniff_response(line) != Verdict::Response {
         return Err(ParseError::BadStatusLine);
     }
+    if let Some(st) = status_line_plain(line) {
+        return Ok(st);
+    }
+    Ok(parse_status_line_any(line))
+}
+
+/// The status line almost every server sends, `HTTP/x.y SP ddd [SP reason]` (`line`
+/// trimmed, starting like `HTTP/`): the version ends at the first blank and three digits
+/// follow it. Split without iterators; `None` for any other line. What it gives is what
+/// [`parse_status_line_any`] gives (test `plain_status_lines_parse_as_any`).
+fn status_line_plain(line: &[u8]) -> Option<StatusLine<'_>> {
+    let w = line.iter().position(|&b| is_ws(b))?;
+    let version = line.get(..w)?;
+    let rest = line.get(w + 1..)?;
+    let &[a, b, c] = rest.first_chunk::<3>()?;
+    if ![a, b, c].iter().all(u8::is_ascii_digit) || !rest.get(3).copied().is_none_or(is_ws) {
+        return None;
+    }
+    let digit = |d: u8| u16::from(d - b'0');
+    Some(StatusLine {
+        version,
+        status: Some(digit(a) * 100 + digit(b) * 10 + digit(c)),
+        status_text: rest.get(..3)?,
+        reason: trim_ws(rest.get(4..).unwrap_or_default()),
+        malformed: !version.starts_with(b"HTTP/"),
+    })
+}
+
+/// [`parse_status_line`] for any line (`line` trimmed, starting like `HTTP/`).
+fn parse_status_line_any(line: &[u8]) -> StatusLine<'_> {
     let mut parts = line.splitn(2, |&b| is_ws(b));
     let version = parts.next().unwrap_or_default();
     let rest = trim_ws(parts.next().unwrap_or_default());
@@ -459,13 +550,13 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine<'_>, ParseError> {
         None
     };
     let malformed = status.is_none() || !version.starts_with(b"HTTP/");
-    Ok(StatusLine {
+    StatusLine {
         version,
         status,
         status_text: code,
         reason,
         malformed,
-    })
+    }
 }
 
 /// Parse header lines (`lines` holds whole lines, each ending in `\n`; a final empty line is
@@ -1149,7 +1240,25 @@ mod tests {
         }
     }
 
+    /// The quick splits answer for the lines real peers send (else the proptests below,
+    /// which compare them with the full parses only when they answer, prove little).
+    #[test]
+    fn plain_lines_take_the_quick_split() {
+        let r = request_line_plain(b"GET /users/1?x=2 HTTP/1.1").expect("plain");
+        assert_eq!((r.method, r.uri), (&b"GET"[..], &b"/users/1?x=2"[..]));
+        assert!(!r.malformed);
+        assert!(request_line_plain(b"GET /a b HTTP/1.1").is_none());
+        let s = status_line_plain(b"HTTP/1.1 404 Not Found").expect("plain");
+        assert_eq!((s.status, s.reason), (Some(404), &b"Not Found"[..]));
+        assert_eq!(
+            status_line_plain(b"HTTP/1.1 200").map(|s| s.status),
+            Some(Some(200))
+        );
+        assert!(status_line_plain(b"HTTP/1.1 2000 X").is_none());
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
         /// The one-pass scan finds what two `memchr` calls find, on any bytes (line feeds
         /// and colons made frequent).
         #[test]
@@ -1165,6 +1274,58 @@ mod tests {
             ),
         ) {
             proptest::prop_assert_eq!(line_and_colon(&rest), line_and_colon_by_memchr(&rest));
+        }
+
+        /// Request lines of the common shape and near misses of it (blanks doubled, tabs,
+        /// a carriage return, lower-case or cut versions, bad methods): the quick split
+        /// gives what the full scan gives, whenever it answers.
+        #[test]
+        fn plain_request_lines_parse_as_any(
+            lead in "[ \t]{0,1}",
+            method in "(GET|get|POST|M-1_x|1GET|GE\tT|)",
+            sp1 in "( | | | |  |\t| \t|)",
+            target in "[/a?%]{0,8}(|||| |\t|\r)[/a?%]{0,4}(||\r)",
+            sp2 in "( | | |  |\t|\t |)",
+            version in "(HTTP/1.1|http/1.0|HTTP/|HTTP|HTTP/1.1\t|Http/2|H|)",
+            tail in "[ \t\r]{0,1}",
+        ) {
+            let line = format!("{lead}{method}{sp1}{target}{sp2}{version}{tail}");
+            let l = trim_ws(line.as_bytes());
+            if let Some(quick) = request_line_plain(l) {
+                proptest::prop_assert_eq!(Ok(quick), parse_request_line_any(l));
+            }
+            proptest::prop_assert_eq!(parse_request_line(line.as_bytes()), parse_request_line_any(l));
+        }
+
+        /// Status lines of the common shape and near misses (codes of other lengths or
+        /// not digits, doubled blanks, tabs, no reason): the quick split gives what the
+        /// token split gives, and so does the quick sniff.
+        #[test]
+        fn plain_status_lines_parse_as_any(
+            version in "(HTTP/1.1|http/1.0|HTTP/|HTTPS/1|HTTP/1.1x)",
+            sp1 in "( |  |\t| \t|)",
+            code in "[0-9X ]{0,5}",
+            sp2 in "( |  |\t|)",
+            reason in "[A-Za-z \t\r]{0,8}",
+        ) {
+            let line = format!("{version}{sp1}{code}{sp2}{reason}");
+            let l = trim_ws(line.as_bytes());
+            if let Some(quick) = status_line_plain(l) {
+                proptest::prop_assert_eq!(quick, parse_status_line_any(l));
+            }
+            let want = if sniff_response(l) == Verdict::Response {
+                Ok(parse_status_line_any(l))
+            } else {
+                Err(ParseError::BadStatusLine)
+            };
+            proptest::prop_assert_eq!(parse_status_line(line.as_bytes()), want);
+            let framed = format!("{line}\r\n");
+            let sniffed = sniff_status_line(framed.as_bytes(), false);
+            let by_tokens = match sniff_response(framed.as_bytes()) {
+                Verdict::Response => status_tokens(trim_eol(line.as_bytes()), false),
+                v => v,
+            };
+            proptest::prop_assert_eq!(sniffed, by_tokens);
         }
 
         /// The one-pass `Content-Length` parse answers what trimming, checking the digits
