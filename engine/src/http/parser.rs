@@ -562,9 +562,19 @@ fn parse_status_line_any(line: &[u8]) -> StatusLine<'_> {
 /// Parse header lines (`lines` holds whole lines, each ending in `\n`; a final empty line is
 /// ignored) into `head` (`lines` is part of its source). Continuation lines (obs-fold) are
 /// appended to the previous value with one space; lines without a colon are skipped.
-/// Returns whether anything was odd.
-pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
+/// Returns whether anything was odd, and the head's [`framing`].
+///
+/// The framing is gathered as the fields go by (a second pass over the head's fields cost
+/// ~500 instructions per response) and is what [`framing`] gives for the finished head's
+/// fields: the names it looks for are ASCII, so comparing the bytes as sent answers as
+/// comparing their text does; where the field's text could differ from its bytes (a folded
+/// line, a value that is not UTF-8) or the head had fields before (headers after a
+/// version-less request line), [`framing`] runs on the finished head instead (test
+/// `framing_while_parsing_is_framing_after`).
+pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> (bool, Framing) {
     let mut malformed = false;
+    let mut scan = FramingScan::default();
+    let mut exact = head.head().header_count() == 0;
     let mut rest = lines;
     while !rest.is_empty() {
         // this runs on every message head: the line's end and its colon in one pass
@@ -581,6 +591,7 @@ pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
                 head.fold(v);
             }
             malformed = true;
+            exact = false;
             continue;
         }
         match colon {
@@ -590,12 +601,23 @@ pub(crate) fn parse_headers(lines: &[u8], head: &mut HeadBuilder<'_>) -> bool {
                 if name.is_empty() || name.len() != line.get(..c).map_or(0, <[u8]>::len) {
                     malformed = true;
                 }
+                if FramingScan::may_frame(name) {
+                    match std::str::from_utf8(value) {
+                        Ok(v) => scan.field(name, v),
+                        Err(_) => exact = false,
+                    }
+                }
                 head.push(name, value);
             }
             None => malformed = true,
         }
     }
-    malformed
+    let framing = if exact {
+        scan.finish()
+    } else {
+        framing(head.head().headers())
+    };
+    (malformed, framing)
 }
 
 /// The first line of `rest`: where it ends (after its `\n`, or the end of `rest`) and the
@@ -705,7 +727,7 @@ impl Codings {
 }
 
 /// Body-relevant facts from a header list.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub struct Framing {
     /// `Transfer-Encoding` names `chunked`.
     pub chunked: bool,
@@ -741,16 +763,31 @@ pub fn parse_content_length(v: &str) -> Option<u64> {
 
 /// Extract framing facts from headers.
 pub fn framing<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Framing {
-    let mut f = Framing {
-        chunked: false,
-        content_length: None,
-        bad_content_length: false,
-        codings: Codings::default(),
-    };
-    // Some coding could not be undone (unknown, or too many).
-    let mut undecodable = false;
+    let mut scan = FramingScan::default();
     for (name, value) in headers {
-        let nb = name.as_bytes();
+        scan.field(name.as_bytes(), value);
+    }
+    scan.finish()
+}
+
+/// [`framing`] one field at a time.
+#[derive(Default)]
+struct FramingScan {
+    f: Framing,
+    /// Some coding could not be undone (unknown, or too many).
+    undecodable: bool,
+}
+
+impl FramingScan {
+    /// Could a field named `name` bear on the framing? (A length test first: the three
+    /// names are 14, 16 and 17 bytes long.)
+    #[inline]
+    fn may_frame(name: &[u8]) -> bool {
+        matches!(name.len(), 14 | 16 | 17)
+    }
+
+    fn field(&mut self, nb: &[u8], value: &str) {
+        let f = &mut self.f;
         if eq_nocase(nb, b"transfer-encoding") {
             if value
                 .split(',')
@@ -790,18 +827,21 @@ pub fn framing<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Fra
                     Coding::Identity
                 };
                 if c == Coding::Identity || !f.codings.push(c) {
-                    undecodable = true;
+                    self.undecodable = true;
                 }
             }
         }
     }
-    if undecodable {
-        f.codings = Codings::default();
+
+    fn finish(mut self) -> Framing {
+        if self.undecodable {
+            self.f.codings = Codings::default();
+        }
+        if self.f.bad_content_length {
+            self.f.content_length = None;
+        }
+        self.f
     }
-    if f.bad_content_length {
-        f.content_length = None;
-    }
-    f
 }
 
 #[cfg(test)]
@@ -816,7 +856,7 @@ mod tests {
     /// The head `parse_headers` makes of `lines`, and whether they were malformed.
     fn headers(lines: &[u8]) -> (Vec<(String, String)>, bool) {
         let mut b = HeadBuilder::new(lines, field_room(lines));
-        let bad = parse_headers(lines, &mut b);
+        let (bad, _) = parse_headers(lines, &mut b);
         let h = b.finish();
         let v = h
             .headers()
@@ -1326,6 +1366,66 @@ mod tests {
                 v => v,
             };
             proptest::prop_assert_eq!(sniffed, by_tokens);
+        }
+
+        /// The framing gathered while parsing is what `framing` gives for the finished
+        /// head: header blocks of framing fields and near misses (case, look-alike names,
+        /// lists, codings, bytes that are not UTF-8, folded lines, lines without a
+        /// colon), parsed into an empty head and into one that has a field already.
+        #[test]
+        fn framing_while_parsing_is_framing_after(
+            fields in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("Content-Length"),
+                        proptest::strategy::Just("content-LENGTH"),
+                        proptest::strategy::Just("Transfer-Encoding"),
+                        proptest::strategy::Just("Content-Encoding"),
+                        proptest::strategy::Just("Content-Lengtx"),
+                        proptest::strategy::Just("Content-Typing-X"),
+                        proptest::strategy::Just("Host"),
+                        proptest::strategy::Just(" Content-Length"),
+                    ],
+                    proptest::prop_oneof![
+                        proptest::strategy::Just(&b"5"[..]),
+                        proptest::strategy::Just(&b"5, 5"[..]),
+                        proptest::strategy::Just(&b"6"[..]),
+                        proptest::strategy::Just(&b"chunked"[..]),
+                        proptest::strategy::Just(&b"gzip, chunked"[..]),
+                        proptest::strategy::Just(&b"br, gzip"[..]),
+                        proptest::strategy::Just(&b"identity"[..]),
+                        proptest::strategy::Just("\u{a0}chunked".as_bytes()),
+                        proptest::strategy::Just(&b"4\xff"[..]),
+                        proptest::strategy::Just(&b"x-gzip,deflate,br,gzip,br"[..]),
+                    ],
+                    0u8..8,
+                ),
+                0..7,
+            ),
+        ) {
+            let mut lines = Vec::new();
+            for (name, value, shape) in &fields {
+                match shape {
+                    0 => lines.extend_from_slice(b" folded\r\n"),
+                    1 => lines.extend_from_slice(b"no colon here\n"),
+                    _ => {}
+                }
+                lines.extend_from_slice(name.as_bytes());
+                lines.extend_from_slice(b": ");
+                lines.extend_from_slice(value);
+                lines.extend_from_slice(if *shape == 2 { b"\n" } else { b"\r\n" });
+            }
+            lines.extend_from_slice(b"\r\n");
+            let mut b = HeadBuilder::new(&lines, field_room(&lines));
+            let (_, during) = parse_headers(&lines, &mut b);
+            let head = b.finish();
+            proptest::prop_assert_eq!(during, framing(head.headers()));
+            // a head with a field already (headers after a version-less request line)
+            let before = MessageHead::default().with_header("Content-Length", "9");
+            let mut b = HeadBuilder::extend(before, &lines);
+            let (_, during) = parse_headers(&lines, &mut b);
+            let head = b.finish();
+            proptest::prop_assert_eq!(during, framing(head.headers()));
         }
 
         /// The one-pass `Content-Length` parse answers what trimming, checking the digits

@@ -233,8 +233,7 @@ impl HttpConn {
                 .and_then(|e| e.request.as_mut())
                 .map(|r| std::mem::take(&mut r.head));
             let mut b = HeadBuilder::extend(taken.unwrap_or_default(), lines);
-            let bad_headers = parser::parse_headers(lines, &mut b);
-            let f = parser::framing(b.head().headers());
+            let (bad_headers, f) = parser::parse_headers(lines, &mut b);
             if bad_headers || f.bad_content_length {
                 flags |= bit(Flag::Malformed);
             }
@@ -262,8 +261,7 @@ impl HttpConn {
                 Some(v) => b.set_part(2, v),
                 None => b.set_part_str(2, "HTTP/0.9"),
             }
-            let bad_headers = parser::parse_headers(lines, &mut b);
-            let f = parser::framing(b.head().headers());
+            let (bad_headers, f) = parser::parse_headers(lines, &mut b);
             if bad_headers || f.bad_content_length || rl.malformed {
                 flags |= bit(Flag::Malformed);
             }
@@ -372,8 +370,7 @@ impl HttpConn {
         b.set_part(0, sl.version);
         b.set_part(1, sl.status_text);
         b.set_part(2, sl.reason);
-        let bad_headers = parser::parse_headers(lines, &mut b);
-        let f = parser::framing(b.head().headers());
+        let (bad_headers, f) = parser::parse_headers(lines, &mut b);
         let mut flags = 0u16;
         if bad_headers || sl.malformed || f.bad_content_length {
             flags |= bit(Flag::Malformed);
