@@ -86,7 +86,8 @@ fn case(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Runs `drive` on a case in a thread and fails if it takes longer than `limit`.
+/// Runs `drive` on a case in a thread and fails if it takes longer than `limit` or breaks
+/// an invariant.
 fn within(name: &str, limit: Duration) -> u64 {
     let data = case(name);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -96,7 +97,12 @@ fn within(name: &str, limit: Duration) -> u64 {
     });
     match rx.recv_timeout(limit) {
         Ok(n) => n,
-        Err(_) => panic!("{name}: still running after {:?}", t0.elapsed()),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name}: still running after {:?}", t0.elapsed())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("{name}: an invariant failed (the driver's panic is above)")
+        }
     }
 }
 
@@ -122,4 +128,15 @@ fn committed_seeds_replay_cleanly() {
         n += 1;
     }
     assert_eq!(n, 7, "seed count");
+}
+
+#[test]
+fn socks_inside_a_connect_tunnel_numbers_on() {
+    // CONNECT answered 200 (truncated at the server's FIN), then a SOCKS handshake in the
+    // tunnel, then a request through it: the SOCKS tunnel's parser numbered its exchanges
+    // from 0 again, a second exchange 0 on the connection (fuzz target `http`, 2026-12-06).
+    assert_eq!(
+        within("duplicate-index-socks-in-connect", Duration::from_secs(10)),
+        2
+    );
 }

@@ -333,8 +333,15 @@ impl Recogniser {
                     socks::Version::V4 => self.stats.socks4 += 1,
                     socks::Version::V5 => self.stats.socks5 += 1,
                 }
-                let p = SocksTunnel::new(version, dir_of(client), self.conn, self.cfg, self.depth)
-                    .with_gate(self.gate.clone());
+                let p = SocksTunnel::new(
+                    version,
+                    dir_of(client),
+                    self.conn,
+                    self.cfg,
+                    self.depth,
+                    self.first_index,
+                )
+                .with_gate(self.gate.clone());
                 self.start(Parser::Other(Box::new(p)), i, prev, ts, data, out);
             }
             Decision::Http1 => {

@@ -265,6 +265,10 @@ pub struct SocksTunnel {
     conn: ConnInfo,
     cfg: ProtocolConfig,
     depth: u8,
+    /// The index of the tunnel's first exchange: exchanges go on being numbered from where
+    /// the connection was (a SOCKS handshake inside a CONNECT tunnel comes after the
+    /// CONNECT exchange).
+    first_index: u64,
     state: State,
     failed: bool,
     gate: Option<crate::http::SharedGate>,
@@ -285,13 +289,14 @@ impl SocksTunnel {
     }
 
     /// A SOCKS connection whose client sends on `client`; the tunnel's recogniser is at
-    /// `depth + 1`.
+    /// `depth + 1` and numbers its exchanges from `first_index`.
     pub fn new(
         version: Version,
         client: Dir,
         conn: ConnInfo,
         cfg: ProtocolConfig,
         depth: u8,
+        first_index: u64,
     ) -> Self {
         let pending = || Pending {
             buf: Vec::new(),
@@ -303,6 +308,7 @@ impl SocksTunnel {
             conn,
             cfg,
             depth,
+            first_index,
             gate: None,
             state: State::Handshake {
                 client: ClientStage::First,
@@ -434,8 +440,14 @@ impl SocksTunnel {
             },
         );
         let mut inner = Box::new(
-            Recogniser::nested(self.cfg, self.conn, self.depth + 1, 0, Some(self.client))
-                .with_gate(self.gate.clone()),
+            Recogniser::nested(
+                self.cfg,
+                self.conn,
+                self.depth + 1,
+                self.first_index,
+                Some(self.client),
+            )
+            .with_gate(self.gate.clone()),
         );
         let server_dir = self.client.flip();
         if !c.buf.is_empty() {
