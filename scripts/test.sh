@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit/property/integration tests (including the
-# Zeek/Suricata conformance test over ../shared/corpus), and the end-to-end scripts.
+# Runs every test: formatting, lints, that the fuzz targets build, unit/property/integration
+# tests (including the Zeek/Suricata conformance test over ../shared/corpus), and the
+# end-to-end scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export APITAP_REQUIRE_VALIDATOR=${APITAP_REQUIRE_VALIDATOR:-1}
@@ -8,6 +9,13 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== fuzz targets build"
+# The fuzz crates (engine/, model/, collector/fuzz) are their own workspaces, run outside
+# CI with cargo-fuzz on nightly; checked here on stable so an API change cannot leave a
+# target that no longer compiles (engine/fuzz's hpack did, until 2026-12-06).
+for d in engine/fuzz model/fuzz collector/fuzz; do
+  CARGO_TARGET_DIR=target/fuzz-check cargo check --manifest-path "$d/Cargo.toml" --locked --bins
+done
 echo "== cargo test"
 cargo build --workspace --locked
 cargo_status=0
