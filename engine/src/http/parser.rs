@@ -193,7 +193,7 @@ pub fn sniff_status_line(buf: &[u8], strict: bool) -> Verdict {
     let line = trim_eol(buf.get(..nl).unwrap_or_default());
     // the common line: a digit right after the blank that ends the version is the code's
     // first (what the token split finds for it, without iterators; test
-    // `plain_status_lines_sniff_as_any`)
+    // `plain_status_lines_parse_as_any`)
     if !strict {
         let w = line.iter().position(|&b| is_ws(b));
         if w.and_then(|w| line.get(w + 1))
@@ -381,16 +381,19 @@ fn split_version(s: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
+/// A method token: a letter, then letters, digits, `-` or `_`, at most [`MAX_METHOD_LEN`].
+fn valid_method(method: &[u8]) -> bool {
+    method.len() <= MAX_METHOD_LEN
+        && method.first().is_some_and(u8::is_ascii_alphabetic)
+        && method.iter().all(|&b| is_method_char(b))
+}
+
 /// A request line (trimmed) split at its first separator `sp`: the method token, checked,
 /// and the rest, trimmed and not empty.
 fn method_and_rest(line: &[u8], sp: Option<usize>) -> Result<(&[u8], &[u8]), ParseError> {
     let sp = sp.ok_or(ParseError::BadRequestLine)?;
     let method = line.get(..sp).ok_or(ParseError::BadRequestLine)?;
-    if method.is_empty()
-        || method.len() > MAX_METHOD_LEN
-        || !method.first().is_some_and(|b| b.is_ascii_alphabetic())
-        || !method.iter().all(|&b| is_method_char(b))
-    {
+    if !valid_method(method) {
         return Err(ParseError::BadRequestLine);
     }
     let rest = trim_ws(line.get(sp..).unwrap_or_default());
@@ -402,10 +405,7 @@ fn method_and_rest(line: &[u8], sp: Option<usize>) -> Result<(&[u8], &[u8]), Par
 
 /// Parse a request line (without its line ending). Lenient: tabs or runs of spaces
 /// separate tokens, the target is everything between method and a final `HTTP/` token.
-///
-/// This runs on every request, on a line of a few dozen bytes, so the line is scanned once
-/// for what the checks need (the first separator, a tab, two spaces in a row, how many
-/// separators): a memchr per question cost more in setup than the line costs to read.
+/// The common shape takes [`request_line_plain`], any other line [`parse_request_line_any`].
 pub fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
     let line = trim_ws(line);
     if let Some(r) = request_line_plain(line) {
@@ -426,10 +426,7 @@ fn request_line_plain(line: &[u8]) -> Option<RequestLine<'_>> {
         .take(MAX_METHOD_LEN + 1)
         .position(|&b| b == b' ')?;
     let method = line.get(..sp)?;
-    if method.len() > MAX_METHOD_LEN
-        || !method.first().is_some_and(u8::is_ascii_alphabetic)
-        || !method.iter().all(|&b| is_method_char(b))
-    {
+    if !valid_method(method) {
         return None;
     }
     let rest = line.get(sp + 1..)?;
@@ -450,7 +447,9 @@ fn request_line_plain(line: &[u8]) -> Option<RequestLine<'_>> {
     })
 }
 
-/// [`parse_request_line`] for any line (`line` trimmed): one scan of every byte.
+/// [`parse_request_line`] for any line (`line` trimmed). The line is scanned once for what
+/// the checks need (the first separator, a tab, two spaces in a row, how many separators):
+/// a memchr per question cost more in setup than a line of a few dozen bytes costs to read.
 fn parse_request_line_any(line: &[u8]) -> Result<RequestLine<'_>, ParseError> {
     let mut first_ws = None;
     let mut n_ws = 0usize;
