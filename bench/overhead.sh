@@ -19,7 +19,8 @@
 # snaplen, kernel buffer and port filter). The machine may be shared, so absolute numbers
 # are noisy: ratios are taken within a round, then the median over rounds. Reports per mode:
 # throughput and p99 of the app per phase, CPU per request of tcpdump and of the agent
-# (utime+stime from /proc over the wrk run / requests completed) and their ratio, context
+# (utime+stime from /proc over the wrk run / requests completed) and their ratio, with the
+# share of it spent in the kernel (stime), context
 # switches per 1,000 requests (all threads, voluntary + involuntary: each wake-up adds to the
 # cost of the requests it serves, most at a paced load), the agent's peak RSS (VmHWM, per
 # binary), and kernel + queue drops (tcpdump's own count; the agent's metrics). Writes
@@ -110,6 +111,9 @@ switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {s
 
 # CPU seconds (user + system) of a process so far.
 cpu_s() { awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+# CPU seconds in the kernel (system time) of a process so far: of cpu_s, what its syscalls and
+# page faults cost (the rest is its own code).
+sys_s() { awk -v t="$TCK" '{print $15 / t}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 
 # smaps_peak PID FILE: until PID exits, keeps in FILE its /proc/PID/smaps at the highest Rss
 # seen (sampled every 0.2 s).
@@ -139,16 +143,18 @@ agent_phase() {
     for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
     c0=$(cpu_s "$pid")
+    s0=$(sys_s "$pid")
     x0=$(switches "$pid")
     read -r a b n < <(run_wrk "$phase-$mode$r" "$mode")
     sleep 1   # let the pipeline finish the tail (its CPU belongs to these requests)
     c1=$(cpu_s "$pid")
+    s1=$(sys_s "$pid")
     x1=$(switches "$pid")
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
     h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
     # kernel + interface + queue drops
     drops=$(python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" | awk '{print $2 + $3 + $4}')
-    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0} $((x1 - x0))" >> "$T/rows.txt"
+    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0} $((x1 - x0)) $(python3 -c "print($s1 - $s0)")" >> "$T/rows.txt"
     kill -TERM "$pid" 2> /dev/null
     wait "$pid" 2> /dev/null
     if [ -n "$sp" ]; then
@@ -171,14 +177,16 @@ for mode in $MODES; do
         TD_PID=$E2E_LAST_PID
         sleep 1
         c0=$(cpu_s "$TD_PID")
+        s0=$(sys_s "$TD_PID")
         x0=$(switches "$TD_PID")
         read -r a b n < <(run_wrk "tcpdump-$mode$r" "$mode")
         c1=$(cpu_s "$TD_PID")
+        s1=$(sys_s "$TD_PID")
         x1=$(switches "$TD_PID")
         kill -INT "$TD_PID" 2> /dev/null
         wait "$TD_PID" 2> /dev/null
         td_drops=$(awk '/dropped by kernel/ {print $1}' "$T/tcpdump.err")
-        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0} 0 $((x1 - x0))" >> "$T/rows.txt"
+        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0} 0 $((x1 - x0)) $(python3 -c "print($s1 - $s0)")" >> "$T/rows.txt"
 
         agent_phase agent "$APITAP"
         [ -n "${APITAP_BASE:-}" ] && agent_phase base "$APITAP_BASE"

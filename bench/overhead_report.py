@@ -1,6 +1,7 @@
 """Writes bench-out/overhead.md from overhead.sh's rows.
 
-Each row: mode round phase rps p99_ms requests cpu_s drops [peak_rss_kb [switches]] (phase:
+Each row: mode round phase rps p99_ms requests cpu_s drops [peak_rss_kb [switches [sys_s]]]
+(phase:
 off, tcpdump, agent, and base when overhead.sh ran a base binary too). Ratios are taken within
 a round (its phases ran back to back), then the median over rounds, so a load change on a
 shared machine between rounds cancels out.
@@ -19,7 +20,8 @@ for row in rows:
     hwm[phase] = max(hwm.get(phase, 0), kb)
     data.setdefault(mode, {}).setdefault(int(rnd), {})[phase] = dict(
         rps=float(rps), p99=float(p99), n=int(n), cpu=float(cpu), drops=float(drops),
-        switches=int(row[9]) if len(row) > 9 else None)
+        switches=int(row[9]) if len(row) > 9 else None,
+        sys=float(row[10]) if len(row) > 10 else None)
 
 agents = [p for p in ("agent", "base") if p in hwm]
 lines = ["# apitap agent overhead vs tcpdump", "",
@@ -34,8 +36,8 @@ for mode, rounds in data.items():
         head += f"| {a} req/s | {a} p99 ms | {a} µs/req | {a}/tcpdump CPU "
     head += "| drops tcpdump/" + "/".join(agents) + " |"
     lines += [f"## {mode}", "", head, "|" + "---:|" * (6 + 4 * len(agents) + 1)]
-    res = {a: dict(ratios=[], thr=[], p99add=[], u=[], sw=[]) for a in agents}
-    tdu, tdsw, drops = [], [], 0
+    res = {a: dict(ratios=[], thr=[], p99add=[], u=[], sw=[], sys=[]) for a in agents}
+    tdu, tdsw, tdsys, drops = [], [], [], 0
     for r in sorted(rounds):
         p = rounds[r]
         o, t = p.get("off"), p.get("tcpdump")
@@ -45,6 +47,8 @@ for mode, rounds in data.items():
         tdu.append(tu)
         if t["switches"] is not None:
             tdsw.append(t["switches"] / max(t["n"], 1) * 1000)
+        if t["sys"] is not None and t["cpu"] > 0:
+            tdsys.append(t["sys"] / t["cpu"])
         drops += t["drops"]
         line = f"| {r} | {o['rps']:.0f} | {o['p99']:.3f} | {t['rps']:.0f} | {t['p99']:.3f} | {tu:.2f} "
         dl = [f"{t['drops']:.0f}"]
@@ -58,6 +62,8 @@ for mode, rounds in data.items():
             res[a]["p99add"].append(x["p99"] - o["p99"])
             if x["switches"] is not None:
                 res[a]["sw"].append(x["switches"] / max(x["n"], 1) * 1000)
+            if x["sys"] is not None and x["cpu"] > 0:
+                res[a]["sys"].append(x["sys"] / x["cpu"])
             drops += x["drops"]
             dl.append(f"{x['drops']:.0f}")
             line += f"| {x['rps']:.0f} | {x['p99']:.3f} | {au:.2f} | {ratio:.2f} "
@@ -79,6 +85,12 @@ for mode, rounds in data.items():
         lines += ["- context switches (wake-ups and preemptions, all threads) per 1,000 requests, "
                   f"median: tcpdump **{med(tdsw):.1f}**"
                   + "".join(f", {a} **{med(res[a]['sw']):.1f}**" for a in agents)]
+    if tdsys and all(res[a]["sys"] for a in agents):
+        lines += ["- share of that CPU spent in the kernel (stime / (utime + stime)), median: "
+                  f"tcpdump **{med(tdsys):.0%}**"
+                  + "".join(f", {a} **{med(res[a]['sys']):.0%}**" for a in agents)]
+        summary.append(f"{mode}: kernel share tcpdump {med(tdsys):.0%}"
+                       + "".join(f", {a} {med(res[a]['sys']):.0%}" for a in agents))
     lines += [f"- drops (kernel + queue, all rounds, all capturers): **{drops:.0f}**", ""]
     summary.append(f"{mode}: drops {drops:.0f}")
 for a in agents:
