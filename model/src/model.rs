@@ -220,19 +220,46 @@ pub fn host_evidence(host: &str) -> Option<String> {
 fn host_key(host: &str) -> Option<Cow<'_, str>> {
     let h = host.trim();
     let h = h.strip_suffix(":80").unwrap_or(h);
-    let mut upper = false;
-    let ok =
-        !h.is_empty() && h.len() <= 255 && h.bytes().all(|c| {
-            upper |= c.is_ascii_uppercase();
-            // one `matches!` (a range test and a small set), asked of every Host byte
-            matches!(c, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'.' | b'-' | b':' | b'[' | b']')
-        });
-    match (ok, upper) {
-        (false, _) => None,
-        (true, false) => Some(Cow::Borrowed(h)),
-        (true, true) => Some(Cow::Owned(h.to_ascii_lowercase())),
+    if h.is_empty() || h.len() > 255 {
+        return None;
+    }
+    // one table load per Host byte, or-ed together without a branch (a range test and a
+    // set per byte cost ~23 instructions a byte, ~300 per exchange)
+    let seen = h
+        .bytes()
+        .fold(0u8, |acc, c| acc | HOST_BYTE[usize::from(c)]);
+    if seen & HOST_BAD != 0 {
+        None
+    } else if seen & HOST_UPPER != 0 {
+        Some(Cow::Owned(h.to_ascii_lowercase()))
+    } else {
+        Some(Cow::Borrowed(h))
     }
 }
+
+/// [`HOST_BYTE`]: a byte no hostname holds.
+const HOST_BAD: u8 = 1;
+/// [`HOST_BYTE`]: an uppercase letter (the key is lowercased).
+const HOST_UPPER: u8 = 2;
+/// Per byte, what it makes of a `Host` value: 0 for the bytes a hostname holds as they are
+/// (`0-9 a-z . - : [ ]`), [`HOST_UPPER`] for `A-Z`, [`HOST_BAD`] for any other.
+static HOST_BYTE: [u8; 256] = {
+    let mut t = [HOST_BAD; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_digit()
+            || b.is_ascii_lowercase()
+            || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+        {
+            t[c] = 0;
+        } else if b.is_ascii_uppercase() {
+            t[c] = HOST_UPPER;
+        }
+        c += 1;
+    }
+    t
+};
 
 /// Evidence of one source.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -753,6 +780,28 @@ mod tests {
             }
         }
         assert!(n > 10_000);
+    }
+
+    /// The byte table answers what the rule says for every byte: a hostname byte as it is,
+    /// an uppercase letter lowercased, anything else refused.
+    #[test]
+    fn host_key_byte_by_byte() {
+        for b in 0..=255u8 {
+            // a byte past ASCII stands in a two-byte character (`char::from` is Latin-1)
+            let text = format!("a{}z", char::from(b));
+            let allowed = b.is_ascii_alphanumeric() || b".-:[]".contains(&b);
+            let got = host_key(&text);
+            let want = allowed.then(|| text.to_ascii_lowercase());
+            assert_eq!(got.as_deref(), want.as_deref(), "byte {b:#04x}");
+            if allowed && !b.is_ascii_uppercase() {
+                assert!(
+                    matches!(got, Some(Cow::Borrowed(_))),
+                    "byte {b:#04x} copied"
+                );
+            }
+        }
+        assert_eq!(host_key(&"a".repeat(256)), None);
+        assert!(host_key(&"a".repeat(255)).is_some());
     }
 
     #[test]
