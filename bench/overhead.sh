@@ -19,8 +19,8 @@
 # snaplen, kernel buffer and port filter). The machine may be shared, so absolute numbers
 # are noisy: ratios are taken within a round, then the median over rounds. Reports per mode:
 # throughput and p99 of the app per phase, CPU per request of tcpdump and of the agent
-# (utime+stime from /proc over the wrk run / requests completed) and their ratio, with the
-# share of it spent in the kernel (stime), context
+# (scheduler run time from /proc over the wrk run / requests completed) and their ratio, with
+# the share of it spent in the kernel (stime ticks), context
 # switches per 1,000 requests (all threads, voluntary + involuntary: each wake-up adds to the
 # cost of the requests it serves, most at a paced load), the agent's peak RSS (VmHWM, per
 # binary), and kernel + queue drops (tcpdump's own count; the agent's metrics). Writes
@@ -109,11 +109,19 @@ EOF
 # was woken or preempted.
 switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 
-# CPU seconds (user + system) of a process so far.
-cpu_s() { awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0; }
-# CPU seconds in the kernel (system time) of a process so far: of cpu_s, what its syscalls and
-# page faults cost (the rest is its own code).
-sys_s() { awk -v t="$TCK" '{print $15 / t}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+# CPU seconds of a process so far, all its threads, in nanoseconds: the scheduler's run time
+# (/proc/PID/task/*/schedstat, first field). /proc/PID/stat's utime+stime come in clock ticks
+# (10 ms): a paced tcpdump phase used 1-2 ticks, so its CPU per request was known to +-50 %.
+# Falls back to the ticks where schedstat is missing (a kernel without CONFIG_SCHED_INFO).
+cpu_s() {
+    local t
+    t=$(cat /proc/"$1"/task/*/schedstat 2> /dev/null | awk '{s += $1} END {if (NR) printf "%.9f", s / 1e9}')
+    [ -n "$t" ] && { echo "$t"; return; }
+    awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0
+}
+# A process's CPU so far in clock ticks, "system all" (stime, utime + stime): their ratio is the
+# share spent in the kernel (syscalls, page faults); the rest is its own code.
+ticks() { awk '{print $15, $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo "0 0"; }
 
 # smaps_peak PID FILE: until PID exits, keeps in FILE its /proc/PID/smaps at the highest Rss
 # seen (sampled every 0.2 s).
@@ -143,18 +151,18 @@ agent_phase() {
     for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
     c0=$(cpu_s "$pid")
-    s0=$(sys_s "$pid")
+    read -r k0 t0 < <(ticks "$pid")
     x0=$(switches "$pid")
     read -r a b n < <(run_wrk "$phase-$mode$r" "$mode")
     sleep 1   # let the pipeline finish the tail (its CPU belongs to these requests)
     c1=$(cpu_s "$pid")
-    s1=$(sys_s "$pid")
+    read -r k1 t1 < <(ticks "$pid")
     x1=$(switches "$pid")
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
     h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
     # kernel + interface + queue drops
     drops=$(python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" | awk '{print $2 + $3 + $4}')
-    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0} $((x1 - x0)) $(python3 -c "print($s1 - $s0)")" >> "$T/rows.txt"
+    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0} $((x1 - x0)) $((k1 - k0)) $((t1 - t0))" >> "$T/rows.txt"
     kill -TERM "$pid" 2> /dev/null
     wait "$pid" 2> /dev/null
     if [ -n "$sp" ]; then
@@ -177,16 +185,16 @@ for mode in $MODES; do
         TD_PID=$E2E_LAST_PID
         sleep 1
         c0=$(cpu_s "$TD_PID")
-        s0=$(sys_s "$TD_PID")
+        read -r k0 t0 < <(ticks "$TD_PID")
         x0=$(switches "$TD_PID")
         read -r a b n < <(run_wrk "tcpdump-$mode$r" "$mode")
         c1=$(cpu_s "$TD_PID")
-        s1=$(sys_s "$TD_PID")
+        read -r k1 t1 < <(ticks "$TD_PID")
         x1=$(switches "$TD_PID")
         kill -INT "$TD_PID" 2> /dev/null
         wait "$TD_PID" 2> /dev/null
         td_drops=$(awk '/dropped by kernel/ {print $1}' "$T/tcpdump.err")
-        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0} 0 $((x1 - x0)) $(python3 -c "print($s1 - $s0)")" >> "$T/rows.txt"
+        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0} 0 $((x1 - x0)) $((k1 - k0)) $((t1 - t0))" >> "$T/rows.txt"
 
         agent_phase agent "$APITAP"
         [ -n "${APITAP_BASE:-}" ] && agent_phase base "$APITAP_BASE"
