@@ -7,11 +7,12 @@
 #   # with a registry: compile inside the image
 #   docker build -t apitap .
 #   # without one: compile on the host, copy the binary in
-#   cargo build --release -p apitap && mkdir -p target/docker && cp target/release/apitap target/docker/
+#   cargo build --profile dist -p apitap && mkdir -p target/docker && cp target/dist/apitap target/docker/
 #   docker build -t apitap --build-arg BINARY_SOURCE=prebuilt \
 #       --build-arg BUILD_IMAGE=apitap-base:bookworm --build-arg RUNTIME_IMAGE=apitap-base:bookworm .
 #
-# BINARY_SOURCE=build (default) runs `cargo build --release` in BUILD_IMAGE (a Rust image);
+# BINARY_SOURCE=build (default) runs `cargo build --profile dist` in BUILD_IMAGE (a Rust image;
+# `dist` is release with whole-program LTO, see Cargo.toml);
 # BINARY_SOURCE=prebuilt takes target/docker/apitap from the build context (built against the same
 # Debian release as RUNTIME_IMAGE, for a matching glibc and libpcap). One stage handles both,
 # so the classic builder (which builds every stage) works too.
@@ -34,8 +35,8 @@ RUN set -eu; \
         install -m 0755 /src/target/docker/apitap /apitap; \
     else \
         apt-get update && apt-get install -y --no-install-recommends libpcap-dev pkg-config; \
-        cargo build --release --locked -p apitap; \
-        install -m 0755 target/release/apitap /apitap; \
+        cargo build --profile dist --locked -p apitap; \
+        install -m 0755 target/dist/apitap /apitap; \
         strip /apitap; \
     fi
 
