@@ -2,7 +2,8 @@
 # Overhead of the apitap agent on the application it watches, against tcpdump (a script, not
 # a timed test).
 #
-# Usage (root): bench/overhead.sh      APITAP=path/to/apitap  DURATION=8  ROUNDS=3
+# Usage (root): bench/overhead.sh      APITAP=path/to/apitap (default target/dist/apitap, built
+#               with `--profile dist` if missing)  DURATION=8  ROUNDS=3
 #               MODES="unpaced paced"  RATE=15000 (paced load)  CONNS=32  THREADS=1
 #               RECORD=FILE: tcpdump writes its phase's packets to FILE instead of /dev/null
 #               (a capture of this traffic for bench/replay.sh; use with ROUNDS=1)
@@ -36,8 +37,9 @@ for pkg in nginx wrk tcpdump; do
     command -v "$pkg" > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" > /dev/null 2>&1
 done
 e2e_require_cmd nginx wrk curl python3 tcpdump
-APITAP="${APITAP:-$ROOT/target/release/apitap}"
-[ -x "$APITAP" ] || (cd "$ROOT" && cargo build -q --release -p apitap) || exit 1
+# the build that ships (the Dockerfile's profile), not the test build
+APITAP="${APITAP:-$ROOT/target/dist/apitap}"
+[ -x "$APITAP" ] || (cd "$ROOT" && cargo build -q --profile dist -p apitap) || exit 1
 DURATION="${DURATION:-8}"
 CONNS="${CONNS:-32}"
 THREADS="${THREADS:-1}"
