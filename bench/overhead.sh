@@ -12,6 +12,12 @@
 #               AGENT_ARGS="--fanout 2": extra flags for both agents
 #               SMAPS=1: the agents' memory at their peak RSS, by kind (kernel ring, binary
 #               and libraries, heap, stacks), in bench-out/overhead-smaps-PHASE.txt
+#               PERF=1: `perf record -e cpu-clock` (a software clock: works without hardware
+#               counters, e.g. in a VM) on each agent during its wrk run; its samples by
+#               binary (the kernel's share is `[kernel.kallsyms]`) and its top symbols, in
+#               bench-out/overhead-perf-PHASE-MODEROUND.txt. (Clock-tick stime/utime from /proc
+#               cannot split kernel from user time here: ticks land on the wake-ups they
+#               cause, and read 68-89 % kernel for a paced agent whose samples show ~2 %.)
 #
 # nginx (one worker, JSON answers for /users/{id}) runs in a server network namespace; wrk
 # drives it from a client namespace over a veth pair. For each load mode (unpaced: as fast
@@ -20,8 +26,7 @@
 # snaplen, kernel buffer and port filter). The machine may be shared, so absolute numbers
 # are noisy: ratios are taken within a round, then the median over rounds. Reports per mode:
 # throughput and p99 of the app per phase, CPU per request of tcpdump and of the agent
-# (scheduler run time from /proc over the wrk run / requests completed) and their ratio, with
-# the share of it spent in the kernel (stime ticks), context
+# (scheduler run time from /proc over the wrk run / requests completed) and their ratio, context
 # switches per 1,000 requests (all threads, voluntary + involuntary: each wake-up adds to the
 # cost of the requests it serves, most at a paced load), the agent's peak RSS (VmHWM, per
 # binary), and kernel + queue drops (tcpdump's own count; the agent's metrics). Writes
@@ -33,6 +38,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 . "$ROOT/e2e/lib.sh"
 
 e2e_require_root_netns
+[ -n "${PERF:-}" ] && ! command -v perf > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf > /dev/null 2>&1
 for pkg in nginx wrk tcpdump; do
     command -v "$pkg" > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" > /dev/null 2>&1
 done
@@ -121,10 +127,6 @@ cpu_s() {
     [ -n "$t" ] && { echo "$t"; return; }
     awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0
 }
-# A process's CPU so far in clock ticks, "system all" (stime, utime + stime): their ratio is the
-# share spent in the kernel (syscalls, page faults); the rest is its own code.
-ticks() { awk '{print $15, $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo "0 0"; }
-
 # smaps_peak PID FILE: until PID exits, keeps in FILE its /proc/PID/smaps at the highest Rss
 # seen (sampled every 0.2 s).
 smaps_peak() {
@@ -139,9 +141,17 @@ smaps_peak() {
     done
 }
 
+# perf_split DATA: of perf samples, the share by binary (`[kernel.kallsyms]` is kernel mode),
+# then the top symbols.
+perf_split() {
+    perf report -i "$1" --stdio --sort dso 2> /dev/null | grep -E '^ +[0-9.]+%' || echo "no samples"
+    echo
+    perf report -i "$1" --stdio --no-children --sort dso,sym 2> /dev/null | grep -E '^ +[0-9.]+%' | head -40
+}
+
 # agent_phase PHASE BINARY: one round's agent phase (PHASE is agent or base).
 agent_phase() {
-    local phase=$1 bin=$2 pid c0 c1 a b n h drops sp=
+    local phase=$1 bin=$2 pid c0 c1 a b n h drops sp= pp=
     echo "$mode round $r/$ROUNDS: $phase $bin ..." >&2
     # shellcheck disable=SC2086
     e2e_bg_srv "$bin" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn ${AGENT_ARGS:-}
@@ -153,18 +163,25 @@ agent_phase() {
     for i in $(seq 1 50); do e2e_srv curl -sf "http://127.0.0.1:$ADMIN/readyz" > /dev/null && break; sleep 0.1; done
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m0.txt"
     c0=$(cpu_s "$pid")
-    read -r k0 t0 < <(ticks "$pid")
     x0=$(switches "$pid")
+    if [ -n "${PERF:-}" ]; then
+        perf record -q -e cpu-clock -F 2000 -p "$pid" -o "$T/perf-$phase-$mode$r.data" > /dev/null 2>&1 &
+        pp=$!
+    fi
     read -r a b n < <(run_wrk "$phase-$mode$r" "$mode")
     sleep 1   # let the pipeline finish the tail (its CPU belongs to these requests)
+    if [ -n "$pp" ]; then
+        kill -INT "$pp" 2> /dev/null
+        wait "$pp" 2> /dev/null
+        perf_split "$T/perf-$phase-$mode$r.data" > "$OUT/overhead-perf-$phase-$mode$r.txt"
+    fi
     c1=$(cpu_s "$pid")
-    read -r k1 t1 < <(ticks "$pid")
     x1=$(switches "$pid")
     e2e_srv curl -sf "http://127.0.0.1:$ADMIN/metrics" > "$T/m1.txt"
     h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
     # kernel + interface + queue drops
     drops=$(python3 "$HERE/metrics_delta.py" "$T/m0.txt" "$T/m1.txt" | awk '{print $2 + $3 + $4}')
-    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0} $((x1 - x0)) $((k1 - k0)) $((t1 - t0))" >> "$T/rows.txt"
+    echo "$mode $r $phase $a $b $n $(python3 -c "print($c1 - $c0)") ${drops:-0} ${h:-0} $((x1 - x0))" >> "$T/rows.txt"
     kill -TERM "$pid" 2> /dev/null
     wait "$pid" 2> /dev/null
     if [ -n "$sp" ]; then
@@ -187,16 +204,14 @@ for mode in $MODES; do
         TD_PID=$E2E_LAST_PID
         sleep 1
         c0=$(cpu_s "$TD_PID")
-        read -r k0 t0 < <(ticks "$TD_PID")
         x0=$(switches "$TD_PID")
         read -r a b n < <(run_wrk "tcpdump-$mode$r" "$mode")
         c1=$(cpu_s "$TD_PID")
-        read -r k1 t1 < <(ticks "$TD_PID")
         x1=$(switches "$TD_PID")
         kill -INT "$TD_PID" 2> /dev/null
         wait "$TD_PID" 2> /dev/null
         td_drops=$(awk '/dropped by kernel/ {print $1}' "$T/tcpdump.err")
-        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0} 0 $((x1 - x0)) $((k1 - k0)) $((t1 - t0))" >> "$T/rows.txt"
+        echo "$mode $r tcpdump $a $b $n $(python3 -c "print($c1 - $c0)") ${td_drops:-0} 0 $((x1 - x0))" >> "$T/rows.txt"
 
         agent_phase agent "$APITAP"
         [ -n "${APITAP_BASE:-}" ] && agent_phase base "$APITAP_BASE"
