@@ -117,16 +117,20 @@ EOF
 # was woken or preempted.
 switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 
-# CPU seconds of a process so far, all its threads, in nanoseconds: the scheduler's run time
-# (/proc/PID/task/*/schedstat, first field). /proc/PID/stat's utime+stime come in clock ticks
-# (10 ms): a paced tcpdump phase used 1-2 ticks, so its CPU per request was known to +-50 %.
-# Falls back to the ticks where schedstat is missing (a kernel without CONFIG_SCHED_INFO).
+# CPU seconds of a process so far: the scheduler's run time of its live threads, kept in
+# nanoseconds (/proc/PID/task/*/schedstat, first field). A thread that exits takes its time
+# with it: the agent's capture and pipeline threads live as long as it does, and a blocking
+# thread tokio ends after 10 s idle holds at most the milliseconds of one /metrics render. /proc/PID/stat's utime+stime come
+# in clock ticks (10 ms): a paced tcpdump phase used 1-2 ticks, so its CPU per request was
+# known to +-50 %. Falls back to the ticks where schedstat is missing (a kernel without
+# CONFIG_SCHED_INFO).
 cpu_s() {
     local t
     t=$(cat /proc/"$1"/task/*/schedstat 2> /dev/null | awk '{s += $1} END {if (NR) printf "%.9f", s / 1e9}')
     [ -n "$t" ] && { echo "$t"; return; }
     awk -v t="$TCK" '{print ($14 + $15) / t}' "/proc/$1/stat" 2> /dev/null || echo 0
 }
+
 # smaps_peak PID FILE: until PID exits, keeps in FILE its /proc/PID/smaps at the highest Rss
 # seen (sampled every 0.2 s).
 smaps_peak() {
