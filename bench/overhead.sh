@@ -10,6 +10,8 @@
 #               APITAP_BASE=path/to/base/apitap: a fourth phase per round runs that binary the
 #               same way ("base"), so before/after are measured in one run
 #               AGENT_ARGS="--fanout 2": extra flags for both agents
+#               BASE_ARGS="...": when set, the base agent's flags instead of AGENT_ARGS (one
+#               binary with and without a flag: APITAP_BASE=$APITAP BASE_ARGS=--queued)
 #               SMAPS=1: the agents' memory at their peak RSS, by kind (kernel ring, binary
 #               and libraries, heap, stacks), in bench-out/overhead-smaps-PHASE.txt
 #               PERF=1: `perf record -e cpu-clock` (a software clock: works without hardware
@@ -158,7 +160,9 @@ agent_phase() {
     local phase=$1 bin=$2 pid c0 c1 a b n h drops sp= pp=
     echo "$mode round $r/$ROUNDS: $phase $bin ..." >&2
     # shellcheck disable=SC2086
-    e2e_bg_srv "$bin" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn ${AGENT_ARGS:-}
+    local args=${AGENT_ARGS:-}
+    [ "$phase" = base ] && [ -n "${BASE_ARGS+x}" ] && args=$BASE_ARGS
+    e2e_bg_srv "$bin" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn $args
     pid=$E2E_LAST_PID   # `ip netns exec` execs the agent: same pid
     if [ -n "${SMAPS:-}" ]; then
         smaps_peak "$pid" "$T/smaps-$phase-$mode$r.txt" &

@@ -6,6 +6,8 @@
 #
 # Usage: bench/replay.sh CAPTURE [REPLAY_BIN]     (REPLAY_BIN default: the release example)
 #        OUT=dir to keep callgrind.out (default: a temp dir, removed)
+#        REPLAY_ARGS="--queued": flags for agent_replay (--queued: packets copied into batches
+#        as a capture thread feeding a pipeline thread does; --learn-all; --filter EXPR)
 # Prints: capture, packets, exchanges, total Ir, Ir per exchange. Look inside with
 # `callgrind_annotate --inclusive=yes $OUT/callgrind.out`.
 #
@@ -25,7 +27,8 @@ command -v valgrind > /dev/null || { echo "valgrind is not installed" >&2; exit 
 KEEP="${OUT:-}"
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
-valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "$BIN" "$CAP" \
+# shellcheck disable=SC2086
+valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "$BIN" "$CAP" ${REPLAY_ARGS:-} \
     > /dev/null 2> "$OUT/valgrind.log"
 read -r packets exchanges < <(awk '/^packets / {print $2, $4}' "$OUT/valgrind.log")
 ir=$(awk '/ refs:/ {gsub(",", "", $NF); print $NF}' "$OUT/valgrind.log")

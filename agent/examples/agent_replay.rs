@@ -1,6 +1,6 @@
-//! `agent_replay FILE [--metrics] [--learn-all] [--filter EXPR]`: runs the live agent's
-//! pipeline (`apitap::agent::replay`: batches → pipeline → learner → route table → metrics,
-//! the same code as `apitap agent`) over a capture file on one thread, so that
+//! `agent_replay FILE [--metrics] [--learn-all] [--queued] [--filter EXPR]`: runs the live
+//! agent's pipeline (`apitap::agent::replay`: pipeline → learner → route table → metrics,
+//! the same code as `apitap agent`; with `--queued`, packets copied into batches first) over a capture file on one thread, so that
 //! `valgrind --tool=callgrind` can count the instructions the agent spends per exchange
 //! (`bench/replay.sh`). Prints `packets N exchanges N` on stderr, and with `--metrics` the
 //! Prometheus exposition on stdout.
@@ -23,15 +23,20 @@ fn main() -> anyhow::Result<()> {
         match a.as_str() {
             "--metrics" => metrics = true,
             "--learn-all" => settings.learn_all = true,
+            "--queued" => settings.queued = true,
             "--filter" => settings.filter = args.next(),
             _ if file.is_none() => file = Some(a),
             _ => {
-                anyhow::bail!("usage: agent_replay FILE [--metrics] [--learn-all] [--filter EXPR]")
+                anyhow::bail!(
+                    "usage: agent_replay FILE [--metrics] [--learn-all] [--queued] [--filter EXPR]"
+                )
             }
         }
     }
     let Some(file) = file else {
-        anyhow::bail!("usage: agent_replay FILE [--metrics] [--learn-all] [--filter EXPR]");
+        anyhow::bail!(
+            "usage: agent_replay FILE [--metrics] [--learn-all] [--queued] [--filter EXPR]"
+        );
     };
     let cfg = settings.resolve()?;
     let (_model, shared) = apitap::agent::replay(&cfg, &file)?;

@@ -19,6 +19,16 @@ fn count(text: &str, needle: &str) -> u64 {
 
 #[test]
 fn learns_and_measures_loopback_traffic() {
+    learns_and_measures(false);
+}
+
+/// The same with `--queued`: a pipeline thread fed over the batch queue.
+#[test]
+fn learns_and_measures_loopback_traffic_queued() {
+    learns_and_measures(true);
+}
+
+fn learns_and_measures(queued: bool) {
     let port = common::start_server();
     let dir = tempfile::tempdir().expect("tempdir");
     let model_out = dir.path().join("model.json");
@@ -28,6 +38,7 @@ fn learns_and_measures_loopback_traffic() {
         listen: Some("127.0.0.1:0".into()),
         model_out: Some(model_out.clone()),
         snapshot_interval: Some(0.2),
+        queued,
         ..Default::default()
     };
     let agent = match Agent::start(args.resolve().expect("config")) {

@@ -120,20 +120,28 @@ fn counts(text: &str) -> Vec<(String, u64)> {
     v
 }
 
+/// Replays `conns` as the default agent does (the pipeline on the capture thread) and as
+/// `--queued` does (packets copied into batches): both expositions must be the same, and
+/// that one is returned.
 fn run(dir: &Path, conns: Conns) -> String {
     let mut records = conns.records;
     records.sort_by_key(|r| r.0);
     let path = dir.join("replay.pcap");
     std::fs::write(&path, pcap(&records)).expect("write capture");
-    let cfg = AgentSettings {
-        source_id: Some("test".into()),
-        ..Default::default()
-    }
-    .resolve()
-    .expect("settings");
-    let (model, shared) = replay(&cfg, path.to_str().expect("utf-8 path")).expect("replay");
-    assert!(model.stats().observed > 0);
-    shared.render_metrics(Format::Prometheus)
+    let mut texts = [false, true].map(|queued| {
+        let cfg = AgentSettings {
+            source_id: Some("test".into()),
+            queued,
+            ..Default::default()
+        }
+        .resolve()
+        .expect("settings");
+        let (model, shared) = replay(&cfg, path.to_str().expect("utf-8 path")).expect("replay");
+        assert!(model.stats().observed > 0);
+        shared.render_metrics(Format::Prometheus)
+    });
+    assert_eq!(counts(&texts[0]), counts(&texts[1]), "inline / queued");
+    std::mem::take(&mut texts[0])
 }
 
 const S: i64 = 1_000_000_000;

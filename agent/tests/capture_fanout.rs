@@ -5,7 +5,8 @@
 //!   exactly one member, and both members get connections (the kernel's fanout hash is
 //!   symmetric);
 //! - the agent with `fanout 2` learns the same operations, counts and metrics as with one
-//!   pipeline, with no unpaired message.
+//!   pipeline, with no unpaired message, whether each capture thread runs its own pipeline
+//!   (the default) or feeds a pipeline thread (`--queued`).
 //!
 //! Needs CAP_NET_RAW (root in CI); skipped with a message otherwise, unless `CI` is set.
 
@@ -107,7 +108,8 @@ type Rows = Vec<(String, String, u64)>;
 
 /// Runs the agent with `fanout` over [`traffic`]: the endpoint rows of the final model
 /// and the metrics exposition once every exchange is counted.
-fn run_agent(fanout: usize) -> Option<(Rows, String)> {
+fn run_agent(fanout: usize, inline: bool) -> Option<(Rows, String)> {
+    let queued = !inline;
     let port = common::start_server();
     let args = AgentSettings {
         interface: vec!["lo".into()],
@@ -117,6 +119,7 @@ fn run_agent(fanout: usize) -> Option<(Rows, String)> {
         source_id: Some("test".into()),
         snapshot_interval: Some(0.2),
         fanout: Some(fanout),
+        queued,
         ..Default::default()
     };
     let agent = match Agent::start(args.resolve().expect("config")) {
@@ -156,16 +159,20 @@ fn run_agent(fanout: usize) -> Option<(Rows, String)> {
         .iter()
         .map(|r| (r.method.clone(), r.template.clone(), r.count))
         .collect();
-    assert_eq!(model.stats().observed, 60, "fanout {fanout}");
+    assert_eq!(
+        model.stats().observed,
+        60,
+        "fanout {fanout} inline {inline}"
+    );
     Some((rows, text))
 }
 
 #[test]
 fn fanout_two_learns_what_one_learns() {
-    let Some((rows1, metrics1)) = run_agent(1) else {
+    let Some((rows1, metrics1)) = run_agent(1, false) else {
         return;
     };
-    let Some((rows2, metrics2)) = run_agent(2) else {
+    let Some((rows2, metrics2)) = run_agent(2, false) else {
         return;
     };
     assert_eq!(
@@ -181,4 +188,28 @@ fn fanout_two_learns_what_one_learns() {
         "{metrics1}"
     );
     assert_eq!(metrics2, metrics1);
+}
+
+/// Capture threads that run their own pipelines (the default), one and two of them
+/// (`fanout 2`, their models and metrics summed), learn what one pipeline thread fed over
+/// the queue (`--queued`) learns.
+#[test]
+fn inline_fanout_learns_what_one_learns() {
+    let Some((rows1, metrics1)) = run_agent(1, false) else {
+        return;
+    };
+    let Some((rows2, metrics2)) = run_agent(2, true) else {
+        return;
+    };
+    let Some((rows3, metrics3)) = run_agent(1, true) else {
+        return;
+    };
+    assert_eq!(rows2, rows1);
+    assert_eq!(rows3, rows1);
+    assert!(
+        metrics1.contains("exchanges 60\nunpaired 0\ndrops 0\n"),
+        "{metrics1}"
+    );
+    assert_eq!(metrics2, metrics1);
+    assert_eq!(metrics3, metrics1);
 }

@@ -61,6 +61,11 @@ pub struct AgentSettings {
     /// [default: 32].
     #[serde(default)]
     pub queue_batches: Option<usize>,
+    /// Hand the packets from each capture thread to a pipeline thread over a queue of
+    /// batches (`queue_batches`), instead of running the pipeline on the capture thread
+    /// (the default: no copy, no hand-off; the kernel ring is the buffer).
+    #[serde(default)]
+    pub queued: bool,
     /// Capture fanout: N capture and pipeline threads per interface, the kernel handing each
     /// TCP connection to one of them by flow hash (PACKET_FANOUT); their models and metrics
     /// merge. For nodes with spare cores; `buffer_mib` is split among them [default: 1].
@@ -128,6 +133,9 @@ pub struct AgentConfig {
     pub source_id: String,
     /// Queue capacity, in batches (per pipeline thread).
     pub queue_batches: usize,
+    /// Each capture thread runs its own pipeline (no queue; see the agent module doc);
+    /// false with `--queued`.
+    pub inline: bool,
     /// Pipeline threads, each fed by one member of a PACKET_FANOUT group per interface (1: no
     /// fanout). Each member's kernel ring is `capture.buffer_size` / `fanout`.
     pub fanout: usize,
@@ -178,6 +186,7 @@ impl AgentSettings {
         self.examples |= other.examples;
         self.learn_all |= other.learn_all;
         self.immediate |= other.immediate;
+        self.queued |= other.queued;
         self
     }
 
@@ -235,6 +244,7 @@ impl AgentSettings {
             model_out: a.model_out.clone(),
             source_id,
             queue_batches: a.queue_batches.unwrap_or(32).max(1),
+            inline: !a.queued,
             fanout,
             batch: BatchPolicy::default(),
             pipeline,

@@ -2,23 +2,32 @@
 //! [`crate::admin`].
 //!
 //! Threads:
-//! - one **capture thread per interface** ([`crate::capture::live::capture_loop`]): joins
-//!   the target network namespace (if any), opens libpcap, copies packets into batches and
-//!   hands them over a bounded queue (`--queue-batches`); when the queue is full the batch
-//!   is dropped and counted (`apitap_queue_drops_total`), so a slow pipeline never backs up
-//!   into the kernel buffer unnoticed nor grows memory;
-//! - one **pipeline thread**: decode → flow table → reassembly → HTTP ([`Pipeline`]) →
-//!   learner ([`Learner`]) and RED metrics. It expires idle flows on wall-clock time every
-//!   second, so connections close even without traffic. It owns the model; every
+//! - one **capture thread per interface** ([`crate::capture::live::read_loop`]): joins the
+//!   target network namespace (if any), opens libpcap and runs the **pipeline** on each
+//!   packet as libpcap hands it over: decode → flow table → reassembly → HTTP
+//!   ([`Pipeline`]) → learner ([`Learner`]) and RED metrics. No copy into a batch, no
+//!   hand-off between cores, no second thread to wake. When the ring is empty (before it
+//!   waits) and every 1,024 packets it runs the timers: idle flows expire on wall-clock time
+//!   once a second, so connections close even without traffic, and every
 //!   `--snapshot-interval` (2 s) when the model changed it publishes a clone as an
-//!   `Arc<ApiModel>` for the admin server, and rebuilds its [`RouteTable`] from it. HTTP
-//!   requests therefore never block the hot path on the model;
+//!   `Arc<ApiModel>` for the admin server and rebuilds its [`RouteTable`] from it. HTTP
+//!   requests therefore never block the hot path on the model. The kernel ring
+//!   (`--buffer-mib`, 32 MiB) is the buffer: while the pipeline works (a snapshot of a large
+//!   model) packets wait there, and what does not fit is counted as a kernel drop. Several
+//!   capture threads (interfaces) learn disjoint connections into their own models, which
+//!   are summed as fanout members' are (below);
+//! - with `--queued`, the layout before 2026-12-06: each capture thread
+//!   ([`crate::capture::live::capture_loop`]) copies packets into batches and hands them
+//!   over a bounded queue (`--queue-batches`) to **one pipeline thread**; when the queue is
+//!   full the batch is dropped and counted (`apitap_queue_drops_total`). Measured against
+//!   the default (`bench/RESULTS.md`, "The pipeline on the capture thread"): twice the
+//!   context switches, more CPU per request at a paced load, and the queue's memory;
 //! - the **admin server** and signal handling run on a small tokio runtime (see `apitap
 //!   agent` in the CLI).
 //!
 //! With `--fanout N` (off by default), each interface has N capture threads in one
-//! PACKET_FANOUT group and there are N pipeline threads, member k of every interface feeding
-//! pipeline k: a connection is reassembled, parsed and learned by one pipeline, the N models
+//! PACKET_FANOUT group, each running its own pipeline (with `--queued`: N pipeline threads,
+//! member k of every interface feeding pipeline k): a connection is reassembled, parsed and learned by one pipeline, the N models
 //! are summed when published and at stop, the metrics and health figures aggregated (see
 //! `agent/src/agent/fanout.rs` and the capture module's fanout policy).
 //!
@@ -27,8 +36,8 @@
 //! a bounded pending list (10,000 exchanges; beyond that it is recorded as `_other`) and the
 //! next snapshot is taken early (after 250 ms), then it is recorded with its template.
 //!
-//! Memory is bounded: the flow table (`--max-flows`, buffered bytes 64 MiB), the queue
-//! (`--queue-batches` batches of at most 256 KiB: 8 MiB by default; measured under the
+//! Memory is bounded: the flow table (`--max-flows`, buffered bytes 64 MiB) per pipeline,
+//! with `--queued` the queue (`--queue-batches` batches of at most 256 KiB: 8 MiB by default; measured under the
 //! flood of `bench/flood.sh`, 128 batches held 32 MiB more at peak for no fewer drops,
 //! since the 32 MiB kernel ring absorbs the pipeline's stalls), a snapshot (one copy of
 //! the model, the previous one released first, plus the route table's transient view),
@@ -191,7 +200,7 @@ impl Shared {
                 .all(|c| c.running.load(Ordering::Relaxed))
     }
 
-    /// Healthy: the pipeline thread has reported within the last 10 s and no stop was
+    /// Healthy: a pipeline (the last of several to beat) has reported within the last 10 s and no stop was
     /// requested.
     pub fn is_healthy(&self) -> bool {
         let now = self.started.elapsed().as_millis() as u64;
@@ -219,7 +228,8 @@ impl Shared {
 #[derive(Debug)]
 pub struct Agent {
     shared: Arc<Shared>,
-    captures: Vec<JoinHandle<()>>,
+    /// Capture threads; with `--inline` each returns its pipeline's final model.
+    captures: Vec<JoinHandle<Option<ApiModel>>>,
     pipelines: Vec<JoinHandle<ApiModel>>,
     model_out: Option<std::path::PathBuf>,
 }
@@ -256,17 +266,21 @@ impl Agent {
             anyhow::bail!("no network interface is up to capture on");
         }
         let shared = Arc::new(Shared::new(&cfg));
-        // One queue, pool and pipeline thread per fanout member (one without fanout).
+        // One queue, pool and pipeline thread per fanout member (one without fanout); none
+        // with `--inline`, where each capture thread runs its own pipeline.
         let n = cfg.fanout.max(1);
         let mut txs = Vec::new();
         let mut rxs = Vec::new();
-        for _ in 0..n {
+        for _ in 0..if cfg.inline { 0 } else { n } {
             let (tx, rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches);
             let (pool_tx, pool_rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches + 16);
             txs.push((tx, Arc::new(Mutex::new(pool_rx))));
             rxs.push((rx, pool_tx));
         }
-        let mut captures: Vec<JoinHandle<()>> = Vec::new();
+        let mut captures: Vec<JoinHandle<Option<ApiModel>>> = Vec::new();
+        // `--inline`: one pipeline per capture thread, member `interface × n + k` of all.
+        let inline_members = (cfg.inline && names.len() * n > 1)
+            .then(|| Arc::new(fanout::Members::new(names.len() * n)));
         // Each capture thread waits for the go (with the time its fanout group was complete)
         // once every capture is open.
         let mut gos: Vec<mpsc::Sender<Option<Timestamp>>> = Vec::new();
@@ -283,15 +297,22 @@ impl Agent {
             let idx = counters.len();
             let mut group: Option<u16> = None;
             let mut members = Vec::new();
-            for (k, (tx, pool)) in txs.iter().enumerate() {
+            for k in 0..n {
+                let queue = txs
+                    .get(k)
+                    .map(|(tx, pool): &(SyncSender<Batch>, _)| (tx.clone(), Arc::clone(pool)));
+                let inline = cfg.inline.then(|| {
+                    let member = inline_members
+                        .as_ref()
+                        .map(|m| (idx * n + k, Arc::clone(m)));
+                    (cfg.clone(), member)
+                });
                 let (open_tx, open_rx) = mpsc::channel::<Result<Option<u16>, live::LiveError>>();
                 let (go_tx, go_rx) = mpsc::channel::<Option<Timestamp>>();
                 let lc = lc.clone();
                 let thread_c = Arc::clone(&c);
-                let thread_tx = tx.clone();
                 let thread_shared = Arc::clone(&shared);
                 let netns = cfg.netns.clone();
-                let pool = Arc::clone(pool);
                 let policy = cfg.batch;
                 let h = std::thread::Builder::new()
                     .name(format!("apitap-cap-{name}"))
@@ -316,28 +337,37 @@ impl Agent {
                             }
                             Err(e) => {
                                 let _ = open_tx.send(Err(e));
-                                return;
+                                return None;
                             }
                         };
-                        let Ok(since) = go_rx.recv() else { return };
+                        let Ok(since) = go_rx.recv() else { return None };
                         if let Some(t) = since {
                             cap.skip_before(t);
                         }
                         tracing::info!(interface = %lc.interface, link = cap.link().name(), member = k, "capturing");
-                        // Emptied batches come back from the pipeline through a shared pool.
-                        let take = || pool.try_lock().ok().and_then(|rx| rx.try_recv().ok());
-                        let r = live::capture_loop(
-                            &mut cap,
-                            idx,
-                            &thread_tx,
-                            &take,
-                            &thread_c,
-                            &thread_shared.stop,
-                            policy,
-                        );
+                        let stop = &thread_shared.stop;
+                        let (r, model) = match (queue, inline) {
+                            (Some((tx, pool)), _) => {
+                                // Emptied batches come back from the pipeline through a
+                                // shared pool.
+                                let take =
+                                    || pool.try_lock().ok().and_then(|rx| rx.try_recv().ok());
+                                let r = live::capture_loop(
+                                    &mut cap, idx, &tx, &take, &thread_c, stop, policy,
+                                );
+                                (r, None)
+                            }
+                            (None, Some((cfg, member))) => {
+                                let mut sink = Inline::new(&cfg, Arc::clone(&thread_shared), member);
+                                let r = live::read_loop(&mut cap, &thread_c, stop, &mut sink);
+                                (r, Some(sink.w.finish()))
+                            }
+                            (None, None) => (Ok(()), None),
+                        };
                         if let Err(e) = r {
                             tracing::error!(interface = %lc.interface, "capture stopped: {e}");
                         }
+                        model
                     })
                     .context("cannot spawn capture thread")?;
                 let e = match open_rx.recv() {
@@ -432,17 +462,22 @@ impl Agent {
     /// final model.
     pub fn stop(mut self) -> Result<ApiModel> {
         self.shared.stop.store(true, Ordering::Relaxed);
-        for h in self.captures.drain(..) {
-            let _ = h.join();
-        }
         let mut models = Vec::new();
+        for h in self.captures.drain(..) {
+            match h.join() {
+                Ok(Some(model)) => models.push(model),
+                Ok(None) => {}
+                Err(_) => anyhow::bail!("capture thread panicked"),
+            }
+        }
         for h in self.pipelines.drain(..) {
             models.push(
                 h.join()
                     .map_err(|_| anyhow::anyhow!("pipeline thread panicked"))?,
             );
         }
-        // fanout members learned disjoint connections: their models add up
+        // fanout members (and `--inline` pipelines) learned disjoint connections: their
+        // models add up
         let model = match models.len() {
             0 | 1 => models.pop().unwrap_or_default(),
             _ => fanout::sum(&models),
@@ -793,8 +828,8 @@ impl Run {
     }
 }
 
-/// The pipeline thread's work, whatever feeds it: live batches ([`pipeline_thread`]) or a
-/// capture file ([`replay`]). Time is given by the caller: `mono` (time since the start,
+/// A pipeline's work, whatever feeds it: a capture thread ([`Inline`]), live batches
+/// ([`pipeline_thread`], `--queued`) or a capture file ([`replay`]). Time is given by the caller: `mono` (time since the start,
 /// for the once-a-second tick and the snapshot schedule) and `wall` (the clock flows
 /// expire on).
 struct Worker {
@@ -880,6 +915,58 @@ impl Worker {
     }
 }
 
+/// A pipeline run on its capture thread (`--inline`): each packet goes through the
+/// pipeline as it is read from the ring, with no copy and no queue; the timers run when the
+/// ring is empty and every [`INLINE_TICK`] packets.
+struct Inline {
+    w: Worker,
+    start: Instant,
+    /// Packets since the timers last ran.
+    packets: u32,
+}
+
+/// Packets between two runs of an inline pipeline's timers under sustained load.
+const INLINE_TICK: u32 = 1024;
+
+impl Inline {
+    fn new(
+        cfg: &AgentConfig,
+        shared: Arc<Shared>,
+        member: Option<(usize, Arc<fanout::Members>)>,
+    ) -> Inline {
+        Inline {
+            w: Worker::new(cfg, shared, member),
+            start: Instant::now(),
+            packets: 0,
+        }
+    }
+}
+
+impl live::PacketSink for Inline {
+    fn packet(&mut self, p: &crate::capture::Packet<'_>, counters: &IfaceCounters) {
+        counters.packets.fetch_add(1, Ordering::Relaxed);
+        counters
+            .bytes
+            .fetch_add(p.data.len() as u64, Ordering::Relaxed);
+        let w = &mut self.w;
+        w.pipe.push(p, &mut w.events);
+        if w.events.len() >= 64 {
+            w.run.on_events(&mut w.events);
+        }
+        self.packets += 1;
+        if self.packets >= INLINE_TICK {
+            self.idle();
+        }
+    }
+
+    fn idle(&mut self) {
+        self.packets = 0;
+        let w = &mut self.w;
+        w.run.on_events(&mut w.events);
+        w.tick(self.start.elapsed(), now_ts);
+    }
+}
+
 fn pipeline_thread(
     cfg: AgentConfig,
     rx: Receiver<Batch>,
@@ -906,7 +993,8 @@ fn pipeline_thread(
 /// Runs the live agent's pipeline over a capture file, for profiling (`apitap agent
 /// --replay`-style benchmarks, `bench/replay.sh`): the packets pass the same kernel filter
 /// expression (applied by libpcap), are copied into [`Batch`]es under `cfg.batch` exactly as
-/// a capture thread does, and go through the same pipeline, learner, route table and
+/// a capture thread does (or, with `cfg.inline`, go straight into the pipeline as an inline
+/// capture thread gives them), and go through the same pipeline, learner, route table and
 /// metrics as in `apitap agent`, on the calling thread. The capture's own timestamps are
 /// the clock (flow expiry, the once-a-second tick and the snapshot schedule), so a replay
 /// is deterministic. Returns the final model and the shared state (metrics, health).
@@ -936,13 +1024,37 @@ pub fn replay(cfg: &AgentConfig, path: &str) -> Result<(ApiModel, Arc<Shared>)> 
             w.batch(batch);
             batch.clear();
         }
+        w.run.on_events(&mut w.events);
         let mono = last.as_nanos().saturating_sub(first.as_nanos()).max(0) as u64;
         w.tick(Duration::from_nanos(mono), || last);
     };
+    let mut since_tick = 0;
+    let mut last_tick: Option<Timestamp> = None;
     while let Some(p) = src.next_packet()? {
         let t0 = *first.get_or_insert(p.ts);
         last = p.ts;
-        if batch.take(&p, &counters, &policy) {
+        let last_tick = last_tick.get_or_insert(p.ts);
+        if cfg.inline {
+            // as `Inline` does: no copy, the timers every `INLINE_TICK` packets
+            counters.packets.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes
+                .fetch_add(p.data.len() as u64, Ordering::Relaxed);
+            w.pipe.push(&p, &mut w.events);
+            if w.events.len() >= 64 {
+                w.run.on_events(&mut w.events);
+            }
+            // the timers as a live capture thread runs them: every `INLINE_TICK` packets,
+            // and when the ring runs empty, which happens at least once a read timeout
+            // (`max_span_nanos`, 20 ms) of capture time unless the load never pauses
+            since_tick += 1;
+            let span = last.as_nanos().saturating_sub(last_tick.as_nanos());
+            if since_tick >= INLINE_TICK || span >= policy.max_span_nanos {
+                since_tick = 0;
+                *last_tick = last;
+                flush(&mut w, &mut batch, last, t0);
+            }
+        } else if batch.take(&p, &counters, &policy) {
             flush(&mut w, &mut batch, last, t0);
         }
     }

@@ -561,6 +561,85 @@ impl Default for BatchPolicy {
     }
 }
 
+/// Where a capture thread's packets go: the batch queue to a pipeline thread
+/// ([`capture_loop`]), or a pipeline run on the capture thread itself (the agent's
+/// `--inline`).
+pub trait PacketSink {
+    /// One packet read from the ring (not yet counted in the interface's counters). The
+    /// packet borrows libpcap's buffer: it is gone after this call.
+    fn packet(&mut self, p: &Packet<'_>, counters: &IfaceCounters);
+    /// Nothing is waiting in the ring: finish what is pending (hand a batch over, run the
+    /// timers). Called before every wait and once at exit.
+    fn idle(&mut self);
+}
+
+/// The queued hand-off: packets are copied into [`Batch`]es sent to a pipeline thread.
+struct Queued<'a> {
+    tx: &'a SyncSender<Batch>,
+    pool: &'a dyn Fn() -> Option<Batch>,
+    counters: &'a IfaceCounters,
+    stop: &'a AtomicBool,
+    policy: BatchPolicy,
+    batch: Batch,
+    link: LinkType,
+    iface: usize,
+}
+
+impl Queued<'_> {
+    fn new_batch(&self) -> Batch {
+        let mut b = (self.pool)().unwrap_or_else(|| {
+            Batch::with_capacity(self.policy.max_packets, self.policy.max_bytes.min(64 << 10))
+        });
+        b.clear();
+        b.link = self.link;
+        b.iface = self.iface;
+        b
+    }
+
+    fn send(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let next = self.new_batch();
+        let mut full = std::mem::replace(&mut self.batch, next);
+        let n = full.len() as u64;
+        // A full queue is usually a short stall of the pipeline (a model snapshot, a
+        // scrape, the scheduler): wait for it up to `QUEUE_WAIT` while packets keep
+        // accumulating in the kernel ring, then drop the batch and count it.
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match self.tx.try_send(full) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(b))
+                    if waited < QUEUE_WAIT && !self.stop.load(Ordering::Relaxed) =>
+                {
+                    full = b;
+                    std::thread::sleep(QUEUE_POLL);
+                    waited += QUEUE_POLL;
+                }
+                Err(TrySendError::Full(mut b)) => {
+                    self.counters.queue_drops.fetch_add(n, Ordering::Relaxed);
+                    b.clear();
+                    self.batch = b;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl PacketSink for Queued<'_> {
+    fn packet(&mut self, p: &Packet<'_>, counters: &IfaceCounters) {
+        if self.batch.take(p, counters, &self.policy) {
+            self.send();
+        }
+    }
+
+    fn idle(&mut self) {
+        self.send();
+    }
+}
+
 /// Reads `cap` until `stop` is set (checked at least every 50 ms) or a read error,
 /// sending batches to `tx`. Empty batches are taken from `pool` (the pipeline returns
 /// processed ones) or allocated when it has none. A batch that does not
@@ -575,47 +654,32 @@ pub fn capture_loop(
     stop: &AtomicBool,
     policy: BatchPolicy,
 ) -> Result<(), LiveError> {
-    let new_batch = || Batch::with_capacity(policy.max_packets, policy.max_bytes.min(64 << 10));
-    let mut batch = pool().unwrap_or_else(new_batch);
+    let mut sink = Queued {
+        tx,
+        pool,
+        counters,
+        stop,
+        policy,
+        batch: Batch::with_capacity(0, 0),
+        link: cap.link(),
+        iface,
+    };
+    sink.batch = sink.new_batch();
+    read_loop(cap, counters, stop, &mut sink)
+}
+
+/// Reads `cap` until `stop` is set (checked at least every 50 ms) or a read error, giving
+/// every packet to `sink` and calling its [`PacketSink::idle`] whenever the ring is empty
+/// (before waiting) and at exit. Drop counters are refreshed about once a second and at
+/// exit.
+pub fn read_loop(
+    cap: &mut LiveCapture,
+    counters: &IfaceCounters,
+    stop: &AtomicBool,
+    sink: &mut dyn PacketSink,
+) -> Result<(), LiveError> {
     let mut last_stats = std::time::Instant::now();
     counters.running.store(true, Ordering::Relaxed);
-    let link = cap.link();
-    let send = |batch: &mut Batch| {
-        if batch.is_empty() {
-            return;
-        }
-        let mut next = pool().unwrap_or_else(new_batch);
-        next.clear();
-        next.link = link;
-        next.iface = iface;
-        let mut full = std::mem::replace(batch, next);
-        let n = full.len() as u64;
-        // A full queue is usually a short stall of the pipeline (a model snapshot, a
-        // scrape, the scheduler): wait for it up to `QUEUE_WAIT` while packets keep
-        // accumulating in the kernel ring, then drop the batch and count it.
-        let mut waited = std::time::Duration::ZERO;
-        loop {
-            match tx.try_send(full) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
-                Err(TrySendError::Full(b))
-                    if waited < QUEUE_WAIT && !stop.load(Ordering::Relaxed) =>
-                {
-                    full = b;
-                    std::thread::sleep(QUEUE_POLL);
-                    waited += QUEUE_POLL;
-                }
-                Err(TrySendError::Full(mut b)) => {
-                    counters.queue_drops.fetch_add(n, Ordering::Relaxed);
-                    b.clear();
-                    *batch = b;
-                    return;
-                }
-            }
-        }
-    };
-    batch.clear();
-    batch.link = link;
-    batch.iface = iface;
     const MIN_IDLE: std::time::Duration = std::time::Duration::from_micros(100);
     const MAX_IDLE: std::time::Duration = std::time::Duration::from_millis(5);
     // longer than the read timeout (20 ms by default), so a paced load wakes the thread
@@ -636,12 +700,12 @@ pub fn capture_loop(
                 idle = MIN_IDLE;
                 woken = false;
                 // (a fanout member's packets from before its group was complete are skipped)
-                if since.is_none_or(|s| p.ts >= s) && batch.take(&p, counters, &policy) {
-                    send(&mut batch);
+                if since.is_none_or(|s| p.ts >= s) {
+                    sink.packet(&p, counters);
                 }
             }
             Ok(None) => {
-                send(&mut batch);
+                sink.idle();
                 // woken by the socket yet nothing to read (a condition `poll` reports at
                 // once, say): sleep this time instead, so this loop never spins
                 let waited = if woken { None } else { cap.wait(POLL_WAIT) };
@@ -670,7 +734,7 @@ pub fn capture_loop(
             add_drops(cap, counters, &mut reported);
         }
     };
-    send(&mut batch);
+    sink.idle();
     add_drops(cap, counters, &mut reported);
     counters.running.store(false, Ordering::Relaxed);
     result

@@ -59,6 +59,11 @@ pub struct AgentArgs {
     /// [default: 32].
     #[arg(long, env = "APITAP_QUEUE_BATCHES")]
     pub queue_batches: Option<usize>,
+    /// Hand the packets from each capture thread to a pipeline thread over a queue of
+    /// batches (`--queue-batches`), instead of running the pipeline on the capture thread
+    /// (the default: no copy, no hand-off; the kernel ring is the buffer).
+    #[arg(long, env = "APITAP_QUEUED")]
+    pub queued: bool,
     /// Capture fanout: N capture and pipeline threads per interface, the kernel handing each
     /// TCP connection to one of them by flow hash (PACKET_FANOUT); their models and metrics
     /// merge. For nodes with spare cores; `--buffer-mib` is split among them [default: 1].
@@ -125,6 +130,7 @@ impl From<AgentArgs> for AgentSettings {
             buffer_mib: a.buffer_mib,
             immediate: a.immediate,
             queue_batches: a.queue_batches,
+            queued: a.queued,
             fanout: a.fanout,
             max_flows: a.max_flows,
             idle_timeout: a.idle_timeout,
