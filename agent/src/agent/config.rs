@@ -56,9 +56,9 @@ pub struct AgentSettings {
     /// capture module doc).
     #[serde(default)]
     pub immediate: bool,
-    /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
-    /// (so at most 256 KiB each: 8 MiB by default; the kernel ring is the larger buffer)
-    /// [default: 32].
+    /// With `--queued`: capacity of the capture → pipeline queue, in batches of up to 256
+    /// packets or 256 KiB (so at most 256 KiB each: 8 MiB by default; the kernel ring is
+    /// the larger buffer) [default: 32].
     #[serde(default)]
     pub queue_batches: Option<usize>,
     /// Hand the packets from each capture thread to a pipeline thread over a queue of

@@ -54,9 +54,9 @@ pub struct AgentArgs {
     /// capture module doc).
     #[arg(long, env = "APITAP_IMMEDIATE")]
     pub immediate: bool,
-    /// Capacity of the capture → pipeline queue, in batches of up to 256 packets or 256 KiB
-    /// (so at most 256 KiB each: 8 MiB by default; the kernel ring is the larger buffer)
-    /// [default: 32].
+    /// With `--queued`: capacity of the capture → pipeline queue, in batches of up to 256
+    /// packets or 256 KiB (so at most 256 KiB each: 8 MiB by default; the kernel ring is
+    /// the larger buffer) [default: 32].
     #[arg(long, env = "APITAP_QUEUE_BATCHES")]
     pub queue_batches: Option<usize>,
     /// Hand the packets from each capture thread to a pipeline thread over a queue of
