@@ -121,10 +121,10 @@ switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {s
 
 # CPU seconds of a process so far: the scheduler's run time of its live threads, kept in
 # nanoseconds (/proc/PID/task/*/schedstat, first field). A thread that exits takes its time
-# with it: the agent's capture and pipeline threads live as long as it does, and a blocking
-# thread tokio ends after 10 s idle holds at most the milliseconds of one /metrics render. /proc/PID/stat's utime+stime come
-# in clock ticks (10 ms): a paced tcpdump phase used 1-2 ticks, so its CPU per request was
-# known to +-50 %. Falls back to the ticks where schedstat is missing (a kernel without
+# with it: the agent's capture (and pipeline) threads live as long as it does, and a
+# blocking thread tokio ends after 10 s idle holds at most the milliseconds of one /metrics
+# render. /proc/PID/stat's utime+stime come in clock ticks (10 ms): a paced tcpdump phase
+# used 1-2 ticks, so its CPU per request was known to +-50 %. Falls back to the ticks where schedstat is missing (a kernel without
 # CONFIG_SCHED_INFO).
 cpu_s() {
     local t
@@ -159,9 +159,9 @@ perf_split() {
 agent_phase() {
     local phase=$1 bin=$2 pid c0 c1 a b n h drops sp= pp=
     echo "$mode round $r/$ROUNDS: $phase $bin ..." >&2
-    # shellcheck disable=SC2086
     local args=${AGENT_ARGS:-}
     [ "$phase" = base ] && [ -n "${BASE_ARGS+x}" ] && args=$BASE_ARGS
+    # shellcheck disable=SC2086
     e2e_bg_srv "$bin" agent -i "$E2E_IF_SRV" --filter "tcp port $PORT" --listen "127.0.0.1:$ADMIN" --log warn $args
     pid=$E2E_LAST_PID   # `ip netns exec` execs the agent: same pid
     if [ -n "${SMAPS:-}" ]; then

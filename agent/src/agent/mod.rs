@@ -7,7 +7,7 @@
 //!   packet as libpcap hands it over: decode → flow table → reassembly → HTTP
 //!   ([`Pipeline`]) → learner ([`Learner`]) and RED metrics. No copy into a batch, no
 //!   hand-off between cores, no second thread to wake. When the ring is empty (before it
-//!   waits) and every 1,024 packets it runs the timers: idle flows expire on wall-clock time
+//!   waits) and every 256 packets it runs the timers: idle flows expire on wall-clock time
 //!   once a second, so connections close even without traffic, and every
 //!   `--snapshot-interval` (2 s) when the model changed it publishes a clone as an
 //!   `Arc<ApiModel>` for the admin server and rebuilds its [`RouteTable`] from it. HTTP
@@ -27,8 +27,9 @@
 //!
 //! With `--fanout N` (off by default), each interface has N capture threads in one
 //! PACKET_FANOUT group, each running its own pipeline (with `--queued`: N pipeline threads,
-//! member k of every interface feeding pipeline k): a connection is reassembled, parsed and learned by one pipeline, the N models
-//! are summed when published and at stop, the metrics and health figures aggregated (see
+//! member k of every interface feeding pipeline k): a connection is reassembled, parsed and
+//! learned by one pipeline, the N models are summed when published and at stop, the metrics
+//! and health figures aggregated (see
 //! `agent/src/agent/fanout.rs` and the capture module's fanout policy).
 //!
 //! Routes for metrics: an exchange's route is looked up in the route table of the latest
@@ -37,9 +38,10 @@
 //! next snapshot is taken early (after 250 ms), then it is recorded with its template.
 //!
 //! Memory is bounded: the flow table (`--max-flows`, buffered bytes 64 MiB) per pipeline,
-//! with `--queued` the queue (`--queue-batches` batches of at most 256 KiB: 8 MiB by default; measured under the
-//! flood of `bench/flood.sh`, 128 batches held 32 MiB more at peak for no fewer drops,
-//! since the 32 MiB kernel ring absorbs the pipeline's stalls), a snapshot (one copy of
+//! with `--queued` the queue (`--queue-batches` batches of at most 256 KiB: 8 MiB by
+//! default; measured under the flood of `bench/flood.sh`, 128 batches held 32 MiB more at
+//! peak for no fewer drops, since the 32 MiB kernel ring absorbs the pipeline's stalls), a
+//! snapshot (one copy of
 //! the model, the previous one released first, plus the route table's transient view),
 //! the body cap (64 KiB by default), the model's own caps (services, trie nodes, schema
 //! sizes) and the metric cardinality caps.
@@ -200,8 +202,8 @@ impl Shared {
                 .all(|c| c.running.load(Ordering::Relaxed))
     }
 
-    /// Healthy: a pipeline (the last of several to beat) has reported within the last 10 s and no stop was
-    /// requested.
+    /// Healthy: a pipeline (the last of several to beat) has reported within the last 10 s
+    /// and no stop was requested.
     pub fn is_healthy(&self) -> bool {
         let now = self.started.elapsed().as_millis() as u64;
         !self.stop.load(Ordering::Relaxed)
@@ -228,7 +230,8 @@ impl Shared {
 #[derive(Debug)]
 pub struct Agent {
     shared: Arc<Shared>,
-    /// Capture threads; with `--inline` each returns its pipeline's final model.
+    /// Capture threads; each running its own pipeline (without `--queued`) returns that
+    /// pipeline's final model.
     captures: Vec<JoinHandle<Option<ApiModel>>>,
     pipelines: Vec<JoinHandle<ApiModel>>,
     model_out: Option<std::path::PathBuf>,
@@ -266,8 +269,8 @@ impl Agent {
             anyhow::bail!("no network interface is up to capture on");
         }
         let shared = Arc::new(Shared::new(&cfg));
-        // One queue, pool and pipeline thread per fanout member (one without fanout); none
-        // with `--inline`, where each capture thread runs its own pipeline.
+        // With `--queued`, one queue, pool and pipeline thread per fanout member (one without
+        // fanout); none otherwise, each capture thread running its own pipeline.
         let n = cfg.fanout.max(1);
         let mut txs = Vec::new();
         let mut rxs = Vec::new();
@@ -278,7 +281,7 @@ impl Agent {
             rxs.push((rx, pool_tx));
         }
         let mut captures: Vec<JoinHandle<Option<ApiModel>>> = Vec::new();
-        // `--inline`: one pipeline per capture thread, member `interface × n + k` of all.
+        // Inline: one pipeline per capture thread, member `interface × n + k` of all.
         let inline_members = (cfg.inline && names.len() * n > 1)
             .then(|| Arc::new(fanout::Members::new(names.len() * n)));
         // Each capture thread waits for the go (with the time its fanout group was complete)
@@ -298,15 +301,15 @@ impl Agent {
             let mut group: Option<u16> = None;
             let mut members = Vec::new();
             for k in 0..n {
-                let queue = txs
-                    .get(k)
-                    .map(|(tx, pool): &(SyncSender<Batch>, _)| (tx.clone(), Arc::clone(pool)));
-                let inline = cfg.inline.then(|| {
-                    let member = inline_members
-                        .as_ref()
-                        .map(|m| (idx * n + k, Arc::clone(m)));
-                    (cfg.clone(), member)
-                });
+                let feed = match txs.get(k) {
+                    Some((tx, pool)) => Feed::Queued(tx.clone(), Arc::clone(pool)),
+                    None => Feed::Inline(
+                        Box::new(cfg.clone()),
+                        inline_members
+                            .as_ref()
+                            .map(|m| (idx * n + k, Arc::clone(m))),
+                    ),
+                };
                 let (open_tx, open_rx) = mpsc::channel::<Result<Option<u16>, live::LiveError>>();
                 let (go_tx, go_rx) = mpsc::channel::<Option<Timestamp>>();
                 let lc = lc.clone();
@@ -346,8 +349,8 @@ impl Agent {
                         }
                         tracing::info!(interface = %lc.interface, link = cap.link().name(), member = k, "capturing");
                         let stop = &thread_shared.stop;
-                        let (r, model) = match (queue, inline) {
-                            (Some((tx, pool)), _) => {
+                        let (r, model) = match feed {
+                            Feed::Queued(tx, pool) => {
                                 // Emptied batches come back from the pipeline through a
                                 // shared pool.
                                 let take =
@@ -357,12 +360,11 @@ impl Agent {
                                 );
                                 (r, None)
                             }
-                            (None, Some((cfg, member))) => {
+                            Feed::Inline(cfg, member) => {
                                 let mut sink = Inline::new(&cfg, Arc::clone(&thread_shared), member);
                                 let r = live::read_loop(&mut cap, &thread_c, stop, &mut sink);
                                 (r, Some(sink.w.finish()))
                             }
-                            (None, None) => (Ok(()), None),
                         };
                         if let Err(e) = r {
                             tracing::error!(interface = %lc.interface, "capture stopped: {e}");
@@ -476,8 +478,8 @@ impl Agent {
                     .map_err(|_| anyhow::anyhow!("pipeline thread panicked"))?,
             );
         }
-        // fanout members (and `--inline` pipelines) learned disjoint connections: their
-        // models add up
+        // fanout members (and the inline pipelines of several interfaces) learned disjoint
+        // connections: their models add up
         let model = match models.len() {
             0 | 1 => models.pop().unwrap_or_default(),
             _ => fanout::sum(&models),
@@ -829,9 +831,9 @@ impl Run {
 }
 
 /// A pipeline's work, whatever feeds it: a capture thread ([`Inline`]), live batches
-/// ([`pipeline_thread`], `--queued`) or a capture file ([`replay`]). Time is given by the caller: `mono` (time since the start,
-/// for the once-a-second tick and the snapshot schedule) and `wall` (the clock flows
-/// expire on).
+/// ([`pipeline_thread`], `--queued`) or a capture file ([`replay`]). Time is given by the
+/// caller: `mono` (time since the start, for the once-a-second tick and the snapshot
+/// schedule) and `wall` (the clock flows expire on).
 struct Worker {
     pipe: Pipeline,
     run: Run,
@@ -877,12 +879,18 @@ impl Worker {
     /// Runs the packets of `batch` through the pipeline, learner and metrics.
     fn batch(&mut self, batch: &Batch) {
         for p in batch.packets() {
-            self.pipe.push(&p, &mut self.events);
-            if self.events.len() >= 64 {
-                self.run.on_events(&mut self.events);
-            }
+            self.push(&p);
         }
         self.run.on_events(&mut self.events);
+    }
+
+    /// Runs one packet through the pipeline; its exchanges are learned and recorded
+    /// 64 at a time (the rest at the caller's next [`Run::on_events`]).
+    fn push(&mut self, p: &crate::capture::Packet<'_>) {
+        self.pipe.push(p, &mut self.events);
+        if self.events.len() >= 64 {
+            self.run.on_events(&mut self.events);
+        }
     }
 
     /// Once a second: expires idle flows (at `wall`), refreshes health, beats; then takes
@@ -915,7 +923,15 @@ impl Worker {
     }
 }
 
-/// A pipeline run on its capture thread (`--inline`): each packet goes through the
+/// What a capture thread feeds: a pipeline thread's queue and batch pool (`--queued`), or
+/// its own pipeline (the agent's settings, boxed to keep the variants close in size, and
+/// its fanout member).
+enum Feed {
+    Queued(SyncSender<Batch>, Arc<Mutex<Receiver<Batch>>>),
+    Inline(Box<AgentConfig>, Option<(usize, Arc<fanout::Members>)>),
+}
+
+/// A pipeline run on its capture thread (the default layout): each packet goes through the
 /// pipeline as it is read from the ring, with no copy and no queue; the timers run when the
 /// ring is empty and every [`INLINE_TICK`] packets.
 struct Inline {
@@ -925,8 +941,12 @@ struct Inline {
     packets: u32,
 }
 
-/// Packets between two runs of an inline pipeline's timers under sustained load.
-const INLINE_TICK: u32 = 1024;
+/// Packets between two runs of an inline pipeline's timers under sustained load: the
+/// largest batch of the queued layout (`BatchPolicy::max_packets`), whose pipeline thread
+/// runs them after every batch, so a snapshot that is due comes no later than there (while
+/// it is due, exchanges of new paths wait in the pending list, and beyond its bound go to
+/// `_other`).
+const INLINE_TICK: u32 = 256;
 
 impl Inline {
     fn new(
@@ -944,15 +964,8 @@ impl Inline {
 
 impl live::PacketSink for Inline {
     fn packet(&mut self, p: &crate::capture::Packet<'_>, counters: &IfaceCounters) {
-        counters.packets.fetch_add(1, Ordering::Relaxed);
-        counters
-            .bytes
-            .fetch_add(p.data.len() as u64, Ordering::Relaxed);
-        let w = &mut self.w;
-        w.pipe.push(p, &mut w.events);
-        if w.events.len() >= 64 {
-            w.run.on_events(&mut w.events);
-        }
+        counters.count(p);
+        self.w.push(p);
         self.packets += 1;
         if self.packets >= INLINE_TICK {
             self.idle();
@@ -994,7 +1007,7 @@ fn pipeline_thread(
 /// --replay`-style benchmarks, `bench/replay.sh`): the packets pass the same kernel filter
 /// expression (applied by libpcap), are copied into [`Batch`]es under `cfg.batch` exactly as
 /// a capture thread does (or, with `cfg.inline`, go straight into the pipeline as an inline
-/// capture thread gives them), and go through the same pipeline, learner, route table and
+/// capture thread gives them, the timers running where a batch would end), and go through the same pipeline, learner, route table and
 /// metrics as in `apitap agent`, on the calling thread. The capture's own timestamps are
 /// the clock (flow expiry, the once-a-second tick and the snapshot schedule), so a replay
 /// is deterministic. Returns the final model and the shared state (metrics, health).
@@ -1028,30 +1041,26 @@ pub fn replay(cfg: &AgentConfig, path: &str) -> Result<(ApiModel, Arc<Shared>)> 
         let mono = last.as_nanos().saturating_sub(first.as_nanos()).max(0) as u64;
         w.tick(Duration::from_nanos(mono), || last);
     };
-    let mut since_tick = 0;
-    let mut last_tick: Option<Timestamp> = None;
+    // inline: the packets and bytes since the timers last ran, and the first one's time
+    let (mut run_packets, mut run_bytes, mut run_first) = (0, 0, None::<Timestamp>);
     while let Some(p) = src.next_packet()? {
         let t0 = *first.get_or_insert(p.ts);
         last = p.ts;
-        let last_tick = last_tick.get_or_insert(p.ts);
         if cfg.inline {
-            // as `Inline` does: no copy, the timers every `INLINE_TICK` packets
-            counters.packets.fetch_add(1, Ordering::Relaxed);
-            counters
-                .bytes
-                .fetch_add(p.data.len() as u64, Ordering::Relaxed);
-            w.pipe.push(&p, &mut w.events);
-            if w.events.len() >= 64 {
-                w.run.on_events(&mut w.events);
-            }
-            // the timers as a live capture thread runs them: every `INLINE_TICK` packets,
-            // and when the ring runs empty, which happens at least once a read timeout
-            // (`max_span_nanos`, 20 ms) of capture time unless the load never pauses
-            since_tick += 1;
-            let span = last.as_nanos().saturating_sub(last_tick.as_nanos());
-            if since_tick >= INLINE_TICK || span >= policy.max_span_nanos {
-                since_tick = 0;
-                *last_tick = last;
+            // as `Inline` does: no copy. The timers run where the queued layout's batch
+            // would end (a live inline thread runs them when the ring is empty, which a
+            // file does not tell), so both layouts replay to the same routes and metrics.
+            counters.count(&p);
+            w.push(&p);
+            let since = *run_first.get_or_insert(p.ts);
+            run_packets += 1;
+            run_bytes += p.data.len();
+            if policy.due(
+                run_packets,
+                run_bytes,
+                last.as_nanos().saturating_sub(since.as_nanos()),
+            ) {
+                (run_packets, run_bytes, run_first) = (0, 0, None);
                 flush(&mut w, &mut batch, last, t0);
             }
         } else if batch.take(&p, &counters, &policy) {

@@ -472,17 +472,12 @@ impl Batch {
         counters: &IfaceCounters,
         policy: &BatchPolicy,
     ) -> bool {
-        counters.packets.fetch_add(1, Ordering::Relaxed);
-        counters
-            .bytes
-            .fetch_add(pkt.data.len() as u64, Ordering::Relaxed);
+        counters.count(pkt);
         let span = self
             .first_ts()
             .map_or(0, |t| pkt.ts.as_nanos().saturating_sub(t.as_nanos()));
         self.push(pkt);
-        self.len() >= policy.max_packets
-            || self.bytes() >= policy.max_bytes
-            || span >= policy.max_span_nanos
+        policy.due(self.len(), self.bytes(), span)
     }
 
     /// Empties the batch, keeping its allocations.
@@ -533,6 +528,13 @@ impl IfaceCounters {
             ..Default::default()
         }
     }
+
+    /// Counts one captured packet (`packets`, `bytes`).
+    pub fn count(&self, pkt: &Packet<'_>) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes
+            .fetch_add(pkt.data.len() as u64, Ordering::Relaxed);
+    }
 }
 
 /// How long a capture thread waits for room in a full queue before dropping a batch.
@@ -551,6 +553,14 @@ pub struct BatchPolicy {
     pub max_span_nanos: i64,
 }
 
+impl BatchPolicy {
+    /// A batch of `packets` packets and `bytes` bytes, whose last packet came `span_nanos`
+    /// of capture time after its first, is due to be handed over.
+    pub fn due(&self, packets: usize, bytes: usize, span_nanos: i64) -> bool {
+        packets >= self.max_packets || bytes >= self.max_bytes || span_nanos >= self.max_span_nanos
+    }
+}
+
 impl Default for BatchPolicy {
     fn default() -> Self {
         BatchPolicy {
@@ -562,8 +572,8 @@ impl Default for BatchPolicy {
 }
 
 /// Where a capture thread's packets go: the batch queue to a pipeline thread
-/// ([`capture_loop`]), or a pipeline run on the capture thread itself (the agent's
-/// `--inline`).
+/// ([`capture_loop`], the agent's `--queued`), or a pipeline run on the capture thread
+/// itself (the agent's default).
 pub trait PacketSink {
     /// One packet read from the ring (not yet counted in the interface's counters). The
     /// packet borrows libpcap's buffer: it is gone after this call.
