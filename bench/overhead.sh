@@ -124,8 +124,8 @@ switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {s
 # with it: the agent's capture (and pipeline) threads live as long as it does, and a
 # blocking thread tokio ends after 10 s idle holds at most the milliseconds of one /metrics
 # render. /proc/PID/stat's utime+stime come in clock ticks (10 ms): a paced tcpdump phase
-# used 1-2 ticks, so its CPU per request was known to +-50 %. Falls back to the ticks where schedstat is missing (a kernel without
-# CONFIG_SCHED_INFO).
+# used 1-2 ticks, so its CPU per request was known to +-50 %. Falls back to the ticks where
+# schedstat is missing (a kernel without CONFIG_SCHED_INFO).
 cpu_s() {
     local t
     t=$(cat /proc/"$1"/task/*/schedstat 2> /dev/null | awk '{s += $1} END {if (NR) printf "%.9f", s / 1e9}')

@@ -1,8 +1,8 @@
 //! `agent_replay FILE [--metrics] [--learn-all] [--queued] [--filter EXPR]`: runs the live
 //! agent's pipeline (`apitap::agent::replay`: pipeline → learner → route table → metrics,
 //! the same code as `apitap agent`; with `--queued`, packets copied into batches first)
-//! over a capture file on one thread, so that `valgrind --tool=callgrind` can count the instructions the agent spends per exchange
-//! (`bench/replay.sh`). Prints `packets N exchanges N` on stderr, and with `--metrics` the
+//! over a capture file on one thread, so that `valgrind --tool=callgrind` can count the
+//! instructions the agent spends per exchange (`bench/replay.sh`). Prints `packets N exchanges N` on stderr, and with `--metrics` the
 //! Prometheus exposition on stdout.
 #![forbid(unsafe_code)]
 

@@ -274,7 +274,8 @@ impl Agent {
         let n = cfg.fanout.max(1);
         let mut txs = Vec::new();
         let mut rxs = Vec::new();
-        for _ in 0..if cfg.inline { 0 } else { n } {
+        let queues = if cfg.inline { 0 } else { n };
+        for _ in 0..queues {
             let (tx, rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches);
             let (pool_tx, pool_rx) = mpsc::sync_channel::<Batch>(cfg.queue_batches + 16);
             txs.push((tx, Arc::new(Mutex::new(pool_rx))));
@@ -1005,10 +1006,11 @@ fn pipeline_thread(
 
 /// Runs the live agent's pipeline over a capture file, for profiling (`apitap agent
 /// --replay`-style benchmarks, `bench/replay.sh`): the packets pass the same kernel filter
-/// expression (applied by libpcap), are copied into [`Batch`]es under `cfg.batch` exactly as
-/// a capture thread does (or, with `cfg.inline`, go straight into the pipeline as an inline
-/// capture thread gives them, the timers running where a batch would end), and go through the same pipeline, learner, route table and
-/// metrics as in `apitap agent`, on the calling thread. The capture's own timestamps are
+/// expression (applied by libpcap) and go straight into the pipeline as a capture thread
+/// gives them (`cfg.inline`, the default; the timers run where a queued batch would end),
+/// or with `--queued` are first copied into [`Batch`]es under `cfg.batch` as a queued
+/// capture thread does; then through the same pipeline, learner, route table and metrics
+/// as in `apitap agent`, on the calling thread. The capture's own timestamps are
 /// the clock (flow expiry, the once-a-second tick and the snapshot schedule), so a replay
 /// is deterministic. Returns the final model and the shared state (metrics, health).
 pub fn replay(cfg: &AgentConfig, path: &str) -> Result<(ApiModel, Arc<Shared>)> {
